@@ -1,0 +1,236 @@
+//! The command line: CPython's `python -m http.server` flags with the same spellings and
+//! meanings, then serveur's own under separate help headings. Parsing ends in a validated
+//! [`Config`]; every mistake is one line on stderr and exit status 2, as argparse does.
+
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use serveur::http::header::{HeaderName, HeaderValue};
+use serveur::Protocol;
+
+/// Serve a directory over HTTP: a fast, safe drop-in for `python -m http.server`.
+#[derive(Parser, Debug)]
+#[command(name = "serveur", version, about, max_term_width = 100)]
+struct Args {
+    /// Bind to this port
+    #[arg(default_value_t = 8000)]
+    port: u16,
+
+    /// Bind to this address (default: all interfaces)
+    #[arg(short = 'b', long = "bind", value_name = "ADDRESS")]
+    bind: Option<String>,
+
+    /// Serve this directory (default: current directory)
+    #[arg(short = 'd', long = "directory", value_name = "DIRECTORY")]
+    directory: Option<PathBuf>,
+
+    /// Conform to this HTTP version: HTTP/1.1 (keep-alive, the default) or HTTP/1.0 (one
+    /// request per connection, as Python's default)
+    #[arg(
+        short = 'p',
+        long = "protocol",
+        value_name = "VERSION",
+        default_value = "HTTP/1.1"
+    )]
+    protocol: String,
+
+    /// Content type for files whose extension is unknown
+    #[arg(
+        long = "content-type",
+        value_name = "TYPE",
+        default_value = "application/octet-stream"
+    )]
+    content_type: String,
+
+    /// Add a header to 200 responses, as "Name: value" (repeatable)
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    headers: Vec<String>,
+
+    /// Follow symlinks whose target is outside the served directory
+    #[arg(long, help_heading = "serveur options")]
+    follow_symlinks: bool,
+
+    /// Do not write the access log
+    #[arg(short = 'q', long, help_heading = "serveur options")]
+    quiet: bool,
+
+    /// Most connections served at once; more wait in the kernel's queue
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1000,
+        help_heading = "Limits and timeouts"
+    )]
+    max_connections: usize,
+
+    /// Seconds a client has to send a request head; also closes idle keep-alive connections
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 30.0,
+        help_heading = "Limits and timeouts"
+    )]
+    header_timeout: f64,
+
+    /// Seconds in-flight requests may run on after Ctrl+C or SIGTERM
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 10.0,
+        help_heading = "Limits and timeouts"
+    )]
+    shutdown_grace: f64,
+}
+
+/// What the server will do, every value checked.
+#[derive(Debug)]
+pub struct Config {
+    /// The address to listen on; `None` for every interface.
+    pub bind: Option<SocketAddr>,
+    /// The port when `bind` is `None`.
+    pub port: u16,
+    /// The directory served.
+    pub directory: PathBuf,
+    /// The HTTP/1 version spoken.
+    pub protocol: Protocol,
+    /// The content type of unknown extensions.
+    pub content_type: HeaderValue,
+    /// Headers added to 200 responses.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Whether symlinks may lead outside the directory.
+    pub follow_symlinks: bool,
+    /// Whether the access log is off.
+    pub quiet: bool,
+    /// The connection cap.
+    pub max_connections: usize,
+    /// The request-head timeout.
+    pub header_timeout: Duration,
+    /// The grace period on stop.
+    pub shutdown_grace: Duration,
+}
+
+/// Parses the process's arguments, or exits: 0 after `--help`/`--version`, 2 after an error.
+pub fn parse() -> Config {
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                e.exit();
+            }
+            let rendered = e.to_string();
+            let first = rendered.lines().next().unwrap_or("invalid arguments");
+            fail(first.trim_start_matches("error: "));
+        }
+    };
+    match validate(args) {
+        Ok(config) => config,
+        Err(message) => fail(&message),
+    }
+}
+
+fn fail(message: &str) -> ! {
+    eprintln!("serveur: error: {message}");
+    std::process::exit(2);
+}
+
+fn validate(args: Args) -> Result<Config, String> {
+    let directory = match args.directory {
+        Some(dir) => dir,
+        None => std::env::current_dir().map_err(|e| format!("current directory: {e}"))?,
+    };
+    if !directory.is_dir() {
+        return Err(format!(
+            "argument -d/--directory: {} is not a directory",
+            directory.display()
+        ));
+    }
+    let bind = args
+        .bind
+        .as_deref()
+        .map(|host| resolve(host, args.port))
+        .transpose()?;
+    let protocol = match args.protocol.as_str() {
+        "HTTP/1.1" => Protocol::Http11,
+        "HTTP/1.0" => Protocol::Http10,
+        other => {
+            return Err(format!(
+                "argument -p/--protocol: '{other}' is not HTTP/1.0 or HTTP/1.1"
+            ))
+        }
+    };
+    let content_type = HeaderValue::from_str(&args.content_type).map_err(|_| {
+        format!(
+            "argument --content-type: invalid type '{}'",
+            args.content_type
+        )
+    })?;
+    let headers = args
+        .headers
+        .iter()
+        .map(|h| parse_header(h))
+        .collect::<Result<_, _>>()?;
+    Ok(Config {
+        bind,
+        port: args.port,
+        directory,
+        protocol,
+        content_type,
+        headers,
+        follow_symlinks: args.follow_symlinks,
+        quiet: args.quiet,
+        max_connections: args.max_connections,
+        header_timeout: seconds(args.header_timeout, "--header-timeout")?,
+        shutdown_grace: seconds(args.shutdown_grace, "--shutdown-grace")?,
+    })
+}
+
+/// `-b` takes an IP address or a host name, resolved as CPython's `getaddrinfo` would.
+fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
+    if let Ok(ip) = host.trim_matches(['[', ']']).parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    (host, port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| format!("argument -b/--bind: cannot resolve '{host}'"))
+}
+
+/// `-H "Name: value"`: split on the first colon, both sides stripped, as CPython 3.15 does.
+fn parse_header(text: &str) -> Result<(HeaderName, HeaderValue), String> {
+    let bad = || format!("argument -H/--header: '{text}' is not of the form 'Name: value'");
+    let (name, value) = text.split_once(':').ok_or_else(bad)?;
+    let name = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| bad())?;
+    let value = HeaderValue::from_str(value.trim()).map_err(|_| bad())?;
+    Ok((name, value))
+}
+
+fn seconds(value: f64, flag: &str) -> Result<Duration, String> {
+    Duration::try_from_secs_f64(value)
+        .map_err(|_| format!("argument {flag}: '{value}' is not a number of seconds"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_flag_splits_on_first_colon_and_strips() {
+        let (name, value) = parse_header(" X-Test :  a: b ").expect("valid");
+        assert_eq!(name, "x-test");
+        assert_eq!(value, "a: b");
+        assert!(parse_header("no colon").is_err());
+        assert!(parse_header(": empty name").is_err());
+    }
+
+    #[test]
+    fn bind_accepts_bracketed_ipv6() {
+        assert_eq!(
+            resolve("[::1]", 80).expect("valid"),
+            "[::1]:80".parse().expect("literal")
+        );
+    }
+}

@@ -1,0 +1,106 @@
+//! The `serveur` binary: parses Python's command line into a [`cli::Config`], composes the
+//! handlers from the library's public API, prints CPython's startup line and serves until
+//! Ctrl+C or SIGTERM.
+
+mod cli;
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use serveur::{stop_signal, AccessLog, Server, StaticFiles, StopSignal};
+
+fn main() -> ExitCode {
+    let config = cli::parse();
+    let runtime = match runtime() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("serveur: error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("serveur: error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// One worker thread per core the process may run on: a server pinned to one core (as the
+/// benchmarks pin it) gets the single-threaded scheduler, which has no cross-thread overhead.
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores == 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(cores)
+            .enable_all()
+            .build()
+    }
+}
+
+async fn run(config: cli::Config) -> Result<(), String> {
+    let mut files = StaticFiles::new(&config.directory)
+        .map_err(|e| format!("cannot serve {}: {e}", config.directory.display()))?
+        .follow_symlinks(config.follow_symlinks)
+        .default_content_type(config.content_type.clone());
+    for (name, value) in &config.headers {
+        files = files.extra_header(name.clone(), value.clone());
+    }
+
+    let bound = match config.bind {
+        Some(addr) => Server::bind(addr),
+        None => Server::bind_all(config.port),
+    };
+    let server = bound.map_err(|e| {
+        let host = config
+            .bind
+            .map_or_else(|| "0.0.0.0".to_owned(), |a| a.ip().to_string());
+        format!("cannot listen on {host} port {}: {e}", config.port)
+    })?;
+    let local = server.local_addr().map_err(|e| e.to_string())?;
+    let log = if config.quiet {
+        AccessLog::off()
+    } else {
+        AccessLog::stderr()
+    };
+    let server = server
+        .protocol(config.protocol)
+        .access_log(log)
+        .max_connections(config.max_connections)
+        .header_timeout(config.header_timeout)
+        .shutdown_grace(config.shutdown_grace);
+
+    println!("{}", startup_line(config.bind.is_some(), local));
+    let stop = async {
+        if stop_signal().await == StopSignal::Interrupt {
+            println!("\nKeyboard interrupt received, exiting.");
+        }
+    };
+    server
+        .serve_until(files, stop)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// CPython's `Serving HTTP on HOST port PORT (http://HOST:PORT/) ...`, the host bracketed in
+/// the URL only when it is IPv6. Without `-b` CPython binds `0.0.0.0`; serveur listens on every
+/// interface too (dual-stack) and prints the same line.
+fn startup_line(explicit_bind: bool, local: SocketAddr) -> String {
+    let host = if explicit_bind {
+        local.ip().to_string()
+    } else {
+        "0.0.0.0".to_owned()
+    };
+    let url_host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.clone()
+    };
+    let port = local.port();
+    format!("Serving HTTP on {host} port {port} (http://{url_host}:{port}/) ...")
+}

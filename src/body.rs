@@ -1,0 +1,265 @@
+//! Message bodies. [`Body`] is what handlers answer with: nothing, bytes in memory, a file read in
+//! chunks, or any stream; [`RequestBody`] is what they receive. Both hide hyper's types.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use http_body::{Frame, SizeHint};
+use http_body_util::BodyExt;
+
+/// How much of a file is read per chunk when a body streams it.
+const FILE_CHUNK: usize = 256 * 1024;
+
+type BoxedBody = Pin<Box<dyn http_body::Body<Data = Bytes, Error = io::Error> + Send>>;
+
+/// A response body.
+pub struct Body {
+    kind: Kind,
+}
+
+enum Kind {
+    Full(Option<Bytes>),
+    File(FileChunks),
+    Stream(BoxedBody),
+}
+
+impl Body {
+    /// No body at all.
+    pub fn empty() -> Self {
+        Body {
+            kind: Kind::Full(None),
+        }
+    }
+
+    /// A body held in memory.
+    pub fn full(bytes: impl Into<Bytes>) -> Self {
+        let bytes = bytes.into();
+        Body {
+            kind: Kind::Full((!bytes.is_empty()).then_some(bytes)),
+        }
+    }
+
+    /// The next `len` bytes of an open file, read in chunks as the client takes them.
+    ///
+    /// The reads are blocking `read(2)` calls made on the runtime's thread, as nginx makes them
+    /// without `aio`: for files in the page cache they cost less than a hand-off to a thread pool.
+    pub fn file(file: File, len: u64) -> Self {
+        Body {
+            kind: Kind::File(FileChunks {
+                file,
+                remaining: len,
+            }),
+        }
+    }
+
+    /// Any body: a stream of chunks produced as the client reads them.
+    pub fn stream<B>(body: B) -> Self
+    where
+        B: http_body::Body<Data = Bytes, Error = io::Error> + Send + 'static,
+    {
+        Body {
+            kind: Kind::Stream(Box::pin(body)),
+        }
+    }
+}
+
+impl Default for Body {
+    fn default() -> Self {
+        Body::empty()
+    }
+}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Body")
+    }
+}
+
+impl From<Bytes> for Body {
+    fn from(bytes: Bytes) -> Self {
+        Body::full(bytes)
+    }
+}
+
+impl From<String> for Body {
+    fn from(text: String) -> Self {
+        Body::full(text)
+    }
+}
+
+impl From<&'static str> for Body {
+    fn from(text: &'static str) -> Self {
+        Body::full(Bytes::from_static(text.as_bytes()))
+    }
+}
+
+impl From<Vec<u8>> for Body {
+    fn from(bytes: Vec<u8>) -> Self {
+        Body::full(bytes)
+    }
+}
+
+impl http_body::Body for Body {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        match &mut self.get_mut().kind {
+            Kind::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            Kind::File(chunks) => Poll::Ready(chunks.next_chunk().map(|r| r.map(Frame::data))),
+            Kind::Stream(body) => body.as_mut().poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.kind {
+            Kind::Full(bytes) => bytes.is_none(),
+            Kind::File(chunks) => chunks.remaining == 0,
+            Kind::Stream(body) => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.kind {
+            Kind::Full(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
+            Kind::File(chunks) => SizeHint::with_exact(chunks.remaining),
+            Kind::Stream(body) => body.size_hint(),
+        }
+    }
+}
+
+/// The unread part of a file body.
+struct FileChunks {
+    file: File,
+    remaining: u64,
+}
+
+impl FileChunks {
+    fn next_chunk(&mut self) -> Option<io::Result<Bytes>> {
+        if self.remaining == 0 {
+            return None;
+        }
+        let want = self.remaining.min(FILE_CHUNK as u64) as usize;
+        let mut buf = BytesMut::zeroed(want);
+        let mut filled = 0;
+        while filled < want {
+            match self.file.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        if filled == 0 {
+            // The file shrank after its length was sent: end the body short rather than
+            // invent bytes; the client sees a truncated message, as it would from nginx.
+            self.remaining = 0;
+            return Some(Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "file shrank while being sent",
+            )));
+        }
+        buf.truncate(filled);
+        self.remaining -= filled as u64;
+        Some(Ok(buf.freeze()))
+    }
+}
+
+/// A request body: the bytes a client sends after the head, read as the handler asks for them.
+pub struct RequestBody {
+    kind: RequestKind,
+}
+
+enum RequestKind {
+    Incoming(hyper::body::Incoming),
+    Full(Option<Bytes>),
+}
+
+impl RequestBody {
+    /// An empty request body (for requests built in tests or by other handlers).
+    pub fn empty() -> Self {
+        RequestBody {
+            kind: RequestKind::Full(None),
+        }
+    }
+
+    /// A request body held in memory.
+    pub fn full(bytes: impl Into<Bytes>) -> Self {
+        let bytes = bytes.into();
+        RequestBody {
+            kind: RequestKind::Full((!bytes.is_empty()).then_some(bytes)),
+        }
+    }
+
+    pub(crate) fn incoming(body: hyper::body::Incoming) -> Self {
+        RequestBody {
+            kind: RequestKind::Incoming(body),
+        }
+    }
+
+    /// The next chunk of data, `None` at the end; trailers are skipped.
+    pub async fn chunk(&mut self) -> Option<io::Result<Bytes>> {
+        loop {
+            let frame = self.frame().await?;
+            match frame {
+                Ok(frame) => {
+                    if let Ok(data) = frame.into_data() {
+                        return Some(Ok(data));
+                    }
+                }
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}
+
+impl Default for RequestBody {
+    fn default() -> Self {
+        RequestBody::empty()
+    }
+}
+
+impl std::fmt::Debug for RequestBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RequestBody")
+    }
+}
+
+impl http_body::Body for RequestBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        match &mut self.get_mut().kind {
+            RequestKind::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            RequestKind::Incoming(body) => Pin::new(body)
+                .poll_frame(cx)
+                .map_err(|e| io::Error::new(io::ErrorKind::Other, e)),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.kind {
+            RequestKind::Full(bytes) => bytes.is_none(),
+            RequestKind::Incoming(body) => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.kind {
+            RequestKind::Full(bytes) => {
+                SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
+            }
+            RequestKind::Incoming(body) => body.size_hint(),
+        }
+    }
+}

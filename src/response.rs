@@ -1,0 +1,132 @@
+//! Building responses: Python's error page (`send_error`), redirects, and the common body kinds.
+//! Every error a handler answers goes through [`error_with`], so the page, the reason phrase and
+//! the access-log "code N, message M" line look exactly like CPython's everywhere.
+
+use bytes::Bytes;
+use http::header::{HeaderValue, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
+use http::StatusCode;
+
+use crate::body::Body;
+use crate::handler::Response;
+use crate::status_text::python_status_text;
+
+/// `DEFAULT_ERROR_CONTENT_TYPE` of CPython's `http.server` (no space before `charset`).
+const ERROR_CONTENT_TYPE: &str = "text/html;charset=utf-8";
+
+/// The message of an error response, kept as a response extension so that the access log can
+/// write Python's `code 404, message File not found` line before the request line.
+#[derive(Clone, Debug)]
+pub struct ErrorMessage(pub String);
+
+/// Python's error response for `code` with its standard message and explanation,
+/// e.g. `error(StatusCode::NOT_FOUND)`.
+///
+/// ```
+/// let resp = serveur::response::error(http::StatusCode::NOT_FOUND);
+/// assert_eq!(resp.status(), 404);
+/// ```
+pub fn error(code: StatusCode) -> Response {
+    let (message, explain) = python_status_text(code.as_u16());
+    error_with(code, message, explain)
+}
+
+/// Python's error response with a custom message (also the reason phrase, as Python sends it)
+/// and explanation (`send_error(code, message, explain)`).
+///
+/// ```
+/// use http::StatusCode;
+/// let resp = serveur::response::error_with(StatusCode::NOT_FOUND, "File not found",
+///     "Nothing matches the given URI");
+/// assert_eq!(resp.headers()["connection"], "close");
+/// ```
+pub fn error_with(code: StatusCode, message: &str, explain: &str) -> Response {
+    let mut response = http::Response::new(Body::empty());
+    *response.status_mut() = code;
+    let headers = response.headers_mut();
+    headers.insert(CONNECTION, HeaderValue::from_static("close"));
+    // RFC 9110 §15.3.5, §15.3.6, §15.4.5: 204, 205 and 304 carry no content; 1xx neither.
+    let has_body = code.as_u16() >= 200
+        && !matches!(
+            code,
+            StatusCode::NO_CONTENT | StatusCode::RESET_CONTENT | StatusCode::NOT_MODIFIED
+        );
+    if has_body {
+        let page = error_page(code.as_u16(), message, explain);
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(ERROR_CONTENT_TYPE));
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(page.len()));
+        *response.body_mut() = Body::full(page);
+    }
+    if let Ok(reason) = hyper::ext::ReasonPhrase::try_from(message.as_bytes().to_vec()) {
+        response.extensions_mut().insert(reason);
+    }
+    response
+        .extensions_mut()
+        .insert(ErrorMessage(message.to_owned()));
+    response
+}
+
+/// CPython 3.14's `DEFAULT_ERROR_MESSAGE` filled in, with message and explanation HTML-escaped
+/// (bpo-1100201).
+fn error_page(code: u16, message: &str, explain: &str) -> String {
+    format!(
+        "<!DOCTYPE HTML>
+<html lang=\"en\">
+    <head>
+        <meta charset=\"utf-8\">
+        <style type=\"text/css\">
+            :root {{
+                color-scheme: light dark;
+            }}
+        </style>
+        <title>Error response</title>
+    </head>
+    <body>
+        <h1>Error response</h1>
+        <p>Error code: {code}</p>
+        <p>Message: {}.</p>
+        <p>Error code explanation: {code} - {}.</p>
+    </body>
+</html>
+",
+        html_escape::encode_text(message),
+        html_escape::encode_text(explain)
+    )
+}
+
+/// A redirect with status `code` (301, 302, 303, 307, 308) to `location`, and no body,
+/// as Python's directory redirect is.
+pub fn redirect(code: StatusCode, location: &str) -> Response {
+    let mut response = http::Response::new(Body::empty());
+    *response.status_mut() = code;
+    match HeaderValue::from_str(location) {
+        Ok(value) => {
+            response.headers_mut().insert(LOCATION, value);
+            response
+                .headers_mut()
+                .insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+            response
+        }
+        Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR),
+    }
+}
+
+/// A `200 OK` response with `body` and the given content type.
+pub fn bytes(content_type: &'static str, body: impl Into<Bytes>) -> Response {
+    let body = body.into();
+    let mut response = http::Response::new(Body::empty());
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+    *response.body_mut() = Body::full(body);
+    response
+}
+
+/// A `200 OK` HTML page (`text/html; charset=utf-8`).
+pub fn html(body: impl Into<Bytes>) -> Response {
+    bytes("text/html; charset=utf-8", body)
+}
+
+/// A `200 OK` plain-text body (`text/plain; charset=utf-8`).
+pub fn text(body: impl Into<Bytes>) -> Response {
+    bytes("text/plain; charset=utf-8", body)
+}

@@ -1,0 +1,213 @@
+//! The one place where a URL path becomes a path on disk. [`UrlPath::parse`] reads a request path
+//! the way CPython's `SimpleHTTPRequestHandler.translate_path` does (query and fragment dropped,
+//! percent-decoded, `.`/`..` resolved lexically so they never climb above `/`), and
+//! [`Root::resolve`] walks it below the served directory, refusing any symlink whose target
+//! leaves the root unless the server was told to follow them (CPython gh-132142 documents that
+//! it follows them everywhere; serveur does not).
+
+use std::ffi::OsStr;
+use std::fs::{self, Metadata};
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use percent_encoding::percent_decode;
+
+/// A request path split into decoded segments, with `.` and `..` already resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UrlPath {
+    segments: Vec<Vec<u8>>,
+    trailing_slash: bool,
+}
+
+impl UrlPath {
+    /// Reads `path` (the request target without scheme and authority) as CPython does:
+    /// everything from the first `?` or `#` is dropped, a trailing `/` is remembered, `%XX` is
+    /// decoded (so `%2e%2e` and `%2f` count as `..` and `/`), `posixpath.normpath` resolves `..`
+    /// lexically, and empty, `.` and `..` segments are skipped.
+    ///
+    /// ```
+    /// use serveur::safe_path::UrlPath;
+    /// let p = UrlPath::parse("/a/b/../c%20d/?q=1");
+    /// assert_eq!(p.segments(), [b"a".to_vec(), b"c d".to_vec()]);
+    /// assert!(p.has_trailing_slash());
+    /// assert!(UrlPath::parse("/../../etc/passwd").segments() == [b"etc".to_vec(), b"passwd".to_vec()]);
+    /// ```
+    pub fn parse(path: &str) -> UrlPath {
+        let path = path.split(['?', '#']).next().unwrap_or("");
+        let trailing_slash = path.trim_end().ends_with('/');
+        let decoded: Vec<u8> = percent_decode(path.as_bytes()).collect();
+        let mut segments: Vec<Vec<u8>> = Vec::new();
+        for word in decoded.split(|&b| b == b'/') {
+            match word {
+                b"" | b"." => {}
+                b".." => {
+                    segments.pop();
+                }
+                _ => segments.push(word.to_vec()),
+            }
+        }
+        UrlPath {
+            segments,
+            trailing_slash,
+        }
+    }
+
+    /// The decoded segments, in order.
+    pub fn segments(&self) -> &[Vec<u8>] {
+        &self.segments
+    }
+
+    /// Whether the raw path ended with `/` (before decoding, as in CPython).
+    pub fn has_trailing_slash(&self) -> bool {
+        self.trailing_slash
+    }
+
+    /// The same path with one more segment (e.g. an index file name) appended.
+    pub fn join(&self, segment: &str) -> UrlPath {
+        let mut segments = self.segments.clone();
+        segments.push(segment.as_bytes().to_vec());
+        UrlPath {
+            segments,
+            trailing_slash: false,
+        }
+    }
+
+    /// The first `n` segments only.
+    pub fn prefix(&self, n: usize) -> UrlPath {
+        UrlPath {
+            segments: self.segments[..n.min(self.segments.len())].to_vec(),
+            trailing_slash: false,
+        }
+    }
+}
+
+/// A served directory: the only tree paths are resolved in.
+#[derive(Clone, Debug)]
+pub struct Root {
+    dir: PathBuf,
+    follow_symlinks: bool,
+}
+
+/// An existing path below a [`Root`], with the metadata of what it names (a symlink followed).
+#[derive(Debug)]
+pub struct Found {
+    /// The path on disk.
+    pub path: PathBuf,
+    /// The metadata of the file or directory (of the symlink's target for a symlink).
+    pub metadata: Metadata,
+}
+
+impl Root {
+    /// A root at `dir`, which must exist; it is made absolute and its own symlinks resolved once.
+    /// With `follow_symlinks`, symlinks whose target is outside `dir` are served too.
+    pub fn new(dir: impl AsRef<Path>, follow_symlinks: bool) -> io::Result<Root> {
+        let dir = fs::canonicalize(dir)?;
+        if !dir.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotADirectory,
+                format!("{} is not a directory", dir.display()),
+            ));
+        }
+        Ok(Root {
+            dir,
+            follow_symlinks,
+        })
+    }
+
+    /// The served directory (absolute, without symlinks).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Whether symlinks leading outside the root are followed.
+    pub fn follows_symlinks(&self) -> bool {
+        self.follow_symlinks
+    }
+
+    /// The path `url` names below the root, if it exists and does not escape the root.
+    ///
+    /// Every component is examined with `lstat`; only when one is a symlink is the whole path
+    /// canonicalized and checked against the root, so the common case costs one `lstat` per
+    /// segment and nothing more.
+    pub fn resolve(&self, url: &UrlPath) -> Option<Found> {
+        let mut path = self.dir.clone();
+        for segment in url.segments() {
+            path.push(OsStr::from_bytes(segment));
+        }
+        if self.follow_symlinks {
+            let metadata = fs::metadata(&path).ok()?;
+            return Some(Found { path, metadata });
+        }
+        let mut probe = self.dir.clone();
+        let mut last = None;
+        for segment in url.segments() {
+            probe.push(OsStr::from_bytes(segment));
+            let metadata = fs::symlink_metadata(&probe).ok()?;
+            if metadata.file_type().is_symlink() {
+                return self.resolve_through_symlink(path);
+            }
+            last = Some(metadata);
+        }
+        let metadata = match last {
+            Some(metadata) => metadata,
+            None => fs::metadata(&path).ok()?,
+        };
+        Some(Found { path, metadata })
+    }
+
+    /// The slow path: a symlink was met, so the target must be proven to stay inside the root.
+    fn resolve_through_symlink(&self, path: PathBuf) -> Option<Found> {
+        let real = fs::canonicalize(&path).ok()?;
+        if !real.starts_with(&self.dir) {
+            return None;
+        }
+        let metadata = fs::metadata(&real).ok()?;
+        Some(Found { path, metadata })
+    }
+
+    /// Whether `path` (below the root) is itself a symlink whose target escapes the root.
+    /// Used by listings, which name such links but never follow them.
+    pub fn is_escaping_link(&self, path: &Path) -> bool {
+        !self.follow_symlinks
+            && fs::canonicalize(path).map_or(true, |real| !real.starts_with(&self.dir))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn segs(p: &str) -> Vec<String> {
+        UrlPath::parse(p)
+            .segments()
+            .iter()
+            .map(|s| String::from_utf8_lossy(s).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn dot_dot_never_climbs_above_the_root() {
+        assert_eq!(segs("/../../etc/passwd"), ["etc", "passwd"]);
+        assert_eq!(segs("/a/%2e%2e/%2e%2e/%2e%2e/b"), ["b"]);
+        assert_eq!(segs("/a/..%2f..%2fb"), ["b"]);
+    }
+
+    #[test]
+    fn query_and_fragment_are_dropped_before_decoding() {
+        assert_eq!(segs("/a%3fb?c=/d"), ["a?b"]);
+        assert_eq!(segs("/x#/../y"), ["x"]);
+    }
+
+    #[test]
+    fn trailing_slash_is_read_before_decoding_as_cpython_3_13_does() {
+        assert!(UrlPath::parse("/sub/").has_trailing_slash());
+        assert!(!UrlPath::parse("/sub%2f").has_trailing_slash());
+        assert!(UrlPath::parse("/sub/?x").has_trailing_slash());
+    }
+
+    #[test]
+    fn invalid_utf8_is_kept_as_raw_bytes() {
+        assert_eq!(UrlPath::parse("/%ff").segments(), [vec![0xff]]);
+    }
+}

@@ -1,0 +1,255 @@
+//! The access log, in CPython's shape: `127.0.0.1 - - [21/Nov/2026 11:54:02] "GET / HTTP/1.1"
+//! 200 1234`, preceded by `code 404, message File not found` for errors. Lines are sent over a
+//! channel to one writer thread that buffers them and flushes when it runs out of work, so a
+//! request never waits on the terminal and lines never interleave.
+
+use std::io::{self, BufWriter, Write};
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::mpsc;
+use std::task::{Context, Poll};
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use chrono::{DateTime, Local};
+use http_body::{Frame, SizeHint};
+
+use crate::body::Body;
+
+/// Where log lines go: a writer thread fed by a channel, or nowhere.
+///
+/// ```
+/// let log = serveur::AccessLog::to_writer(std::io::sink());
+/// assert!(log.is_on());
+/// assert!(!serveur::AccessLog::off().is_on());
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct AccessLog {
+    tx: Option<mpsc::Sender<Record>>,
+}
+
+enum Record {
+    Line {
+        time: SystemTime,
+        client: Option<IpAddr>,
+        message: String,
+    },
+    Flush(mpsc::Sender<()>),
+}
+
+impl AccessLog {
+    /// Log to standard error, as CPython does.
+    pub fn stderr() -> Self {
+        Self::to_writer(io::stderr())
+    }
+
+    /// No access log (`-q`).
+    pub fn off() -> Self {
+        AccessLog { tx: None }
+    }
+
+    /// Log to any writer (a file, a buffer in a test); it is written from a thread of its own.
+    pub fn to_writer(writer: impl Write + Send + 'static) -> Self {
+        let (tx, rx) = mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("serveur-log".into())
+            .spawn(move || write_lines(rx, writer));
+        match spawned {
+            Ok(_) => AccessLog { tx: Some(tx) },
+            // Without a thread there is nowhere to write from: logging is off, serving is not.
+            Err(_) => AccessLog { tx: None },
+        }
+    }
+
+    /// Whether lines are written anywhere.
+    pub fn is_on(&self) -> bool {
+        self.tx.is_some()
+    }
+
+    /// Writes `message` as one log line, `client - - [date] message`, with control characters
+    /// escaped as `\xNN` (CPython's fix for log injection). `None` for the client writes `-`.
+    pub fn message(&self, client: Option<IpAddr>, message: impl Into<String>) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(Record::Line {
+                time: SystemTime::now(),
+                client,
+                message: message.into(),
+            });
+        }
+    }
+
+    /// Waits until every line sent so far is written and flushed.
+    pub fn flush(&self) {
+        if let Some(tx) = &self.tx {
+            let (done_tx, done_rx) = mpsc::channel();
+            if tx.send(Record::Flush(done_tx)).is_ok() {
+                let _ = done_rx.recv();
+            }
+        }
+    }
+}
+
+fn write_lines(rx: mpsc::Receiver<Record>, writer: impl Write) {
+    let mut out = BufWriter::with_capacity(64 * 1024, writer);
+    let mut clock = DateCache::default();
+    while let Ok(mut record) = rx.recv() {
+        loop {
+            match record {
+                Record::Line {
+                    time,
+                    client,
+                    message,
+                } => {
+                    let client = client.map_or_else(|| "-".to_owned(), |ip| ip.to_string());
+                    let _ = writeln!(
+                        out,
+                        "{client} - - [{}] {}",
+                        clock.format(time),
+                        escape_control(&message)
+                    );
+                }
+                Record::Flush(done) => {
+                    let _ = out.flush();
+                    let _ = done.send(());
+                }
+            }
+            match rx.try_recv() {
+                Ok(next) => record = next,
+                Err(_) => break,
+            }
+        }
+        let _ = out.flush();
+    }
+}
+
+/// `DD/Mon/YYYY HH:MM:SS` in local time, as CPython's `log_date_time_string`; formatted once a
+/// second.
+#[derive(Default)]
+struct DateCache {
+    second: i64,
+    text: String,
+}
+
+impl DateCache {
+    fn format(&mut self, time: SystemTime) -> &str {
+        let local: DateTime<Local> = time.into();
+        let second = local.timestamp();
+        if second != self.second || self.text.is_empty() {
+            self.second = second;
+            self.text = local.format("%d/%b/%Y %H:%M:%S").to_string();
+        }
+        &self.text
+    }
+}
+
+/// CPython's `_control_char_table`: C0 and C1 controls and DEL as `\xNN`, backslash doubled.
+fn escape_control(message: &str) -> std::borrow::Cow<'_, str> {
+    let needs = |c: char| c == '\\' || c < ' ' || ('\u{7f}'..='\u{9f}').contains(&c);
+    if !message.chars().any(needs) {
+        return message.into();
+    }
+    let mut out = String::with_capacity(message.len() + 8);
+    for c in message.chars() {
+        if c == '\\' {
+            out.push_str("\\\\");
+        } else if needs(c) {
+            out.push_str(&format!("\\x{:02x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out.into()
+}
+
+/// What the access line of one request says, filled in before the body is sent.
+pub(crate) struct Entry {
+    pub client: IpAddr,
+    pub request_line: String,
+    pub status: u16,
+    pub error: Option<String>,
+}
+
+/// A response body that counts the bytes it hands to the connection and writes the access
+/// line when it ends or is dropped (a client that goes away still gets its line, with the bytes
+/// actually sent).
+pub(crate) struct LoggedBody {
+    inner: Body,
+    sent: u64,
+    entry: Option<Entry>,
+    log: AccessLog,
+}
+
+impl LoggedBody {
+    pub(crate) fn new(inner: Body, entry: Option<Entry>, log: AccessLog) -> Self {
+        LoggedBody {
+            inner,
+            sent: 0,
+            entry,
+            log,
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(entry) = self.entry.take() {
+            if let Some(error) = &entry.error {
+                self.log.message(
+                    Some(entry.client),
+                    format!("code {}, message {}", entry.status, error),
+                );
+            }
+            self.log.message(
+                Some(entry.client),
+                format!("\"{}\" {} {}", entry.request_line, entry.status, self.sent),
+            );
+        }
+    }
+}
+
+impl Drop for LoggedBody {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+impl http_body::Body for LoggedBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    this.sent += data.len() as u64;
+                }
+            }
+            Poll::Ready(None) => this.finish(),
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_control;
+
+    #[test]
+    fn control_characters_and_backslash_are_escaped() {
+        assert_eq!(escape_control("a\nb\x1b[31m\\"), "a\\x0ab\\x1b[31m\\\\");
+        assert_eq!(escape_control("plain"), "plain");
+        assert_eq!(escape_control("\u{85}"), "\\x85");
+    }
+}

@@ -1,0 +1,244 @@
+//! The connection layer: a listening socket, the accept loop, limits and timeouts, and a
+//! graceful stop. It knows handlers only through the [`Handler`] trait, and never decides what a
+//! response looks like.
+
+pub mod access_log;
+mod connection;
+mod listener;
+mod shutdown;
+
+use std::future::Future;
+use std::io;
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+pub use access_log::AccessLog;
+pub use connection::ConnectionInfo;
+pub use shutdown::{stop_signal, StopSignal};
+
+use crate::handler::Handler;
+
+/// The HTTP version a server speaks on HTTP/1 connections (`-p`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Protocol {
+    /// One request per connection and `HTTP/1.0` status lines, as CPython's default.
+    Http10,
+    /// Persistent connections and pipelining (serveur's default), plus HTTP/2.
+    #[default]
+    Http11,
+}
+
+/// A bound server, configured and ready to [`serve`](Server::serve) a handler.
+///
+/// ```no_run
+/// use serveur::{Handler, Request, Response, Server, response};
+///
+/// struct Hello;
+/// impl Handler for Hello {
+///     async fn handle(&self, _req: Request) -> Response {
+///         response::html("<h1>Bonjour</h1>")
+///     }
+/// }
+///
+/// #[tokio::main]
+/// async fn main() -> std::io::Result<()> {
+///     Server::bind("127.0.0.1:8000".parse().unwrap())?.serve(Hello).await
+/// }
+/// ```
+#[derive(Debug)]
+pub struct Server {
+    listener: StdListener,
+    protocol: Protocol,
+    log: AccessLog,
+    max_connections: usize,
+    header_timeout: Duration,
+    shutdown_grace: Duration,
+}
+
+impl Server {
+    /// Binds `addr` now (port 0 picks a free port: see [`local_addr`](Server::local_addr)).
+    /// An IPv6 address is bound dual-stack where the system allows it, as CPython does.
+    pub fn bind(addr: SocketAddr) -> io::Result<Server> {
+        Ok(Self::from_listener(listener::bind(addr)?))
+    }
+
+    /// Binds every interface on `port`, IPv6 and IPv4 together where the machine allows.
+    pub fn bind_all(port: u16) -> io::Result<Server> {
+        Ok(Self::from_listener(listener::bind_all(port)?))
+    }
+
+    fn from_listener(listener: StdListener) -> Server {
+        Server {
+            listener,
+            protocol: Protocol::Http11,
+            log: AccessLog::stderr(),
+            max_connections: 1000,
+            header_timeout: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The HTTP/1 version spoken (default HTTP/1.1 with keep-alive).
+    pub fn protocol(mut self, protocol: Protocol) -> Self {
+        self.protocol = protocol;
+        self
+    }
+
+    /// Where the access log goes (default: standard error).
+    pub fn access_log(mut self, log: AccessLog) -> Self {
+        self.log = log;
+        self
+    }
+
+    /// The most connections served at once (default 1000); past it, new connections wait in
+    /// the kernel's queue and one log line says the limit was reached.
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max.max(1);
+        self
+    }
+
+    /// How long a client has to send a complete request head, counted from the moment the
+    /// server waits for one: on a new connection, and between requests on a kept-alive one
+    /// (default 30 s). It stops slowloris clients and closes idle keep-alive connections.
+    pub fn header_timeout(mut self, timeout: Duration) -> Self {
+        self.header_timeout = timeout;
+        self
+    }
+
+    /// How long in-flight requests may run on after a stop is asked for (default 10 s).
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.shutdown_grace = grace;
+        self
+    }
+
+    /// Serves `handler` until Ctrl+C or SIGTERM, then drains in-flight requests.
+    pub async fn serve(self, handler: impl Handler) -> io::Result<()> {
+        self.serve_until(handler, async {
+            stop_signal().await;
+        })
+        .await
+    }
+
+    /// Serves `handler` until `stop` resolves, then stops accepting, lets in-flight requests
+    /// finish within the grace period, and returns.
+    pub async fn serve_until(
+        self,
+        handler: impl Handler,
+        stop: impl Future<Output = ()>,
+    ) -> io::Result<()> {
+        let listener = TcpListener::from_std(self.listener)?;
+        let local = listener.local_addr()?;
+        let builder = self.protocol.builder(self.header_timeout);
+        let handler = Arc::new(handler);
+        let graceful = GracefulShutdown::new();
+        let slots = Arc::new(Semaphore::new(self.max_connections));
+        tokio::pin!(stop);
+        loop {
+            let slot = match Arc::clone(&slots).try_acquire_owned() {
+                Ok(slot) => slot,
+                Err(_) => {
+                    self.log.message(
+                        None,
+                        format!(
+                            "connection limit ({}) reached; new connections wait",
+                            self.max_connections
+                        ),
+                    );
+                    tokio::select! {
+                        slot = Arc::clone(&slots).acquire_owned() => match slot {
+                            Ok(slot) => slot,
+                            Err(_) => break,
+                        },
+                        () = &mut stop => break,
+                    }
+                }
+            };
+            let (stream, peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        accept_failed(&self.log, &e).await;
+                        continue;
+                    }
+                },
+                () = &mut stop => break,
+            };
+            let _ = stream.set_nodelay(true);
+            let info = ConnectionInfo {
+                peer: SocketAddr::new(peer.ip().to_canonical(), peer.port()),
+                local,
+                tls: false,
+                log: self.log.clone(),
+            };
+            let conn =
+                connection::serve(&builder, stream, info, Arc::clone(&handler), self.protocol);
+            let watched = graceful.watch(conn);
+            tokio::spawn(async move {
+                let _ = watched.await;
+                drop(slot);
+            });
+        }
+        drop(listener);
+        if tokio::time::timeout(self.shutdown_grace, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            self.log.message(
+                None,
+                format!(
+                    "grace period of {:?} over; closing the connections still open",
+                    self.shutdown_grace
+                ),
+            );
+        }
+        self.log.flush();
+        Ok(())
+    }
+}
+
+/// An accept error: out of file descriptors or memory backs off instead of spinning; a
+/// connection that died in the queue is just skipped.
+async fn accept_failed(log: &AccessLog, error: &io::Error) {
+    match error.kind() {
+        io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::ConnectionReset
+        | io::ErrorKind::Interrupted => {}
+        _ => {
+            log.message(None, format!("accept failed: {error}; retrying in 100 ms"));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Protocol {
+    /// hyper's connection builder for this protocol.
+    fn builder(self, header_timeout: Duration) -> auto::Builder<TokioExecutor> {
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            // A client may shut down its write side once the request is sent and still expects
+            // the whole response (RFC 9112 §9.6).
+            .half_close(true)
+            .keep_alive(self == Protocol::Http11)
+            .max_headers(100);
+        builder.http2().timer(TokioTimer::new());
+        match self {
+            Protocol::Http10 => builder.http1_only(),
+            Protocol::Http11 => builder,
+        }
+    }
+}
