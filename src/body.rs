@@ -241,9 +241,7 @@ impl http_body::Body for RequestBody {
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
         match &mut self.get_mut().kind {
             RequestKind::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
-            RequestKind::Incoming(body) => Pin::new(body)
-                .poll_frame(cx)
-                .map_err(|e| io::Error::new(io::ErrorKind::Other, e)),
+            RequestKind::Incoming(body) => Pin::new(body).poll_frame(cx).map_err(io::Error::other),
         }
     }
 

@@ -40,7 +40,9 @@ pub mod static_files;
 mod status_text;
 
 pub use body::{Body, RequestBody};
-pub use handler::{BoxResponseFuture, DynHandler, Handler, Request, Response, SharedHandler};
+pub use handler::{
+    BoxResponseFuture, DynHandler, Handler, Mount, Request, Response, SharedHandler,
+};
 pub use http;
 pub use server::{stop_signal, AccessLog, ConnectionInfo, Protocol, Server, StopSignal};
 pub use static_files::StaticFiles;

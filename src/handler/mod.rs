@@ -6,7 +6,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+mod mount;
+
 use crate::body::{Body, RequestBody};
+
+pub use mount::Mount;
 
 /// An HTTP request as a handler sees it: the `http` crate's type with serveur's body.
 ///
