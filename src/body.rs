@@ -6,7 +6,7 @@ use std::io::{self, Read};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 use http_body_util::BodyExt;
 
@@ -145,18 +145,13 @@ impl FileChunks {
         if self.remaining == 0 {
             return None;
         }
-        let want = self.remaining.min(FILE_CHUNK as u64) as usize;
-        let mut buf = BytesMut::zeroed(want);
-        let mut filled = 0;
-        while filled < want {
-            match self.file.read(&mut buf[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Some(Err(e)),
-            }
+        let want = self.remaining.min(FILE_CHUNK as u64);
+        // `read_to_end` on a `File` reads straight into the spare capacity: no zero-filling.
+        let mut buf = Vec::with_capacity(want as usize);
+        if let Err(e) = (&mut self.file).take(want).read_to_end(&mut buf) {
+            return Some(Err(e));
         }
-        if filled == 0 {
+        if buf.is_empty() {
             // The file shrank after its length was sent: end the body short rather than
             // invent bytes; the client sees a truncated message, as it would from nginx.
             self.remaining = 0;
@@ -165,9 +160,8 @@ impl FileChunks {
                 "file shrank while being sent",
             )));
         }
-        buf.truncate(filled);
-        self.remaining -= filled as u64;
-        Some(Ok(buf.freeze()))
+        self.remaining -= buf.len() as u64;
+        Some(Ok(Bytes::from(buf)))
     }
 }
 

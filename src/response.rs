@@ -33,17 +33,22 @@ pub fn error(code: StatusCode) -> Response {
 /// Python's error response with a custom message (also the reason phrase, as Python sends it)
 /// and explanation (`send_error(code, message, explain)`).
 ///
+/// Unlike CPython, which closes the connection after every error (its handler cannot tell
+/// whether the request body was read), the connection stays open: hyper knows whether the body
+/// was consumed and closes by itself when it was not. Errors that must end the connection (a
+/// malformed request) add `Connection: close` with [`closing`].
+///
 /// ```
 /// use http::StatusCode;
 /// let resp = serveur::response::error_with(StatusCode::NOT_FOUND, "File not found",
 ///     "Nothing matches the given URI");
-/// assert_eq!(resp.headers()["connection"], "close");
+/// assert_eq!(resp.status(), 404);
+/// assert!(resp.headers().get("connection").is_none());
 /// ```
 pub fn error_with(code: StatusCode, message: &str, explain: &str) -> Response {
     let mut response = http::Response::new(Body::empty());
     *response.status_mut() = code;
     let headers = response.headers_mut();
-    headers.insert(CONNECTION, HeaderValue::from_static("close"));
     // RFC 9110 §15.3.5, §15.3.6, §15.4.5: 204, 205 and 304 carry no content; 1xx neither.
     let has_body = code.as_u16() >= 200
         && !matches!(
@@ -62,6 +67,20 @@ pub fn error_with(code: StatusCode, message: &str, explain: &str) -> Response {
     response
         .extensions_mut()
         .insert(ErrorMessage(message.to_owned()));
+    response
+}
+
+/// `response` with `Connection: close`, so the connection ends after it (RFC 9112 §9.6), as
+/// CPython ends it after every error.
+///
+/// ```
+/// let resp = serveur::response::closing(serveur::response::error(http::StatusCode::BAD_REQUEST));
+/// assert_eq!(resp.headers()["connection"], "close");
+/// ```
+pub fn closing(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
     response
 }
 
