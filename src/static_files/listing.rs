@@ -42,7 +42,8 @@ pub fn render(dir: &Path, display_path: &str) -> io::Result<String> {
         let name = String::from_utf8_lossy(raw_name.as_bytes()).into_owned();
         entries.push(Entry {
             // Quoted from the name's own bytes, so that a name that is not UTF-8 still links
-            // to itself (CPython's surrogatepass quoting links such names to nothing).
+            // to itself (the lossy display name would link to U+FFFD; CPython writes the
+            // surrogatepass bytes `%ED%B3%BF`, which only CPython maps back to 0xFF).
             href: percent_encode(raw_name.as_bytes(), PYTHON_QUOTE).to_string(),
             sort_key: name.to_lowercase(),
             name,
