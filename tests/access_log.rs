@@ -159,13 +159,7 @@ fn stderr_of_a_whole_run(dir: &std::path::Path, args: &[&str], paths: &[&str]) -
     let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
     let mut startup = String::new();
     stdout.read_line(&mut startup).expect("startup line");
-    let port: u16 = startup
-        .split(" port ")
-        .nth(1)
-        .and_then(|r| r.split(' ').next())
-        .and_then(|p| p.parse().ok())
-        .expect("port");
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let addr = SocketAddr::from(([127, 0, 0, 1], support::startup_port(&startup)));
     for path in paths {
         get(addr, path);
     }

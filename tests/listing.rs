@@ -6,15 +6,8 @@ mod support;
 
 use std::fs;
 use std::os::unix::fs::symlink;
-use std::path::Path;
 
-use support::{get, Serveur};
-
-fn write(root: &Path, rel: &str, content: &str) {
-    let path = root.join(rel);
-    fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-    fs::write(path, content).expect("write");
-}
+use support::{get, write_file, Serveur};
 
 /// The page CPython 3.14 writes for `title` with these `<li>` lines.
 fn python_page(title: &str, items: &[&str]) -> String {
@@ -44,11 +37,11 @@ fn hrefs(page: &str) -> Vec<String> {
 fn listing_is_pythons_page_byte_for_byte() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let root = tmp.path();
-    write(root, "b.txt", "b");
-    write(root, "A.txt", "a");
-    write(root, ".hidden", "h");
-    write(root, "Sub/x", "x");
-    write(root, "c d.txt", "cd");
+    write_file(root, "b.txt", "b");
+    write_file(root, "A.txt", "a");
+    write_file(root, ".hidden", "h");
+    write_file(root, "Sub/x", "x");
+    write_file(root, "c d.txt", "cd");
     symlink("b.txt", root.join("link.txt")).expect("symlink");
     symlink("Sub", root.join("linkdir")).expect("symlink");
     let server = Serveur::start(root, &[]);
@@ -84,7 +77,7 @@ fn entries_are_sorted_case_insensitively() {
         "10",
         "9",
     ] {
-        write(tmp.path(), name, "");
+        write_file(tmp.path(), name, "");
     }
     let server = Serveur::start(tmp.path(), &[]);
     let page = get(server.addr, "/").text();
@@ -164,10 +157,10 @@ fn hostile_names_are_listed_escaped_and_fetchable_through_their_hrefs() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("hostile");
     for (i, name) in HOSTILE.iter().enumerate() {
-        write(&dir, name, &format!("file {i}"));
+        write_file(&dir, name, &format!("file {i}"));
     }
     fs::create_dir_all(dir.join("dir <&> #?")).expect("mkdir");
-    write(&dir, "dir <&> #?/inner.txt", "inner");
+    write_file(&dir, "dir <&> #?/inner.txt", "inner");
     let server = Serveur::start(tmp.path(), &[]);
     let page = get(server.addr, "/hostile/").text();
 
@@ -212,7 +205,7 @@ fn hostile_names_are_listed_escaped_and_fetchable_through_their_hrefs() {
 fn hrefs_are_quoted_as_urllib_parse_quote_does() {
     let tmp = tempfile::tempdir().expect("tempdir");
     for name in ["a-b_c.d~e", "x y", "100%", "é", "q?#", "new\nline"] {
-        write(tmp.path(), name, "");
+        write_file(tmp.path(), name, "");
     }
     let server = Serveur::start(tmp.path(), &[]);
     let page = get(server.addr, "/").text();
@@ -235,7 +228,7 @@ fn listing_survives_a_name_that_is_not_utf8() {
     use std::os::unix::ffi::OsStrExt;
     let tmp = tempfile::tempdir().expect("tempdir");
     fs::write(tmp.path().join(OsStr::from_bytes(b"bad\xffname")), "raw").expect("write");
-    write(tmp.path(), "ok.txt", "ok");
+    write_file(tmp.path(), "ok.txt", "ok");
     let server = Serveur::start(tmp.path(), &[]);
     let reply = get(server.addr, "/");
     assert_eq!(reply.status, 200);

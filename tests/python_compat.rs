@@ -11,7 +11,7 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::{raw_request, RawReply, Serveur};
+use support::{raw_request, write_file, RawReply, Serveur};
 
 /// The style block CPython 3.14 adds to listings (and serveur writes); 3.13 has none.
 const LISTING_STYLE: &str =
@@ -51,27 +51,21 @@ fn start_python(dir: &Path) -> Serveur {
     server
 }
 
-fn write(root: &Path, rel: &str, content: &str) {
-    let path = root.join(rel);
-    fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-    fs::write(path, content).expect("write");
-}
-
 /// One tree for both servers: plain files, index files, hostile names, links inside and out.
 fn tree() -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().expect("tempdir");
     let www = tmp.path().join("www");
-    write(tmp.path(), "outside.txt", "outside");
-    write(&www, "a.txt", "alpha\n");
-    write(&www, "B.html", "<p>b</p>");
-    write(&www, "b c.txt", "space");
-    write(&www, ".hidden", "h");
-    write(&www, "data.tar.gz", "gz");
-    write(&www, "noext", "?");
-    write(&www, "sub/in.txt", "inner");
-    write(&www, "idx/index.html", "index");
-    write(&www, "htm/index.htm", "htm");
-    write(&www, "evil.com/dir/x.txt", "x");
+    write_file(tmp.path(), "outside.txt", "outside");
+    write_file(&www, "a.txt", "alpha\n");
+    write_file(&www, "B.html", "<p>b</p>");
+    write_file(&www, "b c.txt", "space");
+    write_file(&www, ".hidden", "h");
+    write_file(&www, "data.tar.gz", "gz");
+    write_file(&www, "noext", "?");
+    write_file(&www, "sub/in.txt", "inner");
+    write_file(&www, "idx/index.html", "index");
+    write_file(&www, "htm/index.htm", "htm");
+    write_file(&www, "evil.com/dir/x.txt", "x");
     fs::create_dir_all(www.join("empty")).expect("mkdir");
     fs::create_dir_all(www.join("a <b> & c")).expect("mkdir");
     for name in [
@@ -90,7 +84,7 @@ fn tree() -> (tempfile::TempDir, PathBuf) {
         "apple",
         "_under",
     ] {
-        write(&www.join("hostile"), name, name);
+        write_file(&www.join("hostile"), name, name);
     }
     fs::create_dir_all(www.join("hostile/dir #?")).expect("mkdir");
     symlink("a.txt", www.join("link-in")).expect("symlink");
@@ -104,6 +98,31 @@ fn without(page: &[u8], block: &str) -> String {
     let page = String::from_utf8_lossy(page);
     assert_eq!(page.matches(block).count(), 1, "no style block in {page}");
     page.replacen(block, "", 1)
+}
+
+/// Asserts that `mine` is `theirs` plus `style`: the same page once the block is taken out, the
+/// same content type, and a length longer by exactly the block.
+fn assert_same_page(mine: &RawReply, theirs: &RawReply, style: &str, what: &str) {
+    assert_eq!(
+        without(&mine.body, style),
+        String::from_utf8_lossy(&theirs.body),
+        "{what}"
+    );
+    assert_eq!(
+        mine.header("content-type"),
+        theirs.header("content-type"),
+        "{what}"
+    );
+    let their_len: usize = theirs
+        .header("content-length")
+        .and_then(|n| n.parse().ok())
+        .expect("Python's Content-Length");
+    let expected = (their_len + style.len()).to_string();
+    assert_eq!(
+        mine.header("content-length"),
+        Some(expected.as_str()),
+        "{what}"
+    );
 }
 
 /// The status line without its protocol version: Python's default speaks HTTP/1.0.
@@ -133,22 +152,7 @@ fn listings_are_python_3_13_pages_plus_the_style_block() {
         let mine = raw_request(ours.addr, "GET", path);
         assert_eq!(status(&mine), "200 OK", "{path}");
         assert_eq!(status(&theirs), "200 OK", "{path}");
-        assert_eq!(
-            without(&mine.body, LISTING_STYLE),
-            String::from_utf8_lossy(&theirs.body),
-            "{path}"
-        );
-        assert_eq!(mine.header("content-type"), theirs.header("content-type"));
-        let their_len: usize = theirs
-            .header("content-length")
-            .expect("length")
-            .parse()
-            .expect("n");
-        assert_eq!(
-            mine.header("content-length"),
-            Some((their_len + LISTING_STYLE.len()).to_string().as_str()),
-            "{path}"
-        );
+        assert_same_page(&mine, &theirs, LISTING_STYLE, path);
     }
 }
 
@@ -174,27 +178,8 @@ fn error_pages_are_python_3_13_pages_plus_the_style_block() {
             theirs = raw_request(python.addr, method, "/nope");
         }
         assert_eq!(status(&mine), status(&theirs), "{method} {path}");
-        assert_eq!(
-            without(&mine.body, ERROR_STYLE),
-            String::from_utf8_lossy(&theirs.body),
-            "{method} {path}"
-        );
-        for name in ["content-type", "connection"] {
-            assert_eq!(
-                mine.header(name),
-                theirs.header(name),
-                "{method} {path}: {name}"
-            );
-        }
-        let their_len: usize = theirs
-            .header("content-length")
-            .expect("length")
-            .parse()
-            .expect("n");
-        assert_eq!(
-            mine.header("content-length"),
-            Some((their_len + ERROR_STYLE.len()).to_string().as_str())
-        );
+        assert_same_page(&mine, &theirs, ERROR_STYLE, &format!("{method} {path}"));
+        assert_eq!(mine.header("connection"), theirs.header("connection"));
     }
 }
 

@@ -8,7 +8,7 @@ use std::fs;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use support::{get, raw, raw_request, request, running_as_root, RawReply, Serveur};
+use support::{get, raw, raw_request, request, running_as_root, write_file, RawReply, Serveur};
 
 /// CPython 3.14's error page for `404 File not found`, byte for byte.
 const NOT_FOUND_PAGE: &str = r#"<!DOCTYPE HTML>
@@ -31,21 +31,15 @@ const NOT_FOUND_PAGE: &str = r#"<!DOCTYPE HTML>
 </html>
 "#;
 
-fn write(root: &Path, rel: &str, content: &str) {
-    let path = root.join(rel);
-    fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-    fs::write(path, content).expect("write");
-}
-
 /// A served tree under `www/`, with a `secret.txt` beside it that must never be reachable.
 fn tree() -> (tempfile::TempDir, std::path::PathBuf) {
     let tmp = tempfile::tempdir().expect("tempdir");
     let www = tmp.path().join("www");
-    write(tmp.path(), "secret.txt", "TOP SECRET");
-    write(&www, "a.txt", "alpha\n");
-    write(&www, "b c.txt", "with space");
-    write(&www, "sub/in.txt", "inner");
-    write(&www, "evil.com/dir/x.txt", "not a host");
+    write_file(tmp.path(), "secret.txt", "TOP SECRET");
+    write_file(&www, "a.txt", "alpha\n");
+    write_file(&www, "b c.txt", "with space");
+    write_file(&www, "sub/in.txt", "inner");
+    write_file(&www, "evil.com/dir/x.txt", "not a host");
     (tmp, www)
 }
 
@@ -156,9 +150,9 @@ fn dir_without_slash_redirects_keeping_query() {
 #[test]
 fn index_html_wins_over_index_htm_which_wins_over_the_listing() {
     let (_tmp, www) = tree();
-    write(&www, "both/index.html", "html");
-    write(&www, "both/index.htm", "htm");
-    write(&www, "htm/index.htm", "only htm");
+    write_file(&www, "both/index.html", "html");
+    write_file(&www, "both/index.htm", "htm");
+    write_file(&www, "htm/index.htm", "only htm");
     fs::create_dir_all(www.join("notfile/index.html")).expect("mkdir");
     let server = Serveur::start(&www, &[]);
     let both = get(server.addr, "/both/");
@@ -239,8 +233,8 @@ fn open_to_others(path: &Path) {
 fn unreadable_file_is_not_found() {
     use std::os::unix::fs::PermissionsExt;
     let (_tmp, www) = tree();
-    write(&www, "locked.txt", "locked");
-    write(&www, "locked/in.txt", "x");
+    write_file(&www, "locked.txt", "locked");
+    write_file(&www, "locked/in.txt", "x");
     open_to_others(&www.join("sub"));
     fs::set_permissions(www.join("a.txt"), fs::Permissions::from_mode(0o644)).expect("chmod");
     fs::set_permissions(www.join("locked.txt"), fs::Permissions::from_mode(0o000)).expect("chmod");
@@ -304,7 +298,7 @@ fn content_type_comes_from_the_extension_with_pythons_overrides_first() {
         ("a.zzzunknown", "application/octet-stream"),
     ];
     for (name, _) in cases {
-        write(tmp.path(), name, "x");
+        write_file(tmp.path(), name, "x");
     }
     let server = Serveur::start(tmp.path(), &[]);
     for (name, expected) in cases {

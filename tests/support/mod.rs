@@ -422,3 +422,19 @@ pub fn running_as_root() -> bool {
     let probe = tempfile::tempfile().expect("temp file");
     probe.metadata().expect("metadata").uid() == 0
 }
+
+/// The port a startup line (`Serving HTTP on HOST port PORT (...) ...`) announces.
+pub fn startup_port(line: &str) -> u16 {
+    line.split(" port ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in startup line {line:?}"))
+}
+
+/// Writes `content` to `root/rel`, creating the directories on the way.
+pub fn write_file(root: &Path, rel: &str, content: &str) {
+    let path = root.join(rel);
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("create directories");
+    std::fs::write(path, content).expect("write file");
+}
