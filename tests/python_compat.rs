@@ -399,3 +399,58 @@ fn conditional_answers_match() {
         }
     }
 }
+
+#[test]
+fn content_types_of_web_files_match() {
+    // CPython also reads the machine's /etc/mime.types, serveur has its own table: for the
+    // types of the web they agree (the README lists the rest as a difference).
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let extensions = [
+        "html",
+        "htm",
+        "css",
+        "js",
+        "mjs",
+        "json",
+        "txt",
+        "csv",
+        "md",
+        "png",
+        "jpg",
+        "jpeg",
+        "gif",
+        "svg",
+        "webp",
+        "avif",
+        "wasm",
+        "pdf",
+        "zip",
+        "tar",
+        "gz",
+        "bz2",
+        "xz",
+        "Z",
+        "mp4",
+        "webm",
+        "mp3",
+        "ogg",
+        "woff2",
+        "ttf",
+        "unknownext",
+    ];
+    for ext in extensions {
+        write_file(tmp.path(), &format!("f.{ext}"), "x");
+    }
+    let python = start_python(tmp.path());
+    let ours = Serveur::start(tmp.path(), &[]);
+    for ext in extensions {
+        let path = format!("/f.{ext}");
+        let theirs = raw_request(python.addr, "HEAD", &path);
+        let mine = raw_request(ours.addr, "HEAD", &path);
+        assert_eq!(
+            mine.header("content-type"),
+            theirs.header("content-type"),
+            "{path}"
+        );
+    }
+}
