@@ -69,6 +69,15 @@ fn bad_arguments_give_one_line_and_exit_2() {
         (&["-b", "127.0.0.1", "-H", "NoColon", "0"], "NoColon"),
         (&["-b", "127.0.0.1", "-H", ": no name", "0"], "no name"),
         (&["-b", "127.0.0.1", "-H", "Bad Name: x", "0"], "Bad Name"),
+        (&["-b", "127.0.0.1", "-H", "X-Ctl: a\u{1}b", "0"], "X-Ctl"),
+        (
+            &["-b", "127.0.0.1", "--content-type", "text/\n", "0"],
+            "--content-type",
+        ),
+        (
+            &["-b", "127.0.0.1", "-p", "HTTP/1.1\nX", "0"],
+            "HTTP/1.1\\nX",
+        ),
         (&["-b", "127.0.0.1", "-p", "HTTP/2.0", "0"], "HTTP/2.0"),
         (&["-b", "127.0.0.1", "-p", "http/1.1", "0"], "http/1.1"),
         (&["-b", "no..such..host", "0"], "no..such..host"),
