@@ -401,6 +401,13 @@ impl RawReply {
         }
     }
 
+    /// The status line without its protocol version, e.g. `404 File not found`.
+    pub fn status(&self) -> &str {
+        self.status_line
+            .split_once(' ')
+            .map_or("", |(_, rest)| rest)
+    }
+
     /// The first header called `name` (any case), `None` when absent.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -437,4 +444,35 @@ pub fn write_file(root: &Path, rel: &str, content: &str) {
     let path = root.join(rel);
     std::fs::create_dir_all(path.parent().expect("parent")).expect("create directories");
     std::fs::write(path, content).expect("write file");
+}
+/// CPython 3.13's interpreter under pyenv; fails the test loudly when it is missing.
+pub fn python313() -> std::path::PathBuf {
+    let home = std::env::var_os("HOME").expect("HOME is set");
+    let python = Path::new(&home).join(".pyenv/versions/3.13.0/bin/python3");
+    assert!(
+        python.is_file(),
+        "CPython 3.13 is needed for these tests and is missing at {} \
+         (install it with `pyenv install 3.13.0`)",
+        python.display()
+    );
+    python
+}
+
+/// `python3.13 -m http.server` on `dir`, port 0, its stdout unbuffered so the startup line
+/// arrives at once.
+pub fn start_python(dir: &Path) -> Serveur {
+    let mut command = Command::new(python313());
+    command
+        .args(["-u", "-m", "http.server", "-b", "127.0.0.1", "-d"])
+        .arg(dir)
+        .arg("0");
+    let server = Serveur::spawn(command);
+    assert!(
+        server
+            .startup_line
+            .starts_with("Serving HTTP on 127.0.0.1 port "),
+        "{}",
+        server.startup_line
+    );
+    server
 }
