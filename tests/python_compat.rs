@@ -7,7 +7,7 @@ mod support;
 
 use std::fs;
 use std::os::unix::fs::symlink;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use support::{raw_request, start_python, write_file, RawReply, Serveur};
 
