@@ -165,6 +165,8 @@ fn status_codes_and_locations_match_for_a_table_of_paths() {
         "/sub",
         "/sub/",
         "/sub?x=1&y=2",
+        "/sub?",
+        "/sub?a=%20+b",
         "/sub/?x=1",
         "/sub/in.txt",
         "/sub/in.txt/",

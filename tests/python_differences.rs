@@ -137,3 +137,16 @@ fn log_reads_the_request_target_as_utf8_where_python_reads_latin_1() {
     python.wait_for_log("\"GET /x\u{c2}\\x85 HTTP/1.1\" 404 -");
     ours.wait_for_log("\"GET /x\\x85 HTTP/1.1\" 404 460");
 }
+
+#[test]
+fn a_fragment_in_the_request_target_is_not_kept_in_the_redirect() {
+    // Browsers never send a fragment; CPython keeps one it receives in the Location of its
+    // directory redirect, hyper drops it while parsing the target, so serveur cannot.
+    let (_tmp, www) = site();
+    let python = start_python(&www);
+    let ours = Serveur::start(&www, &[]);
+    let theirs = raw_request(python.addr, "GET", "/sub?a#b");
+    let mine = raw_request(ours.addr, "GET", "/sub?a#b");
+    assert_eq!(theirs.header("location"), Some("/sub/?a#b"));
+    assert_eq!(mine.header("location"), Some("/sub/?a"));
+}

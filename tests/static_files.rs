@@ -145,6 +145,8 @@ fn dir_without_slash_redirects_keeping_query() {
     assert!(reply.body.is_empty());
     let plain = raw_request(server.addr, "GET", "/sub");
     assert_eq!(plain.header("location"), Some("/sub/"));
+    let empty_query = raw_request(server.addr, "GET", "/sub?");
+    assert_eq!(empty_query.header("location"), Some("/sub/"));
 }
 
 #[test]
