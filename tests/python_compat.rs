@@ -106,6 +106,9 @@ fn listings_are_python_3_13_pages_plus_the_style_block() {
         "/a%20%3Cb%3E%20&%20c/",
         "/hostile/dir%20%23%3F/",
         "//sub/",
+        "/sub%2f/",
+        "/./sub/../sub/",
+        "/../sub/",
     ] {
         let theirs = raw_request(python.addr, "GET", path);
         let mine = raw_request(ours.addr, "GET", path);
