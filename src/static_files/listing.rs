@@ -7,7 +7,7 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use percent_encoding::{percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 /// What `urllib.parse.quote(name)` leaves alone: letters, digits, `_.-~` and `/`.
 const PYTHON_QUOTE: &AsciiSet = &NON_ALPHANUMERIC
@@ -19,6 +19,7 @@ const PYTHON_QUOTE: &AsciiSet = &NON_ALPHANUMERIC
 
 struct Entry {
     name: String,
+    href: String,
     sort_key: String,
     is_dir: bool,
     is_symlink: bool,
@@ -37,8 +38,13 @@ pub fn render(dir: &Path, display_path: &str) -> io::Result<String> {
         } else {
             file_type.is_dir()
         };
-        let name = String::from_utf8_lossy(entry.file_name().as_bytes()).into_owned();
+        let raw_name = entry.file_name();
+        let name = String::from_utf8_lossy(raw_name.as_bytes()).into_owned();
         entries.push(Entry {
+            // Quoted from the name's own bytes, so that a name that is not UTF-8 still links
+            // to itself (the lossy display name would link to U+FFFD; CPython writes the
+            // surrogatepass bytes `%ED%B3%BF`, which only CPython maps back to 0xFF).
+            href: percent_encode(raw_name.as_bytes(), PYTHON_QUOTE).to_string(),
             sort_key: name.to_lowercase(),
             name,
             is_dir,
@@ -66,7 +72,7 @@ pub fn render(dir: &Path, display_path: &str) -> io::Result<String> {
             (false, false) => "",
         };
         page.push_str("<li><a href=\"");
-        page.extend(utf8_percent_encode(&entry.name, PYTHON_QUOTE));
+        page.push_str(&entry.href);
         page.push_str(link_suffix);
         page.push_str("\">");
         page.push_str(&html_escape::encode_text(&entry.name));

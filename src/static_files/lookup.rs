@@ -62,9 +62,10 @@ pub fn decide(
     };
     if found.metadata.is_dir() {
         if !url.has_trailing_slash() {
+            // As CPython's urlunsplit: an empty query (`/dir?`) leaves no `?` behind.
             let location = match query {
-                Some(q) => format!("{path}/?{q}"),
-                None => format!("{path}/"),
+                Some(q) if !q.is_empty() => format!("{path}/?{q}"),
+                _ => format!("{path}/"),
             };
             return Outcome::AddSlash(location);
         }

@@ -10,7 +10,7 @@ mod mime;
 use std::io;
 use std::path::Path;
 
-use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, LAST_MODIFIED};
+use http::header::{self, HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, LAST_MODIFIED};
 use http::{Method, StatusCode};
 
 use crate::body::Body;
@@ -62,7 +62,8 @@ impl StaticFiles {
     }
 
     /// A header added to every `200` response (`-H`), unless the response already has one of
-    /// that name: the server's own headers are never overridden.
+    /// that name or the connection layer owns it (`Server`, `Date`, `Connection`,
+    /// `Transfer-Encoding`, ...): the server's own headers are never overridden.
     pub fn extra_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
         self.extra_headers.push((name, value));
         self
@@ -136,13 +137,28 @@ impl StaticFiles {
         let headers = response.headers_mut();
         let server_set: Vec<HeaderName> = headers.keys().cloned().collect();
         for (name, value) in &self.extra_headers {
-            if !server_set.contains(name) {
+            if !server_set.contains(name) && !CONNECTION_OWNED.contains(name) {
                 headers.append(name.clone(), value.clone());
             }
         }
         response
     }
 }
+
+/// Headers the connection layer writes after the handler has answered (`Server`, `Date`) or
+/// that frame the message and the connection (RFC 9110 §7.6.1, RFC 9112 §6-§9): an extra header
+/// of one of these names would override the server's own or corrupt the framing.
+const CONNECTION_OWNED: [HeaderName; 9] = [
+    header::SERVER,
+    header::DATE,
+    header::CONNECTION,
+    header::TRANSFER_ENCODING,
+    header::CONTENT_LENGTH,
+    header::TE,
+    header::TRAILER,
+    header::UPGRADE,
+    HeaderName::from_static("keep-alive"),
+];
 
 fn not_found(message: &str) -> Response {
     error_with(

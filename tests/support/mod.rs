@@ -250,3 +250,229 @@ fn runtime() -> tokio::runtime::Runtime {
         .build()
         .expect("runtime")
 }
+
+/// A `Command` running the `serveur` binary with no arguments yet, for [`Serveur::spawn`] and
+/// [`run_to_exit`].
+pub fn serveur_command() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_serveur"))
+}
+
+/// How a process that was expected to stop on its own ended.
+#[derive(Debug)]
+pub struct Exit {
+    /// The exit code (`-1` when killed by a signal).
+    pub code: i32,
+    /// Everything it wrote to stdout.
+    pub stdout: String,
+    /// Everything it wrote to stderr.
+    pub stderr: String,
+}
+
+/// Runs `command` to its end; fails the test if it is still running after [`WAIT`] (a server
+/// that started serving when it should have refused its arguments).
+pub fn run_to_exit(mut command: Command) -> Exit {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start process");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let out = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        text
+    });
+    let err = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("process still running after {WAIT:?}: {command:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Exit {
+        code: status.code().unwrap_or(-1),
+        stdout: out.join().expect("stdout reader"),
+        stderr: err.join().expect("stderr reader"),
+    }
+}
+
+/// Writes `request` on a new connection without half-closing it, then reads until the server
+/// closes the connection or stays silent for `idle`. Returns the bytes read and whether the
+/// server closed the connection.
+pub fn raw_keep_open(addr: SocketAddr, request: &[u8], idle: Duration) -> (Vec<u8>, bool) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(idle)).expect("timeout");
+    stream.write_all(request).expect("write request");
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 64 * 1024];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return (answer, true),
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return (answer, true),
+            Err(_) => return (answer, false),
+        }
+    }
+}
+
+/// Sends `requests` one after the other on ONE HTTP/1.1 connection with hyper's client; fails
+/// the test if the server closes the connection before the last reply.
+pub fn send_on_one_connection(
+    addr: SocketAddr,
+    requests: Vec<http::Request<Full<Bytes>>>,
+) -> Vec<Reply> {
+    runtime().block_on(async move {
+        let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .expect("handshake");
+        tokio::spawn(conn);
+        let mut replies = Vec::new();
+        for (i, request) in requests.into_iter().enumerate() {
+            tokio::time::timeout(WAIT, sender.ready())
+                .await
+                .expect("connection ready in time")
+                .unwrap_or_else(|e| panic!("connection closed before request {i}: {e}"));
+            let response = tokio::time::timeout(WAIT, sender.send_request(request))
+                .await
+                .expect("response in time")
+                .unwrap_or_else(|e| panic!("request {i} on the kept-alive connection: {e}"));
+            let (parts, body) = response.into_parts();
+            let body = tokio::time::timeout(WAIT, body.collect())
+                .await
+                .expect("body in time")
+                .expect("body")
+                .to_bytes();
+            replies.push(Reply {
+                status: parts.status.as_u16(),
+                headers: parts.headers,
+                body,
+            });
+        }
+        replies
+    })
+}
+
+/// A raw HTTP/1.x response split into its status line, header lines and body (everything after
+/// the blank line). Only for reading what the server wrote byte for byte.
+#[derive(Debug)]
+pub struct RawReply {
+    /// The status line, e.g. `HTTP/1.1 404 File not found`.
+    pub status_line: String,
+    /// The header lines as `(name, value)`, in order, names as sent.
+    pub headers: Vec<(String, String)>,
+    /// The bytes after the head.
+    pub body: Vec<u8>,
+}
+
+impl RawReply {
+    /// Splits `bytes` at the first blank line; fails the test when there is none.
+    pub fn parse(bytes: &[u8]) -> RawReply {
+        let end = bytes
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .unwrap_or_else(|| panic!("no end of head in {:?}", String::from_utf8_lossy(bytes)));
+        let head = String::from_utf8_lossy(&bytes[..end]).into_owned();
+        let mut lines = head.split("\r\n");
+        let status_line = lines.next().unwrap_or("").to_owned();
+        let headers = lines
+            .map(|line| {
+                let (name, value) = line.split_once(':').unwrap_or((line, ""));
+                (name.to_owned(), value.trim().to_owned())
+            })
+            .collect();
+        RawReply {
+            status_line,
+            headers,
+            body: bytes[end + 4..].to_vec(),
+        }
+    }
+
+    /// The status line without its protocol version, e.g. `404 File not found`.
+    pub fn status(&self) -> &str {
+        self.status_line
+            .split_once(' ')
+            .map_or("", |(_, rest)| rest)
+    }
+
+    /// The first header called `name` (any case), `None` when absent.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// `METHOD path HTTP/1.1` with `Connection: close`, sent raw, answered raw.
+pub fn raw_request(addr: SocketAddr, method: &str, path: &str) -> RawReply {
+    let request = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+    RawReply::parse(&raw(addr, request.as_bytes()))
+}
+
+/// Whether the tests run as root, for whom file permissions do not stop reading.
+pub fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let probe = tempfile::tempfile().expect("temp file");
+    probe.metadata().expect("metadata").uid() == 0
+}
+
+/// The port a startup line (`Serving HTTP on HOST port PORT (...) ...`) announces.
+pub fn startup_port(line: &str) -> u16 {
+    line.split(" port ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in startup line {line:?}"))
+}
+
+/// Writes `content` to `root/rel`, creating the directories on the way.
+pub fn write_file(root: &Path, rel: &str, content: &str) {
+    let path = root.join(rel);
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("create directories");
+    std::fs::write(path, content).expect("write file");
+}
+/// CPython 3.13's interpreter under pyenv; fails the test loudly when it is missing.
+pub fn python313() -> std::path::PathBuf {
+    let home = std::env::var_os("HOME").expect("HOME is set");
+    let python = Path::new(&home).join(".pyenv/versions/3.13.0/bin/python3");
+    assert!(
+        python.is_file(),
+        "CPython 3.13 is needed for these tests and is missing at {} \
+         (install it with `pyenv install 3.13.0`)",
+        python.display()
+    );
+    python
+}
+
+/// `python3.13 -m http.server` on `dir`, port 0, its stdout unbuffered so the startup line
+/// arrives at once.
+pub fn start_python(dir: &Path) -> Serveur {
+    let mut command = Command::new(python313());
+    command
+        .args(["-u", "-m", "http.server", "-b", "127.0.0.1", "-d"])
+        .arg(dir)
+        .arg("0");
+    let server = Serveur::spawn(command);
+    assert!(
+        server
+            .startup_line
+            .starts_with("Serving HTTP on 127.0.0.1 port "),
+        "{}",
+        server.startup_line
+    );
+    server
+}

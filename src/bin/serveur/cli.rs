@@ -131,8 +131,20 @@ pub fn parse() -> Config {
     }
 }
 
+/// Prints `message` as ONE line (control characters the user typed, such as a newline in a
+/// value, are shown escaped) and exits with argparse's status 2.
 fn fail(message: &str) -> ! {
-    eprintln!("serveur: error: {message}");
+    let one_line: String = message
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect();
+    eprintln!("serveur: error: {one_line}");
     std::process::exit(2);
 }
 
