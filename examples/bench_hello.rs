@@ -1,0 +1,29 @@
+//! Benchmark server: a hello-world handler through serveur's public API, to be compared with
+//! `bench_hyper_hello` (bare hyper) by `bench/hello.sh`. Access log off, one thread: the
+//! benchmark pins the server to one core.
+//!
+//! ```text
+//! cargo build --release --example bench_hello && target/release/examples/bench_hello 8000
+//! ```
+
+use serveur::{by_method, response, AccessLog, Request, Response, Server};
+
+async fn do_get(_req: Request) -> Response {
+    response::text("Hello, world!\n")
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> std::io::Result<()> {
+    let port: u16 = match std::env::args().nth(1) {
+        Some(arg) => arg.parse().map_err(std::io::Error::other)?,
+        None => 8000,
+    };
+    let server = Server::bind(([127, 0, 0, 1], port).into())?.access_log(AccessLog::off());
+    let addr = server.local_addr()?;
+    println!(
+        "Serving HTTP on {} port {} (http://{addr}/) ...",
+        addr.ip(),
+        addr.port()
+    );
+    server.serve(by_method().get(do_get)).await
+}
