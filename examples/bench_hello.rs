@@ -6,6 +6,8 @@
 //! cargo build --release --example bench_hello && target/release/examples/bench_hello 8000
 //! ```
 
+mod common;
+
 use serveur::{by_method, response, AccessLog, Request, Response, Server};
 
 async fn do_get(_req: Request) -> Response {
@@ -14,16 +16,8 @@ async fn do_get(_req: Request) -> Response {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
-    let port: u16 = match std::env::args().nth(1) {
-        Some(arg) => arg.parse().map_err(std::io::Error::other)?,
-        None => 8000,
-    };
-    let server = Server::bind(([127, 0, 0, 1], port).into())?.access_log(AccessLog::off());
-    let addr = server.local_addr()?;
-    println!(
-        "Serving HTTP on {} port {} (http://{addr}/) ...",
-        addr.ip(),
-        addr.port()
-    );
+    let server =
+        Server::bind(([127, 0, 0, 1], common::port()?).into())?.access_log(AccessLog::off());
+    common::announce(server.local_addr()?);
     server.serve(by_method().get(do_get)).await
 }

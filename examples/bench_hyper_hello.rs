@@ -5,6 +5,8 @@
 //! cargo build --release --example bench_hyper_hello && target/release/examples/bench_hyper_hello 8000
 //! ```
 
+mod common;
+
 use std::convert::Infallible;
 
 use bytes::Bytes;
@@ -27,17 +29,8 @@ async fn hello(
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
-    let port: u16 = match std::env::args().nth(1) {
-        Some(arg) => arg.parse().map_err(std::io::Error::other)?,
-        None => 8000,
-    };
-    let listener = TcpListener::bind(("127.0.0.1", port)).await?;
-    let addr = listener.local_addr()?;
-    println!(
-        "Serving HTTP on {} port {} (http://{addr}/) ...",
-        addr.ip(),
-        addr.port()
-    );
+    let listener = TcpListener::bind(("127.0.0.1", common::port()?)).await?;
+    common::announce(listener.local_addr()?);
     loop {
         let (stream, _) = listener.accept().await?;
         // serveur sets TCP_NODELAY too: the comparison measures the API, not Nagle.

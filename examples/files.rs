@@ -22,6 +22,8 @@
 //!             self.send_error(404, "File Not Found: %s" % self.path)
 //! ```
 
+mod common;
+
 use std::fs::File;
 use std::sync::Arc;
 
@@ -54,19 +56,9 @@ async fn do_get(root: Arc<Root>, req: Request) -> Response {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let mut args = std::env::args().skip(1);
-    let port: u16 = match args.next() {
-        Some(arg) => arg.parse().map_err(std::io::Error::other)?,
-        None => 8000,
-    };
-    let root = Arc::new(Root::new(args.next().unwrap_or_else(|| ".".into()), false)?);
-    let server = Server::bind(([127, 0, 0, 1], port).into())?;
-    let addr = server.local_addr()?;
-    println!(
-        "Serving HTTP on {} port {} (http://{addr}/) ...",
-        addr.ip(),
-        addr.port()
-    );
+    let root = Arc::new(Root::new(common::directory(), false)?);
+    let server = Server::bind(([127, 0, 0, 1], common::port()?).into())?;
+    common::announce(server.local_addr()?);
     server
         .serve(by_method().get(move |req| do_get(Arc::clone(&root), req)))
         .await

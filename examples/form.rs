@@ -4,6 +4,8 @@
 //! cargo run --example form -- 8000     # then open http://127.0.0.1:8000/
 //! ```
 
+mod common;
+
 use serveur::{by_method, response, Request, RequestExt, Response, Server};
 
 const FORM: &str = r#"<!DOCTYPE html>
@@ -37,16 +39,7 @@ async fn do_post(mut req: Request) -> Response {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let port: u16 = match std::env::args().nth(1) {
-        Some(arg) => arg.parse().map_err(std::io::Error::other)?,
-        None => 8000,
-    };
-    let server = Server::bind(([127, 0, 0, 1], port).into())?;
-    let addr = server.local_addr()?;
-    println!(
-        "Serving HTTP on {} port {} (http://{addr}/) ...",
-        addr.ip(),
-        addr.port()
-    );
+    let server = Server::bind(([127, 0, 0, 1], common::port()?).into())?;
+    common::announce(server.local_addr()?);
     server.serve(by_method().get(do_get).post(do_post)).await
 }

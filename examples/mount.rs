@@ -6,6 +6,8 @@
 //! curl -d '{"text": "buy bread"}' http://127.0.0.1:8000/api/notes
 //! ```
 
+mod common;
+
 use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::{json, Value};
@@ -40,12 +42,7 @@ async fn add(notes: Notes, mut req: Request) -> Response {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let mut args = std::env::args().skip(1);
-    let port: u16 = match args.next() {
-        Some(arg) => arg.parse().map_err(std::io::Error::other)?,
-        None => 8000,
-    };
-    let files = StaticFiles::new(args.next().unwrap_or_else(|| ".".into()))?;
+    let files = StaticFiles::new(common::directory())?;
     let notes = Notes::default();
     let api = by_method()
         .get({
@@ -53,12 +50,7 @@ async fn main() -> std::io::Result<()> {
             move |req| list(Arc::clone(&notes), req)
         })
         .post(move |req| add(Arc::clone(&notes), req));
-    let server = Server::bind(([127, 0, 0, 1], port).into())?;
-    let addr = server.local_addr()?;
-    println!(
-        "Serving HTTP on {} port {} (http://{addr}/) ...",
-        addr.ip(),
-        addr.port()
-    );
+    let server = Server::bind(([127, 0, 0, 1], common::port()?).into())?;
+    common::announce(server.local_addr()?);
     server.serve(Mount::new(files).at("/api/notes", api)).await
 }

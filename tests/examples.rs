@@ -14,8 +14,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use bytes::Bytes;
-use http_body_util::Full;
-use support::{get, raw_text, request, send, Reply, Serveur};
+use support::{get, raw_text, request, request_with_body, Reply, Serveur};
 
 const EXAMPLES: [&str; 4] = ["hello", "files", "form", "mount"];
 
@@ -59,14 +58,13 @@ fn start(name: &str, args: &[&std::ffi::OsStr]) -> Serveur {
 }
 
 fn post(server: &Serveur, path: &str, content_type: &str, body: impl Into<Bytes>) -> Reply {
-    let req = http::Request::builder()
-        .method("POST")
-        .uri(path)
-        .header("host", server.addr.to_string())
-        .header("content-type", content_type)
-        .body(Full::new(body.into()))
-        .expect("request");
-    send(server.addr, req)
+    request_with_body(
+        server.addr,
+        "POST",
+        path,
+        &[("content-type", content_type)],
+        body,
+    )
 }
 
 #[test]

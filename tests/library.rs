@@ -10,13 +10,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use serveur::http::{Method, StatusCode};
 use serveur::{
     by_method, response, AccessLog, Handler, Mount, Request, RequestBody, RequestExt, Response,
     Server, StaticFiles,
 };
-use support::{get, raw_text, request, send, WAIT};
+use support::{get, raw_text, request, request_with_body, Reply, WAIT};
 
 /// A handler served on its own thread and runtime, stopped gracefully when dropped.
 struct Running {
@@ -90,25 +90,8 @@ impl Drop for Running {
     }
 }
 
-fn post(
-    addr: SocketAddr,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &'static [u8],
-) -> support::Reply {
-    let mut builder = serveur::http::Request::builder()
-        .method("POST")
-        .uri(path)
-        .header("host", addr.to_string());
-    for (name, value) in headers {
-        builder = builder.header(*name, *value);
-    }
-    send(
-        addr,
-        builder
-            .body(Full::new(Bytes::from_static(body)))
-            .expect("request"),
-    )
+fn post(addr: SocketAddr, path: &str, headers: &[(&str, &str)], body: &'static [u8]) -> Reply {
+    request_with_body(addr, "POST", path, headers, body)
 }
 
 async fn ask(handler: &impl Handler, method: &str, uri: &str) -> Response {
