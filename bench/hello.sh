@@ -85,7 +85,7 @@ for run in $(seq "$REPEATS"); do
             echo "hello.sh: $name answered non-2xx responses:" >&2; cat "$WORK/wrk.out" >&2; exit 1
         fi
         cpu=$(awk -v t=$((after - before)) -v hz="$TICKS" -v d="$DURATION" 'BEGIN{printf "%.1f", 100 * t / hz / d}')
-        per_cpu=$(awk -v r="$rps" -v c="$cpu" 'BEGIN{printf "%.0f", c > 0 ? r * 100 / c : 0}')
+        per_cpu=$(awk -v r="$rps" -v c="$cpu" 'BEGIN{printf "%.0f", (c > 0 ? r * 100 / c : 0)}')
         printf '%-8s %4s %12s %8s %14s\n' "$name" "$run" "$rps" "$cpu" "$per_cpu"
         echo "$name $rps $per_cpu" >>"$WORK/results"
     done
