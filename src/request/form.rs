@@ -33,7 +33,9 @@ pub struct Form {
 }
 
 /// One field of a [`Form`]: a text input, or a file chosen in an `<input type="file">`.
+/// Read-only for users (`non_exhaustive`), so fields can be added without breaking anyone.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct FormField {
     /// The field's name (its `name` attribute).
     pub name: String,
