@@ -33,11 +33,12 @@ use serveur::safe_path::{Root, UrlPath};
 use serveur::{by_method, response, Body, Request, Response, Server};
 
 async fn do_get(root: Arc<Root>, req: Request) -> Response {
-    let found = root.resolve(&UrlPath::parse(req.uri().path()));
-    let file = found
-        .filter(|found| found.metadata.is_file())
-        .and_then(|found| Some((File::open(&found.path).ok()?, found)));
-    let Some((file, found)) = file else {
+    // `Root::resolve` refuses `..` and symlinks that leave the directory.
+    let opened = match root.resolve(&UrlPath::parse(req.uri().path())) {
+        Some(found) if found.metadata.is_file() => File::open(&found.path).ok().zip(Some(found)),
+        _ => None,
+    };
+    let Some((file, found)) = opened else {
         let message = format!("File Not Found: {}", req.uri().path());
         return response::error_with(
             StatusCode::NOT_FOUND,
