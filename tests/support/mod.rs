@@ -231,7 +231,17 @@ pub fn get(addr: SocketAddr, path: &str) -> Reply {
 
 /// `METHOD path` with the given headers and no body.
 pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
-    request_with_body(addr, method, path, headers, Bytes::new())
+    let mut builder = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", addr.to_string());
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    send(
+        addr,
+        builder.body(Full::new(Bytes::new())).expect("request"),
+    )
 }
 
 /// `METHOD path` with the given headers and body (sent with its `Content-Length`).
@@ -242,14 +252,16 @@ pub fn request_with_body(
     headers: &[(&str, &str)],
     body: impl Into<Bytes>,
 ) -> Reply {
-    let mut builder = http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", addr.to_string());
+    let mut req = http::Request::new(Full::new(body.into()));
+    *req.method_mut() = method.parse().expect("method");
+    *req.uri_mut() = path.parse().expect("path");
+    let map = req.headers_mut();
+    map.insert(http::header::HOST, addr.to_string().parse().expect("host"));
     for (name, value) in headers {
-        builder = builder.header(*name, *value);
+        let name: http::HeaderName = name.parse().expect("header name");
+        map.append(name, value.parse().expect("header value"));
     }
-    send(addr, builder.body(Full::new(body.into())).expect("request"))
+    send(addr, req)
 }
 
 fn runtime() -> tokio::runtime::Runtime {
