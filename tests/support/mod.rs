@@ -244,6 +244,13 @@ pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &st
     )
 }
 
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
 /// `METHOD path` with the given headers and body (sent with its `Content-Length`).
 pub fn request_with_body(
     addr: SocketAddr,
@@ -262,11 +269,4 @@ pub fn request_with_body(
         map.append(name, value.parse().expect("header value"));
     }
     send(addr, req)
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
 }
