@@ -1,38 +1,55 @@
 //! # serveur
 //!
 //! A fast, safe drop-in for `python -m http.server`, and a small library to write handlers
-//! the way `BaseHTTPRequestHandler` lets Python programs write `do_GET`.
+//! the way `BaseHTTPRequestHandler` lets Python programs write `do_GET`. The `serveur` binary
+//! is built from nothing but this library's public API.
 //!
 //! ```text
-//! server/  (listen, hyper h1/h2, limits, timeouts, access log, graceful stop)
+//! Server  (listen, hyper h1/h2, limits, timeouts, access log, graceful stop)
 //!    │  knows handlers only through the trait
 //!    ▼
 //! Handler: async, &self, Request → Response (failures are responses)
 //!    ▲ implemented by
-//!    └── StaticFiles (GET/HEAD on a directory: lookup → decide → render)
+//!    ├── StaticFiles   (GET/HEAD on a directory: lookup → decide → render)
+//!    ├── Mount         (first matching path prefix wins, else a fallback handler)
+//!    └── by_method()   (one async hook per HTTP method, 501 for the rest: the do_GET feel)
 //! ```
 //!
-//! A handler in ten lines:
+//! A server in ten lines, as the Python tutorial writes it:
 //!
 //! ```no_run
-//! use serveur::{Handler, Request, Response, Server, response};
+//! use serveur::{by_method, response, Request, Response, Server};
 //!
-//! struct Hello;
-//!
-//! impl Handler for Hello {
-//!     async fn handle(&self, _req: Request) -> Response {
-//!         response::html("<h1>Bonjour</h1>")
-//!     }
+//! async fn do_get(_req: Request) -> Response {
+//!     response::html("<h1>Bonjour</h1>")
 //! }
 //!
 //! #[tokio::main]
 //! async fn main() -> std::io::Result<()> {
-//!     Server::bind("127.0.0.1:8000".parse().unwrap())?.serve(Hello).await
+//!     let server = Server::bind(([127, 0, 0, 1], 8000).into())?;
+//!     server.serve(by_method().get(do_get)).await // until Ctrl+C
 //! }
 //! ```
+//!
+//! The pieces:
+//!
+//! - [`Server`] binds, speaks HTTP/1.0, HTTP/1.1 or HTTP/2, writes CPython's access log and
+//!   stops gracefully; [`Server::serve`] takes any [`Handler`].
+//! - [`Handler`] is the one trait. [`by_method`] makes one from per-method hooks,
+//!   [`StaticFiles`] serves a directory as `python -m http.server` does, and [`Mount`] routes
+//!   by path prefix, so "an API under `/api`, files for the rest" is three lines.
+//! - [`response`] builds answers: CPython's error page ([`response::error`]), redirects,
+//!   HTML, text, JSON, bytes and streamed bodies. [`RequestExt`] reads requests: the decoded
+//!   path, query pairs, a size-limited body, form fields, the peer's address.
+//! - [`Request`] and [`Response`] are the [`http`] crate's types (re-exported) with serveur's
+//!   [`RequestBody`] and [`Body`]; hyper stays an implementation detail.
+//!
+//! The `examples/` directory holds the tutorials' programs: `hello`, `files` (the course's
+//! `MyHandler`), `form` and `mount`.
 
 pub mod body;
 mod handler;
+mod request;
 pub mod response;
 pub mod safe_path;
 mod server;
@@ -40,9 +57,12 @@ pub mod static_files;
 mod status_text;
 
 pub use body::{Body, RequestBody};
+pub use bytes;
 pub use handler::{
-    BoxResponseFuture, DynHandler, Handler, Mount, Request, Response, SharedHandler,
+    by_method, BoxResponseFuture, ByMethod, DynHandler, Handler, Mount, Request, Response,
+    SharedHandler,
 };
 pub use http;
+pub use request::{Form, FormField, RequestExt};
 pub use server::{stop_signal, AccessLog, ConnectionInfo, Protocol, Server, StopSignal};
 pub use static_files::StaticFiles;

@@ -2,9 +2,14 @@
 //! Every error a handler answers goes through [`error_with`], so the page, the reason phrase and
 //! the access-log "code N, message M" line look exactly like CPython's everywhere.
 
+use std::io;
+
 use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
 use http::header::{HeaderValue, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
 use http::StatusCode;
+use http_body::Frame;
+use http_body_util::StreamBody;
 
 use crate::body::Body;
 use crate::handler::Response;
@@ -148,4 +153,37 @@ pub fn html(body: impl Into<Bytes>) -> Response {
 /// A `200 OK` plain-text body (`text/plain; charset=utf-8`).
 pub fn text(body: impl Into<Bytes>) -> Response {
     bytes("text/plain; charset=utf-8", body)
+}
+
+/// A `200 OK` JSON body (`application/json`) from text already serialized, e.g. by
+/// `serde_json::to_string`: serveur does not choose a serializer for you.
+///
+/// ```
+/// let resp = serveur::response::json(r#"{"name":"Ada"}"#);
+/// assert_eq!(resp.headers()["content-type"], "application/json");
+/// ```
+pub fn json(body: impl Into<Bytes>) -> Response {
+    bytes("application/json", body)
+}
+
+/// A `200 OK` response whose body is sent as `chunks` yields it, with no `Content-Length`
+/// (HTTP/1.1 chunked encoding, or up to the close under HTTP/1.0). An error from the stream
+/// cuts the response short, so the client sees it incomplete rather than complete and wrong.
+///
+/// ```
+/// use serveur::bytes::Bytes;
+/// let lines = (1..=3).map(|n| Ok(Bytes::from(format!("line {n}\n"))));
+/// let resp = serveur::response::stream("text/plain", futures_util::stream::iter(lines));
+/// assert!(resp.headers().get("content-length").is_none());
+/// ```
+pub fn stream<S>(content_type: &'static str, chunks: S) -> Response
+where
+    S: Stream<Item = io::Result<Bytes>> + Send + 'static,
+{
+    let frames = StreamBody::new(chunks.map(|chunk| chunk.map(Frame::data)));
+    let mut response = http::Response::new(Body::stream(frames));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
 }

@@ -6,10 +6,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+mod by_method;
 mod mount;
 
 use crate::body::{Body, RequestBody};
 
+pub use by_method::{by_method, ByMethod};
 pub use mount::Mount;
 
 /// An HTTP request as a handler sees it: the `http` crate's type with serveur's body.

@@ -476,3 +476,23 @@ pub fn start_python(dir: &Path) -> Serveur {
     );
     server
 }
+
+/// `METHOD path` with the given headers and body (sent with its `Content-Length`).
+pub fn request_with_body(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+) -> Reply {
+    let mut req = http::Request::new(Full::new(body.into()));
+    *req.method_mut() = method.parse().expect("method");
+    *req.uri_mut() = path.parse().expect("path");
+    let map = req.headers_mut();
+    map.insert(http::header::HOST, addr.to_string().parse().expect("host"));
+    for (name, value) in headers {
+        let name: http::HeaderName = name.parse().expect("header name");
+        map.append(name, value.parse().expect("header value"));
+    }
+    send(addr, req)
+}

@@ -1,0 +1,128 @@
+//! Reading a request: [`RequestExt`] adds to [`Request`] what `BaseHTTPRequestHandler` offers
+//! a Python handler (`self.path`, `self.client_address`, `self.rfile`), plus the parsing a
+//! handler otherwise writes by hand: query pairs, a body read with a size limit, form fields.
+//! Every failure is already the Python-style error response to send back.
+
+mod form;
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use http::StatusCode;
+use http_body::Body as _;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+
+use crate::handler::{Request, Response};
+use crate::response::error;
+use crate::server::ConnectionInfo;
+
+pub use form::{Form, FormField};
+
+/// Helpers on [`Request`]; bring them in with `use serveur::RequestExt`.
+///
+/// ```
+/// use serveur::{RequestExt, RequestBody};
+///
+/// let req = serveur::http::Request::builder()
+///     .uri("/caf%C3%A9/menu?lang=fr&dish=cr%C3%AApe+suzette")
+///     .body(RequestBody::empty())
+///     .unwrap();
+/// assert_eq!(req.decoded_path(), "/café/menu");
+/// assert_eq!(req.query("dish").as_deref(), Some("crêpe suzette"));
+/// assert_eq!(req.peer_addr(), None); // only requests from a connection have one
+/// ```
+pub trait RequestExt: sealed::Sealed {
+    /// The path, percent-decoded (invalid UTF-8 replaced by `�`), without the query: what
+    /// Python's handlers get from `urllib.parse.unquote(self.path)`.
+    fn decoded_path(&self) -> Cow<'_, str>;
+
+    /// The query string's `name=value` pairs, decoded as a form (`+` is a space), in order.
+    fn query_pairs(&self) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)>;
+
+    /// The value of the first query pair named `name`.
+    fn query(&self, name: &str) -> Option<String>;
+
+    /// Reads the whole body, at most `limit` bytes. Past the limit (announced by
+    /// `Content-Length` or found while reading) the error is a `413` page; a body the client
+    /// stops sending halfway gets a `400`. The body is taken: a second call returns nothing.
+    fn body_bytes(&mut self, limit: usize) -> impl Future<Output = Result<Bytes, Response>> + Send;
+
+    /// Reads the body (at most `limit` bytes, as [`body_bytes`](Self::body_bytes)) as form
+    /// fields: `application/x-www-form-urlencoded` (also assumed when there is no
+    /// `Content-Type`, as CPython's `cgi.FieldStorage` did) or `multipart/form-data`, parsed by
+    /// the `multer` crate. Other types get `415`, malformed bodies `400`.
+    fn form(&mut self, limit: usize) -> impl Future<Output = Result<Form, Response>> + Send;
+
+    /// The client's address, when the request came from a connection.
+    fn peer_addr(&self) -> Option<SocketAddr>;
+
+    /// The server's address the client connected to, when the request came from a connection.
+    fn local_addr(&self) -> Option<SocketAddr>;
+
+    /// Whether the request came over TLS.
+    fn is_tls(&self) -> bool;
+}
+
+impl RequestExt for Request {
+    fn decoded_path(&self) -> Cow<'_, str> {
+        percent_encoding::percent_decode_str(self.uri().path()).decode_utf8_lossy()
+    }
+
+    fn query_pairs(&self) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
+        form_urlencoded::parse(self.uri().query().unwrap_or("").as_bytes())
+    }
+
+    fn query(&self, name: &str) -> Option<String> {
+        self.query_pairs()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+    }
+
+    async fn body_bytes(&mut self, limit: usize) -> Result<Bytes, Response> {
+        let body = std::mem::take(self.body_mut());
+        // Refuse a body announced too large before reading any of it.
+        if body.size_hint().lower() > limit as u64 {
+            return Err(error(StatusCode::PAYLOAD_TOO_LARGE));
+        }
+        match Limited::new(body, limit).collect().await {
+            Ok(collected) => Ok(collected.to_bytes()),
+            Err(e) if e.is::<LengthLimitError>() => Err(error(StatusCode::PAYLOAD_TOO_LARGE)),
+            Err(_) => Err(error(StatusCode::BAD_REQUEST)),
+        }
+    }
+
+    async fn form(&mut self, limit: usize) -> Result<Form, Response> {
+        let content_type = self
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .map(|value| value.to_str().unwrap_or("invalid").to_owned());
+        let body = self.body_bytes(limit).await?;
+        Form::parse(content_type.as_deref(), body).await
+    }
+
+    fn peer_addr(&self) -> Option<SocketAddr> {
+        self.extensions()
+            .get::<ConnectionInfo>()
+            .map(|info| info.peer)
+    }
+
+    fn local_addr(&self) -> Option<SocketAddr> {
+        self.extensions()
+            .get::<ConnectionInfo>()
+            .map(|info| info.local)
+    }
+
+    fn is_tls(&self) -> bool {
+        self.extensions()
+            .get::<ConnectionInfo>()
+            .is_some_and(|info| info.tls)
+    }
+}
+
+/// Only [`Request`] implements [`RequestExt`], so methods can be added without breaking anyone.
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for crate::handler::Request {}
+}

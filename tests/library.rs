@@ -1,0 +1,392 @@
+//! The library as another crate uses it: only `serveur::` items, handlers served by a real
+//! `Server` on 127.0.0.1 port 0 and asked over real sockets, or called in-process with
+//! hand-built requests where no connection is involved.
+
+mod support;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use serveur::http::{Method, StatusCode};
+use serveur::{
+    by_method, response, AccessLog, Handler, Mount, Request, RequestBody, RequestExt, Response,
+    Server, StaticFiles,
+};
+use support::{get, raw_text, request, request_with_body, Reply, WAIT};
+
+/// A handler served on its own thread and runtime, stopped gracefully when dropped.
+struct Running {
+    addr: SocketAddr,
+    log: Arc<Mutex<Vec<u8>>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+}
+
+/// An access-log writer the test can read.
+struct SharedLog(Arc<Mutex<Vec<u8>>>);
+
+impl Write for SharedLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn serve(handler: impl Handler) -> Running {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let server = Server::bind(([127, 0, 0, 1], 0).into())
+        .expect("bind")
+        .access_log(AccessLog::to_writer(SharedLog(Arc::clone(&log))));
+    let addr = server.local_addr().expect("local addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(server.serve_until(handler, async {
+            let _ = stopped.await;
+        }))
+    });
+    Running {
+        addr,
+        log,
+        stop: Some(stop),
+        thread: Some(thread),
+    }
+}
+
+impl Running {
+    fn wait_for_log(&self, needle: &str) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let log = String::from_utf8_lossy(&self.log.lock().expect("log lock")).into_owned();
+            if log.contains(needle) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "no {needle:?} in log:\n{log}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let served = thread.join().expect("server thread");
+            if !std::thread::panicking() {
+                served.expect("serve_until returns Ok after a stop");
+            }
+        }
+    }
+}
+
+fn post(addr: SocketAddr, path: &str, headers: &[(&str, &str)], body: &'static [u8]) -> Reply {
+    request_with_body(addr, "POST", path, headers, body)
+}
+
+async fn ask(handler: &impl Handler, method: &str, uri: &str) -> Response {
+    let req = serveur::http::Request::builder()
+        .method(method)
+        .uri(uri)
+        .body(RequestBody::empty())
+        .expect("request");
+    handler.handle(req).await
+}
+
+async fn text(response: Response) -> String {
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    String::from_utf8(body.to_vec()).expect("utf-8")
+}
+
+/// A hook answering `name` as text.
+fn named(name: &'static str) -> impl Fn(Request) -> std::future::Ready<Response> {
+    move |_req| std::future::ready(response::text(name))
+}
+
+#[tokio::test]
+async fn head_falls_back_to_get_without_a_body_unless_a_head_hook_exists() {
+    let get_only = by_method().get(named("from get"));
+    let head = ask(&get_only, "HEAD", "/").await;
+    assert_eq!(head.status(), StatusCode::OK);
+    assert_eq!(
+        head.headers()["content-length"],
+        "8",
+        "GET's headers are kept"
+    );
+    assert_eq!(text(head).await, "");
+
+    let both = by_method()
+        .get(named("from get"))
+        .head(|_req: Request| async { response::text("from head") });
+    assert_eq!(
+        ask(&both, "HEAD", "/").await.headers()["content-length"],
+        "9"
+    );
+}
+
+#[tokio::test]
+async fn every_shortcut_and_a_method_by_name_reach_their_hook() {
+    let all = by_method()
+        .get(named("GET"))
+        .post(named("POST"))
+        .put(named("PUT"))
+        .delete(named("DELETE"))
+        .options(named("OPTIONS"))
+        .patch(named("PATCH"))
+        .method(
+            Method::from_bytes(b"PROPFIND").expect("token"),
+            named("PROPFIND"),
+        );
+    for method in [
+        "GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "PROPFIND",
+    ] {
+        assert_eq!(text(ask(&all, method, "/").await).await, method);
+    }
+    let reply = ask(&all, "TRACE", "/").await;
+    assert_eq!(reply.status(), StatusCode::NOT_IMPLEMENTED);
+    assert_eq!(
+        reply.headers()["allow"],
+        "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH, PROPFIND"
+    );
+}
+
+#[tokio::test]
+async fn a_later_hook_for_the_same_method_replaces_the_earlier_one() {
+    let handler = by_method().post(named("first")).post(named("second"));
+    assert_eq!(text(ask(&handler, "POST", "/").await).await, "second");
+    let refused = ask(&handler, "GET", "/").await;
+    assert_eq!(
+        refused.headers()["allow"],
+        "POST",
+        "no GET, so no HEAD either"
+    );
+}
+
+#[test]
+fn an_unhooked_method_gets_pythons_501_page_and_log_line() {
+    let server = serve(by_method().get(named("hi")));
+    let reply = request(server.addr, "PUT", "/x", &[]);
+    assert_eq!(reply.status, 501);
+    assert_eq!(reply.header("allow"), "GET, HEAD");
+    assert_eq!(reply.header("content-type"), "text/html;charset=utf-8");
+    assert!(reply
+        .text()
+        .contains("<p>Error code explanation: 501 - Server does not support this operation.</p>"));
+    let status_line = raw_text(server.addr, b"PUT /x HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(status_line.starts_with("HTTP/1.1 501 Unsupported method ('PUT')\r\n"));
+    server.wait_for_log("code 501, message Unsupported method ('PUT')");
+    server.wait_for_log("\"PUT /x HTTP/1.1\" 501 ");
+}
+
+#[test]
+fn request_helpers_see_the_decoded_path_query_and_both_addresses() {
+    let server = serve(by_method().get(|req: Request| async move {
+        let pairs: Vec<String> = req.query_pairs().map(|(k, v)| format!("{k}={v}")).collect();
+        response::text(format!(
+            "{}|{}|{}|{}|{}",
+            req.decoded_path(),
+            pairs.join(","),
+            req.peer_addr()
+                .map_or("none".into(), |a| a.ip().to_string()),
+            req.local_addr().map_or("none".into(), |a| a.to_string()),
+            req.is_tls(),
+        ))
+    }));
+    let reply = get(server.addr, "/caf%C3%A9/a%20b?x=1&name=J%C3%BCrgen+K&x=2");
+    assert_eq!(
+        reply.text(),
+        format!(
+            "/café/a b|x=1,name=Jürgen K,x=2|127.0.0.1|{}|false",
+            server.addr
+        )
+    );
+}
+
+#[test]
+fn body_bytes_reads_up_to_the_limit_and_answers_413_past_it() {
+    let server = serve(by_method().post(|mut req: Request| async move {
+        match req.body_bytes(10).await {
+            Ok(body) => response::bytes("application/octet-stream", body),
+            Err(answer) => answer,
+        }
+    }));
+    let reply = post(server.addr, "/", &[], b"0123456789");
+    assert_eq!((reply.status, reply.text().as_str()), (200, "0123456789"));
+
+    let reply = post(server.addr, "/", &[], b"0123456789A");
+    assert_eq!(reply.status, 413);
+    assert!(reply.text().contains("<p>Message: Content Too Large.</p>"));
+    server.wait_for_log("code 413, message Content Too Large");
+
+    // Chunked: no length announced, the limit is found while reading.
+    let chunked = raw_text(
+        server.addr,
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n6\r\n012345\r\n6\r\n6789AB\r\n0\r\n\r\n",
+    );
+    assert!(
+        chunked.starts_with("HTTP/1.1 413 Content Too Large\r\n"),
+        "{chunked}"
+    );
+}
+
+#[test]
+fn a_body_cut_short_by_the_client_gets_400() {
+    let server = serve(by_method().post(|mut req: Request| async move {
+        match req.body_bytes(1000).await {
+            Ok(_) => response::text("whole"),
+            Err(answer) => answer,
+        }
+    }));
+    let reply = raw_text(
+        server.addr,
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly this",
+    );
+    assert!(reply.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{reply}");
+}
+
+/// Answers the form's fields as `name=value` lines, files as `name=file_name:type:value`.
+async fn echo_form(mut req: Request) -> Response {
+    match req.form(1024).await {
+        Ok(form) => {
+            let lines: Vec<String> = form
+                .fields()
+                .iter()
+                .map(|field| match &field.file_name {
+                    Some(file) => format!(
+                        "{}={file}:{}:{}",
+                        field.name,
+                        field.content_type.as_deref().unwrap_or("-"),
+                        String::from_utf8_lossy(&field.value)
+                    ),
+                    None => format!("{}={}", field.name, field.text().unwrap_or("<binary>")),
+                })
+                .collect();
+            response::text(lines.join("\n"))
+        }
+        Err(answer) => answer,
+    }
+}
+
+#[test]
+fn form_reads_multipart_text_and_file_fields_and_refuses_other_bodies() {
+    let server = serve(by_method().post(echo_form));
+    let multipart: &[u8] = b"--b0und\r\n\
+        Content-Disposition: form-data; name=\"who\"\r\n\r\n\
+        Ada\r\n\
+        --b0und\r\n\
+        Content-Disposition: form-data; name=\"notes\"; filename=\"notes.txt\"\r\n\
+        Content-Type: text/plain\r\n\r\n\
+        line 1\r\nline 2\r\n\
+        --b0und--\r\n";
+    let ct = [("content-type", "multipart/form-data; boundary=b0und")];
+    let reply = post(server.addr, "/", &ct, multipart);
+    assert_eq!(
+        reply.text(),
+        "who=Ada\nnotes=notes.txt:text/plain:line 1\r\nline 2"
+    );
+
+    let urlencoded = [(
+        "content-type",
+        "application/x-www-form-urlencoded; charset=UTF-8",
+    )];
+    let reply = post(server.addr, "/", &urlencoded, b"a=1&b=%C3%A9t%C3%A9&a=2");
+    assert_eq!(reply.text(), "a=1\nb=été\na=2");
+    let reply = post(server.addr, "/", &[], b"no=type");
+    assert_eq!(
+        reply.text(),
+        "no=type",
+        "no Content-Type is read as urlencoded"
+    );
+
+    let reply = post(
+        server.addr,
+        "/",
+        &[("content-type", "application/json")],
+        b"{}",
+    );
+    assert_eq!(reply.status, 415);
+    let reply = post(server.addr, "/", &ct, b"--other\r\n\r\nnothing here");
+    assert_eq!(reply.status, 400);
+    assert!(
+        reply.text().contains("Malformed form data"),
+        "{}",
+        reply.text()
+    );
+    let reply = post(
+        server.addr,
+        "/",
+        &[("content-type", "multipart/form-data")],
+        b"x",
+    );
+    assert_eq!(reply.status, 400, "multipart without a boundary");
+}
+
+#[test]
+fn json_and_streamed_bodies_arrive_whole() {
+    let server = serve(
+        by_method()
+            .get(|_req: Request| async {
+                let chunks = (1..=3).map(|n| Ok(Bytes::from(format!("chunk {n}\n"))));
+                response::stream("text/plain", futures_util::stream::iter(chunks))
+            })
+            .post(|_req: Request| async { response::json(r#"{"ok":true}"#) }),
+    );
+    let streamed = get(server.addr, "/");
+    assert_eq!(streamed.text(), "chunk 1\nchunk 2\nchunk 3\n");
+    assert_eq!(streamed.header("transfer-encoding"), "chunked");
+    let json = post(server.addr, "/", &[], b"");
+    assert_eq!(json.header("content-type"), "application/json");
+    assert_eq!(json.text(), r#"{"ok":true}"#);
+}
+
+#[test]
+fn a_stream_that_fails_cuts_the_response_short() {
+    let server = serve(by_method().get(|_req: Request| async {
+        use futures_util::StreamExt;
+        let first = futures_util::stream::iter([Ok(Bytes::from_static(b"first part\n"))]);
+        // The failure comes later, as a disk error in the middle of a file would.
+        let failure = futures_util::stream::once(async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            Err(std::io::Error::other("disk gone"))
+        });
+        response::stream("text/plain", first.chain(failure))
+    }));
+    let reply = raw_text(server.addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(reply.contains("first part\n"), "{reply}");
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    assert!(!reply.contains("\r\n0\r\n\r\n"), "no last chunk: {reply}");
+}
+
+#[test]
+fn an_api_under_a_prefix_and_files_for_the_rest_is_three_lines() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("index.html"), "<h1>site</h1>").expect("write");
+    let files = StaticFiles::new(dir.path()).expect("dir");
+    let api = by_method().get(|req: Request| async move {
+        response::json(format!(r#"{{"path":"{}"}}"#, req.decoded_path()))
+    });
+    let server = serve(Mount::new(files).at("/api", api));
+
+    assert_eq!(get(server.addr, "/").text(), "<h1>site</h1>");
+    assert_eq!(
+        get(server.addr, "/api/v1/x").text(),
+        r#"{"path":"/api/v1/x"}"#
+    );
+    assert_eq!(get(server.addr, "/%61pi").text(), r#"{"path":"/api"}"#);
+    assert_eq!(get(server.addr, "/apix").status, 404);
+}
