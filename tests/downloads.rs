@@ -64,10 +64,7 @@ fn if_none_match_compares_weakly_and_answers_304_with_the_etag() {
 fn conditional_headers_follow_the_rfc_9110_precedence_table() {
     let (dir, _) = fixture();
     let server = Serveur::start(dir.path(), &[]);
-    let first = get(&server, "/data.bin", &[]);
-    let etag = first.header("etag").to_owned();
-    let modified = first.header("last-modified").to_owned();
-    let weak = format!("W/{etag}");
+    let (etag, weak, modified) = validators(&server);
     let past = "Thu, 01 Jan 2004 00:00:00 GMT";
     let future = "Fri, 01 Jan 2100 00:00:00 GMT";
     let table: Vec<(Vec<(&str, &str)>, u16)> = vec![
@@ -75,26 +72,47 @@ fn conditional_headers_follow_the_rfc_9110_precedence_table() {
         (vec![("if-match", &etag)], 200),
         (vec![("if-match", "*")], 200),
         (vec![("if-match", &weak)], 412),
-        (vec![("if-match", "\"other\""), ("if-none-match", &etag)], 412),
+        (
+            vec![("if-match", "\"other\""), ("if-none-match", &etag)],
+            412,
+        ),
         (vec![("if-match", "\"other\""), ("range", "bytes=0-1")], 412),
         // 2. If-Unmodified-Since, only without If-Match.
         (vec![("if-unmodified-since", past)], 412),
         (vec![("if-unmodified-since", &modified)], 200),
         (vec![("if-unmodified-since", future)], 200),
-        (vec![("if-match", &etag), ("if-unmodified-since", past)], 200),
+        (
+            vec![("if-match", &etag), ("if-unmodified-since", past)],
+            200,
+        ),
         // 3. If-None-Match: weak comparison, 304 for GET.
         (vec![("if-match", &etag), ("if-none-match", &etag)], 304),
-        (vec![("if-unmodified-since", future), ("if-none-match", &weak)], 304),
+        (
+            vec![("if-unmodified-since", future), ("if-none-match", &weak)],
+            304,
+        ),
         (vec![("if-none-match", &etag), ("range", "bytes=0-1")], 304),
         // 4. If-Modified-Since, ignored when If-None-Match is present (CPython does the same).
         (vec![("if-modified-since", &modified)], 304),
         (vec![("if-modified-since", future)], 304),
         (vec![("if-modified-since", past)], 200),
         (vec![("if-modified-since", "not a date")], 200),
-        (vec![("if-none-match", "\"other\""), ("if-modified-since", future)], 200),
-        (vec![("if-unmodified-since", past), ("if-modified-since", future)], 412),
+        (
+            vec![
+                ("if-none-match", "\"other\""),
+                ("if-modified-since", future),
+            ],
+            200,
+        ),
+        (
+            vec![("if-unmodified-since", past), ("if-modified-since", future)],
+            412,
+        ),
         // 5. If-Range decides between 206 and 200 after the rest passed.
-        (vec![("if-modified-since", past), ("range", "bytes=0-1")], 206),
+        (
+            vec![("if-modified-since", past), ("range", "bytes=0-1")],
+            206,
+        ),
         (vec![("if-range", &etag), ("range", "bytes=0-1")], 206),
         (vec![("if-range", "\"stale\""), ("range", "bytes=0-1")], 200),
     ];
@@ -102,6 +120,14 @@ fn conditional_headers_follow_the_rfc_9110_precedence_table() {
         let reply = get(&server, "/data.bin", &headers);
         assert_eq!(reply.status, expected, "{headers:?}");
     }
+}
+
+/// The ETag of `/data.bin`, its weak form, and its Last-Modified.
+fn validators(server: &Serveur) -> (String, String, String) {
+    let first = get(server, "/data.bin", &[]);
+    let etag = first.header("etag").to_owned();
+    let weak = format!("W/{etag}");
+    (etag, weak, first.header("last-modified").to_owned())
 }
 
 #[test]
@@ -122,7 +148,10 @@ fn single_suffix_and_open_ranges_get_206_with_content_range() {
             reply.header("content-range"),
             format!("bytes {start}-{end}/3000")
         );
-        assert_eq!(reply.header("content-length"), (end - start + 1).to_string());
+        assert_eq!(
+            reply.header("content-length"),
+            (end - start + 1).to_string()
+        );
         assert_eq!(reply.body, data[start..=end], "{range}");
         assert_eq!(reply.header("content-type"), "application/octet-stream");
     }
@@ -222,10 +251,7 @@ fn malformed_foreign_or_empty_file_ranges_get_the_whole_file() {
 fn if_range_by_date_or_strong_etag_serves_the_range_else_the_whole_file() {
     let (dir, data) = fixture();
     let server = Serveur::start(dir.path(), &[]);
-    let first = get(&server, "/data.bin", &[]);
-    let etag = first.header("etag").to_owned();
-    let modified = first.header("last-modified").to_owned();
-    let weak = format!("W/{etag}");
+    let (etag, weak, modified) = validators(&server);
     let cases = [
         (etag.as_str(), 206),
         (modified.as_str(), 206),
@@ -241,7 +267,11 @@ fn if_range_by_date_or_strong_etag_serves_the_range_else_the_whole_file() {
             &[("range", "bytes=10-19"), ("if-range", if_range)],
         );
         assert_eq!(reply.status, status, "{if_range}");
-        let expected = if status == 206 { &data[10..20] } else { &data[..] };
+        let expected = if status == 206 {
+            &data[10..20]
+        } else {
+            &data[..]
+        };
         assert_eq!(reply.body, expected);
     }
 }

@@ -82,8 +82,15 @@ fn every_coding_decodes_back_to_the_file_with_its_own_etag() {
         assert_eq!(reply.header("content-encoding"), coding);
         assert_eq!(reply.header("vary"), "Accept-Encoding");
         assert_eq!(reply.header("content-type"), "text/javascript");
-        assert_eq!(reply.header("content-length"), "", "streamed, length unknown");
-        assert!(reply.body.len() < text.len() / 2, "{coding} did not compress");
+        assert_eq!(
+            reply.header("content-length"),
+            "",
+            "streamed, length unknown"
+        );
+        assert!(
+            reply.body.len() < text.len() / 2,
+            "{coding} did not compress"
+        );
         assert_eq!(decode(coding, &reply.body), text, "{coding}");
         // On-the-fly output is not sliceable: no Accept-Ranges, a weak tag per coding.
         assert_eq!(reply.header("accept-ranges"), "");
@@ -94,7 +101,10 @@ fn every_coding_decodes_back_to_the_file_with_its_own_etag() {
         let again = get(
             &server,
             "/app.js",
-            &[("accept-encoding", coding), ("if-none-match", &tags[tags.len() - 1])],
+            &[
+                ("accept-encoding", coding),
+                ("if-none-match", &tags[tags.len() - 1]),
+            ],
         );
         assert_eq!(again.status, 304);
         assert_eq!(again.header("vary"), "Accept-Encoding");
@@ -142,7 +152,10 @@ fn small_and_incompressible_files_are_sent_as_they_are_without_vary() {
         assert_eq!(reply.header("vary"), "", "{path}");
     }
     // A compressible file asked without Accept-Encoding still says it varies.
-    assert_eq!(get(&server, "/app.js", &[]).header("vary"), "Accept-Encoding");
+    assert_eq!(
+        get(&server, "/app.js", &[]).header("vary"),
+        "Accept-Encoding"
+    );
 }
 
 #[test]
@@ -154,7 +167,10 @@ fn fresh_precompressed_siblings_are_served_as_stored() {
         let stored = precompress(dir.path(), &text, coding, 60);
         let reply = get(&server, "/app.js", &[("accept-encoding", coding)]);
         assert_eq!(reply.header("content-encoding"), coding);
-        assert_eq!(reply.body, stored, "{coding}: the sibling's bytes, untouched");
+        assert_eq!(
+            reply.body, stored,
+            "{coding}: the sibling's bytes, untouched"
+        );
         assert_eq!(reply.header("content-length"), stored.len().to_string());
         assert_eq!(reply.header("content-type"), "text/javascript");
         assert_eq!(reply.header("accept-ranges"), "bytes");
@@ -168,7 +184,11 @@ fn fresh_precompressed_siblings_are_served_as_stored() {
     // A sibling the client accepts wins over compressing a preferred coding on the fly.
     std::fs::remove_file(dir.path().join("app.js.zst")).expect("rm");
     std::fs::remove_file(dir.path().join("app.js.br")).expect("rm");
-    let reply = get(&server, "/app.js", &[("accept-encoding", "zstd, gzip;q=0.5")]);
+    let reply = get(
+        &server,
+        "/app.js",
+        &[("accept-encoding", "zstd, gzip;q=0.5")],
+    );
     assert_eq!(reply.header("content-encoding"), "gzip");
     assert!(!reply.header("etag").starts_with("W/"));
 }
@@ -182,7 +202,10 @@ fn stale_or_escaping_precompressed_siblings_are_ignored() {
     let reply = get(&server, "/app.js", &[("accept-encoding", "gzip")]);
     assert_eq!(reply.header("content-encoding"), "gzip");
     assert_ne!(reply.body, stale);
-    assert!(reply.header("etag").starts_with("W/"), "compressed on the fly");
+    assert!(
+        reply.header("etag").starts_with("W/"),
+        "compressed on the fly"
+    );
     assert_eq!(decode("gzip", &reply.body), text);
     // A sibling that is a symlink out of the root is refused like any other such path.
     let outside = tempfile::tempdir().expect("tempdir");
@@ -226,7 +249,10 @@ fn ranges_come_from_identity_unless_if_range_names_the_stored_coding() {
     let reply = get(
         &server,
         "/app.js",
-        &[("accept-encoding", "gzip, identity;q=0"), ("range", "bytes=0-9")],
+        &[
+            ("accept-encoding", "gzip, identity;q=0"),
+            ("range", "bytes=0-9"),
+        ],
     );
     assert_eq!(reply.status, 200);
     assert_eq!(decode("gzip", &reply.body), text);

@@ -47,7 +47,9 @@ fn cors_marks_every_answer_and_grants_preflights() {
             &[("origin", "https://example.org")],
         );
         assert_eq!(reply.header("access-control-allow-origin"), "*", "{path}");
-        assert!(reply.header("access-control-expose-headers").contains("ETag"));
+        assert!(reply
+            .header("access-control-expose-headers")
+            .contains("ETag"));
     }
     let preflight = request(
         server.addr,

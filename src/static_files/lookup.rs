@@ -1,9 +1,9 @@
 //! The decide step of the static-file pipeline: all the file-system I/O for one request, ending
 //! in an [`Outcome`] that says what to answer. It follows CPython's `send_head` in order:
 //! directory → redirect, index file or listing; file with a trailing slash → 404 (bpo-17324);
-//! unopenable → 404. Then, beyond CPython: the representation is chosen ([`negotiate`]), its
-//! validators made ([`etag`]), the preconditions evaluated ([`conditional`], RFC 9110 §13.2.2)
-//! and the `Range` planned ([`range`]).
+//! unopenable → 404. Then, beyond CPython: the representation is chosen (`negotiate`), its
+//! validators made (`etag`), the preconditions evaluated (`conditional`, RFC 9110 §13.2.2)
+//! and the `Range` planned (`range`).
 
 use std::fs::{File, Metadata};
 use std::time::SystemTime;
@@ -121,11 +121,9 @@ pub fn decide(
     open(files, &url, found, headers)
 }
 
+/// The file `found` at `url`. It is opened last, once the representation is chosen and the
+/// preconditions passed, so that a 304 or a precompressed sibling costs no `open` of it.
 fn open(files: &StaticFiles, url: &UrlPath, found: Found, headers: &HeaderMap) -> Outcome {
-    let Ok(file) = File::open(&found.path) else {
-        // CPython answers 404 for any open() failure, permission denied included.
-        return Outcome::NotFound;
-    };
     let metadata = found.metadata;
     let modified = metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH);
     let content_type = mime::guess(&found.path)
@@ -139,10 +137,12 @@ fn open(files: &StaticFiles, url: &UrlPath, found: Found, headers: &HeaderMap) -
         content_type.as_bytes(),
         headers,
     );
-    let (file, metadata, coding, vary) = match choice {
-        Choice::Identity { vary } => (file, metadata, Coding::Identity, vary),
-        Choice::Stored(encoding, sibling, meta) => (sibling, meta, Coding::Stored(encoding), true),
-        Choice::OnTheFly(encoding) => (file, metadata, Coding::OnTheFly(encoding), true),
+    let (sibling, metadata, coding, vary) = match choice {
+        Choice::Identity { vary } => (None, metadata, Coding::Identity, vary),
+        Choice::Stored(encoding, sibling, meta) => {
+            (Some(sibling), meta, Coding::Stored(encoding), true)
+        }
+        Choice::OnTheFly(encoding) => (None, metadata, Coding::OnTheFly(encoding), true),
         Choice::NotAcceptable => return Outcome::NotAcceptable,
     };
     let validators = Validators {
@@ -155,6 +155,14 @@ fn open(files: &StaticFiles, url: &UrlPath, found: Found, headers: &HeaderMap) -
         Verdict::NotModified => return Outcome::NotModified(validators),
         Verdict::Failed => return Outcome::PreconditionFailed,
     }
+    let file = match sibling {
+        Some(file) => file,
+        None => match File::open(&found.path) {
+            Ok(file) => file,
+            // CPython answers 404 for any open() failure, permission denied included.
+            Err(_) => return Outcome::NotFound,
+        },
+    };
     let representation = Representation {
         file,
         len: metadata.len(),

@@ -24,7 +24,6 @@ use http::header::{
     CONTENT_TYPE, ETAG, LAST_MODIFIED, VARY,
 };
 use http::{HeaderMap, Method, StatusCode};
-use http_body::Body as _;
 
 use crate::body::Body;
 use crate::handler::{Handler, Request, Response};
@@ -118,7 +117,7 @@ impl StaticFiles {
         match outcome {
             Outcome::Full(rep) => {
                 let length = rep.coding.rangeable().then_some(rep.len);
-                let mut response = http::Response::new(Body::empty());
+                let mut response = content_response(Body::empty());
                 content_headers(response.headers_mut(), &rep, length);
                 if !head {
                     *response.body_mut() = match rep.coding {
@@ -161,7 +160,7 @@ impl StaticFiles {
                     (false, Coding::OnTheFly(e)) => compress::bytes(page.into(), e),
                     (false, _) => Body::full(page),
                 };
-                let mut response = http::Response::new(body);
+                let mut response = content_response(body);
                 let headers = response.headers_mut();
                 headers.insert(
                     CONTENT_TYPE,
@@ -181,7 +180,7 @@ impl StaticFiles {
 
     /// `206` with one range and its `Content-Range`.
     fn partial(&self, rep: Representation, part: ByteRange, head: bool) -> Response {
-        let mut response = http::Response::new(Body::empty());
+        let mut response = content_response(Body::empty());
         *response.status_mut() = StatusCode::PARTIAL_CONTENT;
         let headers = response.headers_mut();
         headers.insert(CONTENT_RANGE, part.content_range(rep.len));
@@ -197,15 +196,13 @@ impl StaticFiles {
 
     /// `206` with several ranges as `multipart/byteranges`, streamed from the file.
     fn multipart(&self, rep: Representation, parts: &[ByteRange], head: bool) -> Response {
-        let (body, content_type) = multipart::body(rep.file, parts, rep.len, &rep.content_type);
-        let length = body.size_hint().exact();
-        let mut response = http::Response::new(if head { Body::empty() } else { body });
+        let (body, content_type, length) =
+            multipart::body(rep.file, parts, rep.len, &rep.content_type);
+        let mut response = content_response(if head { Body::empty() } else { body });
         *response.status_mut() = StatusCode::PARTIAL_CONTENT;
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, content_type);
-        if let Some(length) = length {
-            headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
-        }
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
         validator_headers(headers, &rep.validators, rep.coding);
         headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
         self.add_extra_headers(response)
@@ -224,6 +221,18 @@ impl StaticFiles {
         }
         response
     }
+}
+
+/// Headers a content response may carry: type, length, range, last-modified, etag,
+/// accept-ranges, encoding, vary, and the server's own.
+const CONTENT_HEADERS: usize = 10;
+
+/// An empty `200` with room for [`CONTENT_HEADERS`] headers, so that adding them never grows
+/// the map (http's `HeaderMap` starts with room for 6 and rehashes past it).
+fn content_response(body: Body) -> Response {
+    let mut response = http::Response::new(body);
+    *response.headers_mut() = HeaderMap::with_capacity(CONTENT_HEADERS);
+    response
 }
 
 /// The headers describing a file representation: type, length (unknown when compressed on
@@ -260,7 +269,8 @@ fn not_found(message: &str) -> Response {
 }
 
 fn http_date(time: std::time::SystemTime) -> HeaderValue {
-    HeaderValue::from_str(&httpdate::fmt_http_date(time))
+    // From the String itself: one allocation, no copy.
+    HeaderValue::try_from(httpdate::fmt_http_date(time))
         .unwrap_or_else(|_| HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"))
 }
 

@@ -3,31 +3,31 @@
 //! by range as the client takes them, each through [`Body::file_at`], so the response is never
 //! held in memory. Its exact length is known before the first byte is sent.
 
-use std::collections::VecDeque;
 use std::fs::File;
 use std::hash::{BuildHasher, Hasher, RandomState};
 use std::io;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use futures_util::future::{self, Either};
+use futures_util::stream::{self, Stream, StreamExt};
 use http::HeaderValue;
-use http_body::{Frame, SizeHint};
+use http_body::Frame;
+use http_body_util::{BodyStream, StreamBody};
 
 use super::range::ByteRange;
 use crate::body::Body;
 
 /// The multipart body of `ranges` of `file` (a representation of `total` bytes and type
-/// `content_type`), with the `Content-Type` header value naming its boundary.
+/// `content_type`), with the `Content-Type` header value naming its boundary, and its length.
 pub fn body(
     file: File,
     ranges: &[ByteRange],
     total: u64,
     content_type: &HeaderValue,
-) -> (Body, HeaderValue) {
+) -> (Body, HeaderValue, u64) {
     let boundary = boundary();
     let content_type = String::from_utf8_lossy(content_type.as_bytes());
-    let mut parts = VecDeque::with_capacity(ranges.len() * 2 + 1);
+    let mut parts = Vec::with_capacity(ranges.len() * 2 + 1);
     let mut len = 0;
     for (i, range) in ranges.iter().enumerate() {
         // The CRLF ending each part's data belongs to the delimiter that follows it (§14.6).
@@ -38,21 +38,16 @@ pub fn body(
             range.start, range.end
         );
         len += head.len() as u64 + range.len();
-        parts.push_back(Part::Bytes(Bytes::from(head)));
-        parts.push_back(Part::Range(*range));
+        parts.push(Part::Bytes(Bytes::from(head)));
+        parts.push(Part::Range(*range));
     }
     let tail = format!("\r\n--{boundary}--\r\n");
     len += tail.len() as u64;
-    parts.push_back(Part::Bytes(Bytes::from(tail)));
+    parts.push(Part::Bytes(Bytes::from(tail)));
     let header = HeaderValue::try_from(format!("multipart/byteranges; boundary={boundary}"))
         .unwrap_or_else(|_| HeaderValue::from_static("multipart/byteranges"));
-    let body = Body::stream(Multipart {
-        file,
-        parts,
-        current: None,
-        remaining: len,
-    });
-    (body, header)
+    let body = Body::stream(StreamBody::new(frames(file, parts)));
+    (body, header, len)
 }
 
 /// A boundary no file is likely to contain: 128 bits from the standard library's randomly
@@ -73,61 +68,21 @@ enum Part {
     Range(ByteRange),
 }
 
-struct Multipart {
+/// The parts as one stream of frames. A range's file handle is made only when its turn comes,
+/// since every handle on the file shares one read position.
+fn frames(
     file: File,
-    parts: VecDeque<Part>,
-    current: Option<Body>,
-    remaining: u64,
-}
-
-impl Multipart {
-    /// The body of the next part, opening the next range of the file when its turn comes.
-    fn next_part(&mut self) -> Option<io::Result<Body>> {
-        Some(match self.parts.pop_front()? {
+    parts: Vec<Part>,
+) -> impl Stream<Item = io::Result<Frame<Bytes>>> + Send + 'static {
+    stream::iter(parts)
+        .map(move |part| match part {
             Part::Bytes(bytes) => Ok(Body::full(bytes)),
-            Part::Range(range) => self
-                .file
+            Part::Range(range) => file
                 .try_clone()
                 .and_then(|file| Body::file_at(file, range.start, range.len())),
         })
-    }
-}
-
-impl http_body::Body for Multipart {
-    type Data = Bytes;
-    type Error = io::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
-        let this = self.get_mut();
-        loop {
-            if let Some(current) = this.current.as_mut() {
-                match Pin::new(current).poll_frame(cx) {
-                    Poll::Ready(None) => this.current = None,
-                    Poll::Ready(Some(Ok(frame))) => {
-                        if let Some(data) = frame.data_ref() {
-                            this.remaining = this.remaining.saturating_sub(data.len() as u64);
-                        }
-                        return Poll::Ready(Some(Ok(frame)));
-                    }
-                    other => return other,
-                }
-            }
-            match this.next_part() {
-                None => return Poll::Ready(None),
-                Some(Ok(body)) => this.current = Some(body),
-                Some(Err(e)) => return Poll::Ready(Some(Err(e))),
-            }
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.remaining == 0
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.remaining)
-    }
+        .flat_map(|part| match part {
+            Ok(body) => Either::Left(BodyStream::new(body)),
+            Err(e) => Either::Right(stream::once(future::ready(Err(e)))),
+        })
 }

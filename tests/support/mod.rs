@@ -253,7 +253,9 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// `len` bytes of deterministic, compressible text (words and newlines), for downloads tests.
 pub fn sample_text(len: usize) -> Vec<u8> {
-    let words = ["serveur ", "range ", "etag ", "gzip ", "brotli ", "zstd\n", "vary "];
+    let words = [
+        "serveur ", "range ", "etag ", "gzip ", "brotli ", "zstd\n", "vary ",
+    ];
     let mut text = Vec::with_capacity(len + 8);
     let mut seed: u32 = 7;
     while text.len() < len {

@@ -44,7 +44,7 @@ struct Args {
     )]
     content_type: String,
 
-    /// Add a header to 200 responses, as "Name: value" (repeatable)
+    /// Add a header to 200 (and 206) responses, as "Name: value" (repeatable)
     #[arg(short = 'H', long = "header", value_name = "HEADER")]
     headers: Vec<String>,
 
