@@ -9,11 +9,11 @@ use std::path::Path;
 
 use support::{age, request, sample_bytes, sample_text, Reply, Serveur};
 
-/// `app.js` (20 KiB of text, an hour old), `tiny.txt` (100 bytes), `noise.bin` (compressible
+/// `app.js` (200 kB of text, several chunks of the compressor's stream, an hour old), `tiny.txt` (100 bytes), `noise.bin` (compressible
 /// size, incompressible type).
 fn fixture() -> (tempfile::TempDir, Vec<u8>) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let text = sample_text(20_000);
+    let text = sample_text(200_000);
     std::fs::write(dir.path().join("app.js"), &text).expect("write");
     age(&dir.path().join("app.js"), 3600);
     std::fs::write(dir.path().join("tiny.txt"), sample_text(100)).expect("write");
@@ -44,7 +44,8 @@ fn decode(coding: &str, body: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Writes `app.js.gz` etc.: the file compressed with `coding` at the best level, as a build
+/// Writes `app.js.gz` etc.: the file compressed with `coding` at a higher level than serveur
+/// uses on the fly (so the bytes tell which was sent), as a build
 /// step would, `secs_old` seconds old.
 fn precompress(dir: &Path, text: &[u8], coding: &str, secs_old: u64) -> Vec<u8> {
     use std::io::Write;
@@ -56,12 +57,12 @@ fn precompress(dir: &Path, text: &[u8], coding: &str, secs_old: u64) -> Vec<u8> 
         }
         "br" => {
             let mut out = Vec::new();
-            let mut e = brotli::CompressorWriter::new(&mut out, 4096, 11, 22);
+            let mut e = brotli::CompressorWriter::new(&mut out, 4096, 6, 22);
             e.write_all(text).expect("brotli");
             drop(e);
             (".br", out)
         }
-        _ => (".zst", zstd::stream::encode_all(text, 19).expect("zstd")),
+        _ => (".zst", zstd::stream::encode_all(text, 9).expect("zstd")),
     };
     let path = dir.join(format!("app.js{suffix}"));
     std::fs::write(&path, &bytes).expect("write sibling");
@@ -112,6 +113,27 @@ fn every_coding_decodes_back_to_the_file_with_its_own_etag() {
     tags.sort();
     tags.dedup();
     assert_eq!(tags.len(), 4);
+}
+
+#[test]
+fn head_of_a_compressed_answer_has_the_headers_of_get() {
+    let (dir, _) = fixture();
+    let server = Serveur::start(dir.path(), &[]);
+    let accept = [("accept-encoding", "br")];
+    let got = get(&server, "/app.js", &accept);
+    let head = request(server.addr, "HEAD", "/app.js", &accept);
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty());
+    for name in [
+        "content-encoding",
+        "content-type",
+        "content-length",
+        "etag",
+        "vary",
+        "last-modified",
+    ] {
+        assert_eq!(head.header(name), got.header(name), "{name}");
+    }
 }
 
 #[test]
