@@ -2,7 +2,7 @@
 //! chunks, or any stream; [`RequestBody`] is what they receive. Both hide hyper's types.
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -53,6 +53,13 @@ impl Body {
                 remaining: len,
             }),
         }
+    }
+
+    /// `len` bytes of an open file from byte `offset` on (a range request): the file is
+    /// positioned once with `lseek`, then read as [`Body::file`] reads.
+    pub fn file_at(mut file: File, offset: u64, len: u64) -> io::Result<Self> {
+        file.seek(SeekFrom::Start(offset))?;
+        Ok(Body::file(file, len))
     }
 
     /// Any body: a stream of chunks produced as the client reads them.

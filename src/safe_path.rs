@@ -73,6 +73,19 @@ impl UrlPath {
         }
     }
 
+    /// The same path with `suffix` appended to its last segment (`app.js` → `app.js.br`), for
+    /// a sibling file that must be resolved like any other.
+    pub fn with_suffix(&self, suffix: &str) -> UrlPath {
+        let mut segments = self.segments.clone();
+        if let Some(last) = segments.last_mut() {
+            last.extend_from_slice(suffix.as_bytes());
+        }
+        UrlPath {
+            segments,
+            trailing_slash: false,
+        }
+    }
+
     /// The first `n` segments only.
     pub fn prefix(&self, n: usize) -> UrlPath {
         UrlPath {

@@ -1,41 +1,78 @@
 //! The decide step of the static-file pipeline: all the file-system I/O for one request, ending
 //! in an [`Outcome`] that says what to answer. It follows CPython's `send_head` in order:
 //! directory → redirect, index file or listing; file with a trailing slash → 404 (bpo-17324);
-//! unopenable → 404; `If-Modified-Since` → 304.
+//! unopenable → 404. Then, beyond CPython: the representation is chosen (`negotiate`), its
+//! validators made (`etag`), the preconditions evaluated (`conditional`, RFC 9110 §13.2.2)
+//! and the `Range` planned (`range`).
 
-use std::fs::File;
-use std::path::PathBuf;
+use std::fs::{File, Metadata};
 use std::time::SystemTime;
 
-use http::HeaderMap;
+use http::header::RANGE;
+use http::{HeaderMap, HeaderValue};
 
-use super::conditional;
-use crate::safe_path::{Found, Root, UrlPath};
+use super::conditional::{self, Verdict};
+use super::encoding::Coding;
+use super::negotiate::{self, Choice};
+use super::range::{self, ByteRange, Plan};
+use super::{etag, listing, mime, StaticFiles};
+use crate::safe_path::{Found, UrlPath};
 
 /// What the static-file handler will answer, decided before anything is rendered.
 pub enum Outcome {
-    /// A regular file, open and ready to be sent.
-    File {
-        /// The open file.
-        file: File,
-        /// Its path, for the content type.
-        path: PathBuf,
-        /// Its length in bytes.
-        len: u64,
-        /// Its modification time.
-        modified: SystemTime,
-    },
+    /// The whole representation (`200`).
+    Full(Representation),
+    /// One range of it (`206` with `Content-Range`).
+    Partial(Representation, ByteRange),
+    /// Several ranges of it (`206` `multipart/byteranges`).
+    MultiPart(Representation, Vec<ByteRange>),
     /// The client's copy is current (`304`).
-    NotModified,
-    /// A directory without an index file.
+    NotModified(Validators),
+    /// `If-Match` or `If-Unmodified-Since` failed (`412`).
+    PreconditionFailed,
+    /// No requested range overlaps the representation of this length (`416`).
+    RangeNotSatisfiable(u64),
+    /// The client accepts no coding on offer, identity included (`406`).
+    NotAcceptable,
+    /// A directory without an index file: its listing page, made in memory.
     Listing {
-        /// The directory on disk.
-        dir: PathBuf,
+        /// The page.
+        page: String,
+        /// Its coding (identity or on the fly).
+        coding: Coding,
+        /// Its validators, from the directory's metadata.
+        validators: Validators,
     },
+    /// A directory that cannot be read (`404 No permission to list directory`).
+    ListingDenied,
     /// A directory asked for without its trailing slash: redirect to this location.
     AddSlash(String),
     /// Nothing servable at this path (`404 File not found`).
     NotFound,
+}
+
+/// The validators and cache keys of a representation, sent with 200, 206 and 304.
+pub struct Validators {
+    /// The `ETag`, formatted once.
+    pub etag: HeaderValue,
+    /// The modification time, for `Last-Modified`.
+    pub modified: SystemTime,
+    /// Whether `Vary: Accept-Encoding` is due.
+    pub vary: bool,
+}
+
+/// A file representation ready to be sent.
+pub struct Representation {
+    /// The open file: the original, or its precompressed sibling.
+    pub file: File,
+    /// The length of `file` (of the source, for on-the-fly coding).
+    pub len: u64,
+    /// The media type of the original file.
+    pub content_type: HeaderValue,
+    /// How the bytes are coded.
+    pub coding: Coding,
+    /// Its validators.
+    pub validators: Validators,
 }
 
 /// The request path after CPython's `//` collapsing (gh-87389: a leading `//x` would be read as
@@ -48,16 +85,15 @@ pub fn collapse_leading_slashes(path: &str) -> &str {
     }
 }
 
-/// Decides the outcome for a GET or HEAD of `path` (collapsed, without query) below `root`.
+/// Decides the outcome for a GET or HEAD of `path` (collapsed, without query).
 pub fn decide(
-    root: &Root,
-    index_files: &[String],
+    files: &StaticFiles,
     path: &str,
     query: Option<&str>,
     headers: &HeaderMap,
 ) -> Outcome {
     let url = UrlPath::parse(path);
-    let Some(found) = root.resolve(&url) else {
+    let Some(found) = files.root.resolve(&url) else {
         return Outcome::NotFound;
     };
     if found.metadata.is_dir() {
@@ -69,36 +105,127 @@ pub fn decide(
             };
             return Outcome::AddSlash(location);
         }
-        for index in index_files {
-            if let Some(index) = root.resolve(&url.join(index)) {
+        for index in &files.index_files {
+            let index_url = url.join(index);
+            if let Some(index) = files.root.resolve(&index_url) {
                 if index.metadata.is_file() {
-                    return open(index, headers);
+                    return open(files, &index_url, index, headers);
                 }
             }
         }
-        return Outcome::Listing { dir: found.path };
+        return list(files, found, path, headers);
     }
     if url.has_trailing_slash() || !found.metadata.is_file() {
         // A FIFO or device is never opened: reading one could block the server.
         return Outcome::NotFound;
     }
-    open(found, headers)
+    open(files, &url, found, headers)
 }
 
-fn open(found: Found, headers: &HeaderMap) -> Outcome {
-    let Ok(file) = File::open(&found.path) else {
-        // CPython answers 404 for any open() failure, permission denied included.
-        return Outcome::NotFound;
-    };
-    let modified = found.metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-    if conditional::not_modified(headers, modified) {
-        return Outcome::NotModified;
-    }
-    Outcome::File {
-        file,
-        path: found.path,
-        len: found.metadata.len(),
+/// The file `found` at `url`. It is opened last, once the representation is chosen and the
+/// preconditions passed, so that a 304 or a precompressed sibling costs no `open` of it.
+fn open(files: &StaticFiles, url: &UrlPath, found: Found, headers: &HeaderMap) -> Outcome {
+    let metadata = found.metadata;
+    let modified = metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+    let content_type = mime::guess(&found.path)
+        .map(HeaderValue::from_static)
+        .unwrap_or_else(|| files.default_content_type.clone());
+    let choice = negotiate::for_file(
+        files,
+        url,
+        metadata.len(),
         modified,
+        content_type.as_bytes(),
+        headers,
+    );
+    let (sibling, metadata, coding, vary) = match choice {
+        Choice::Identity { vary } => (None, metadata, Coding::Identity, vary),
+        Choice::Stored(encoding, sibling, meta) => {
+            (Some(sibling), meta, Coding::Stored(encoding), true)
+        }
+        Choice::OnTheFly(encoding) => (None, metadata, Coding::OnTheFly(encoding), true),
+        Choice::NotAcceptable => return Outcome::NotAcceptable,
+    };
+    let validators = Validators {
+        etag: etag::of(&metadata, coding),
+        modified,
+        vary,
+    };
+    match conditional::evaluate(headers, &validators.etag, modified) {
+        Verdict::Proceed => {}
+        Verdict::NotModified => return Outcome::NotModified(validators),
+        Verdict::Failed => return Outcome::PreconditionFailed,
+    }
+    let file = match sibling {
+        Some(file) => file,
+        None => match File::open(&found.path) {
+            Ok(file) => file,
+            // CPython answers 404 for any open() failure, permission denied included.
+            Err(_) => return Outcome::NotFound,
+        },
+    };
+    let representation = Representation {
+        file,
+        len: metadata.len(),
+        content_type,
+        coding,
+        validators,
+    };
+    let plan = match headers.get(RANGE) {
+        Some(value)
+            if coding.rangeable()
+                && conditional::range_allowed(
+                    headers,
+                    &representation.validators.etag,
+                    modified,
+                ) =>
+        {
+            range::plan(value, representation.len)
+        }
+        _ => Plan::Whole,
+    };
+    match plan {
+        Plan::Whole => Outcome::Full(representation),
+        Plan::Unsatisfiable => Outcome::RangeNotSatisfiable(representation.len),
+        Plan::Parts(mut parts) if parts.len() == 1 => {
+            let part = parts.remove(0);
+            Outcome::Partial(representation, part)
+        }
+        Plan::Parts(parts) => Outcome::MultiPart(representation, parts),
+    }
+}
+
+/// The listing of the directory `found`, with validators from the directory's own metadata:
+/// its modification time changes whenever an entry is added, removed or renamed.
+fn list(files: &StaticFiles, found: Found, path: &str, headers: &HeaderMap) -> Outcome {
+    let display = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+    let Ok(page) = listing::render(&found.path, &display) else {
+        return Outcome::ListingDenied;
+    };
+    let (coding, vary) = match negotiate::for_page(files, page.len(), headers) {
+        Choice::Identity { vary } => (Coding::Identity, vary),
+        Choice::OnTheFly(encoding) | Choice::Stored(encoding, ..) => {
+            (Coding::OnTheFly(encoding), true)
+        }
+        Choice::NotAcceptable => return Outcome::NotAcceptable,
+    };
+    let validators = directory_validators(&found.metadata, coding, vary);
+    match conditional::evaluate(headers, &validators.etag, validators.modified) {
+        Verdict::Proceed => Outcome::Listing {
+            page,
+            coding,
+            validators,
+        },
+        Verdict::NotModified => Outcome::NotModified(validators),
+        Verdict::Failed => Outcome::PreconditionFailed,
+    }
+}
+
+fn directory_validators(metadata: &Metadata, coding: Coding, vary: bool) -> Validators {
+    Validators {
+        etag: etag::of(metadata, coding),
+        modified: metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+        vary,
     }
 }
 

@@ -1,30 +1,47 @@
 //! [`StaticFiles`]: GET and HEAD on a directory tree, as CPython's `SimpleHTTPRequestHandler`
-//! answers them. The pipeline is decide ([`lookup`], all the I/O) then render (one function per
-//! outcome, below), so every answer is made in one place.
+//! answers them, plus what it never learned: validators, ranges, compression, caching and
+//! CORS. The pipeline is decide ([`lookup`], all the I/O, ending in an [`Outcome`]) then render
+//! (one function per outcome, below), so every answer is made in one place.
 
+mod compress;
 mod conditional;
+mod encoding;
+mod etag;
 mod listing;
 pub mod lookup;
 mod mime;
+mod multipart;
+mod negotiate;
+mod policy;
+mod precompressed;
+mod range;
 
 use std::io;
 use std::path::Path;
 
-use http::header::{self, HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, LAST_MODIFIED};
-use http::{Method, StatusCode};
+use http::header::{
+    self, HeaderName, HeaderValue, ACCEPT_RANGES, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE,
+    CONTENT_TYPE, ETAG, LAST_MODIFIED, VARY,
+};
+use http::{HeaderMap, Method, StatusCode};
 
 use crate::body::Body;
 use crate::handler::{Handler, Request, Response};
-use crate::response::{error_with, redirect};
+use crate::response::{error, error_with, redirect};
 use crate::safe_path::Root;
-use lookup::Outcome;
+use encoding::Coding;
+use lookup::{Outcome, Representation, Validators};
+use range::ByteRange;
 
 /// Serves the files below a directory, with Python's index files, listings, redirects and
 /// error pages.
 ///
 /// ```no_run
 /// # async fn run() -> std::io::Result<()> {
-/// let files = serveur::StaticFiles::new("public")?.follow_symlinks(false);
+/// let files = serveur::StaticFiles::new("public")?
+///     .follow_symlinks(false)
+///     .cache_control(serveur::http::HeaderValue::from_static("no-cache"))
+///     .cors(true);
 /// serveur::Server::bind("127.0.0.1:8000".parse().unwrap())?.serve(files).await
 /// # }
 /// ```
@@ -34,6 +51,8 @@ pub struct StaticFiles {
     default_content_type: HeaderValue,
     extra_headers: Vec<(HeaderName, HeaderValue)>,
     index_files: Vec<String>,
+    compress: bool,
+    policy: policy::Policy,
 }
 
 impl StaticFiles {
@@ -44,6 +63,8 @@ impl StaticFiles {
             default_content_type: HeaderValue::from_static("application/octet-stream"),
             extra_headers: Vec::new(),
             index_files: vec!["index.html".into(), "index.htm".into()],
+            compress: true,
+            policy: policy::Policy::default(),
         })
     }
 
@@ -61,11 +82,30 @@ impl StaticFiles {
         }
     }
 
-    /// A header added to every `200` response (`-H`), unless the response already has one of
-    /// that name or the connection layer owns it (`Server`, `Date`, `Connection`,
+    /// A header added to every `200` and `206` response (`-H`), unless the response already
+    /// has one of that name or the connection layer owns it (`Server`, `Date`, `Connection`,
     /// `Transfer-Encoding`, ...): the server's own headers are never overridden.
     pub fn extra_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
         self.extra_headers.push((name, value));
+        self
+    }
+
+    /// Whether responses may be compressed (on by default; `--no-compress` turns it off):
+    /// precompressed siblings and on-the-fly zstd, br or gzip for compressible types.
+    pub fn compress(self, compress: bool) -> Self {
+        StaticFiles { compress, ..self }
+    }
+
+    /// A `Cache-Control` value for every `200`, `206` and `304` answer (`--cache-control`).
+    pub fn cache_control(mut self, value: HeaderValue) -> Self {
+        self.policy.cache_control = Some(value);
+        self
+    }
+
+    /// Allow cross-origin reads from any origin (`--cors`): `Access-Control-Allow-Origin: *`
+    /// on every answer and CORS preflight `OPTIONS` requests granted.
+    pub fn cors(mut self, cors: bool) -> Self {
+        self.policy.cors = cors;
         self
     }
 
@@ -74,60 +114,99 @@ impl StaticFiles {
         &self.root
     }
 
-    fn render(&self, outcome: Outcome, req: &Request, path: &str) -> Response {
-        let head = req.method() == Method::HEAD;
+    fn render(&self, outcome: Outcome, head: bool) -> Response {
         match outcome {
-            Outcome::File {
-                file,
-                path,
-                len,
-                modified,
-            } => {
-                let content_type = mime::guess(&path)
-                    .map(HeaderValue::from_static)
-                    .unwrap_or_else(|| self.default_content_type.clone());
-                let body = if head {
-                    Body::empty()
-                } else {
-                    Body::file(file, len)
-                };
-                let mut response = http::Response::new(body);
-                let headers = response.headers_mut();
-                headers.insert(CONTENT_TYPE, content_type);
-                headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
-                headers.insert(LAST_MODIFIED, http_date(modified));
+            Outcome::Full(rep) => {
+                let length = rep.coding.rangeable().then_some(rep.len);
+                let mut response = content_response(Body::empty());
+                content_headers(response.headers_mut(), &rep, length);
+                if !head {
+                    *response.body_mut() = match rep.coding {
+                        Coding::OnTheFly(e) => compress::file(rep.file, e),
+                        _ => Body::file(rep.file, rep.len),
+                    };
+                }
                 self.add_extra_headers(response)
             }
-            Outcome::NotModified => {
+            Outcome::Partial(rep, part) => self.partial(rep, part, head),
+            Outcome::MultiPart(rep, parts) => self.multipart(rep, &parts, head),
+            Outcome::NotModified(validators) => {
                 let mut response = http::Response::new(Body::empty());
                 *response.status_mut() = StatusCode::NOT_MODIFIED;
+                // RFC 9110 §15.4.5: the ETag and Vary a 200 would have carried.
+                let headers = response.headers_mut();
+                headers.insert(ETAG, validators.etag);
+                if validators.vary {
+                    headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+                }
                 response
             }
-            Outcome::Listing { dir } => {
-                let display = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
-                match listing::render(&dir, &display) {
-                    Ok(page) => {
-                        let len = page.len();
-                        let body = if head {
-                            Body::empty()
-                        } else {
-                            Body::full(page)
-                        };
-                        let mut response = http::Response::new(body);
-                        let headers = response.headers_mut();
-                        headers.insert(
-                            CONTENT_TYPE,
-                            HeaderValue::from_static("text/html; charset=utf-8"),
-                        );
-                        headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
-                        self.add_extra_headers(response)
-                    }
-                    Err(_) => not_found("No permission to list directory"),
+            Outcome::PreconditionFailed => error(StatusCode::PRECONDITION_FAILED),
+            Outcome::RangeNotSatisfiable(len) => {
+                let mut response = error(StatusCode::RANGE_NOT_SATISFIABLE);
+                if let Ok(value) = HeaderValue::try_from(format!("bytes */{len}")) {
+                    response.headers_mut().insert(CONTENT_RANGE, value);
                 }
+                response
             }
+            Outcome::NotAcceptable => error(StatusCode::NOT_ACCEPTABLE),
+            Outcome::Listing {
+                page,
+                coding,
+                validators,
+            } => {
+                let len = page.len();
+                let body = match (head, coding) {
+                    (true, _) => Body::empty(),
+                    (false, Coding::OnTheFly(e)) => compress::bytes(page.into(), e),
+                    (false, _) => Body::full(page),
+                };
+                let mut response = content_response(body);
+                let headers = response.headers_mut();
+                headers.insert(
+                    CONTENT_TYPE,
+                    HeaderValue::from_static("text/html; charset=utf-8"),
+                );
+                if coding == Coding::Identity {
+                    headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
+                }
+                validator_headers(headers, &validators, coding);
+                self.add_extra_headers(response)
+            }
+            Outcome::ListingDenied => not_found("No permission to list directory"),
             Outcome::AddSlash(location) => redirect(StatusCode::MOVED_PERMANENTLY, &location),
             Outcome::NotFound => not_found("File not found"),
         }
+    }
+
+    /// `206` with one range and its `Content-Range`.
+    fn partial(&self, rep: Representation, part: ByteRange, head: bool) -> Response {
+        let mut response = content_response(Body::empty());
+        *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_RANGE, part.content_range(rep.len));
+        content_headers(headers, &rep, Some(part.len()));
+        if !head {
+            match Body::file_at(rep.file, part.start, part.len()) {
+                Ok(body) => *response.body_mut() = body,
+                Err(_) => return error(StatusCode::INTERNAL_SERVER_ERROR),
+            }
+        }
+        self.add_extra_headers(response)
+    }
+
+    /// `206` with several ranges as `multipart/byteranges`, streamed from the file.
+    fn multipart(&self, rep: Representation, parts: &[ByteRange], head: bool) -> Response {
+        let (body, content_type, length) =
+            multipart::body(rep.file, parts, rep.len, &rep.content_type);
+        let mut response = content_response(if head { Body::empty() } else { body });
+        *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, content_type);
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
+        validator_headers(headers, &rep.validators, rep.coding);
+        headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+        self.add_extra_headers(response)
     }
 
     fn add_extra_headers(&self, mut response: Response) -> Response {
@@ -160,6 +239,43 @@ const CONNECTION_OWNED: [HeaderName; 9] = [
     HeaderName::from_static("keep-alive"),
 ];
 
+/// Headers a content response may carry: type, length, range, last-modified, etag,
+/// accept-ranges, encoding, vary, and the server's own.
+const CONTENT_HEADERS: usize = 10;
+
+/// An empty `200` with room for [`CONTENT_HEADERS`] headers, so that adding them never grows
+/// the map (http's `HeaderMap` starts with room for 6 and rehashes past it).
+fn content_response(body: Body) -> Response {
+    let mut response = http::Response::new(body);
+    *response.headers_mut() = HeaderMap::with_capacity(CONTENT_HEADERS);
+    response
+}
+
+/// The headers describing a file representation: type, length (unknown when compressed on
+/// the fly), coding, validators, and `Accept-Ranges` when its bytes can be sliced.
+fn content_headers(headers: &mut HeaderMap, rep: &Representation, length: Option<u64>) {
+    headers.insert(CONTENT_TYPE, rep.content_type.clone());
+    if let Some(length) = length {
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
+    }
+    validator_headers(headers, &rep.validators, rep.coding);
+    if rep.coding.rangeable() {
+        headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    }
+}
+
+/// `Last-Modified`, `ETag`, `Content-Encoding` and `Vary`.
+fn validator_headers(headers: &mut HeaderMap, validators: &Validators, coding: Coding) {
+    headers.insert(LAST_MODIFIED, http_date(validators.modified));
+    headers.insert(ETAG, validators.etag.clone());
+    if let Some(encoding) = coding.encoding() {
+        headers.insert(CONTENT_ENCODING, HeaderValue::from_static(encoding.token()));
+    }
+    if validators.vary {
+        headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+    }
+}
+
 fn not_found(message: &str) -> Response {
     error_with(
         StatusCode::NOT_FOUND,
@@ -169,25 +285,24 @@ fn not_found(message: &str) -> Response {
 }
 
 fn http_date(time: std::time::SystemTime) -> HeaderValue {
-    HeaderValue::from_str(&httpdate::fmt_http_date(time))
+    // From the String itself: one allocation, no copy.
+    HeaderValue::try_from(httpdate::fmt_http_date(time))
         .unwrap_or_else(|_| HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"))
 }
 
 impl Handler for StaticFiles {
     async fn handle(&self, req: Request) -> Response {
         let method = req.method();
+        if method == Method::OPTIONS {
+            return self.policy.options(&req);
+        }
         if method != Method::GET && method != Method::HEAD {
-            return unsupported_method(method);
+            return self.policy.decorate(unsupported_method(method));
         }
         let path = lookup::collapse_leading_slashes(req.uri().path());
-        let outcome = lookup::decide(
-            &self.root,
-            &self.index_files,
-            path,
-            req.uri().query(),
-            req.headers(),
-        );
-        self.render(outcome, &req, path)
+        let outcome = lookup::decide(self, path, req.uri().query(), req.headers());
+        let response = self.render(outcome, method == Method::HEAD);
+        self.policy.decorate(response)
     }
 }
 

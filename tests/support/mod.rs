@@ -496,3 +496,42 @@ pub fn request_with_body(
     }
     send(addr, req)
 }
+
+/// `len` bytes of deterministic, compressible text (words and newlines), for downloads tests.
+pub fn sample_text(len: usize) -> Vec<u8> {
+    let words = [
+        "serveur ", "range ", "etag ", "gzip ", "brotli ", "zstd\n", "vary ",
+    ];
+    let mut text = Vec::with_capacity(len + 8);
+    let mut seed: u32 = 7;
+    while text.len() < len {
+        seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        text.extend_from_slice(words[(seed >> 16) as usize % words.len()].as_bytes());
+    }
+    text.truncate(len);
+    text
+}
+
+/// `len` bytes of deterministic noise (incompressible), for downloads tests.
+pub fn sample_bytes(len: usize) -> Vec<u8> {
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..len)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed >> 24) as u8
+        })
+        .collect()
+}
+
+/// Sets the modification time of `path` to `secs` seconds before now.
+pub fn age(path: &Path, secs: u64) {
+    let when = std::time::SystemTime::now() - Duration::from_secs(secs);
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .expect("open to set mtime")
+        .set_modified(when)
+        .expect("set mtime");
+}

@@ -44,7 +44,7 @@ struct Args {
     )]
     content_type: String,
 
-    /// Add a header to 200 responses, as "Name: value" (repeatable)
+    /// Add a header to 200 (and 206) responses, as "Name: value" (repeatable)
     #[arg(short = 'H', long = "header", value_name = "HEADER")]
     headers: Vec<String>,
 
@@ -55,6 +55,21 @@ struct Args {
     /// Do not write the access log
     #[arg(short = 'q', long, help_heading = "serveur options")]
     quiet: bool,
+
+    /// Never compress responses: no on-the-fly zstd/br/gzip and no precompressed siblings
+    /// (app.js.br, .zst, .gz); files are sent as they are, as Python sends them
+    #[arg(long, help_heading = "Downloads")]
+    no_compress: bool,
+
+    /// Send "Cache-Control: VALUE" with files, listings and 304 answers (e.g. "no-cache" or
+    /// "public, max-age=3600")
+    #[arg(long, value_name = "VALUE", help_heading = "Downloads")]
+    cache_control: Option<String>,
+
+    /// Allow cross-origin reads from any origin: "Access-Control-Allow-Origin: *" on every
+    /// answer, and CORS preflight OPTIONS requests granted
+    #[arg(long, help_heading = "Downloads")]
+    cors: bool,
 
     /// Most connections served at once; more wait in the kernel's queue
     #[arg(
@@ -103,6 +118,12 @@ pub struct Config {
     pub follow_symlinks: bool,
     /// Whether the access log is off.
     pub quiet: bool,
+    /// Whether responses may be compressed.
+    pub compress: bool,
+    /// The `Cache-Control` value, if any.
+    pub cache_control: Option<HeaderValue>,
+    /// Whether CORS is on.
+    pub cors: bool,
     /// The connection cap.
     pub max_connections: usize,
     /// The request-head timeout.
@@ -184,6 +205,14 @@ fn validate(args: Args) -> Result<Config, String> {
         .iter()
         .map(|h| parse_header(h))
         .collect::<Result<_, _>>()?;
+    let cache_control = args
+        .cache_control
+        .as_deref()
+        .map(|v| {
+            HeaderValue::from_str(v.trim())
+                .map_err(|_| format!("argument --cache-control: invalid value '{v}'"))
+        })
+        .transpose()?;
     Ok(Config {
         bind,
         port: args.port,
@@ -193,6 +222,9 @@ fn validate(args: Args) -> Result<Config, String> {
         headers,
         follow_symlinks: args.follow_symlinks,
         quiet: args.quiet,
+        compress: !args.no_compress,
+        cache_control,
+        cors: args.cors,
         max_connections: args.max_connections,
         header_timeout: seconds(args.header_timeout, "--header-timeout")?,
         shutdown_grace: seconds(args.shutdown_grace, "--shutdown-grace")?,

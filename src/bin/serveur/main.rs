@@ -47,7 +47,12 @@ async fn run(config: cli::Config) -> Result<(), String> {
     let mut files = StaticFiles::new(&config.directory)
         .map_err(|e| format!("cannot serve {}: {e}", config.directory.display()))?
         .follow_symlinks(config.follow_symlinks)
-        .default_content_type(config.content_type.clone());
+        .default_content_type(config.content_type.clone())
+        .compress(config.compress)
+        .cors(config.cors);
+    if let Some(value) = &config.cache_control {
+        files = files.cache_control(value.clone());
+    }
     for (name, value) in &config.headers {
         files = files.extra_header(name.clone(), value.clone());
     }

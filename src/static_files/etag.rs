@@ -1,0 +1,74 @@
+//! Entity tags (RFC 9110 §8.8.3) made from a file's identity: inode, size and modification time
+//! to the nanosecond, so any change of the bytes on disk (or a replacement by rename) changes
+//! the tag, with no need to read the file. Each representation gets its own tag: identity
+//! `"i-s-m"`, a precompressed sibling `"i-s-m-br"` (the sibling's own identity), and on-the-fly
+//! output `W/"i-s-m-gzip"`, weak because the compressor's exact bytes are not promised
+//! (nginx weakens its tags the same way when it gzips).
+
+use std::fmt::Write;
+use std::fs::Metadata;
+use std::os::unix::fs::MetadataExt;
+
+use http::HeaderValue;
+
+use super::encoding::{Coding, Encoding};
+
+/// The `ETag` of the representation `coding` whose bytes (identity or stored) or source
+/// (on the fly) are described by `metadata`. Formatted once per response.
+pub fn of(metadata: &Metadata, coding: Coding) -> HeaderValue {
+    let mut tag = String::with_capacity(48);
+    if matches!(coding, Coding::OnTheFly(_)) {
+        tag.push_str("W/");
+    }
+    // Writing into a String cannot fail.
+    let _ = write!(
+        tag,
+        "\"{:x}-{:x}-{:x}.{:x}",
+        metadata.ino(),
+        metadata.size(),
+        metadata.mtime(),
+        metadata.mtime_nsec()
+    );
+    if let Some(encoding) = coding.encoding() {
+        tag.push('-');
+        tag.push_str(encoding.token());
+    }
+    tag.push('"');
+    // Only hex digits, quotes, `W/`, `-`, `.` and coding names: always a valid header value.
+    HeaderValue::try_from(tag).unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
+}
+
+/// The coding an entity tag of ours names by its suffix (`"…-br"` → br), for an `If-Range`
+/// that resumes a precompressed download. Weak tags never qualify (If-Range compares strongly).
+pub fn stored_coding(tag: &[u8]) -> Option<Encoding> {
+    let inner = tag.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
+    Encoding::ALL.into_iter().find(|e| {
+        let token = e.token().as_bytes();
+        inner.len() > token.len()
+            && inner.ends_with(token)
+            && inner[inner.len() - token.len() - 1] == b'-'
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_representation_has_its_own_tag() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("a.txt");
+        std::fs::write(&path, "x").expect("write");
+        let meta = std::fs::metadata(&path).expect("stat");
+        let identity = of(&meta, Coding::Identity);
+        let stored = of(&meta, Coding::Stored(Encoding::Brotli));
+        let fly = of(&meta, Coding::OnTheFly(Encoding::Gzip));
+        assert!(identity.as_bytes().starts_with(b"\"") && identity.as_bytes().ends_with(b"\""));
+        assert!(stored.as_bytes().ends_with(b"-br\""));
+        assert!(fly.as_bytes().starts_with(b"W/\"") && fly.as_bytes().ends_with(b"-gzip\""));
+        assert_ne!(identity, stored);
+        assert_eq!(stored_coding(stored.as_bytes()), Some(Encoding::Brotli));
+        assert_eq!(stored_coding(identity.as_bytes()), None);
+        assert_eq!(stored_coding(fly.as_bytes()), None);
+    }
+}

@@ -1,0 +1,27 @@
+//! Precompressed siblings: `app.js.br` next to `app.js`, made at build time with better
+//! settings than on-the-fly compression can afford. A sibling is resolved through
+//! [`Root::resolve`] like any other file (so a symlinked `.br` cannot lead outside the root),
+//! must be a regular file, and must not be older than the file it stands for: a stale
+//! sibling left behind after an edit is ignored rather than served.
+
+use std::fs::{File, Metadata};
+use std::time::SystemTime;
+
+use super::encoding::Encoding;
+use crate::safe_path::{Root, UrlPath};
+
+/// The `encoding` sibling of the file at `url`, modified at `modified`: open, with its metadata.
+pub fn find(
+    root: &Root,
+    url: &UrlPath,
+    encoding: Encoding,
+    modified: SystemTime,
+) -> Option<(File, Metadata)> {
+    let found = root.resolve(&url.with_suffix(encoding.suffix()))?;
+    let fresh = found.metadata.modified().is_ok_and(|m| m >= modified);
+    if !found.metadata.is_file() || !fresh {
+        return None;
+    }
+    let file = File::open(&found.path).ok()?;
+    Some((file, found.metadata))
+}
