@@ -4,7 +4,7 @@
 //! failure is a Python-style error page plus a log line naming the script.
 
 use bytes::{Buf, Bytes, BytesMut};
-use futures_util::stream::{self, StreamExt};
+use futures_util::stream;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
 use http::{Method, StatusCode};
 use http_body::Frame;
@@ -114,9 +114,7 @@ pub(super) async fn run(
             error(StatusCode::INTERNAL_SERVER_ERROR)
         }
         ScriptReply::LocalRedirect { location, fallback } => {
-            if !leftover.is_empty() {
-                return respond(fallback, leftover, running, head_only);
-            }
+            running.body_follows(leftover, None);
             match running.read_more().await {
                 Some(Ok(body)) => respond(fallback, body, running, head_only),
                 Some(Err(e)) => {
@@ -167,9 +165,13 @@ async fn local_redirect(
 
 /// The response: `head`, then `first` and the rest of stdout as the body. For HEAD the script
 /// still runs to its end, its output read and dropped.
-fn respond(head: ResponseHead, first: Bytes, running: Running, head_only: bool) -> Response {
-    let first = (!first.is_empty()).then_some(Ok(Frame::data(first)));
-    let rest = stream::unfold(running, |mut running| async move {
+fn respond(head: ResponseHead, first: Bytes, mut running: Running, head_only: bool) -> Response {
+    let length = head
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|l| l.to_str().ok()?.parse().ok());
+    running.body_follows(first, length);
+    let body = StreamBody::new(stream::unfold(running, |mut running| async move {
         let read = running.read_more().await?;
         if let Err(e) = &read {
             if e.kind() == std::io::ErrorKind::TimedOut {
@@ -177,9 +179,7 @@ fn respond(head: ResponseHead, first: Bytes, running: Running, head_only: bool) 
             }
         }
         Some((read.map(Frame::data), running))
-    });
-    let frames = stream::iter(first).chain(rest);
-    let body = StreamBody::new(frames);
+    }));
     let mut response = Response::new(Body::empty());
     if head_only {
         tokio::spawn(async move {

@@ -7,7 +7,7 @@
 use std::net::IpAddr;
 use std::process::ExitStatus;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
 use tokio::process::{Child, ChildStdout};
 use tokio::sync::OwnedSemaphorePermit;
@@ -64,7 +64,12 @@ pub struct Running {
     pub deadline: Instant,
     /// Where to say what happens to it.
     pub log: ScriptLog,
-    /// Whether stdout reached its end (the script finished writing).
+    /// Body bytes read with the header block, not yet handed out.
+    pending: Option<Bytes>,
+    /// What is left of the body's `Content-Length`, when the script gave one.
+    remaining: Option<u64>,
+    /// Whether the script finished writing: stdout reached its end, or the whole
+    /// `Content-Length` was read (the connection takes no more).
     ended: bool,
     /// Whether the reason it is being killed was already logged.
     explained: bool,
@@ -90,6 +95,8 @@ impl Running {
             permit: Some(permit),
             deadline,
             log,
+            pending: None,
+            remaining: None,
             ended: false,
             explained: false,
         }
@@ -124,9 +131,32 @@ impl Running {
         }
     }
 
-    /// Reads the next piece of stdout after the header block: `None` at its end, and after
-    /// an error (a `TimedOut` one at the deadline).
-    pub async fn read_more(&mut self) -> Option<std::io::Result<bytes::Bytes>> {
+    /// Sets what follows the header block: `first`, the body bytes already read, and the
+    /// body's length if the script said it.
+    pub fn body_follows(&mut self, first: Bytes, length: Option<u64>) {
+        self.remaining = length;
+        self.count(first.len());
+        self.pending = (!first.is_empty()).then_some(first);
+    }
+
+    fn count(&mut self, read: usize) {
+        if let Some(remaining) = &mut self.remaining {
+            *remaining = remaining.saturating_sub(read as u64);
+            if *remaining == 0 {
+                self.ended = true;
+            }
+        }
+    }
+
+    /// Reads the next piece of the body: `None` at its end, and after an error (a `TimedOut`
+    /// one at the deadline).
+    pub async fn read_more(&mut self) -> Option<std::io::Result<Bytes>> {
+        if let Some(first) = self.pending.take() {
+            return Some(Ok(first));
+        }
+        if self.remaining == Some(0) {
+            return None;
+        }
         let stdout = self.stdout.as_mut()?;
         let mut buf = BytesMut::with_capacity(READ_CHUNK);
         let read = match timeout_at(self.deadline, stdout.read_buf(&mut buf)).await {
@@ -139,7 +169,10 @@ impl Running {
                 self.stdout = None;
                 None
             }
-            Ok(_) => Some(Ok(buf.freeze())),
+            Ok(read) => {
+                self.count(read);
+                Some(Ok(buf.freeze()))
+            }
             Err(e) => {
                 self.stdout = None;
                 Some(Err(e))
