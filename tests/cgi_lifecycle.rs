@@ -140,3 +140,55 @@ fn under_http_1_0_the_body_is_close_delimited() {
     assert!(!answer.contains("transfer-encoding"), "{answer}");
     assert!(answer.ends_with("\r\n\r\nhello\n"), "{answer}");
 }
+
+#[test]
+fn a_script_silent_past_its_timeout_mid_body_is_cut_off_and_killed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_script(
+        dir.path(),
+        "cgi-bin/stalls.sh",
+        "#!/bin/sh\necho $$ > \"$DOCUMENT_ROOT/pid\"\nprintf 'Content-Type: text/plain\\n\\nstarted\\n'\nsleep 60\n",
+    );
+    let server = Serveur::start(dir.path(), &["--cgi", "--cgi-timeout", "1"]);
+    let answer = raw_text(
+        server.addr,
+        b"GET /cgi-bin/stalls.sh HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(answer.contains("started\n"), "{answer}");
+    // The chunked body never got its last chunk: the client can tell it was cut.
+    assert!(!answer.ends_with("0\r\n\r\n"), "{answer}");
+    server.wait_for_log("CGI script /cgi-bin/stalls.sh timed out while writing its body; killed");
+    let pid: u32 = wait_for_file(&dir.path().join("pid")).parse().expect("pid");
+    wait_process_gone(pid);
+}
+
+#[test]
+fn expect_100_continue_is_answered_before_the_body_is_sent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_script(
+        dir.path(),
+        "cgi-bin/cat.sh",
+        "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\ncat\n",
+    );
+    let server = Serveur::start(dir.path(), &["--cgi"]);
+    let mut stream = TcpStream::connect(server.addr).expect("connect");
+    stream.set_read_timeout(Some(WAIT)).expect("timeout");
+    stream
+        .write_all(
+            b"POST /cgi-bin/cat.sh HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\
+Expect: 100-continue\r\nConnection: close\r\n\r\n",
+        )
+        .expect("write head");
+    let mut buf = [0u8; 64];
+    let n = stream.read(&mut buf).expect("read 100");
+    assert!(
+        buf[..n].starts_with(b"HTTP/1.1 100 Continue\r\n\r\n"),
+        "{:?}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    stream.write_all(b"hello").expect("write body");
+    let mut rest = String::new();
+    stream.read_to_string(&mut rest).expect("read answer");
+    assert!(rest.contains("200 OK") && rest.contains("hello"), "{rest}");
+}
