@@ -8,19 +8,13 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 
 use support::{
-    get, raw_text, request, wait_for_file, wait_process_dead, wait_process_gone, write_script,
-    Serveur, WAIT,
+    get, raw_text, request, serve_script, wait_for_file, wait_process_dead, wait_process_gone,
+    write_script, Serveur, WAIT,
 };
 
 #[test]
 fn a_script_past_its_timeout_is_killed_with_its_children_and_gets_504() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    write_script(
-        dir.path(),
-        "cgi-bin/slow.sh",
-        "#!/bin/sh\nsleep 60 &\necho $! > \"$DOCUMENT_ROOT/child\"\necho $$ > \"$DOCUMENT_ROOT/pid\"\nwait\n",
-    );
-    let server = Serveur::start(dir.path(), &["--cgi", "--cgi-timeout", "1"]);
+    let (dir, server) = serve_script("cgi-bin/slow.sh", "#!/bin/sh\nsleep 60 &\necho $! > \"$DOCUMENT_ROOT/child\"\necho $$ > \"$DOCUMENT_ROOT/pid\"\nwait\n", &["--cgi", "--cgi-timeout", "1"]);
     let reply = get(server.addr, "/cgi-bin/slow.sh");
     assert_eq!(reply.status, 504);
     assert!(reply.text().contains("<p>Error code: 504</p>"));
@@ -35,13 +29,7 @@ fn a_script_past_its_timeout_is_killed_with_its_children_and_gets_504() {
 
 #[test]
 fn a_client_that_leaves_gets_its_script_killed() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    write_script(
-        dir.path(),
-        "cgi-bin/ticks.sh",
-        "#!/bin/sh\necho $$ > \"$DOCUMENT_ROOT/pid\"\nprintf 'Content-Type: text/plain\\n\\n'\nwhile :; do echo tick; sleep 0.05; done\n",
-    );
-    let server = Serveur::start(dir.path(), &["--cgi"]);
+    let (dir, server) = serve_script("cgi-bin/ticks.sh", "#!/bin/sh\necho $$ > \"$DOCUMENT_ROOT/pid\"\nprintf 'Content-Type: text/plain\\n\\n'\nwhile :; do echo tick; sleep 0.05; done\n", &["--cgi"]);
     let mut stream = TcpStream::connect(server.addr).expect("connect");
     stream.set_read_timeout(Some(WAIT)).expect("timeout");
     stream
@@ -62,13 +50,11 @@ fn a_client_that_leaves_gets_its_script_killed() {
 
 #[test]
 fn a_hundred_concurrent_requests_all_get_their_own_answer() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    write_script(
-        dir.path(),
+    let (_dir, server) = serve_script(
         "cgi-bin/n.sh",
         "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n%s' \"$QUERY_STRING\"\n",
+        &["--cgi"],
     );
-    let server = Serveur::start(dir.path(), &["--cgi"]);
     let addr = server.addr;
     let threads: Vec<_> = (0..100)
         .map(|i| std::thread::spawn(move || (i, get(addr, &format!("/cgi-bin/n.sh?n={i}")))))
@@ -102,13 +88,7 @@ fn past_cgi_max_requests_wait_for_a_turn_instead_of_failing() {
 
 #[test]
 fn head_runs_the_script_and_sends_only_its_headers() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    write_script(
-        dir.path(),
-        "cgi-bin/page.py",
-        "#!/usr/bin/env python3\nimport os\nopen(os.environ['DOCUMENT_ROOT'] + '/ran', 'w').write(os.environ['REQUEST_METHOD'] + '\\n')\nprint('Content-Type: text/html')\nprint()\nprint('<p>' * 100000)\n",
-    );
-    let server = Serveur::start(dir.path(), &["--cgi"]);
+    let (dir, server) = serve_script("cgi-bin/page.py", "#!/usr/bin/env python3\nimport os\nopen(os.environ['DOCUMENT_ROOT'] + '/ran', 'w').write(os.environ['REQUEST_METHOD'] + '\\n')\nprint('Content-Type: text/html')\nprint()\nprint('<p>' * 100000)\n", &["--cgi"]);
     let reply = request(server.addr, "HEAD", "/cgi-bin/page.py", &[]);
     assert_eq!(reply.status, 200);
     assert_eq!(reply.header("content-type"), "text/html");
@@ -125,13 +105,11 @@ fn head_runs_the_script_and_sends_only_its_headers() {
 
 #[test]
 fn under_http_1_0_the_body_is_close_delimited() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    write_script(
-        dir.path(),
+    let (_dir, server) = serve_script(
         "cgi-bin/hi.sh",
         "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nhello\\n'\n",
+        &["--cgi", "-p", "HTTP/1.0"],
     );
-    let server = Serveur::start(dir.path(), &["--cgi", "-p", "HTTP/1.0"]);
     let answer = raw_text(
         server.addr,
         b"GET /cgi-bin/hi.sh HTTP/1.1\r\nHost: x\r\n\r\n",
@@ -143,13 +121,7 @@ fn under_http_1_0_the_body_is_close_delimited() {
 
 #[test]
 fn a_script_silent_past_its_timeout_mid_body_is_cut_off_and_killed() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    write_script(
-        dir.path(),
-        "cgi-bin/stalls.sh",
-        "#!/bin/sh\necho $$ > \"$DOCUMENT_ROOT/pid\"\nprintf 'Content-Type: text/plain\\n\\nstarted\\n'\nsleep 60\n",
-    );
-    let server = Serveur::start(dir.path(), &["--cgi", "--cgi-timeout", "1"]);
+    let (dir, server) = serve_script("cgi-bin/stalls.sh", "#!/bin/sh\necho $$ > \"$DOCUMENT_ROOT/pid\"\nprintf 'Content-Type: text/plain\\n\\nstarted\\n'\nsleep 60\n", &["--cgi", "--cgi-timeout", "1"]);
     let answer = raw_text(
         server.addr,
         b"GET /cgi-bin/stalls.sh HTTP/1.1\r\nHost: x\r\n\r\n",
@@ -165,13 +137,11 @@ fn a_script_silent_past_its_timeout_mid_body_is_cut_off_and_killed() {
 
 #[test]
 fn expect_100_continue_is_answered_before_the_body_is_sent() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    write_script(
-        dir.path(),
+    let (_dir, server) = serve_script(
         "cgi-bin/cat.sh",
         "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\ncat\n",
+        &["--cgi"],
     );
-    let server = Serveur::start(dir.path(), &["--cgi"]);
     let mut stream = TcpStream::connect(server.addr).expect("connect");
     stream.set_read_timeout(Some(WAIT)).expect("timeout");
     stream

@@ -6,7 +6,7 @@ mod support;
 
 use std::os::unix::fs::symlink;
 
-use support::{get, post, raw_text, write_script, Serveur};
+use support::{get, post, raw_text, serve_script, write_script, Serveur};
 
 /// A script whose source holds a marker its output never does.
 const SECRET: &str =
@@ -83,9 +83,7 @@ fn html_escape(text: &str) -> String {
 
 #[test]
 fn an_executable_outside_the_cgi_directories_is_served_as_a_file() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    write_script(dir.path(), "scripts/tool.sh", SECRET);
-    let server = Serveur::start(dir.path(), &["--cgi"]);
+    let (_dir, server) = serve_script("scripts/tool.sh", SECRET, &["--cgi"]);
     let reply = get(server.addr, "/scripts/tool.sh");
     assert_eq!(reply.status, 200);
     assert_eq!(reply.text(), SECRET);

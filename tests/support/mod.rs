@@ -325,3 +325,11 @@ pub fn wait_process_dead(pid: u32) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// A temporary tree holding one executable script at `relative`, served with `args`.
+pub fn serve_script(relative: &str, source: &str, args: &[&str]) -> (tempfile::TempDir, Serveur) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_script(dir.path(), relative, source);
+    let server = Serveur::start(dir.path(), args);
+    (dir, server)
+}
