@@ -101,7 +101,10 @@ async fn start(
             return Err(error(StatusCode::BAD_GATEWAY));
         }
     };
-    let feeder = body.and_then(|body| child.stdin.take().map(|stdin| feed(body, stdin)));
+    let feeder = body.and_then(|(first, body)| {
+        let stdin = child.stdin.take()?;
+        Some(feed(first, body, stdin))
+    });
     let deadline = Instant::now() + cgi.timeout;
     Ok(Running::new(child, feeder, permit, deadline, log))
 }
@@ -188,14 +191,20 @@ async fn local_redirect(
     Box::pin(cgi.serve(req, false)).await
 }
 
-/// The response: `head`, then `first` and the rest of stdout as the body. For HEAD the script
-/// still runs to its end, its output read and dropped.
+/// The response: `head`, then `first` and the rest of stdout as the body. For HEAD (and a
+/// `204` or `304`) the script still runs to its end, its output read and dropped.
 fn respond(head: ResponseHead, first: Bytes, mut running: Running, head_only: bool) -> Response {
     let length = head
         .headers
         .get(CONTENT_LENGTH)
         .and_then(|l| l.to_str().ok()?.parse().ok());
     running.body_follows(first, length);
+    // hyper sends no body for these (RFC 9110 §6.4.1), so nothing would read the script's.
+    let bodiless = head_only
+        || matches!(
+            head.status,
+            StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED
+        );
     let body = StreamBody::new(stream::unfold(running, |mut running| async move {
         let read = running.read_more().await?;
         if let Err(e) = &read {
@@ -206,7 +215,7 @@ fn respond(head: ResponseHead, first: Bytes, mut running: Running, head_only: bo
         Some((read.map(Frame::data), running))
     }));
     let mut response = Response::new(Body::empty());
-    if head_only {
+    if bodiless {
         tokio::spawn(async move {
             let mut body = std::pin::pin!(body);
             while let Some(Ok(_)) = body.frame().await {}
