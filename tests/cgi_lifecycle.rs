@@ -167,3 +167,48 @@ Expect: 100-continue\r\nConnection: close\r\n\r\n",
         "{answer}"
     );
 }
+
+/// The resident memory of process `pid`, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").parse().ok())
+        .expect("VmRSS")
+}
+
+#[test]
+fn a_script_writing_to_a_client_that_does_not_read_is_held_back_not_buffered() {
+    let (dir, server) = serve_script(
+        "cgi-bin/flood.sh",
+        "#!/bin/sh\necho $$ > \"$DOCUMENT_ROOT/pid\"\nprintf 'Content-Type: application/octet-stream\\n\\n'\nexec dd if=/dev/zero bs=1M count=1024 2>/dev/null\n",
+        &["--cgi"],
+    );
+    let mut stream = TcpStream::connect(server.addr).expect("connect");
+    stream
+        .write_all(b"GET /cgi-bin/flood.sh HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("write");
+    let pid: u32 = wait_for_file(&dir.path().join("pid")).parse().expect("pid");
+    // The client reads nothing: the script must end up blocked on its full pipe.
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let wchan = std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
+        if wchan.contains("pipe_write") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the script never blocked: {wchan}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // A server that read on regardless would have taken hundreds of MiB by now.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let wchan = std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
+    assert!(wchan.contains("pipe_write"), "the script went on: {wchan}");
+    let rss = rss_kib(server.pid());
+    assert!(rss < 64 * 1024, "the server holds {rss} KiB");
+    drop(stream);
+    wait_process_gone(pid);
+}
