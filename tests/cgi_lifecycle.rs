@@ -8,8 +8,8 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 
 use support::{
-    get, raw_text, request, serve_script, wait_for_file, wait_process_dead, wait_process_gone,
-    write_script, Serveur, WAIT,
+    children_of, get, raw_text, request, serve_script, wait_for_file, wait_process_dead,
+    wait_process_gone, write_script, Serveur, WAIT,
 };
 
 #[test]
@@ -43,6 +43,7 @@ fn a_client_that_leaves_gets_its_script_killed() {
         seen.extend_from_slice(&buf[..n]);
     }
     let pid: u32 = wait_for_file(&dir.path().join("pid")).parse().expect("pid");
+    assert!(children_of(server.pid()).contains(&pid));
     drop(stream);
     wait_process_gone(pid);
     server.wait_for_log("CGI script /cgi-bin/ticks.sh killed: the client went away");
@@ -63,6 +64,16 @@ fn a_hundred_concurrent_requests_all_get_their_own_answer() {
         let (i, reply) = thread.join().expect("thread");
         assert_eq!(reply.status, 200);
         assert_eq!(reply.text(), format!("n={i}"));
+    }
+    // Every script was reaped: no zombie is left behind.
+    let deadline = std::time::Instant::now() + WAIT;
+    while !children_of(server.pid()).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "children left: {:?}",
+            children_of(server.pid())
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
 

@@ -338,3 +338,19 @@ pub fn serve_script(relative: &str, source: &str, args: &[&str]) -> (tempfile::T
     let server = Serveur::start(dir.path(), args);
     (dir, server)
 }
+
+/// The child processes of `pid` (zombies included), from `/proc/PID/task/*/children`.
+pub fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .filter_map(Result::ok)
+        .filter_map(|task| std::fs::read_to_string(task.path().join("children")).ok())
+        .flat_map(|list| {
+            list.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect()
+}
