@@ -354,6 +354,9 @@ fn broken_scripts_get_python_error_pages_and_log_lines_naming_them() {
     assert_eq!(get(server.addr, "/cgi-bin/no-shebang.sh").status, 502);
     server.wait_for_log("CGI script /cgi-bin/no-shebang.sh could not be started");
 
+    assert_eq!(get(server.addr, "/cgi-bin/late.pl/a%00b").status, 400);
+    assert_eq!(get(server.addr, "/cgi-bin/late.pl?a%00b").status, 400);
+
     let reply = get(server.addr, "/cgi-bin/late.pl");
     assert_eq!((reply.status, reply.text().as_str()), (200, "fine"));
     server.wait_for_log("CGI script /cgi-bin/late.pl exit code 4");

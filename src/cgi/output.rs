@@ -96,6 +96,10 @@ async fn start(
     let query = parts.uri.query().unwrap_or("");
     let mut child = match spawn(script, &vars, &cgi.env, query, stdin) {
         Ok(child) => child,
+        // A `%00` decoded into PATH_INFO or an argument: no environment or argv can hold it.
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+            return Err(error(StatusCode::BAD_REQUEST));
+        }
         Err(e) => {
             log.say(&format!("could not be started: {e}"));
             return Err(error(StatusCode::BAD_GATEWAY));
