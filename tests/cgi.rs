@@ -361,3 +361,40 @@ fn broken_scripts_get_python_error_pages_and_log_lines_naming_them() {
     assert_eq!((reply.status, reply.text().as_str()), (200, "fine"));
     server.wait_for_log("CGI script /cgi-bin/late.pl exit code 4");
 }
+
+#[test]
+fn over_http2_the_authority_is_the_host_and_the_body_streams() {
+    let (_dir, server) = serve_script("cgi-bin/env.sh", ENV_SCRIPT, &["--cgi"]);
+    let addr = server.addr;
+    let text = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(async move {
+            use http_body_util::BodyExt;
+            let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            let (mut sender, conn) = hyper::client::conn::http2::handshake(
+                hyper_util::rt::TokioExecutor::new(),
+                hyper_util::rt::TokioIo::new(stream),
+            )
+            .await
+            .expect("h2 handshake");
+            tokio::spawn(conn);
+            let request = http::Request::builder()
+                .uri(format!(
+                    "http://example.test:{}/cgi-bin/env.sh?x=1",
+                    addr.port()
+                ))
+                .body(http_body_util::Empty::<bytes::Bytes>::new())
+                .expect("request");
+            let response = sender.send_request(request).await.expect("response");
+            assert_eq!(response.status(), 200);
+            let body = response.into_body().collect().await.expect("body");
+            String::from_utf8(body.to_bytes().to_vec()).expect("utf-8")
+        });
+    let env = env_of(&text);
+    assert_eq!(env["SERVER_PROTOCOL"], "HTTP/2.0");
+    assert_eq!(env["SERVER_NAME"], "example.test");
+    assert_eq!(env["HTTP_HOST"], format!("example.test:{}", addr.port()));
+    assert_eq!(env["QUERY_STRING"], "x=1");
+}
