@@ -11,6 +11,7 @@
 //! Handler: async, &self, Request → Response (failures are responses)
 //!    ▲ implemented by
 //!    ├── StaticFiles   (GET/HEAD on a directory: lookup → decide → render)
+//!    ├── Cgi           (RFC 3875 gateway: a script per request; see gateway/)
 //!    ├── Mount         (first matching path prefix wins, else a fallback handler)
 //!    └── by_method()   (one async hook per HTTP method, 501 for the rest: the do_GET feel)
 //! ```
@@ -48,6 +49,8 @@
 //! `MyHandler`), `form` and `mount`.
 
 pub mod body;
+mod cgi;
+pub mod gateway;
 mod handler;
 mod request;
 pub mod response;
@@ -58,6 +61,7 @@ mod status_text;
 
 pub use body::{Body, RequestBody};
 pub use bytes;
+pub use cgi::{Cgi, PASSED_ENV};
 pub use handler::{
     by_method, BoxResponseFuture, ByMethod, DynHandler, Handler, Mount, Request, Response,
     SharedHandler,

@@ -98,6 +98,11 @@ impl Serveur {
         }
     }
 
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The port it listens on.
     pub fn port(&self) -> u16 {
         self.addr.port()
@@ -534,4 +539,103 @@ pub fn age(path: &Path, secs: u64) {
         .expect("open to set mtime")
         .set_modified(when)
         .expect("set mtime");
+}
+
+/// Writes an executable script (mode 755) at `dir/relative`, creating its directories.
+pub fn write_script(dir: &Path, relative: &str, source: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(relative);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("create script directory");
+    }
+    std::fs::write(&path, source).expect("write script");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+/// `POST path` with a `Content-Type` and a body held in memory.
+pub fn post(addr: SocketAddr, path: &str, content_type: &str, body: impl Into<Bytes>) -> Reply {
+    let request = http::Request::builder()
+        .method("POST")
+        .uri(path)
+        .header("host", addr.to_string())
+        .header("content-type", content_type)
+        .body(Full::new(body.into()))
+        .expect("request");
+    send(addr, request)
+}
+
+/// Whether process `pid` still exists (a zombie counts as existing: it was never reaped).
+pub fn process_exists(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Waits until process `pid` is gone (killed and reaped), failing the test after [`WAIT`].
+pub fn wait_process_gone(pid: u32) {
+    let deadline = Instant::now() + WAIT;
+    while process_exists(pid) {
+        assert!(Instant::now() < deadline, "process {pid} is still there");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits until `path` exists and holds a line, and returns its trimmed text.
+pub fn wait_for_file(path: &Path) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            if text.ends_with('\n') {
+                return text.trim().to_owned();
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} never written",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Whether process `pid` is running (neither gone nor a zombie waiting for its parent).
+pub fn process_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the command name in parentheses: `1234 (sleep) S ...`.
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// Waits until process `pid` is no longer running, failing the test after [`WAIT`].
+pub fn wait_process_dead(pid: u32) {
+    let deadline = Instant::now() + WAIT;
+    while process_alive(pid) {
+        assert!(Instant::now() < deadline, "process {pid} is still running");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A temporary tree holding one executable script at `relative`, served with `args`.
+pub fn serve_script(relative: &str, source: &str, args: &[&str]) -> (tempfile::TempDir, Serveur) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_script(dir.path(), relative, source);
+    let server = Serveur::start(dir.path(), args);
+    (dir, server)
+}
+
+/// The child processes of `pid` (zombies included), from `/proc/PID/task/*/children`.
+pub fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .filter_map(Result::ok)
+        .filter_map(|task| std::fs::read_to_string(task.path().join("children")).ok())
+        .flat_map(|list| {
+            list.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect()
 }

@@ -48,6 +48,34 @@ struct Args {
     #[arg(short = 'H', long = "header", value_name = "HEADER")]
     headers: Vec<String>,
 
+    /// Run as CGI server: scripts below /cgi-bin and /htbin run instead of being served
+    #[arg(long)]
+    cgi: bool,
+
+    /// A URL directory whose files are CGI scripts, instead of /cgi-bin and /htbin
+    /// (repeatable); "/" makes every executable file a script
+    #[arg(long, value_name = "PATH", help_heading = "CGI (with --cgi)")]
+    cgi_dir: Vec<String>,
+
+    /// Also give scripts this variable of the server's environment (repeatable); they get
+    /// only PATH, LANG, LC_ALL, LC_CTYPE, TZ and TMPDIR otherwise
+    #[arg(long, value_name = "NAME", help_heading = "CGI (with --cgi)")]
+    cgi_pass_env: Vec<String>,
+
+    /// Largest request body given to a script, in bytes (K, M, G suffixes allowed); larger
+    /// ones get 413 [default: 1G]
+    #[arg(long, value_name = "BYTES", help_heading = "CGI (with --cgi)")]
+    cgi_max_body: Option<String>,
+
+    /// Seconds a script may run before it and its children are killed (504 if it had not
+    /// answered) [default: 60]
+    #[arg(long, value_name = "SECONDS", help_heading = "CGI (with --cgi)")]
+    cgi_timeout: Option<f64>,
+
+    /// Most scripts running at once; more requests wait for a turn [default: 32]
+    #[arg(long, value_name = "N", help_heading = "CGI (with --cgi)")]
+    cgi_max: Option<usize>,
+
     /// Follow symlinks whose target is outside the served directory
     #[arg(long, help_heading = "serveur options")]
     follow_symlinks: bool,
@@ -130,6 +158,23 @@ pub struct Config {
     pub header_timeout: Duration,
     /// The grace period on stop.
     pub shutdown_grace: Duration,
+    /// The CGI gateway, with `--cgi`.
+    pub cgi: Option<CgiConfig>,
+}
+
+/// The CGI flags, checked.
+#[derive(Debug)]
+pub struct CgiConfig {
+    /// The CGI directories as URL paths.
+    pub dirs: Vec<String>,
+    /// Server variables passed on to scripts.
+    pub pass_env: Vec<String>,
+    /// The request body limit.
+    pub max_body: u64,
+    /// How long a script may run.
+    pub timeout: Duration,
+    /// How many scripts run at once.
+    pub max_running: usize,
 }
 
 /// Parses the process's arguments, or exits: 0 after `--help`/`--version`, 2 after an error.
@@ -170,6 +215,7 @@ fn fail(message: &str) -> ! {
 }
 
 fn validate(args: Args) -> Result<Config, String> {
+    let cgi = cgi_config(&args)?;
     let directory = match args.directory {
         Some(dir) => dir,
         None => std::env::current_dir().map_err(|e| format!("current directory: {e}"))?,
@@ -228,7 +274,57 @@ fn validate(args: Args) -> Result<Config, String> {
         max_connections: args.max_connections,
         header_timeout: seconds(args.header_timeout, "--header-timeout")?,
         shutdown_grace: seconds(args.shutdown_grace, "--shutdown-grace")?,
+        cgi,
     })
+}
+
+/// The `--cgi-*` flags, which mean something only with `--cgi`.
+fn cgi_config(args: &Args) -> Result<Option<CgiConfig>, String> {
+    if !args.cgi {
+        let given = [
+            (!args.cgi_dir.is_empty(), "--cgi-dir"),
+            (!args.cgi_pass_env.is_empty(), "--cgi-pass-env"),
+            (args.cgi_max_body.is_some(), "--cgi-max-body"),
+            (args.cgi_timeout.is_some(), "--cgi-timeout"),
+            (args.cgi_max.is_some(), "--cgi-max"),
+        ];
+        return match given.iter().find(|(given, _)| *given) {
+            Some((_, flag)) => Err(format!("argument {flag}: only meaningful with --cgi")),
+            None => Ok(None),
+        };
+    }
+    if let Some(bad) = args.cgi_dir.iter().find(|d| !d.starts_with('/')) {
+        return Err(format!("argument --cgi-dir: '{bad}' does not start with /"));
+    }
+    let max_running = args.cgi_max.unwrap_or(32);
+    if max_running == 0 {
+        return Err("argument --cgi-max: must be at least 1".into());
+    }
+    let dirs = if args.cgi_dir.is_empty() {
+        vec!["/cgi-bin".into(), "/htbin".into()]
+    } else {
+        args.cgi_dir.clone()
+    };
+    let max_body = args.cgi_max_body.as_deref().unwrap_or("1G");
+    Ok(Some(CgiConfig {
+        dirs,
+        pass_env: args.cgi_pass_env.clone(),
+        max_body: bytes(max_body)
+            .ok_or_else(|| format!("argument --cgi-max-body: '{max_body}' is not a size"))?,
+        timeout: seconds(args.cgi_timeout.unwrap_or(60.0), "--cgi-timeout")?,
+        max_running,
+    }))
+}
+
+/// `1048576`, `512K`, `10M`, `1G` (powers of 1024).
+fn bytes(text: &str) -> Option<u64> {
+    let (digits, shift) = match text.as_bytes().last()?.to_ascii_uppercase() {
+        b'K' => (&text[..text.len() - 1], 10),
+        b'M' => (&text[..text.len() - 1], 20),
+        b'G' => (&text[..text.len() - 1], 30),
+        _ => (text, 0),
+    };
+    digits.parse::<u64>().ok()?.checked_mul(1 << shift)
 }
 
 /// `-b` takes an IP address or a host name, resolved as CPython's `getaddrinfo` would.
@@ -268,6 +364,15 @@ mod tests {
         assert_eq!(value, "a: b");
         assert!(parse_header("no colon").is_err());
         assert!(parse_header(": empty name").is_err());
+    }
+
+    #[test]
+    fn body_sizes_take_binary_suffixes() {
+        assert_eq!(bytes("10"), Some(10));
+        assert_eq!(bytes("2k"), Some(2048));
+        assert_eq!(bytes("1G"), Some(1 << 30));
+        assert_eq!(bytes("x"), None);
+        assert_eq!(bytes(""), None);
     }
 
     #[test]
