@@ -5,6 +5,7 @@
 pub mod access_log;
 mod connection;
 mod listener;
+mod malformed;
 mod shutdown;
 
 use std::future::Future;
@@ -223,6 +224,14 @@ async fn accept_failed(log: &AccessLog, error: &io::Error) {
 }
 
 impl Protocol {
+    /// The version written in HTTP/1 status lines.
+    fn status_version(self) -> &'static str {
+        match self {
+            Protocol::Http10 => "HTTP/1.0",
+            Protocol::Http11 => "HTTP/1.1",
+        }
+    }
+
     /// hyper's connection builder for this protocol.
     fn builder(self, header_timeout: Duration) -> auto::Builder<TokioExecutor> {
         let mut builder = auto::Builder::new(TokioExecutor::new());
