@@ -44,5 +44,7 @@ pub use handler::{
     BoxResponseFuture, DynHandler, Handler, Mount, Request, Response, SharedHandler,
 };
 pub use http;
-pub use server::{stop_signal, AccessLog, ConnectionInfo, Protocol, Server, StopSignal};
+pub use server::{
+    stop_signal, AccessLog, ConnectionInfo, Protocol, Server, StopSignal, TlsConfig, TlsError,
+};
 pub use static_files::StaticFiles;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use serveur::http::header::{HeaderName, HeaderValue};
-use serveur::Protocol;
+use serveur::{Protocol, TlsConfig};
 
 /// Serve a directory over HTTP: a fast, safe drop-in for `python -m http.server`.
 #[derive(Parser, Debug)]
@@ -48,6 +48,23 @@ struct Args {
     #[arg(short = 'H', long = "header", value_name = "HEADER")]
     headers: Vec<String>,
 
+    /// Path to the TLS certificate chain file (PEM); serves HTTPS
+    #[arg(long = "tls-cert", value_name = "PATH")]
+    tls_cert: Option<PathBuf>,
+
+    /// Path to the TLS key file (PEM: PKCS#8, PKCS#1 or SEC1; default: the key in --tls-cert)
+    #[arg(long = "tls-key", value_name = "PATH")]
+    tls_key: Option<PathBuf>,
+
+    /// Path to the password file for an encrypted TLS key
+    #[arg(long = "tls-password-file", value_name = "PATH")]
+    tls_password_file: Option<PathBuf>,
+
+    /// Serve HTTPS with a certificate made at start-up for localhost, 127.0.0.1, ::1 and the
+    /// bind address, kept in memory; its SHA-256 fingerprint is printed
+    #[arg(long, help_heading = "serveur options")]
+    tls_self_signed: bool,
+
     /// Follow symlinks whose target is outside the served directory
     #[arg(long, help_heading = "serveur options")]
     follow_symlinks: bool,
@@ -73,6 +90,15 @@ struct Args {
         help_heading = "Limits and timeouts"
     )]
     header_timeout: f64,
+
+    /// Seconds a client has to complete the TLS handshake
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 10.0,
+        help_heading = "Limits and timeouts"
+    )]
+    handshake_timeout: f64,
 
     /// Seconds in-flight requests may run on after Ctrl+C or SIGTERM
     #[arg(
@@ -109,6 +135,19 @@ pub struct Config {
     pub header_timeout: Duration,
     /// The grace period on stop.
     pub shutdown_grace: Duration,
+    /// HTTPS, when a certificate was given or made.
+    pub tls: Option<Tls>,
+    /// The TLS handshake timeout.
+    pub handshake_timeout: Duration,
+}
+
+/// The certificate served, and whether it was made at start-up (its fingerprint is shown).
+#[derive(Debug)]
+pub struct Tls {
+    /// The loaded or generated configuration.
+    pub config: TlsConfig,
+    /// Whether it is `--tls-self-signed`.
+    pub self_signed: bool,
 }
 
 /// Parses the process's arguments, or exits: 0 after `--help`/`--version`, 2 after an error.
@@ -137,7 +176,7 @@ fn fail(message: &str) -> ! {
 }
 
 fn validate(args: Args) -> Result<Config, String> {
-    let directory = match args.directory {
+    let directory = match args.directory.clone() {
         Some(dir) => dir,
         None => std::env::current_dir().map_err(|e| format!("current directory: {e}"))?,
     };
@@ -172,7 +211,10 @@ fn validate(args: Args) -> Result<Config, String> {
         .iter()
         .map(|h| parse_header(h))
         .collect::<Result<_, _>>()?;
+    let tls = tls(&args, bind)?;
     Ok(Config {
+        tls,
+        handshake_timeout: seconds(args.handshake_timeout, "--handshake-timeout")?,
         bind,
         port: args.port,
         directory,
@@ -185,6 +227,51 @@ fn validate(args: Args) -> Result<Config, String> {
         header_timeout: seconds(args.header_timeout, "--header-timeout")?,
         shutdown_grace: seconds(args.shutdown_grace, "--shutdown-grace")?,
     })
+}
+
+/// The TLS flags, checked as Python 3.14 checks them (same messages), then loaded.
+fn tls(args: &Args, bind: Option<SocketAddr>) -> Result<Option<Tls>, String> {
+    let Some(cert) = &args.tls_cert else {
+        if args.tls_key.is_some() {
+            return Err("--tls-key requires --tls-cert to be set".to_owned());
+        }
+        if args.tls_password_file.is_some() {
+            return Err("--tls-password-file requires --tls-cert to be set".to_owned());
+        }
+        if !args.tls_self_signed {
+            return Ok(None);
+        }
+        let extra: Vec<String> = bind
+            .map(|addr| addr.ip())
+            .filter(|ip| !ip.is_unspecified())
+            .map(|ip| ip.to_string())
+            .into_iter()
+            .collect();
+        let config = TlsConfig::self_signed(&extra).map_err(|e| e.to_string())?;
+        return Ok(Some(Tls {
+            config,
+            self_signed: true,
+        }));
+    };
+    if args.tls_self_signed {
+        return Err("--tls-self-signed cannot be used with --tls-cert".to_owned());
+    }
+    // Python reads the password file as UTF-8 and strips it.
+    let password = args
+        .tls_password_file
+        .as_ref()
+        .map(|path| {
+            std::fs::read_to_string(path)
+                .map(|text| text.trim().to_owned())
+                .map_err(|e| format!("Failed to read TLS password file: {e}"))
+        })
+        .transpose()?;
+    let config = TlsConfig::from_pem_files(cert, args.tls_key.as_deref(), password.as_deref())
+        .map_err(|e| e.to_string())?;
+    Ok(Some(Tls {
+        config,
+        self_signed: false,
+    }))
 }
 
 /// `-b` takes an IP address or a host name, resolved as CPython's `getaddrinfo` would.
