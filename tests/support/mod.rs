@@ -55,7 +55,9 @@ impl Serveur {
             .expect("start serveur");
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
         let mut startup_line = String::new();
-        stdout.read_line(&mut startup_line).expect("read startup line");
+        stdout
+            .read_line(&mut startup_line)
+            .expect("read startup line");
         let startup_line = startup_line.trim_end().to_owned();
         let port: u16 = startup_line
             .split(" port ")
@@ -82,7 +84,10 @@ impl Serveur {
         let out_sink = Arc::clone(&log);
         std::thread::spawn(move || {
             for line in stdout.lines().map_while(Result::ok) {
-                out_sink.lock().expect("log lock").push(format!("stdout: {line}"));
+                out_sink
+                    .lock()
+                    .expect("log lock")
+                    .push(format!("stdout: {line}"));
             }
         });
         Serveur {
@@ -233,7 +238,10 @@ pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &st
     for (name, value) in headers {
         builder = builder.header(*name, *value);
     }
-    send(addr, builder.body(Full::new(Bytes::new())).expect("request"))
+    send(
+        addr,
+        builder.body(Full::new(Bytes::new())).expect("request"),
+    )
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -242,3 +250,5 @@ fn runtime() -> tokio::runtime::Runtime {
         .build()
         .expect("runtime")
 }
+
+pub mod tls;

@@ -1,0 +1,383 @@
+//! HTTPS: Python 3.14's TLS flags and their errors, real handshakes with rustls, curl and
+//! openssl, RSA / EC / PKCS#1 / encrypted PKCS#8 keys, the self-signed certificate, and the
+//! static-file answers over TLS.
+
+mod support;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rustls::version::{TLS12, TLS13};
+use support::tls::{client, fetch_tls, make_cert, openssl};
+use support::{raw, Serveur};
+
+fn site() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("a.txt"), "hello\n").expect("write");
+    std::fs::create_dir(dir.path().join("sub")).expect("mkdir");
+    std::fs::write(dir.path().join("sub/b.html"), "<p>b</p>").expect("write");
+    dir
+}
+
+fn https(site: &Path, cert: &Path, extra: &[&str]) -> Serveur {
+    let mut args = vec!["--tls-cert", cert.to_str().expect("utf-8")];
+    args.extend_from_slice(extra);
+    Serveur::start(site, &args)
+}
+
+/// Runs the binary with `args` expecting it to refuse to start: returns (exit code, stderr).
+fn refused(args: &[&str]) -> (i32, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = Command::new(env!("CARGO_BIN_EXE_serveur"))
+        .args(["-d", dir.path().to_str().expect("utf-8"), "-b", "127.0.0.1"])
+        .args(args)
+        .arg("0")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run serveur");
+    let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+    (output.status.code().unwrap_or(-1), stderr)
+}
+
+#[test]
+fn startup_line_says_https_and_rustls_gets_files_over_tls_1_3_and_1_2() {
+    let site = site();
+    let pki = tempfile::tempdir().expect("tempdir");
+    let (cert, _key) = make_cert(pki.path(), "rsa", "rsa:2048");
+    // The key is in its own file: PEM cert and key concatenated, as Python allows.
+    let both = pki.path().join("both.pem");
+    let mut pem = std::fs::read(&cert).expect("cert");
+    pem.extend(std::fs::read(pki.path().join("rsa.key")).expect("key"));
+    std::fs::write(&both, pem).expect("write");
+    let server = https(site.path(), &both, &[]);
+    assert_eq!(
+        server.startup_line,
+        format!(
+            "Serving HTTPS on 127.0.0.1 port {0} (https://127.0.0.1:{0}/) ...",
+            server.port()
+        )
+    );
+    for version in [&TLS13, &TLS12] {
+        let got = fetch_tls(
+            server.addr,
+            &client(&cert, &[b"http/1.1"], &[version]),
+            "/a.txt",
+        );
+        assert_eq!(got.version, version.version);
+        assert_eq!(got.alpn.as_deref(), Some(&b"http/1.1"[..]));
+        assert_eq!(got.http, http::Version::HTTP_11);
+        assert_eq!(got.reply.status, 200);
+        assert_eq!(got.reply.text(), "hello\n");
+    }
+    server.wait_for_log("\"GET /a.txt HTTP/1.1\" 200 6");
+}
+
+#[test]
+fn static_answers_are_the_same_over_tls_http1_and_h2() {
+    let site = site();
+    let pki = tempfile::tempdir().expect("tempdir");
+    let (cert, key) = make_cert(pki.path(), "ec", "ec");
+    let server = https(
+        site.path(),
+        &cert,
+        &["--tls-key", key.to_str().expect("utf-8")],
+    );
+    for alpn in [&b"http/1.1"[..], b"h2"] {
+        let connector = client(&cert, &[alpn], &[&TLS13]);
+        let file = fetch_tls(server.addr, &connector, "/a.txt");
+        assert_eq!(file.alpn.as_deref(), Some(alpn));
+        assert_eq!(
+            (file.reply.status, file.reply.text().as_str()),
+            (200, "hello\n")
+        );
+        assert_eq!(file.reply.header("content-type"), "text/plain");
+        assert_eq!(file.reply.header("content-length"), "6");
+        let missing = fetch_tls(server.addr, &connector, "/nope");
+        assert_eq!(missing.reply.status, 404);
+        assert!(missing
+            .reply
+            .text()
+            .contains("<p>Message: File not found.</p>"));
+        let redirect = fetch_tls(server.addr, &connector, "/sub?x=1");
+        assert_eq!(redirect.reply.status, 301);
+        assert_eq!(redirect.reply.header("location"), "/sub/?x=1");
+        let listing = fetch_tls(server.addr, &connector, "/sub/");
+        assert!(listing
+            .reply
+            .text()
+            .contains("<a href=\"b.html\">b.html</a>"));
+    }
+    // One access-log shape for both versions.
+    server.wait_for_log("\"GET /a.txt HTTP/1.1\" 200 6");
+    server.wait_for_log("\"GET /a.txt HTTP/2.0\" 200 6");
+    server.wait_for_log("\"GET /sub?x=1 HTTP/2.0\" 301 0");
+}
+
+#[test]
+fn curl_http2_and_openssl_s_client_complete_real_handshakes() {
+    let site = site();
+    let pki = tempfile::tempdir().expect("tempdir");
+    let (cert, key) = make_cert(pki.path(), "rsa", "rsa:2048");
+    let server = https(
+        site.path(),
+        &cert,
+        &["--tls-key", key.to_str().expect("utf-8")],
+    );
+    let url = format!("https://localhost:{}/a.txt", server.port());
+    let resolve = format!("localhost:{}:127.0.0.1", server.port());
+    let output = Command::new("curl")
+        .args(["-sS", "--http2", "--cacert", cert.to_str().expect("utf-8")])
+        .args(["--resolve", &resolve, "-w", "\n%{http_version}", &url])
+        .output()
+        .expect("the curl command is required for the TLS tests");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "curl: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(text, "hello\n\n2");
+
+    let connect = format!("127.0.0.1:{}", server.port());
+    for (flag, version) in [("-tls1_3", "TLSv1.3"), ("-tls1_2", "TLSv1.2")] {
+        let out = s_client(&[&connect, flag, "-alpn", "h2,http/1.1"]);
+        assert!(out.contains(&format!("New, {version}, Cipher is")), "{out}");
+        assert!(out.contains("ALPN protocol: h2"), "{out}");
+    }
+}
+
+/// `openssl s_client -connect ARGS…` with a closed stdin; its stdout.
+fn s_client(args: &[&str]) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut all = vec!["s_client", "-connect"];
+    all.extend_from_slice(args);
+    String::from_utf8_lossy(&openssl(dir.path(), &all)).into_owned()
+}
+
+#[test]
+fn pkcs1_rsa_and_encrypted_pkcs8_keys_load() {
+    let site = site();
+    let pki = tempfile::tempdir().expect("tempdir");
+    let dir = pki.path();
+    let (cert, _) = make_cert(dir, "rsa", "rsa:2048");
+    openssl(
+        dir,
+        &[
+            "pkey",
+            "-in",
+            "rsa.key",
+            "-traditional",
+            "-out",
+            "pkcs1.key",
+        ],
+    );
+    assert!(std::fs::read_to_string(dir.join("pkcs1.key"))
+        .expect("read")
+        .starts_with("-----BEGIN RSA PRIVATE KEY-----"));
+    let server = https(
+        site.path(),
+        &cert,
+        &["--tls-key", dir.join("pkcs1.key").to_str().expect("utf-8")],
+    );
+    let got = fetch_tls(server.addr, &client(&cert, &[], &[&TLS13]), "/a.txt");
+    assert_eq!(got.reply.text(), "hello\n");
+    drop(server);
+
+    openssl(
+        dir,
+        &[
+            "pkcs8",
+            "-topk8",
+            "-in",
+            "rsa.key",
+            "-out",
+            "enc.key",
+            "-passout",
+            "pass:s3cret",
+        ],
+    );
+    // Python strips the password file's text.
+    std::fs::write(dir.join("pass.txt"), "s3cret\n").expect("write");
+    let enc = dir.join("enc.key");
+    let server = https(
+        site.path(),
+        &cert,
+        &[
+            "--tls-key",
+            enc.to_str().expect("utf-8"),
+            "--tls-password-file",
+            dir.join("pass.txt").to_str().expect("utf-8"),
+        ],
+    );
+    let got = fetch_tls(server.addr, &client(&cert, &[], &[&TLS12]), "/a.txt");
+    assert_eq!(got.reply.text(), "hello\n");
+}
+
+#[test]
+fn every_tls_mistake_is_one_clear_line_and_exit_2() {
+    let pki = tempfile::tempdir().expect("tempdir");
+    let dir = pki.path();
+    let (cert, key) = make_cert(dir, "rsa", "rsa:2048");
+    let (_, other_key) = make_cert(dir, "other", "ec");
+    openssl(
+        dir,
+        &[
+            "pkcs8",
+            "-topk8",
+            "-in",
+            "rsa.key",
+            "-out",
+            "enc.key",
+            "-passout",
+            "pass:right",
+        ],
+    );
+    std::fs::write(dir.join("wrong.txt"), "wrong").expect("write");
+    let p = |path: &Path| path.to_str().expect("utf-8").to_owned();
+    let (cert, key, other_key) = (p(&cert), p(&key), p(&other_key));
+    let (enc, wrong) = (p(&dir.join("enc.key")), p(&dir.join("wrong.txt")));
+    let missing = p(&dir.join("missing.pem"));
+    let cases: Vec<(Vec<&str>, String)> = vec![
+        (vec!["--tls-key", &key], "--tls-key requires --tls-cert to be set".into()),
+        (
+            vec!["--tls-password-file", &wrong],
+            "--tls-password-file requires --tls-cert to be set".into(),
+        ),
+        (
+            vec!["--tls-cert", &missing],
+            format!("cannot read the TLS certificate file {missing}: No such file or directory (os error 2)"),
+        ),
+        (
+            vec!["--tls-cert", &cert, "--tls-key", &missing],
+            format!("cannot read the TLS key file {missing}: No such file or directory (os error 2)"),
+        ),
+        (
+            vec!["--tls-cert", &cert, "--tls-password-file", &missing],
+            "Failed to read TLS password file: No such file or directory (os error 2)".into(),
+        ),
+        (vec!["--tls-cert", &cert], format!("no private key found in {cert}")),
+        (
+            vec!["--tls-cert", &cert, "--tls-key", &other_key],
+            format!("the private key in {other_key} does not match the certificate in {cert}"),
+        ),
+        (
+            vec!["--tls-cert", &cert, "--tls-key", &enc],
+            format!("the private key in {enc} is encrypted and no password was given"),
+        ),
+        (
+            vec!["--tls-cert", &cert, "--tls-key", &enc, "--tls-password-file", &wrong],
+            format!("cannot decrypt the private key in {enc}: wrong password"),
+        ),
+        (
+            vec!["--tls-cert", &cert, "--tls-key", &key, "--tls-self-signed"],
+            "--tls-self-signed cannot be used with --tls-cert".into(),
+        ),
+    ];
+    for (args, message) in cases {
+        let (code, stderr) = refused(&args);
+        assert_eq!(
+            (code, stderr.as_str()),
+            (2, format!("serveur: error: {message}").as_str()),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn an_expired_certificate_is_served_with_a_warning() {
+    let site = site();
+    let pki = tempfile::tempdir().expect("tempdir");
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).expect("params");
+    params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+    let key = rcgen::KeyPair::generate().expect("key");
+    let cert = params.self_signed(&key).expect("cert");
+    let path = pki.path().join("expired.pem");
+    std::fs::write(&path, cert.pem() + &key.serialize_pem()).expect("write");
+    let server = https(site.path(), &path, &[]);
+    server.wait_for_log("serveur: warning: the TLS certificate expired on 2021-01-01");
+}
+
+#[test]
+fn self_signed_covers_local_names_and_prints_its_fingerprint() {
+    let site = site();
+    let server = Serveur::start(site.path(), &["--tls-self-signed"]);
+    assert!(server
+        .startup_line
+        .starts_with("Serving HTTPS on 127.0.0.1 port "));
+    let printed = server.wait_for_log("stdout: Self-signed certificate, SHA-256 fingerprint ");
+    let printed = printed.rsplit(' ').next().expect("fingerprint").to_owned();
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let connect = format!("127.0.0.1:{}", server.port());
+    let pem = openssl(dir.path(), &["s_client", "-connect", &connect]);
+    std::fs::write(dir.path().join("served.pem"), pem).expect("write");
+    let fingerprint = String::from_utf8_lossy(&openssl(
+        dir.path(),
+        &[
+            "x509",
+            "-in",
+            "served.pem",
+            "-noout",
+            "-fingerprint",
+            "-sha256",
+        ],
+    ))
+    .into_owned();
+    assert_eq!(
+        fingerprint.trim().rsplit('=').next(),
+        Some(printed.as_str())
+    );
+    let names = String::from_utf8_lossy(&openssl(
+        dir.path(),
+        &[
+            "x509",
+            "-in",
+            "served.pem",
+            "-noout",
+            "-ext",
+            "subjectAltName",
+        ],
+    ))
+    .into_owned();
+    for name in [
+        "DNS:localhost",
+        "IP Address:127.0.0.1",
+        "IP Address:0:0:0:0:0:0:0:1",
+    ] {
+        assert!(names.contains(name), "{name} in {names}");
+    }
+    // The served certificate really is that one: a client trusting it gets through.
+    let got = fetch_tls(
+        server.addr,
+        &client(&dir.path().join("served.pem"), &[b"h2"], &[&TLS13]),
+        "/a.txt",
+    );
+    assert_eq!(got.reply.text(), "hello\n");
+}
+
+#[test]
+fn plain_http_on_the_tls_port_is_logged_and_closed() {
+    let site = site();
+    let server = Serveur::start(site.path(), &["--tls-self-signed"]);
+    let started = Instant::now();
+    let answer = raw(server.addr, b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(answer.is_empty(), "{answer:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    server.wait_for_log("plain HTTP sent to the HTTPS port; connection closed");
+}
+
+#[test]
+fn a_client_that_never_finishes_the_handshake_is_dropped_after_the_timeout() {
+    let site = site();
+    let server = Serveur::start(
+        site.path(),
+        &["--tls-self-signed", "--handshake-timeout", "1"],
+    );
+    let mut stalled = std::net::TcpStream::connect(server.addr).expect("connect");
+    // A handshake record header, then nothing.
+    stalled.write_all(&[0x16, 0x03, 0x01]).expect("write");
+    server.wait_for_log("TLS handshake timed out after 1s");
+}
