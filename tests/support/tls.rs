@@ -191,3 +191,49 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .build()
         .expect("runtime")
 }
+
+/// The foundation's static-file answers, checked through `fetch` (any transport): a file with
+/// its type and length, Python's 404 page, the slash redirect keeping the query, a listing.
+/// The site must hold `a.txt` = `hello\n` and `sub/b.html`.
+pub fn assert_static_answers(fetch: impl Fn(&str) -> Reply) {
+    let file = fetch("/a.txt");
+    assert_eq!((file.status, file.text().as_str()), (200, "hello\n"));
+    assert_eq!(file.header("content-type"), "text/plain");
+    assert_eq!(file.header("content-length"), "6");
+    let missing = fetch("/nope");
+    assert_eq!(missing.status, 404);
+    assert!(missing.text().contains("<p>Message: File not found.</p>"));
+    let redirect = fetch("/sub?x=1");
+    assert_eq!(redirect.status, 301);
+    assert_eq!(redirect.header("location"), "/sub/?x=1");
+    let listing = fetch("/sub/");
+    assert!(listing.text().contains("<a href=\"b.html\">b.html</a>"));
+}
+
+/// Sends `count` requests for `path` at once as streams of one HTTP/2 connection over `io`
+/// and returns the replies.
+pub async fn many_streams<IO>(io: IO, count: usize, path: &str) -> Vec<Reply>
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(io))
+            .await
+            .expect("h2 handshake");
+    tokio::spawn(conn);
+    let requests = (0..count).map(|_| {
+        let mut sender = sender.clone();
+        let request = http::Request::get(format!("https://localhost{path}"))
+            .body(Full::new(Bytes::new()))
+            .expect("request");
+        tokio::spawn(
+            async move { collect(sender.send_request(request).await.expect("response")).await },
+        )
+    });
+    let handles: Vec<_> = requests.collect();
+    let mut replies = Vec::with_capacity(count);
+    for handle in handles {
+        replies.push(handle.await.expect("stream task"));
+    }
+    replies
+}
