@@ -364,3 +364,92 @@ fn a_client_that_never_finishes_the_handshake_is_dropped_after_the_timeout() {
     stalled.write_all(&[0x16, 0x03, 0x01]).expect("write");
     server.wait_for_log("TLS handshake timed out after 1s");
 }
+
+/// Answers `tls=true` or `tls=false` from the request's [`serveur::ConnectionInfo`].
+struct TellsTls;
+
+impl serveur::Handler for TellsTls {
+    async fn handle(&self, req: serveur::Request) -> serveur::Response {
+        let tls = req
+            .extensions()
+            .get::<serveur::ConnectionInfo>()
+            .map(|info| info.tls);
+        serveur::response::text(format!("tls={tls:?}"))
+    }
+}
+
+/// Runs the library's server with `tls` on a thread until the returned sender is dropped.
+fn library_server(
+    tls: Option<serveur::TlsConfig>,
+) -> (std::net::SocketAddr, std::sync::mpsc::Sender<()>) {
+    let mut server = serveur::Server::bind("127.0.0.1:0".parse().expect("addr"))
+        .expect("bind")
+        .access_log(serveur::AccessLog::off());
+    if let Some(tls) = tls {
+        server = server.tls(tls);
+    }
+    let addr = server.local_addr().expect("addr");
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async move {
+            let stop = tokio::task::spawn_blocking(move || {
+                let _ = stop_rx.recv();
+            });
+            let _ = server
+                .serve_until(TellsTls, async {
+                    let _ = stop.await;
+                })
+                .await;
+        });
+    });
+    (addr, stop_tx)
+}
+
+#[test]
+fn handlers_see_connection_info_tls_true_only_under_tls() {
+    let pki = tempfile::tempdir().expect("tempdir");
+    let (cert, key) = make_cert(pki.path(), "ec", "ec");
+    let config = serveur::TlsConfig::from_pem_files(&cert, Some(&key), None).expect("config");
+    let (addr, _stop) = library_server(Some(config));
+    let got = fetch_tls(addr, &client(&cert, &[b"h2"], &[&TLS13]), "/");
+    assert_eq!(got.reply.text(), "tls=Some(true)");
+    let (plain, _stop_plain) = library_server(None);
+    assert_eq!(support::get(plain, "/").text(), "tls=Some(false)");
+}
+
+#[test]
+fn a_malformed_request_over_tls_gets_pythons_error_page() {
+    let site = site();
+    let pki = tempfile::tempdir().expect("tempdir");
+    let (cert, key) = make_cert(pki.path(), "ec", "ec");
+    let server = https(
+        site.path(),
+        &cert,
+        &["--tls-key", key.to_str().expect("utf-8")],
+    );
+    let connector = client(&cert, &[b"http/1.1"], &[&TLS13]);
+    let answer = support::tls::runtime().block_on(async {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let tcp = tokio::net::TcpStream::connect(server.addr)
+            .await
+            .expect("connect");
+        let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+        let mut tls = connector.connect(name, tcp).await.expect("handshake");
+        tls.write_all(b"GET / HTTP/2.0\r\n\r\n")
+            .await
+            .expect("write");
+        let mut answer = Vec::new();
+        let _ = tls.read_to_end(&mut answer).await;
+        String::from_utf8_lossy(&answer).into_owned()
+    });
+    assert!(
+        answer.starts_with("HTTP/1.1 505 Invalid HTTP version (2.0)\r\n"),
+        "{answer}"
+    );
+    assert!(answer.contains("<p>Error code: 505</p>"));
+    server.wait_for_log("\"GET / HTTP/2.0\" 505 ");
+}

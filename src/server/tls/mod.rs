@@ -162,14 +162,19 @@ pub(crate) async fn handshake(
 ) -> Option<TlsStream<TcpStream>> {
     let attempt = async {
         let mut first = [0u8; 1];
-        if stream.peek(&mut first).await? == 1 && first[0] != HANDSHAKE_RECORD {
-            return Ok(None);
+        match stream.peek(&mut first).await? {
+            // Gone before saying anything (a port check): nothing to report.
+            0 => Ok(Err(None)),
+            _ if first[0] != HANDSHAKE_RECORD => Ok(Err(Some(
+                "plain HTTP sent to the HTTPS port; connection closed".to_owned(),
+            ))),
+            _ => acceptor.accept(stream).await.map(Ok),
         }
-        acceptor.accept(stream).await.map(Some)
     };
     let message = match tokio::time::timeout(timeout, attempt).await {
-        Ok(Ok(Some(tls))) => return Some(tls),
-        Ok(Ok(None)) => "plain HTTP sent to the HTTPS port; connection closed".to_owned(),
+        Ok(Ok(Ok(tls))) => return Some(tls),
+        Ok(Ok(Err(None))) => return None,
+        Ok(Ok(Err(Some(message)))) => message,
         Ok(Err(e)) => format!("TLS handshake failed: {e}"),
         Err(_) => format!("TLS handshake timed out after {timeout:?}"),
     };
