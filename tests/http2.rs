@@ -7,16 +7,10 @@ use std::process::Command;
 
 use rustls::pki_types::ServerName;
 use rustls::version::TLS13;
-use support::tls::{assert_static_answers, client, fetch_h2c, make_cert, many_streams, runtime};
+use support::tls::{
+    assert_static_answers, client, fetch_h2c, make_cert, many_streams, runtime, site,
+};
 use support::Serveur;
-
-fn site() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("a.txt"), "hello\n").expect("write");
-    std::fs::create_dir(dir.path().join("sub")).expect("mkdir");
-    std::fs::write(dir.path().join("sub/b.html"), "<p>b</p>").expect("write");
-    dir
-}
 
 #[test]
 fn h2c_with_prior_knowledge_gets_the_same_answers_and_log_lines() {

@@ -237,3 +237,12 @@ where
     }
     replies
 }
+
+/// A small site: `a.txt` = `hello\n`, and `sub/b.html`.
+pub fn site() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("a.txt"), "hello\n").expect("write");
+    std::fs::create_dir(dir.path().join("sub")).expect("mkdir");
+    std::fs::write(dir.path().join("sub/b.html"), "<p>b</p>").expect("write");
+    dir
+}
