@@ -10,8 +10,25 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use rustls::version::{TLS12, TLS13};
-use support::tls::{assert_static_answers, client, fetch_tls, make_cert, openssl, site};
+use support::tls::{
+    assert_static_answers, client, encrypt_key, fetch_tls, make_cert, openssl, site,
+};
 use support::{raw, Serveur};
+
+/// A site served over HTTPS with a fresh `NAME.crt`/`NAME.key` pair made with `algorithm`
+/// (`ec` gives `ec.*`, `rsa:2048` gives `rsa.*`); returns the site and certificate folders.
+fn https_with_key(algorithm: &str) -> (tempfile::TempDir, tempfile::TempDir, Serveur) {
+    let site = site();
+    let pki = tempfile::tempdir().expect("tempdir");
+    let name = if algorithm == "ec" { "ec" } else { "rsa" };
+    let (cert, key) = make_cert(pki.path(), name, algorithm);
+    let server = https(
+        site.path(),
+        &cert,
+        &["--tls-key", key.to_str().expect("utf-8")],
+    );
+    (site, pki, server)
+}
 
 fn https(site: &Path, cert: &Path, extra: &[&str]) -> Serveur {
     let mut args = vec!["--tls-cert", cert.to_str().expect("utf-8")];
@@ -54,14 +71,8 @@ fn startup_line_says_https_and_rustls_gets_files_over_tls_1_3_and_1_2() {
 
 #[test]
 fn static_answers_are_the_same_over_tls_http1_and_h2() {
-    let site = site();
-    let pki = tempfile::tempdir().expect("tempdir");
-    let (cert, key) = make_cert(pki.path(), "ec", "ec");
-    let server = https(
-        site.path(),
-        &cert,
-        &["--tls-key", key.to_str().expect("utf-8")],
-    );
+    let (_site, pki, server) = https_with_key("ec");
+    let cert = pki.path().join("ec.crt");
     for alpn in [&b"http/1.1"[..], b"h2"] {
         let connector = client(&cert, &[alpn], &[&TLS13]);
         assert_eq!(
@@ -78,14 +89,8 @@ fn static_answers_are_the_same_over_tls_http1_and_h2() {
 
 #[test]
 fn curl_http2_and_openssl_s_client_complete_real_handshakes() {
-    let site = site();
-    let pki = tempfile::tempdir().expect("tempdir");
-    let (cert, key) = make_cert(pki.path(), "rsa", "rsa:2048");
-    let server = https(
-        site.path(),
-        &cert,
-        &["--tls-key", key.to_str().expect("utf-8")],
-    );
+    let (_site, pki, server) = https_with_key("rsa:2048");
+    let cert = pki.path().join("rsa.crt");
     let url = format!("https://localhost:{}/a.txt", server.port());
     let resolve = format!("localhost:{}:127.0.0.1", server.port());
     let output = Command::new("curl")
@@ -146,19 +151,7 @@ fn pkcs1_rsa_and_encrypted_pkcs8_keys_load() {
     assert_eq!(got.reply.text(), "hello\n");
     drop(server);
 
-    openssl(
-        dir,
-        &[
-            "pkcs8",
-            "-topk8",
-            "-in",
-            "rsa.key",
-            "-out",
-            "enc.key",
-            "-passout",
-            "pass:s3cret",
-        ],
-    );
+    encrypt_key(dir, "rsa.key", "enc.key", "s3cret");
     // Python strips the password file's text.
     std::fs::write(dir.join("pass.txt"), "s3cret\n").expect("write");
     let enc = dir.join("enc.key");
@@ -258,14 +251,8 @@ fn handlers_see_connection_info_tls_true_only_under_tls() {
 
 #[test]
 fn a_malformed_request_over_tls_gets_pythons_error_page() {
-    let site = site();
-    let pki = tempfile::tempdir().expect("tempdir");
-    let (cert, key) = make_cert(pki.path(), "ec", "ec");
-    let server = https(
-        site.path(),
-        &cert,
-        &["--tls-key", key.to_str().expect("utf-8")],
-    );
+    let (_site, pki, server) = https_with_key("ec");
+    let cert = pki.path().join("ec.crt");
     let connector = client(&cert, &[b"http/1.1"], &[&TLS13]);
     let answer = support::tls::runtime().block_on(async {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};

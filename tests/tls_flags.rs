@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use rustls::version::TLS13;
-use support::tls::{client, fetch_tls, make_cert, openssl, site};
+use support::tls::{client, encrypt_key, fetch_tls, make_cert, openssl, site};
 use support::Serveur;
 
 /// Runs the binary with `args` expecting it to refuse to start: returns (exit code, stderr).
@@ -30,19 +30,7 @@ fn every_tls_mistake_is_one_clear_line_and_exit_2() {
     let dir = pki.path();
     let (cert, key) = make_cert(dir, "rsa", "rsa:2048");
     let (_, other_key) = make_cert(dir, "other", "ec");
-    openssl(
-        dir,
-        &[
-            "pkcs8",
-            "-topk8",
-            "-in",
-            "rsa.key",
-            "-out",
-            "enc.key",
-            "-passout",
-            "pass:right",
-        ],
-    );
+    encrypt_key(dir, "rsa.key", "enc.key", "right");
     std::fs::write(dir.join("wrong.txt"), "wrong").expect("write");
     let p = |path: &Path| path.to_str().expect("utf-8").to_owned();
     let (cert, key, other_key) = (p(&cert), p(&key), p(&other_key));

@@ -284,6 +284,10 @@ impl Protocol {
             // the whole response (RFC 9112 §9.6).
             .half_close(true)
             .keep_alive(self == Protocol::Http11)
+            // CPython's `_MAXHEADERS`: the 101st header is a 431 (`malformed` words it as
+            // Python does). hyper's default `max_buf_size` (about 400 KiB) still bounds the
+            // whole head, where CPython only bounds each line (64 KiB, checked per request
+            // in `malformed::over_limits`) and their number.
             .max_headers(100);
         builder.http2().timer(TokioTimer::new());
         match self {

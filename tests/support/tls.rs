@@ -246,3 +246,15 @@ pub fn site() -> tempfile::TempDir {
     std::fs::write(dir.path().join("sub/b.html"), "<p>b</p>").expect("write");
     dir
 }
+
+/// Writes `out`, the key in `key` encrypted as PKCS#8 (PBES2, OpenSSL's default) with
+/// `password`, in `dir`.
+pub fn encrypt_key(dir: &Path, key: &str, out: &str, password: &str) {
+    let pass = format!("pass:{password}");
+    openssl(
+        dir,
+        &[
+            "pkcs8", "-topk8", "-in", key, "-out", out, "-passout", &pass,
+        ],
+    );
+}
