@@ -4,7 +4,7 @@
 //! the way `BaseHTTPRequestHandler` lets Python programs write `do_GET`.
 //!
 //! ```text
-//! server/  (listen, hyper h1/h2, limits, timeouts, access log, graceful stop)
+//! server/  (listen, TLS, hyper h1/h2, limits, timeouts, access log, graceful stop)
 //!    │  knows handlers only through the trait
 //!    ▼
 //! Handler: async, &self, Request → Response (failures are responses)

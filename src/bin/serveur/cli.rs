@@ -241,12 +241,18 @@ fn tls(args: &Args, bind: Option<SocketAddr>) -> Result<Option<Tls>, String> {
         if !args.tls_self_signed {
             return Ok(None);
         }
-        let extra: Vec<String> = bind
+        // The bind address, and the name it was given by (`-b myhost.lan`), if any.
+        let mut extra: Vec<String> = bind
             .map(|addr| addr.ip())
             .filter(|ip| !ip.is_unspecified())
             .map(|ip| ip.to_string())
             .into_iter()
             .collect();
+        if let Some(host) = args.bind.as_deref().map(|b| b.trim_matches(['[', ']'])) {
+            if host.parse::<IpAddr>().is_err() {
+                extra.push(host.to_owned());
+            }
+        }
         let config = TlsConfig::self_signed(&extra).map_err(|e| e.to_string())?;
         return Ok(Some(Tls {
             config,
