@@ -11,14 +11,20 @@
 //!   refuses a request, the bytes it refused can be found (past the requests it did parse, which
 //!   the service counts in [`Parsed`]) and judged by [`python_rules::judge`].
 //! - **Write side**: hyper's automatic head is always the *last* bytes of a write (hyper writes
-//!   nothing after it) and has a fixed shape. A write whose end matches that shape — a few byte
-//!   comparisons, the only cost on the hot path — is checked further: the date must be now, and
-//!   the unparsed bytes on the read side must be a head hyper would refuse. Only then are those
-//!   last bytes replaced by Python's page, and hyper is told its bytes were written.
+//!   nothing after it) and has a fixed shape. A write whose end matches that shape is checked
+//!   further: the date must be now, and the unparsed bytes on the read side must be a head
+//!   hyper would refuse. Only then are those last bytes replaced by Python's page, and hyper is
+//!   told its bytes were written.
 //!
-//! So a normal response is never altered: a file whose content happens to end like hyper's head
-//! still needs a date of this very second *and* a malformed request pipelined behind it.
-//! HTTP/2 connections are left alone (hyper sends GOAWAY frames, not heads).
+//! Cost on the hot path: per write, a comparison of its last four bytes (and of about forty
+//! more for a bodiless head); per read, one copy of the bytes into the window (none once a
+//! window is full, so an upload's body is not copied); per request, one relaxed atomic add.
+//!
+//! A normal response is never altered: a file whose content happens to end like hyper's head
+//! still needs a date of this very second *and* a malformed request pipelined behind it. When
+//! the refused bytes cannot be located (they follow a chunked body, or a body longer than a
+//! window), the page still replaces hyper's head, with hyper's code and no request line.
+//! HTTP/2 connections are left alone (hyper answers their errors with frames, not heads).
 
 use std::io::{self, IoSlice};
 use std::net::IpAddr;
