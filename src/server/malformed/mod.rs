@@ -20,10 +20,11 @@
 //! more for a bodiless head); per read, one copy of the bytes into the window (none once a
 //! window is full, so an upload's body is not copied); per request, one relaxed atomic add.
 //!
-//! A normal response is never altered: a file whose content happens to end like hyper's head
-//! still needs a date of this very second *and* a malformed request pipelined behind it. When
-//! the refused bytes cannot be located (they follow a chunked body, or a body longer than a
-//! window), the page still replaces hyper's head, with hyper's code and no request line.
+//! A file whose content happens to end like hyper's head is left alone: it would need a date
+//! of this very second *and* a malformed request pipelined behind it. When the refused bytes
+//! cannot be located (they follow a chunked body, or a body longer than a window), the page
+//! still replaces hyper's head, with hyper's code and no request line; there, and only there,
+//! the date is the sole guard.
 //! HTTP/2 connections are left alone (hyper answers their errors with frames, not heads).
 
 use std::io::{self, IoSlice};
