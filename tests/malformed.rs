@@ -241,3 +241,17 @@ fn under_http_1_0_the_error_status_line_says_http_1_0() {
         "HTTP/1.0 505 Invalid HTTP version (2.0)"
     );
 }
+
+#[test]
+fn a_bad_request_after_a_chunked_body_still_gets_a_page_with_hyper_s_code() {
+    let (_dir, server) = serve();
+    // The chunked body cannot be walked without an HTTP parser: the refused bytes are not
+    // located, so the page carries hyper's 400 (Python would say 505) and no request line.
+    let request = b"GET /a.txt HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n\
+        5\r\nhello\r\n0\r\n\r\nGET / HTTP/2.0\r\n\r\n";
+    let got = answers(&raw(server.addr, request));
+    let lines: Vec<&str> = got.iter().map(|a| a.status_line.as_str()).collect();
+    assert_eq!(lines, ["HTTP/1.1 200 OK", "HTTP/1.1 400 Bad Request"]);
+    assert!(got[1].body.contains("<p>Error code: 400</p>"));
+    server.wait_for_log("\"\" 400 ");
+}
