@@ -255,3 +255,15 @@ fn a_bad_request_after_a_chunked_body_still_gets_a_page_with_hyper_s_code() {
     assert!(got[1].body.contains("<p>Error code: 400</p>"));
     server.wait_for_log("\"\" 400 ");
 }
+
+#[test]
+fn framing_hyper_refuses_gets_pythons_page_too() {
+    let (_dir, server) = serve();
+    assert_python_error(
+        &server,
+        b"GET /a.txt HTTP/1.1\r\nContent-Length: 12x\r\n\r\n",
+        400,
+        "Bad Request",
+    );
+    server.wait_for_log("\"GET /a.txt HTTP/1.1\" 400 ");
+}

@@ -142,7 +142,8 @@ fn skip_requests(mut bytes: &[u8], count: usize) -> Option<&[u8]> {
 }
 
 /// Whether hyper would take `head` as the start of a good request: it parses (or is still
-/// arriving, within the window), has at most 100 headers, a URI and method hyper takes.
+/// arriving, within the window), has at most 100 headers, a URI, method and framing hyper
+/// takes.
 fn hyper_accepts(head: &[u8], cut: bool) -> bool {
     let mut headers = [EMPTY_HEADER; MAX_HEADERS];
     let mut req = Request::new(&mut headers);
@@ -153,10 +154,40 @@ fn hyper_accepts(head: &[u8], cut: bool) -> bool {
             uri.len() <= HYPER_MAX_URI
                 && uri.parse::<http::Uri>().is_ok()
                 && http::Method::from_bytes(method.as_bytes()).is_ok()
+                && framing_accepted(req.version == Some(1), req.headers)
         }
         Ok(Status::Partial) => !cut,
         Err(_) => false,
     }
+}
+
+/// hyper's framing checks on a request head (`role::Server::parse`, after RFC 9112 §6.1 and
+/// §6.3): no `Transfer-Encoding` in HTTP/1.0, `chunked` last when it is there, and every
+/// `Content-Length` the same run of digits.
+fn framing_accepted(http_11: bool, headers: &[httparse::Header<'_>]) -> bool {
+    let mut length: Option<&[u8]> = None;
+    let mut chunked_last = None;
+    for header in headers {
+        if header.name.eq_ignore_ascii_case("transfer-encoding") {
+            if !http_11 {
+                return false;
+            }
+            let last = header
+                .value
+                .rsplit(|&b| b == b',')
+                .next()
+                .unwrap_or_default();
+            chunked_last = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        } else if header.name.eq_ignore_ascii_case("content-length") {
+            let value = header.value.trim_ascii();
+            let digits = !value.is_empty() && value.iter().all(u8::is_ascii_digit);
+            if !digits || length.is_some_and(|seen| seen != value) {
+                return false;
+            }
+            length = Some(value);
+        }
+    }
+    chunked_last != Some(false)
 }
 
 #[cfg(test)]
@@ -206,6 +237,26 @@ mod tests {
         assert_eq!(refused(&w, 0), None);
         assert_eq!(refused(&w, 1), None);
         assert_eq!(refused(&w, 2), None);
+    }
+
+    #[test]
+    fn heads_with_framing_hyper_refuses_are_refused() {
+        for head in [
+            &b"GET / HTTP/1.1\r\nContent-Length: x\r\n\r\n"[..],
+            b"GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            b"GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"GET / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+        ] {
+            assert!(
+                !hyper_accepts(head, false),
+                "{}",
+                String::from_utf8_lossy(head)
+            );
+        }
+        assert!(hyper_accepts(
+            b"GET / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+            false
+        ));
     }
 
     #[test]
