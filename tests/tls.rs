@@ -275,3 +275,22 @@ fn a_malformed_request_over_tls_gets_pythons_error_page() {
     assert!(answer.contains("<p>Error code: 505</p>"));
     server.wait_for_log("\"GET / HTTP/2.0\" 505 ");
 }
+
+#[test]
+fn tls_1_1_and_1_0_are_refused() {
+    let (_site, _pki, server) = https_with_key("ec");
+    let connect = format!("127.0.0.1:{}", server.port());
+    for flag in ["-tls1_1", "-tls1"] {
+        // Security level 0 lets the openssl client offer the old versions at all.
+        let status = Command::new("openssl")
+            .args(["s_client", "-connect", &connect, flag])
+            .args(["-cipher", "DEFAULT@SECLEVEL=0"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("the openssl command is required for the TLS tests");
+        assert!(!status.success(), "openssl {flag} got through");
+    }
+    server.wait_for_log("TLS handshake failed: peer is incompatible");
+}
