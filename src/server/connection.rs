@@ -80,7 +80,7 @@ where
                     if verdict.code == http::StatusCode::URI_TOO_LONG {
                         request_line = request_line.map(|_| String::new());
                     }
-                    crate::response::error_with(verdict.code, &verdict.message, &verdict.explain)
+                    malformed::error_response(&verdict)
                 }
                 None => {
                     let mut req: Request = req.map(RequestBody::incoming);

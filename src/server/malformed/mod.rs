@@ -40,6 +40,7 @@ mod page;
 mod python_rules;
 mod unparsed;
 
+pub(crate) use page::error_response;
 pub(crate) use python_rules::{over_limits, Verdict};
 
 use super::access_log::AccessLog;

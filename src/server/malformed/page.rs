@@ -4,6 +4,7 @@
 use std::time::{Duration, SystemTime};
 
 use futures_util::FutureExt;
+use http::header::{HeaderValue, CONNECTION};
 use http::StatusCode;
 use http_body_util::BodyExt;
 
@@ -73,7 +74,7 @@ pub(super) fn auto_head_at_end(buf: &[u8]) -> Option<AutoHead> {
 /// reason phrase, `Server`, `Date`, then [`error_with`](crate::response::error_with)'s headers
 /// and page — and returns the page's length.
 pub(super) fn render(verdict: &Verdict, version: &str, out: &mut Vec<u8>) -> usize {
-    let response = crate::response::error_with(verdict.code, &verdict.message, &verdict.explain);
+    let response = error_response(verdict);
     let (parts, body) = response.into_parts();
     // `error_with` builds its page in memory: collecting it is ready at once.
     let page = body
@@ -99,6 +100,17 @@ pub(super) fn render(verdict: &Verdict, version: &str, out: &mut Vec<u8>) -> usi
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(&page);
     page.len()
+}
+
+/// Python's error response for `verdict`, ending the connection: after a request it could not
+/// parse, the server cannot know where the next one starts (RFC 9112 §9.6 `close`).
+pub(crate) fn error_response(verdict: &Verdict) -> crate::handler::Response {
+    let mut response =
+        crate::response::error_with(verdict.code, &verdict.message, &verdict.explain);
+    response
+        .headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 /// The message as reason phrase, as CPython sends it (ISO-8859-1), unless it holds a byte a
