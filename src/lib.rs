@@ -4,7 +4,7 @@
 //! the way `BaseHTTPRequestHandler` lets Python programs write `do_GET`.
 //!
 //! ```text
-//! server/  (listen, TLS, hyper h1/h2, limits, timeouts, access log, graceful stop)
+//! server/  (listen, hyper h1/h2, limits, timeouts, access log, graceful stop)
 //!    │  knows handlers only through the trait
 //!    ▼
 //! Handler: async, &self, Request → Response (failures are responses)
@@ -44,7 +44,7 @@ pub use handler::{
     BoxResponseFuture, DynHandler, Handler, Mount, Request, Response, SharedHandler,
 };
 pub use http;
-pub use server::{
-    stop_signal, AccessLog, ConnectionInfo, Protocol, Server, StopSignal, TlsConfig, TlsError,
-};
+pub use server::{stop_signal, AccessLog, ConnectionInfo, Protocol, Server, StopSignal};
 pub use static_files::StaticFiles;
+
+pub use server::{TlsConfig, TlsError};
