@@ -70,3 +70,5 @@ pub use http;
 pub use request::{Form, FormField, RequestExt};
 pub use server::{stop_signal, AccessLog, ConnectionInfo, Protocol, Server, StopSignal};
 pub use static_files::StaticFiles;
+
+pub use server::{TlsConfig, TlsError};

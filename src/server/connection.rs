@@ -16,13 +16,14 @@ use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::access_log::{AccessLog, Entry, LoggedBody};
+use super::malformed::{self, Guard, Parsed, Peer};
 use super::Protocol;
 use crate::body::RequestBody;
 use crate::handler::{Handler, Request};
 use crate::response::ErrorMessage;
 
 /// `Server:` as sent on every response, like CPython's `SimpleHTTP/0.6 Python/3.x`.
-const SERVER_NAME: &str = concat!("serveur/", env!("CARGO_PKG_VERSION"));
+pub(super) const SERVER_NAME: &str = concat!("serveur/", env!("CARGO_PKG_VERSION"));
 
 /// Facts about the connection a request arrived on, found in every request's extensions.
 ///
@@ -57,16 +58,36 @@ where
     H: Handler,
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let parsed = Parsed::default();
+    let peer = Peer {
+        client: info.peer.ip(),
+        log: info.log.clone(),
+        version: protocol.status_version(),
+    };
+    let io = Guard::new(io, parsed.clone(), peer);
     let info = Arc::new(info);
     let service = service_fn(move |req: http::Request<Incoming>| {
+        parsed.bump();
         let handler = Arc::clone(&handler);
         let info = Arc::clone(&info);
         async move {
             let log = info.log.clone();
-            let request_line = log.is_on().then(|| request_line(&req));
-            let mut req: Request = req.map(RequestBody::incoming);
-            req.extensions_mut().insert(ConnectionInfo::clone(&info));
-            let mut response = handler.handle(req).await;
+            let mut request_line = log.is_on().then(|| request_line(&req));
+            let refused = python_limits(&req);
+            let mut response = match refused {
+                Some(verdict) => {
+                    // CPython logs an empty request line for a 414 (it never kept it).
+                    if verdict.code == http::StatusCode::URI_TOO_LONG {
+                        request_line = request_line.map(|_| String::new());
+                    }
+                    malformed::error_response(&verdict)
+                }
+                None => {
+                    let mut req: Request = req.map(RequestBody::incoming);
+                    req.extensions_mut().insert(ConnectionInfo::clone(&info));
+                    handler.handle(req).await
+                }
+            };
             response
                 .headers_mut()
                 .entry(SERVER)
@@ -91,13 +112,30 @@ where
         .into_owned()
 }
 
+/// CPython's line limits, which only HTTP/1 heads can reach (HTTP/2 bounds its header list).
+fn python_limits<B>(req: &http::Request<B>) -> Option<malformed::Verdict> {
+    if req.version() > Version::HTTP_11 {
+        return None;
+    }
+    malformed::over_limits(req, target(req).len())
+}
+
+/// The request target as sent: the origin form (`/path?q`) or, for HTTP/1, the absolute or
+/// asterisk form the client used. HTTP/2 carries the target in `:path`, which the URI's path
+/// and query hold, so both versions log the same line.
+fn target<B>(req: &http::Request<B>) -> std::borrow::Cow<'_, str> {
+    let uri = req.uri();
+    match uri.path_and_query() {
+        Some(pq) if uri.scheme().is_none() || req.version() == Version::HTTP_2 => {
+            pq.as_str().into()
+        }
+        _ => uri.to_string().into(),
+    }
+}
+
 /// The request line as the client sent it, for the log: `GET /path?q HTTP/1.1`.
 fn request_line<B>(req: &http::Request<B>) -> String {
-    let target = req
-        .uri()
-        .path_and_query()
-        .map_or("/", |pq| pq.as_str())
-        .to_owned();
+    let target = target(req);
     let version = match req.version() {
         Version::HTTP_09 => "HTTP/0.9",
         Version::HTTP_10 => "HTTP/1.0",

@@ -5,7 +5,9 @@
 pub mod access_log;
 mod connection;
 mod listener;
+mod malformed;
 mod shutdown;
+mod tls;
 
 use std::future::Future;
 use std::io;
@@ -22,6 +24,7 @@ use tokio::sync::Semaphore;
 pub use access_log::AccessLog;
 pub use connection::ConnectionInfo;
 pub use shutdown::{stop_signal, StopSignal};
+pub use tls::{TlsConfig, TlsError};
 
 use crate::handler::Handler;
 
@@ -60,6 +63,8 @@ pub struct Server {
     max_connections: usize,
     header_timeout: Duration,
     shutdown_grace: Duration,
+    tls: Option<TlsConfig>,
+    handshake_timeout: Duration,
 }
 
 impl Server {
@@ -82,6 +87,8 @@ impl Server {
             max_connections: 1000,
             header_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
+            tls: None,
+            handshake_timeout: Duration::from_secs(10),
         }
     }
 
@@ -123,6 +130,19 @@ impl Server {
         self
     }
 
+    /// Serves HTTPS with `config` instead of plain HTTP: TLS 1.2 or 1.3, ALPN `h2` and
+    /// `http/1.1` (`http/1.1` alone under [`Protocol::Http10`]).
+    pub fn tls(mut self, config: TlsConfig) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
+    /// How long a client has to complete the TLS handshake (default 10 s).
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
     /// Serves `handler` until Ctrl+C or SIGTERM, then drains in-flight requests.
     pub async fn serve(self, handler: impl Handler) -> io::Result<()> {
         self.serve_until(handler, async {
@@ -140,7 +160,11 @@ impl Server {
     ) -> io::Result<()> {
         let listener = TcpListener::from_std(self.listener)?;
         let local = listener.local_addr()?;
-        let builder = self.protocol.builder(self.header_timeout);
+        let builder = Arc::new(self.protocol.builder(self.header_timeout));
+        let acceptor = self
+            .tls
+            .as_ref()
+            .map(|tls| tls.acceptor(self.protocol == Protocol::Http11));
         let handler = Arc::new(handler);
         let graceful = GracefulShutdown::new();
         let slots = Arc::new(Semaphore::new(self.max_connections));
@@ -179,14 +203,32 @@ impl Server {
             let info = ConnectionInfo {
                 peer: SocketAddr::new(peer.ip().to_canonical(), peer.port()),
                 local,
-                tls: false,
+                tls: acceptor.is_some(),
                 log: self.log.clone(),
             };
-            let conn =
-                connection::serve(&builder, stream, info, Arc::clone(&handler), self.protocol);
-            let watched = graceful.watch(conn);
+            let handler = Arc::clone(&handler);
+            let Some(acceptor) = acceptor.clone() else {
+                let conn = connection::serve(&builder, stream, info, handler, self.protocol);
+                let watched = graceful.watch(conn);
+                tokio::spawn(async move {
+                    let _ = watched.await;
+                    drop(slot);
+                });
+                continue;
+            };
+            // The handshake runs in the connection's own task; the watcher keeps the graceful
+            // stop waiting for it.
+            let watcher = graceful.watcher();
+            let builder = Arc::clone(&builder);
+            let (protocol, timeout) = (self.protocol, self.handshake_timeout);
             tokio::spawn(async move {
-                let _ = watched.await;
+                let client = info.peer.ip();
+                if let Some(tls) =
+                    tls::handshake(&acceptor, stream, timeout, &info.log, client).await
+                {
+                    let conn = connection::serve(&builder, tls, info, handler, protocol);
+                    let _ = watcher.watch(conn).await;
+                }
                 drop(slot);
             });
         }
@@ -223,6 +265,14 @@ async fn accept_failed(log: &AccessLog, error: &io::Error) {
 }
 
 impl Protocol {
+    /// The version written in HTTP/1 status lines.
+    fn status_version(self) -> &'static str {
+        match self {
+            Protocol::Http10 => "HTTP/1.0",
+            Protocol::Http11 => "HTTP/1.1",
+        }
+    }
+
     /// hyper's connection builder for this protocol.
     fn builder(self, header_timeout: Duration) -> auto::Builder<TokioExecutor> {
         let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -234,6 +284,10 @@ impl Protocol {
             // the whole response (RFC 9112 §9.6).
             .half_close(true)
             .keep_alive(self == Protocol::Http11)
+            // CPython's `_MAXHEADERS`: the 101st header is a 431 (`malformed` words it as
+            // Python does). hyper's default `max_buf_size` (about 400 KiB) still bounds the
+            // whole head, where CPython only bounds each line (64 KiB, checked per request
+            // in `malformed::over_limits`) and their number.
             .max_headers(100);
         builder.http2().timer(TokioTimer::new());
         match self {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use serveur::http::header::{HeaderName, HeaderValue};
-use serveur::Protocol;
+use serveur::{Protocol, TlsConfig};
 
 /// Serve a directory over HTTP: a fast, safe drop-in for `python -m http.server`.
 #[derive(Parser, Debug)]
@@ -75,6 +75,22 @@ struct Args {
     /// Most scripts running at once; more requests wait for a turn [default: 32]
     #[arg(long, value_name = "N", help_heading = "CGI (with --cgi)")]
     cgi_max: Option<usize>,
+    /// Path to the TLS certificate chain file (PEM); serves HTTPS
+    #[arg(long = "tls-cert", value_name = "PATH")]
+    tls_cert: Option<PathBuf>,
+
+    /// Path to the TLS key file (PEM: PKCS#8, PKCS#1 or SEC1; default: the key in --tls-cert)
+    #[arg(long = "tls-key", value_name = "PATH")]
+    tls_key: Option<PathBuf>,
+
+    /// Path to the password file for an encrypted TLS key
+    #[arg(long = "tls-password-file", value_name = "PATH")]
+    tls_password_file: Option<PathBuf>,
+
+    /// Serve HTTPS with a certificate made at start-up for localhost, 127.0.0.1, ::1 and the
+    /// bind address, kept in memory; its SHA-256 fingerprint is printed
+    #[arg(long, help_heading = "serveur options")]
+    tls_self_signed: bool,
 
     /// Follow symlinks whose target is outside the served directory
     #[arg(long, help_heading = "serveur options")]
@@ -116,6 +132,15 @@ struct Args {
         help_heading = "Limits and timeouts"
     )]
     header_timeout: f64,
+
+    /// Seconds a client has to complete the TLS handshake
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 10.0,
+        help_heading = "Limits and timeouts"
+    )]
+    handshake_timeout: f64,
 
     /// Seconds in-flight requests may run on after Ctrl+C or SIGTERM
     #[arg(
@@ -160,6 +185,10 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// The CGI gateway, with `--cgi`.
     pub cgi: Option<CgiConfig>,
+    /// HTTPS, when a certificate was given or made.
+    pub tls: Option<Tls>,
+    /// The TLS handshake timeout.
+    pub handshake_timeout: Duration,
 }
 
 /// The CGI flags, checked.
@@ -175,6 +204,15 @@ pub struct CgiConfig {
     pub timeout: Duration,
     /// How many scripts run at once.
     pub max_running: usize,
+}
+
+/// The certificate served, and whether it was made at start-up (its fingerprint is shown).
+#[derive(Debug)]
+pub struct Tls {
+    /// The loaded or generated configuration.
+    pub config: TlsConfig,
+    /// Whether it is `--tls-self-signed`.
+    pub self_signed: bool,
 }
 
 /// Parses the process's arguments, or exits: 0 after `--help`/`--version`, 2 after an error.
@@ -216,7 +254,7 @@ fn fail(message: &str) -> ! {
 
 fn validate(args: Args) -> Result<Config, String> {
     let cgi = cgi_config(&args)?;
-    let directory = match args.directory {
+    let directory = match args.directory.clone() {
         Some(dir) => dir,
         None => std::env::current_dir().map_err(|e| format!("current directory: {e}"))?,
     };
@@ -259,7 +297,10 @@ fn validate(args: Args) -> Result<Config, String> {
                 .map_err(|_| format!("argument --cache-control: invalid value '{v}'"))
         })
         .transpose()?;
+    let tls = tls(&args, bind)?;
     Ok(Config {
+        tls,
+        handshake_timeout: seconds(args.handshake_timeout, "--handshake-timeout")?,
         bind,
         port: args.port,
         directory,
@@ -325,6 +366,57 @@ fn bytes(text: &str) -> Option<u64> {
         _ => (text, 0),
     };
     digits.parse::<u64>().ok()?.checked_mul(1 << shift)
+}
+
+/// The TLS flags, checked as Python 3.14 checks them (same messages), then loaded.
+fn tls(args: &Args, bind: Option<SocketAddr>) -> Result<Option<Tls>, String> {
+    let Some(cert) = &args.tls_cert else {
+        if args.tls_key.is_some() {
+            return Err("--tls-key requires --tls-cert to be set".to_owned());
+        }
+        if args.tls_password_file.is_some() {
+            return Err("--tls-password-file requires --tls-cert to be set".to_owned());
+        }
+        if !args.tls_self_signed {
+            return Ok(None);
+        }
+        // The bind address, and the name it was given by (`-b myhost.lan`), if any.
+        let mut extra: Vec<String> = bind
+            .map(|addr| addr.ip())
+            .filter(|ip| !ip.is_unspecified())
+            .map(|ip| ip.to_string())
+            .into_iter()
+            .collect();
+        if let Some(host) = args.bind.as_deref().map(|b| b.trim_matches(['[', ']'])) {
+            if host.parse::<IpAddr>().is_err() {
+                extra.push(host.to_owned());
+            }
+        }
+        let config = TlsConfig::self_signed(&extra).map_err(|e| e.to_string())?;
+        return Ok(Some(Tls {
+            config,
+            self_signed: true,
+        }));
+    };
+    if args.tls_self_signed {
+        return Err("--tls-self-signed cannot be used with --tls-cert".to_owned());
+    }
+    // Python reads the password file as UTF-8 and strips it.
+    let password = args
+        .tls_password_file
+        .as_ref()
+        .map(|path| {
+            std::fs::read_to_string(path)
+                .map(|text| text.trim().to_owned())
+                .map_err(|e| format!("Failed to read TLS password file: {e}"))
+        })
+        .transpose()?;
+    let config = TlsConfig::from_pem_files(cert, args.tls_key.as_deref(), password.as_deref())
+        .map_err(|e| e.to_string())?;
+    Ok(Some(Tls {
+        config,
+        self_signed: false,
+    }))
 }
 
 /// `-b` takes an IP address or a host name, resolved as CPython's `getaddrinfo` would.

@@ -82,9 +82,30 @@ async fn run(config: cli::Config) -> Result<(), String> {
         .access_log(log)
         .max_connections(config.max_connections)
         .header_timeout(config.header_timeout)
-        .shutdown_grace(config.shutdown_grace);
+        .shutdown_grace(config.shutdown_grace)
+        .handshake_timeout(config.handshake_timeout);
+    let server = match &config.tls {
+        Some(tls) => {
+            if let Some(warning) = tls.config.validity_warning() {
+                eprintln!("serveur: warning: {warning}");
+            }
+            server.tls(tls.config.clone())
+        }
+        None => server,
+    };
 
-    println!("{}", startup_line(config.bind.is_some(), local));
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    println!("{}", startup_line(config.bind.is_some(), local, scheme));
+    if let Some(tls) = config.tls.as_ref().filter(|tls| tls.self_signed) {
+        println!(
+            "Self-signed certificate, SHA-256 fingerprint {}",
+            tls.config.fingerprint()
+        );
+    }
     let stop = async {
         if stop_signal().await == StopSignal::Interrupt {
             println!("\nKeyboard interrupt received, exiting.");
@@ -120,10 +141,11 @@ fn compose_cgi(
     Ok(SharedHandler::new(gateway.fallback(files)))
 }
 
-/// CPython's `Serving HTTP on HOST port PORT (http://HOST:PORT/) ...`, the host bracketed in
-/// the URL only when it is IPv6. Without `-b` CPython binds `0.0.0.0`; serveur listens on every
+/// CPython's `Serving HTTP on HOST port PORT (http://HOST:PORT/) ...` (`HTTPS` and `https`
+/// under TLS, as Python 3.14), the host bracketed in the URL only when it is IPv6. Without `-b`
+/// CPython binds `0.0.0.0`; serveur listens on every
 /// interface too (dual-stack) and prints the same line.
-fn startup_line(explicit_bind: bool, local: SocketAddr) -> String {
+fn startup_line(explicit_bind: bool, local: SocketAddr, scheme: &str) -> String {
     let host = if explicit_bind {
         local.ip().to_string()
     } else {
@@ -135,5 +157,6 @@ fn startup_line(explicit_bind: bool, local: SocketAddr) -> String {
         host.clone()
     };
     let port = local.port();
-    format!("Serving HTTP on {host} port {port} (http://{url_host}:{port}/) ...")
+    let word = scheme.to_ascii_uppercase();
+    format!("Serving {word} on {host} port {port} ({scheme}://{url_host}:{port}/) ...")
 }

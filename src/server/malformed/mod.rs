@@ -1,0 +1,229 @@
+//! Python's error page for requests hyper refuses to parse.
+//!
+//! When hyper cannot parse an HTTP/1 request head it answers by itself — before any handler
+//! runs — with a bare head and no body (`HTTP/1.1 400 Bad Request`, `connection: close`,
+//! `content-length: 0`, `date: …`), then closes. CPython answers the same requests with its
+//! HTML error page, sometimes another code (505 for `HTTP/2.0`, 414 for a long request line),
+//! and a log line. [`Guard`] wraps a connection's IO to make that so, without parsing HTTP:
+//!
+//! - **Read side**: it keeps a copy of the bytes read since requests were last handed to the
+//!   service (two windows, capped at a little over CPython's 64 KiB line), so that when hyper
+//!   refuses a request, the bytes it refused can be found (past the requests it did parse, which
+//!   the service counts in [`Parsed`]) and judged by [`python_rules::judge`].
+//! - **Write side**: hyper's automatic head is always the *last* bytes of a write (hyper writes
+//!   nothing after it) and has a fixed shape. A write whose end matches that shape is checked
+//!   further: the date must be now, and the unparsed bytes on the read side must be a head
+//!   hyper would refuse. Only then are those last bytes replaced by Python's page, and hyper is
+//!   told its bytes were written.
+//!
+//! Cost on the hot path: per write, a comparison of its last four bytes (and of about forty
+//! more for a bodiless head); per read, one copy of the bytes into the window (none once a
+//! window is full, so an upload's body is not copied); per request, one relaxed atomic add.
+//!
+//! A file whose content happens to end like hyper's head is left alone: it would need a date
+//! of this very second *and* a malformed request pipelined behind it. When the refused bytes
+//! cannot be located (they follow a chunked body, or a body longer than a window), the page
+//! still replaces hyper's head, with hyper's code and no request line; there, and only there,
+//! the date is the sole guard.
+//! HTTP/2 connections are left alone (hyper answers their errors with frames, not heads).
+
+use std::io::{self, IoSlice};
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+mod page;
+mod python_rules;
+mod unparsed;
+
+pub(crate) use page::error_response;
+pub(crate) use python_rules::{over_limits, Verdict};
+
+use super::access_log::AccessLog;
+
+/// How many requests hyper has parsed on a connection; the service counts them as it gets them.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Parsed(Arc<AtomicUsize>);
+
+impl Parsed {
+    /// One more request reached the service.
+    pub(crate) fn bump(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn get(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Who the connection is with, for the replacement page and its log lines.
+pub(crate) struct Peer {
+    /// The client, as the access log shows it.
+    pub client: IpAddr,
+    /// The log.
+    pub log: AccessLog,
+    /// `HTTP/1.0` or `HTTP/1.1`, the version of the status line (`-p`).
+    pub version: &'static str,
+}
+
+/// A connection's IO with hyper's bare parse-error heads replaced by Python's error page.
+pub(crate) struct Guard<IO> {
+    io: IO,
+    parsed: Parsed,
+    peer: Peer,
+    windows: unparsed::Windows,
+    replacing: Option<Replacement>,
+}
+
+/// Bytes written instead of what hyper asked for, and how much hyper is told was written.
+struct Replacement {
+    bytes: Vec<u8>,
+    written: usize,
+    report: usize,
+}
+
+impl<IO> Guard<IO> {
+    pub(crate) fn new(io: IO, parsed: Parsed, peer: Peer) -> Self {
+        Guard {
+            io,
+            parsed,
+            peer,
+            windows: unparsed::Windows::default(),
+            replacing: None,
+        }
+    }
+
+    /// Called with the buffers of a write whose last one ends like hyper's automatic head:
+    /// prepares the replacement when the read side confirms a refused request.
+    fn replace(&mut self, bufs: &[IoSlice<'_>], head: page::AutoHead) -> bool {
+        let refused = match self.windows.refused(self.parsed.get()) {
+            Some(unparsed::Refused::Head(head)) => head,
+            Some(unparsed::Refused::Unknown) => Vec::new(),
+            None => return false,
+        };
+        let verdict = python_rules::judge(&refused, head.code);
+        let report: usize = bufs.iter().map(|b| b.len()).sum();
+        let mut bytes = Vec::with_capacity(report + 1024);
+        for buf in bufs {
+            bytes.extend_from_slice(buf);
+        }
+        bytes.truncate(report - head.len);
+        let body_len = page::render(&verdict, self.peer.version, &mut bytes);
+        let client = Some(self.peer.client);
+        let log = &self.peer.log;
+        log.message(
+            client,
+            format!(
+                "code {}, message {}",
+                verdict.code.as_u16(),
+                verdict.message
+            ),
+        );
+        log.message(
+            client,
+            format!(
+                "\"{}\" {} {}",
+                verdict.request_line,
+                verdict.code.as_u16(),
+                body_len
+            ),
+        );
+        self.replacing = Some(Replacement {
+            bytes,
+            written: 0,
+            report,
+        });
+        true
+    }
+}
+
+impl<IO: AsyncWrite + Unpin> Guard<IO> {
+    /// Writes the replacement out; hyper hears of its own byte count once all of it is sent.
+    fn poll_replacement(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let Some(rep) = &mut self.replacing else {
+            return Poll::Ready(Ok(0));
+        };
+        while rep.written < rep.bytes.len() {
+            let n = ready!(Pin::new(&mut self.io).poll_write(cx, &rep.bytes[rep.written..]))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            rep.written += n;
+        }
+        let report = rep.report;
+        self.replacing = None;
+        Poll::Ready(Ok(report))
+    }
+
+    fn check(&mut self, bufs: &[IoSlice<'_>]) -> bool {
+        if self.windows.is_off() {
+            return false;
+        }
+        let last = bufs.iter().rev().find(|b| !b.is_empty());
+        match last.and_then(|b| page::auto_head_at_end(b)) {
+            Some(head) => self.replace(bufs, head),
+            None => false,
+        }
+    }
+}
+
+impl<IO: AsyncRead + Unpin> AsyncRead for Guard<IO> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        ready!(Pin::new(&mut this.io).poll_read(cx, buf))?;
+        let fresh = &buf.filled()[before..];
+        this.windows.record(fresh, this.parsed.get());
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<IO: AsyncWrite + Unpin> AsyncWrite for Guard<IO> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if this.replacing.is_some() || this.check(&[IoSlice::new(buf)]) {
+            return this.poll_replacement(cx);
+        }
+        Pin::new(&mut this.io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if this.replacing.is_some() || this.check(bufs) {
+            return this.poll_replacement(cx);
+        }
+        Pin::new(&mut this.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        ready!(this.poll_replacement(cx))?;
+        Pin::new(&mut this.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        ready!(this.poll_replacement(cx))?;
+        Pin::new(&mut this.io).poll_shutdown(cx)
+    }
+}

@@ -1,0 +1,168 @@
+//! The connection layer under slow, idle, numerous and departing clients, and on stop.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::time::{Duration, Instant};
+
+use support::{get, raw, raw_text, Serveur, WAIT};
+
+/// Reads until the server closes the connection; returns what came and how long it took.
+fn read_until_closed(stream: &mut TcpStream) -> (Vec<u8>, Duration) {
+    let start = Instant::now();
+    stream.set_read_timeout(Some(WAIT)).expect("timeout");
+    let mut got = Vec::new();
+    stream
+        .read_to_end(&mut got)
+        .expect("closed by the server, not timed out");
+    (got, start.elapsed())
+}
+
+#[test]
+fn a_client_sending_half_a_head_is_disconnected_after_the_header_timeout() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Serveur::start(dir.path(), &["--header-timeout", "1"]);
+    let mut slow = TcpStream::connect(server.addr).expect("connect");
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow:")
+        .expect("write");
+    let (_, took) = read_until_closed(&mut slow);
+    assert!(
+        took >= Duration::from_millis(900),
+        "closed too early: {took:?}"
+    );
+    assert!(took < Duration::from_secs(5), "closed too late: {took:?}");
+}
+
+#[test]
+fn an_idle_keep_alive_connection_is_closed_after_the_header_timeout() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("a.txt"), "hello\n").expect("write");
+    let server = Serveur::start(dir.path(), &["--header-timeout", "1"]);
+    let mut idle = TcpStream::connect(server.addr).expect("connect");
+    idle.write_all(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("write");
+    let (got, took) = read_until_closed(&mut idle);
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+    assert!(text.ends_with("hello\n"), "{text}");
+    assert!(
+        took >= Duration::from_millis(900),
+        "closed too early: {took:?}"
+    );
+    assert!(took < Duration::from_secs(5), "closed too late: {took:?}");
+}
+
+#[test]
+fn past_the_connection_cap_a_client_waits_and_is_served_when_a_slot_frees() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("a.txt"), "hello\n").expect("write");
+    let server = Serveur::start(dir.path(), &["--max-connections", "2"]);
+    let first = TcpStream::connect(server.addr).expect("connect 1");
+    let _second = TcpStream::connect(server.addr).expect("connect 2");
+    server.wait_for_log("connection limit (2) reached");
+
+    let mut third = TcpStream::connect(server.addr).expect("the kernel queues the third");
+    third
+        .write_all(b"GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("write");
+    third
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("timeout");
+    let mut byte = [0u8; 1];
+    let waited = third.read(&mut byte);
+    assert!(
+        matches!(&waited, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the third connection must wait, got {waited:?}"
+    );
+
+    drop(first);
+    let (got, _) = read_until_closed(&mut third);
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+    assert!(text.ends_with("hello\n"));
+}
+
+#[test]
+fn a_client_that_half_closes_after_its_request_gets_the_whole_response() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let content: Vec<u8> = (0..4 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
+    std::fs::write(dir.path().join("big.bin"), &content).expect("write");
+    let server = Serveur::start(dir.path(), &[]);
+    // `raw` shuts its write side down right after the request.
+    let got = raw(server.addr, b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n");
+    let body_start = got.windows(4).position(|w| w == b"\r\n\r\n").expect("head") + 4;
+    assert_eq!(&got[body_start..], &content[..]);
+}
+
+#[test]
+fn protocol_http_1_0_answers_in_http_1_0_and_closes_after_each_response() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("a.txt"), "hello\n").expect("write");
+    let server = Serveur::start(dir.path(), &["-p", "HTTP/1.0"]);
+    let text = raw_text(
+        server.addr,
+        b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    assert!(text.starts_with("HTTP/1.0 200 OK\r\n"), "{text}");
+    assert_eq!(text.matches("HTTP/1.0 200 OK").count(), 1, "{text}");
+    assert_eq!(get(server.addr, "/a.txt").text(), "hello\n");
+}
+
+/// Starts a 100 MiB download, sends `signal` mid-way, and checks the download completes, new
+/// connections are refused, and the server exits 0.
+fn download_survives(signal: &str) -> Serveur {
+    const SIZE: u64 = 100 * 1024 * 1024;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = std::fs::File::create(dir.path().join("big.bin")).expect("create");
+    file.set_len(SIZE).expect("size");
+    let mut server = Serveur::start(dir.path(), &["--shutdown-grace", "30"]);
+    let mut download = TcpStream::connect(server.addr).expect("connect");
+    download
+        .write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("write");
+    download.set_read_timeout(Some(WAIT)).expect("timeout");
+    let mut first = vec![0u8; 64 * 1024];
+    let mut got = download.read(&mut first).expect("first bytes") as u64;
+
+    server.signal(signal);
+    let deadline = Instant::now() + WAIT;
+    while TcpStream::connect(server.addr).is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "still accepting after SIG{signal}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut buf = vec![0u8; 1024 * 1024];
+    loop {
+        match download.read(&mut buf).expect("read") {
+            0 => break,
+            n => got += n as u64,
+        }
+    }
+    let _ = download.shutdown(Shutdown::Both);
+    let head = first
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("head")
+        + 4;
+    assert_eq!(got - head as u64, SIZE, "the whole file arrived");
+    assert_eq!(server.wait_exit(), 0);
+    server
+}
+
+#[test]
+fn sigterm_lets_a_100_mib_download_finish_refuses_new_connections_and_exits_0() {
+    let server = download_survives("TERM");
+    assert!(!server
+        .log()
+        .iter()
+        .any(|l| l.contains("Keyboard interrupt")));
+}
+
+#[test]
+fn sigint_does_the_same_and_prints_pythons_keyboard_interrupt_line() {
+    let server = download_survives("INT");
+    server.wait_for_log("stdout: Keyboard interrupt received, exiting.");
+}

@@ -1,0 +1,260 @@
+//! TLS and HTTP/2 test helpers: certificate fixtures made with the `openssl` tool (required:
+//! a missing tool fails the test), a rustls client, and hyper's HTTP/1.1 and HTTP/2 clients
+//! over TLS or plain TCP.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use tokio::net::TcpStream;
+
+use super::{Reply, WAIT};
+
+/// Runs `openssl ARGS` in `dir`; panics (failing the test) when openssl is missing or fails.
+pub fn openssl(dir: &Path, args: &[&str]) -> Vec<u8> {
+    let output = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("the openssl command is required for the TLS tests");
+    assert!(
+        output.status.success(),
+        "openssl {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
+/// Makes `NAME.key` (unencrypted PKCS#8) and `NAME.crt` (self-signed for localhost and
+/// 127.0.0.1, valid a day) in `dir` with openssl; `algorithm` is `rsa:2048` or `ec`.
+pub fn make_cert(dir: &Path, name: &str, algorithm: &str) -> (PathBuf, PathBuf) {
+    let key = format!("{name}.key");
+    let cert = format!("{name}.crt");
+    let mut genpkey = vec!["genpkey", "-out", &key];
+    if algorithm == "ec" {
+        genpkey.extend(["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"]);
+    } else {
+        genpkey.extend(["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"]);
+    }
+    openssl(dir, &genpkey);
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-key",
+            &key,
+            "-out",
+            &cert,
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            // A server certificate, not a CA (webpki refuses a CA as end entity).
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+        ],
+    );
+    (dir.join(cert), dir.join(key))
+}
+
+/// A rustls client trusting the certificate in `ca`, offering `alpn`, speaking only
+/// `versions`.
+pub fn client(
+    ca: &Path,
+    alpn: &[&[u8]],
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> tokio_rustls::TlsConnector {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca).expect("read ca") {
+        roots.add(cert.expect("ca pem")).expect("add root");
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions)
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+}
+
+/// What one TLS fetch saw.
+pub struct TlsReply {
+    /// The response.
+    pub reply: Reply,
+    /// The ALPN protocol agreed, if any.
+    pub alpn: Option<Vec<u8>>,
+    /// The TLS version agreed.
+    pub version: rustls::ProtocolVersion,
+    /// The HTTP version of the response.
+    pub http: http::Version,
+}
+
+/// `GET path` over a new TLS connection made with `connector` (HTTP/2 when ALPN agrees on
+/// `h2`, else HTTP/1.1).
+pub fn fetch_tls(addr: SocketAddr, connector: &tokio_rustls::TlsConnector, path: &str) -> TlsReply {
+    let connector = connector.clone();
+    let path = path.to_owned();
+    runtime().block_on(async move {
+        let tcp = TcpStream::connect(addr).await.expect("connect");
+        let name = ServerName::try_from("localhost").expect("name");
+        let tls = tokio::time::timeout(WAIT, connector.connect(name, tcp))
+            .await
+            .expect("handshake in time")
+            .expect("handshake");
+        let (_, session) = tls.get_ref();
+        let alpn = session.alpn_protocol().map(<[u8]>::to_vec);
+        let version = session.protocol_version().expect("version");
+        let h2 = alpn.as_deref() == Some(b"h2");
+        let (reply, http) = send_on(tls, h2, &path).await;
+        TlsReply {
+            reply,
+            alpn,
+            version,
+            http,
+        }
+    })
+}
+
+/// `GET path` over HTTP/2 with prior knowledge (h2c) on a plain connection.
+pub fn fetch_h2c(addr: SocketAddr, path: &str) -> (Reply, http::Version) {
+    let path = path.to_owned();
+    runtime().block_on(async move {
+        let tcp = TcpStream::connect(addr).await.expect("connect");
+        send_on(tcp, true, &path).await
+    })
+}
+
+async fn send_on<IO>(io: IO, h2: bool, path: &str) -> (Reply, http::Version)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let request = http::Request::get(format!("https://localhost{path}"))
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    let io = TokioIo::new(io);
+    let response = if h2 {
+        let (mut sender, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
+            .await
+            .expect("h2 handshake");
+        tokio::spawn(conn);
+        sender.send_request(request).await
+    } else {
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
+            .await
+            .expect("h1 handshake");
+        tokio::spawn(conn);
+        let (mut parts, body) = request.into_parts();
+        parts.uri = path.parse().expect("path");
+        parts
+            .headers
+            .insert("host", "localhost".parse().expect("host"));
+        sender
+            .send_request(http::Request::from_parts(parts, body))
+            .await
+    };
+    let response = response.expect("response");
+    let version = response.version();
+    (collect(response).await, version)
+}
+
+/// Reads a response whole.
+pub async fn collect(response: http::Response<hyper::body::Incoming>) -> Reply {
+    let (parts, body) = response.into_parts();
+    let body = tokio::time::timeout(WAIT, body.collect())
+        .await
+        .expect("body in time")
+        .expect("body")
+        .to_bytes();
+    Reply {
+        status: parts.status.as_u16(),
+        headers: parts.headers,
+        body,
+    }
+}
+
+/// A multi-threaded runtime for the client side of a test.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// The foundation's static-file answers, checked through `fetch` (any transport): a file with
+/// its type and length, Python's 404 page, the slash redirect keeping the query, a listing.
+/// The site must hold `a.txt` = `hello\n` and `sub/b.html`.
+pub fn assert_static_answers(fetch: impl Fn(&str) -> Reply) {
+    let file = fetch("/a.txt");
+    assert_eq!((file.status, file.text().as_str()), (200, "hello\n"));
+    assert_eq!(file.header("content-type"), "text/plain");
+    assert_eq!(file.header("content-length"), "6");
+    let missing = fetch("/nope");
+    assert_eq!(missing.status, 404);
+    assert!(missing.text().contains("<p>Message: File not found.</p>"));
+    let redirect = fetch("/sub?x=1");
+    assert_eq!(redirect.status, 301);
+    assert_eq!(redirect.header("location"), "/sub/?x=1");
+    let listing = fetch("/sub/");
+    assert!(listing.text().contains("<a href=\"b.html\">b.html</a>"));
+}
+
+/// Sends `count` requests for `path` at once as streams of one HTTP/2 connection over `io`
+/// and returns the replies.
+pub async fn many_streams<IO>(io: IO, count: usize, path: &str) -> Vec<Reply>
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(io))
+            .await
+            .expect("h2 handshake");
+    tokio::spawn(conn);
+    let requests = (0..count).map(|_| {
+        let mut sender = sender.clone();
+        let request = http::Request::get(format!("https://localhost{path}"))
+            .body(Full::new(Bytes::new()))
+            .expect("request");
+        tokio::spawn(
+            async move { collect(sender.send_request(request).await.expect("response")).await },
+        )
+    });
+    let handles: Vec<_> = requests.collect();
+    let mut replies = Vec::with_capacity(count);
+    for handle in handles {
+        replies.push(handle.await.expect("stream task"));
+    }
+    replies
+}
+
+/// A small site: `a.txt` = `hello\n`, and `sub/b.html`.
+pub fn site() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("a.txt"), "hello\n").expect("write");
+    std::fs::create_dir(dir.path().join("sub")).expect("mkdir");
+    std::fs::write(dir.path().join("sub/b.html"), "<p>b</p>").expect("write");
+    dir
+}
+
+/// Writes `out`, the key in `key` encrypted as PKCS#8 (PBES2, OpenSSL's default) with
+/// `password`, in `dir`.
+pub fn encrypt_key(dir: &Path, key: &str, out: &str, password: &str) {
+    let pass = format!("pass:{password}");
+    openssl(
+        dir,
+        &[
+            "pkcs8", "-topk8", "-in", key, "-out", out, "-passout", &pass,
+        ],
+    );
+}
