@@ -21,7 +21,7 @@ pub struct Body {
 }
 
 enum Kind {
-    Full(Option<Bytes>),
+    Full(Once),
     File(FileChunks),
     Stream(BoxedBody),
 }
@@ -29,16 +29,13 @@ enum Kind {
 impl Body {
     /// No body at all.
     pub fn empty() -> Self {
-        Body {
-            kind: Kind::Full(None),
-        }
+        Body::full(Bytes::new())
     }
 
     /// A body held in memory.
     pub fn full(bytes: impl Into<Bytes>) -> Self {
-        let bytes = bytes.into();
         Body {
-            kind: Kind::Full((!bytes.is_empty()).then_some(bytes)),
+            kind: Kind::Full(Once::new(bytes.into())),
         }
     }
 
@@ -118,7 +115,7 @@ impl http_body::Body for Body {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
         match &mut self.get_mut().kind {
-            Kind::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            Kind::Full(once) => Poll::Ready(once.take()),
             Kind::File(chunks) => Poll::Ready(chunks.next_chunk().map(|r| r.map(Frame::data))),
             Kind::Stream(body) => body.as_mut().poll_frame(cx),
         }
@@ -126,7 +123,7 @@ impl http_body::Body for Body {
 
     fn is_end_stream(&self) -> bool {
         match &self.kind {
-            Kind::Full(bytes) => bytes.is_none(),
+            Kind::Full(once) => once.is_end_stream(),
             Kind::File(chunks) => chunks.remaining == 0,
             Kind::Stream(body) => body.is_end_stream(),
         }
@@ -134,7 +131,7 @@ impl http_body::Body for Body {
 
     fn size_hint(&self) -> SizeHint {
         match &self.kind {
-            Kind::Full(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
+            Kind::Full(once) => once.size_hint(),
             Kind::File(chunks) => SizeHint::with_exact(chunks.remaining),
             Kind::Stream(body) => body.size_hint(),
         }
@@ -179,22 +176,19 @@ pub struct RequestBody {
 
 enum RequestKind {
     Incoming(hyper::body::Incoming),
-    Full(Option<Bytes>),
+    Full(Once),
 }
 
 impl RequestBody {
     /// An empty request body (for requests built in tests or by other handlers).
     pub fn empty() -> Self {
-        RequestBody {
-            kind: RequestKind::Full(None),
-        }
+        RequestBody::full(Bytes::new())
     }
 
     /// A request body held in memory.
     pub fn full(bytes: impl Into<Bytes>) -> Self {
-        let bytes = bytes.into();
         RequestBody {
-            kind: RequestKind::Full((!bytes.is_empty()).then_some(bytes)),
+            kind: RequestKind::Full(Once::new(bytes.into())),
         }
     }
 
@@ -241,24 +235,43 @@ impl http_body::Body for RequestBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
         match &mut self.get_mut().kind {
-            RequestKind::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            RequestKind::Full(once) => Poll::Ready(once.take()),
             RequestKind::Incoming(body) => Pin::new(body).poll_frame(cx).map_err(io::Error::other),
         }
     }
 
     fn is_end_stream(&self) -> bool {
         match &self.kind {
-            RequestKind::Full(bytes) => bytes.is_none(),
+            RequestKind::Full(once) => once.is_end_stream(),
             RequestKind::Incoming(body) => body.is_end_stream(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match &self.kind {
-            RequestKind::Full(bytes) => {
-                SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
-            }
+            RequestKind::Full(once) => once.size_hint(),
             RequestKind::Incoming(body) => body.size_hint(),
         }
+    }
+}
+
+/// Bytes held in memory, handed out as one data frame (none when empty).
+struct Once(Option<Bytes>);
+
+impl Once {
+    fn new(bytes: Bytes) -> Self {
+        Once((!bytes.is_empty()).then_some(bytes))
+    }
+
+    fn take(&mut self) -> Option<Result<Frame<Bytes>, io::Error>> {
+        self.0.take().map(|b| Ok(Frame::data(b)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.0.as_ref().map_or(0, |b| b.len() as u64))
     }
 }
