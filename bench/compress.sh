@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# bench/compress.sh - compressed downloads against nginx (issue 6): a 100 KiB JavaScript file
+# requested with `Accept-Encoding: gzip, br`, (a) with a precompressed app.js.gz beside it
+# (nginx: gzip_static on) and (b) compressed on the fly (nginx: gzip on, level 1, its default).
+# Interleaved runs, servers pinned to one core, wrk to the other.
+#
+# Usage: bench/compress.sh [SERVEUR_BINARY]   (default target/release/serveur)
+# Environment: DURATION (10), REPEATS (3), CONN (64), WARMUP (1), SERVER_CPU (0), CLIENT_CPU (1).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
+bench_require wrk nginx curl gzip python3 taskset setsid
+SERVEUR=$(realpath "${1:-target/release/serveur}")
+
+work=$(mktemp -d)
+chmod 755 "$work" # nginx's worker runs as an unprivileged user and must read the files
+trap 'bench_stop_all; rm -rf "$work"' EXIT
+mkdir -p "$work/static" "$work/fly" "$work/nginx/tmp"
+# 100 KiB of JavaScript-like text (compresses about as real code does).
+python3 - "$work/static/app.js" <<'PY'
+import random, sys
+random.seed(7)
+words = ["function", "return", "const", "let", "if", "else", "for", "while", "=>", "{", "}",
+         "(", ")", ";", "this", "value", "index", "length", "push", "map", "filter", "null"]
+out = []
+size = 0
+while size < 100 * 1024:
+    line = " ".join(random.choice(words) for _ in range(12)) + "\n"
+    out.append(line)
+    size += len(line)
+open(sys.argv[1], "w").write("".join(out)[: 100 * 1024])
+PY
+cp "$work/static/app.js" "$work/fly/app.js"
+gzip -9 -k "$work/static/app.js"
+
+cat >"$work/nginx/nginx.conf" <<CONF
+daemon off;
+worker_processes 1;
+pid $work/nginx/nginx.pid;
+error_log stderr warn;
+events { worker_connections 4096; }
+http {
+    include /etc/nginx/mime.types;
+    access_log off;
+    sendfile on;
+    client_body_temp_path $work/nginx/tmp;
+    gzip_types text/javascript application/javascript;
+    gzip_vary on;
+    server { listen 127.0.0.1:19501; root $work/static; gzip_static on; }
+    server { listen 127.0.0.1:19502; root $work/fly; gzip on; gzip_comp_level 1; gzip_min_length 1024; }
+}
+CONF
+bench_start "$work/nginx.log" nginx -p "$work/nginx" -c "$work/nginx/nginx.conf"
+bench_start "$work/s1.log" "$SERVEUR" -q -b 127.0.0.1 -d "$work/static" 19503
+bench_start "$work/s2.log" "$SERVEUR" -q -b 127.0.0.1 -d "$work/fly" 19504
+declare -A URL=(
+    ["precompressed nginx"]=http://127.0.0.1:19501/app.js
+    ["on-the-fly nginx"]=http://127.0.0.1:19502/app.js
+    ["precompressed serveur"]=http://127.0.0.1:19503/app.js
+    ["on-the-fly serveur"]=http://127.0.0.1:19504/app.js
+)
+for key in "${!URL[@]}"; do bench_wait "${URL[$key]}"; done
+for key in "${!URL[@]}"; do
+    coding=$(curl -s -o /dev/null -D - -H 'Accept-Encoding: gzip, br' "${URL[$key]}" |
+        awk -F': ' 'tolower($1) == "content-encoding" {print $2}' | tr -d '\r')
+    echo "$key: Content-Encoding ${coding:-none}"
+done
+
+SCENARIOS=("precompressed" "on-the-fly")
+declare -A RESULTS=()
+for _ in $(seq "$REPEATS"); do
+    for scenario in "${SCENARIOS[@]}"; do
+        for server in nginx serveur; do
+            RESULTS["$scenario $server"]+="$(bench_wrk "${URL["$scenario $server"]}" 'Accept-Encoding: gzip, br') "
+        done
+    done
+done
+bench_table nginx serveur
