@@ -32,6 +32,7 @@
 //! ```
 
 pub mod body;
+pub mod fastcgi;
 mod handler;
 pub mod response;
 pub mod safe_path;
