@@ -9,7 +9,8 @@
 //!    ▼
 //! Handler: async, &self, Request → Response (failures are responses)
 //!    ▲ implemented by
-//!    └── StaticFiles (GET/HEAD on a directory: lookup → decide → render)
+//!    ├── StaticFiles (GET/HEAD on a directory: lookup → decide → render)
+//!    └── Cgi         (RFC 3875 gateway: a script per request; see gateway/)
 //! ```
 //!
 //! A handler in ten lines:
@@ -32,7 +33,9 @@
 //! ```
 
 pub mod body;
+mod cgi;
 pub mod fastcgi;
+pub mod gateway;
 mod handler;
 pub mod response;
 pub mod safe_path;
@@ -41,6 +44,7 @@ pub mod static_files;
 mod status_text;
 
 pub use body::{Body, RequestBody};
+pub use cgi::{Cgi, PASSED_ENV};
 pub use handler::{
     BoxResponseFuture, DynHandler, Handler, Mount, Request, Response, SharedHandler,
 };

@@ -87,6 +87,7 @@ impl UrlPath {
 pub struct Root {
     dir: PathBuf,
     follow_symlinks: bool,
+    hidden: Vec<PathBuf>,
 }
 
 /// An existing path below a [`Root`], with the metadata of what it names (a symlink followed).
@@ -112,7 +113,32 @@ impl Root {
         Ok(Root {
             dir,
             follow_symlinks,
+            hidden: Vec::new(),
         })
+    }
+
+    /// The same root, following symlinks out of it or not.
+    pub fn with_follow_symlinks(self, follow_symlinks: bool) -> Root {
+        Root {
+            follow_symlinks,
+            ..self
+        }
+    }
+
+    /// Never resolves anything below `dir` (a directory below the root, e.g. a CGI directory
+    /// whose files must not be served as files), whatever path leads there: its own, or one
+    /// through a symlink. Its real path is hidden too when it is itself a symlink.
+    pub fn hide(mut self, dir: impl AsRef<Path>) -> Root {
+        let dir = dir.as_ref();
+        if let Ok(real) = fs::canonicalize(dir) {
+            self.hidden.push(real);
+        }
+        self.hidden.push(dir.to_path_buf());
+        self
+    }
+
+    fn is_hidden(&self, path: &Path) -> bool {
+        self.hidden.iter().any(|dir| path.starts_with(dir))
     }
 
     /// The served directory (absolute, without symlinks).
@@ -135,7 +161,13 @@ impl Root {
         for segment in url.segments() {
             path.push(OsStr::from_bytes(segment));
         }
+        if self.is_hidden(&path) {
+            return None;
+        }
         if self.follow_symlinks {
+            if !self.hidden.is_empty() && self.is_hidden(&fs::canonicalize(&path).ok()?) {
+                return None;
+            }
             let metadata = fs::metadata(&path).ok()?;
             return Some(Found { path, metadata });
         }
@@ -159,7 +191,7 @@ impl Root {
     /// The slow path: a symlink was met, so the target must be proven to stay inside the root.
     fn resolve_through_symlink(&self, path: PathBuf) -> Option<Found> {
         let real = fs::canonicalize(&path).ok()?;
-        if !real.starts_with(&self.dir) {
+        if !real.starts_with(&self.dir) || self.is_hidden(&real) {
             return None;
         }
         let metadata = fs::metadata(&real).ok()?;

@@ -49,8 +49,19 @@ impl StaticFiles {
 
     /// Also serve symlinks whose target is outside the directory (off by default).
     pub fn follow_symlinks(self, follow: bool) -> Self {
-        let root = Root::new(self.root.dir(), follow).unwrap_or(self.root);
-        StaticFiles { root, ..self }
+        StaticFiles {
+            root: self.root.with_follow_symlinks(follow),
+            ..self
+        }
+    }
+
+    /// Never serves anything below `dir` (a directory on disk below the served one), by any
+    /// path, symlinks included: the CGI directories, whose scripts' sources must stay private.
+    pub fn hide(self, dir: impl AsRef<Path>) -> Self {
+        StaticFiles {
+            root: self.root.hide(dir),
+            ..self
+        }
     }
 
     /// The content type of files whose extension is unknown (`--content-type`).

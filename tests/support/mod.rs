@@ -250,3 +250,78 @@ fn runtime() -> tokio::runtime::Runtime {
         .build()
         .expect("runtime")
 }
+
+/// Writes an executable script (mode 755) at `dir/relative`, creating its directories.
+pub fn write_script(dir: &Path, relative: &str, source: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(relative);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("create script directory");
+    }
+    std::fs::write(&path, source).expect("write script");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+/// `POST path` with a `Content-Type` and a body held in memory.
+pub fn post(addr: SocketAddr, path: &str, content_type: &str, body: impl Into<Bytes>) -> Reply {
+    let request = http::Request::builder()
+        .method("POST")
+        .uri(path)
+        .header("host", addr.to_string())
+        .header("content-type", content_type)
+        .body(Full::new(body.into()))
+        .expect("request");
+    send(addr, request)
+}
+
+/// Whether process `pid` still exists (a zombie counts as existing: it was never reaped).
+pub fn process_exists(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Waits until process `pid` is gone (killed and reaped), failing the test after [`WAIT`].
+pub fn wait_process_gone(pid: u32) {
+    let deadline = Instant::now() + WAIT;
+    while process_exists(pid) {
+        assert!(Instant::now() < deadline, "process {pid} is still there");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits until `path` exists and holds a line, and returns its trimmed text.
+pub fn wait_for_file(path: &Path) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            if text.ends_with('\n') {
+                return text.trim().to_owned();
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} never written",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Whether process `pid` is running (neither gone nor a zombie waiting for its parent).
+pub fn process_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the command name in parentheses: `1234 (sleep) S ...`.
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// Waits until process `pid` is no longer running, failing the test after [`WAIT`].
+pub fn wait_process_dead(pid: u32) {
+    let deadline = Instant::now() + WAIT;
+    while process_alive(pid) {
+        assert!(Instant::now() < deadline, "process {pid} is still running");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -48,6 +48,52 @@ struct Args {
     #[arg(short = 'H', long = "header", value_name = "HEADER")]
     headers: Vec<String>,
 
+    /// Run as CGI server: scripts below /cgi-bin and /htbin run instead of being served
+    #[arg(long)]
+    cgi: bool,
+
+    /// A URL directory whose files are CGI scripts, instead of /cgi-bin and /htbin
+    /// (repeatable); "/" makes every executable file a script
+    #[arg(long, value_name = "PATH", requires = "cgi", help_heading = "CGI")]
+    cgi_dir: Vec<String>,
+
+    /// Also give scripts this variable of the server's environment (repeatable); they get
+    /// only PATH, LANG, LC_ALL, LC_CTYPE, TZ and TMPDIR otherwise
+    #[arg(long, value_name = "NAME", requires = "cgi", help_heading = "CGI")]
+    cgi_pass_env: Vec<String>,
+
+    /// Largest request body given to a script, in bytes (K, M, G suffixes allowed); larger
+    /// ones get 413
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value = "1G",
+        requires = "cgi",
+        help_heading = "CGI"
+    )]
+    cgi_max_body: String,
+
+    /// Seconds a script may run before it and its children are killed (504 if it had not
+    /// answered)
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 60.0,
+        requires = "cgi",
+        help_heading = "CGI"
+    )]
+    cgi_timeout: f64,
+
+    /// Most scripts running at once; more requests wait for a turn
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 32,
+        requires = "cgi",
+        help_heading = "CGI"
+    )]
+    cgi_max: usize,
+
     /// Follow symlinks whose target is outside the served directory
     #[arg(long, help_heading = "serveur options")]
     follow_symlinks: bool,
@@ -109,6 +155,23 @@ pub struct Config {
     pub header_timeout: Duration,
     /// The grace period on stop.
     pub shutdown_grace: Duration,
+    /// The CGI gateway, with `--cgi`.
+    pub cgi: Option<CgiConfig>,
+}
+
+/// The CGI flags, checked.
+#[derive(Debug)]
+pub struct CgiConfig {
+    /// The CGI directories as URL paths.
+    pub dirs: Vec<String>,
+    /// Server variables passed on to scripts.
+    pub pass_env: Vec<String>,
+    /// The request body limit.
+    pub max_body: u64,
+    /// How long a script may run.
+    pub timeout: Duration,
+    /// How many scripts run at once.
+    pub max_running: usize,
 }
 
 /// Parses the process's arguments, or exits: 0 after `--help`/`--version`, 2 after an error.
@@ -184,7 +247,57 @@ fn validate(args: Args) -> Result<Config, String> {
         max_connections: args.max_connections,
         header_timeout: seconds(args.header_timeout, "--header-timeout")?,
         shutdown_grace: seconds(args.shutdown_grace, "--shutdown-grace")?,
+        cgi: if args.cgi {
+            Some(cgi_config(
+                args.cgi_dir,
+                args.cgi_pass_env,
+                &args.cgi_max_body,
+                args.cgi_timeout,
+                args.cgi_max,
+            )?)
+        } else {
+            None
+        },
     })
+}
+
+fn cgi_config(
+    dirs: Vec<String>,
+    pass_env: Vec<String>,
+    max_body: &str,
+    timeout: f64,
+    max_running: usize,
+) -> Result<CgiConfig, String> {
+    if let Some(bad) = dirs.iter().find(|d| !d.starts_with('/')) {
+        return Err(format!("argument --cgi-dir: '{bad}' does not start with /"));
+    }
+    if max_running == 0 {
+        return Err("argument --cgi-max: must be at least 1".into());
+    }
+    let dirs = if dirs.is_empty() {
+        vec!["/cgi-bin".into(), "/htbin".into()]
+    } else {
+        dirs
+    };
+    Ok(CgiConfig {
+        dirs,
+        pass_env,
+        max_body: bytes(max_body)
+            .ok_or_else(|| format!("argument --cgi-max-body: '{max_body}' is not a size"))?,
+        timeout: seconds(timeout, "--cgi-timeout")?,
+        max_running,
+    })
+}
+
+/// `1048576`, `512K`, `10M`, `1G` (powers of 1024).
+fn bytes(text: &str) -> Option<u64> {
+    let (digits, shift) = match text.as_bytes().last()?.to_ascii_uppercase() {
+        b'K' => (&text[..text.len() - 1], 10),
+        b'M' => (&text[..text.len() - 1], 20),
+        b'G' => (&text[..text.len() - 1], 30),
+        _ => (text, 0),
+    };
+    digits.parse::<u64>().ok()?.checked_mul(1 << shift)
 }
 
 /// `-b` takes an IP address or a host name, resolved as CPython's `getaddrinfo` would.
@@ -224,6 +337,15 @@ mod tests {
         assert_eq!(value, "a: b");
         assert!(parse_header("no colon").is_err());
         assert!(parse_header(": empty name").is_err());
+    }
+
+    #[test]
+    fn body_sizes_take_binary_suffixes() {
+        assert_eq!(bytes("10"), Some(10));
+        assert_eq!(bytes("2k"), Some(2048));
+        assert_eq!(bytes("1G"), Some(1 << 30));
+        assert_eq!(bytes("x"), None);
+        assert_eq!(bytes(""), None);
     }
 
     #[test]

@@ -7,7 +7,7 @@ mod cli;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use serveur::{stop_signal, AccessLog, Server, StaticFiles, StopSignal};
+use serveur::{stop_signal, AccessLog, Cgi, Server, SharedHandler, StaticFiles, StopSignal};
 
 fn main() -> ExitCode {
     let config = cli::parse();
@@ -51,6 +51,10 @@ async fn run(config: cli::Config) -> Result<(), String> {
     for (name, value) in &config.headers {
         files = files.extra_header(name.clone(), value.clone());
     }
+    let handler = match &config.cgi {
+        Some(cgi) => compose_cgi(&config, cgi, files)?,
+        None => SharedHandler::new(files),
+    };
 
     let bound = match config.bind {
         Some(addr) => Server::bind(addr),
@@ -82,9 +86,33 @@ async fn run(config: cli::Config) -> Result<(), String> {
         }
     };
     server
-        .serve_until(files, stop)
+        .serve_until(handler, stop)
         .await
         .map_err(|e| e.to_string())
+}
+
+/// `--cgi`: one [`Cgi`] handler in front, which runs the scripts of the CGI directories and
+/// hands every other request to the static files. One handler rather than a `Mount` because
+/// the CGI directory can be `/` (a script is then any executable file, decided per request),
+/// and because POST outside the scripts gets CPython's CGI message. The static files hide the
+/// CGI directories, so no path (symlinks included) serves a script's source.
+fn compose_cgi(
+    config: &cli::Config,
+    cgi: &cli::CgiConfig,
+    mut files: StaticFiles,
+) -> Result<SharedHandler, String> {
+    let gateway = Cgi::new(&config.directory)
+        .map_err(|e| format!("cannot serve {}: {e}", config.directory.display()))?
+        .follow_symlinks(config.follow_symlinks)
+        .directories(&cgi.dirs)
+        .pass_env(&cgi.pass_env)
+        .timeout(cgi.timeout)
+        .max_body(cgi.max_body)
+        .max_running(cgi.max_running);
+    for dir in gateway.script_dirs() {
+        files = files.hide(dir);
+    }
+    Ok(SharedHandler::new(gateway.fallback(files)))
 }
 
 /// CPython's `Serving HTTP on HOST port PORT (http://HOST:PORT/) ...`, the host bracketed in

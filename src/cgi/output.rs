@@ -1,0 +1,200 @@
+//! Running one script for one request and turning what it writes into the response (RFC 3875
+//! §6): nothing is sent before the script's header block is read, so its `Status:` and
+//! `Location:` decide the status line; the body then streams as the script writes it. Every
+//! failure is a Python-style error page plus a log line naming the script.
+
+use bytes::{Buf, Bytes, BytesMut};
+use futures_util::stream;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
+use http::{Method, StatusCode};
+use http_body::Frame;
+use http_body_util::{BodyExt, StreamBody};
+use tokio::time::Instant;
+
+use super::running::{describe, HeadError, Running, ScriptLog};
+use super::spawn::spawn;
+use super::stdin::{feed, Input, Refused};
+use super::Cgi;
+use crate::body::Body;
+use crate::gateway::{parse, parse_nph, MetaVars, ResponseHead, ScriptPath, ScriptReply};
+use crate::handler::{Request, Response};
+use crate::response::error;
+use crate::server::ConnectionInfo;
+
+/// Runs `script` for `req` and answers with what it writes.
+pub(super) async fn run(
+    cgi: &Cgi,
+    req: Request,
+    script: ScriptPath,
+    may_redirect: bool,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let info = parts.extensions.get::<ConnectionInfo>();
+    let log = ScriptLog {
+        log: info.map(|i| i.log.clone()).unwrap_or_default(),
+        client: info.map(|i| i.peer.ip()),
+        name: String::from_utf8_lossy(&script.script_name).into_owned(),
+    };
+    let input = match Input::prepare(&parts.headers, body, cgi.max_body).await {
+        Ok(input) => input,
+        Err(Refused::TooLarge) => return error(StatusCode::PAYLOAD_TOO_LARGE),
+        Err(Refused::Broken(e)) => {
+            log.say(&format!(
+                "not started: the request body could not be read ({e})"
+            ));
+            return error(StatusCode::BAD_REQUEST);
+        }
+    };
+    let vars = MetaVars::new(&parts, &script, cgi.root.dir(), input.length());
+    let Ok(permit) = cgi.slots.clone().acquire_owned().await else {
+        return error(StatusCode::SERVICE_UNAVAILABLE);
+    };
+    let (stdin, body) = input.into_stdio();
+    let query = parts.uri.query().unwrap_or("");
+    let mut child = match spawn(&script, &vars, &cgi.env, query, stdin) {
+        Ok(child) => child,
+        Err(e) => {
+            log.say(&format!("could not be started: {e}"));
+            return error(StatusCode::BAD_GATEWAY);
+        }
+    };
+    let feeder = body.and_then(|body| child.stdin.take().map(|stdin| feed(body, stdin)));
+    let deadline = Instant::now() + cgi.timeout;
+    let mut running = Running::new(child, feeder, permit, deadline, log);
+
+    let nph = script
+        .file
+        .file_name()
+        .is_some_and(|name| name.as_encoded_bytes().starts_with(b"nph-"));
+    let mut buf = BytesMut::new();
+    let head = if nph {
+        running
+            .read_head(&mut buf, |b| {
+                parse_nph(b).map(|done| done.map(|(head, n)| (ScriptReply::Document(head), n)))
+            })
+            .await
+    } else {
+        running.read_head(&mut buf, parse).await
+    };
+    let reply = match head {
+        Ok(Ok((reply, used))) => {
+            buf.advance(used);
+            reply
+        }
+        Ok(Err(malformed)) => {
+            running.kill_because(&format!(
+                "sent a malformed header block ({}); killed",
+                malformed.0
+            ));
+            return error(StatusCode::BAD_GATEWAY);
+        }
+        Err(HeadError::TimedOut) => {
+            let secs = cgi.timeout.as_secs_f64();
+            running.kill_because(&format!("timed out after {secs}s; killed"));
+            return error(StatusCode::GATEWAY_TIMEOUT);
+        }
+        Err(HeadError::Ended(status)) => {
+            let how = status.map_or_else(|| "did not exit".to_owned(), describe);
+            running.log.say(&format!(
+                "ended its output before a complete header block ({how})"
+            ));
+            return error(StatusCode::BAD_GATEWAY);
+        }
+        Err(HeadError::Read(e)) => {
+            running.kill_because(&format!("output could not be read ({e}); killed"));
+            return error(StatusCode::BAD_GATEWAY);
+        }
+    };
+    let head_only = parts.method == Method::HEAD;
+    let leftover = buf.freeze();
+    match reply {
+        ScriptReply::Document(head) => respond(head, leftover, running, head_only),
+        ScriptReply::NoContentType => {
+            running.kill_because("sent no Content-Type (RFC 3875 §6.3.1); killed");
+            error(StatusCode::INTERNAL_SERVER_ERROR)
+        }
+        ScriptReply::LocalRedirect { location, fallback } => {
+            running.body_follows(leftover, None);
+            match running.read_more().await {
+                Some(Ok(body)) => respond(fallback, body, running, head_only),
+                Some(Err(e)) => {
+                    running.kill_because(&format!("output could not be read ({e}); killed"));
+                    error(StatusCode::BAD_GATEWAY)
+                }
+                None => {
+                    drop(running);
+                    local_redirect(cgi, parts, &location, may_redirect).await
+                }
+            }
+        }
+    }
+}
+
+/// §6.2.2: the server answers as if the client had asked for `location` with GET.
+async fn local_redirect(
+    cgi: &Cgi,
+    parts: http::request::Parts,
+    location: &str,
+    may_redirect: bool,
+) -> Response {
+    let log = |what: &str| {
+        if let Some(info) = parts.extensions.get::<ConnectionInfo>() {
+            info.log.message(Some(info.peer.ip()), what.to_owned());
+        }
+    };
+    if !may_redirect {
+        log(&format!(
+            "CGI local redirect to {location} refused: only one is followed"
+        ));
+        return error(StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    let Ok(uri) = location.parse::<http::Uri>() else {
+        log(&format!("CGI local redirect to a bad path {location:?}"));
+        return error(StatusCode::INTERNAL_SERVER_ERROR);
+    };
+    let mut req = Request::new(crate::RequestBody::empty());
+    *req.uri_mut() = uri;
+    *req.version_mut() = parts.version;
+    *req.headers_mut() = parts.headers;
+    for name in [CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING] {
+        req.headers_mut().remove(name);
+    }
+    *req.extensions_mut() = parts.extensions;
+    Box::pin(cgi.serve(req, false)).await
+}
+
+/// The response: `head`, then `first` and the rest of stdout as the body. For HEAD the script
+/// still runs to its end, its output read and dropped.
+fn respond(head: ResponseHead, first: Bytes, mut running: Running, head_only: bool) -> Response {
+    let length = head
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|l| l.to_str().ok()?.parse().ok());
+    running.body_follows(first, length);
+    let body = StreamBody::new(stream::unfold(running, |mut running| async move {
+        let read = running.read_more().await?;
+        if let Err(e) = &read {
+            if e.kind() == std::io::ErrorKind::TimedOut {
+                running.kill_because("timed out while writing its body; killed");
+            }
+        }
+        Some((read.map(Frame::data), running))
+    }));
+    let mut response = Response::new(Body::empty());
+    if head_only {
+        tokio::spawn(async move {
+            let mut body = std::pin::pin!(body);
+            while let Some(Ok(_)) = body.frame().await {}
+        });
+    } else {
+        *response.body_mut() = Body::stream(body);
+    }
+    *response.status_mut() = head.status;
+    *response.headers_mut() = head.headers;
+    if let Some(reason) = head.reason {
+        if let Ok(reason) = hyper::ext::ReasonPhrase::try_from(reason.into_bytes()) {
+            response.extensions_mut().insert(reason);
+        }
+    }
+    response
+}

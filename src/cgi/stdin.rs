@@ -1,0 +1,106 @@
+//! The request body on the script's standard input (RFC 3875 §4.2). A body of known length is
+//! streamed to a pipe as it arrives, so a large upload is never held in memory; a chunked body
+//! has no length to put in `CONTENT_LENGTH`, so it is first spooled to an unnamed temporary file
+//! (bounded by the body limit), which then becomes the script's stdin directly.
+
+use std::io::{self, SeekFrom};
+use std::process::Stdio;
+
+use http::header::CONTENT_LENGTH;
+use http::HeaderMap;
+use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+use tokio::process::ChildStdin;
+use tokio::task::JoinHandle;
+
+use crate::body::RequestBody;
+
+/// The request body, ready to become a script's stdin.
+pub enum Input {
+    /// No body.
+    None,
+    /// A body of known length, still to be read from the client.
+    Stream(u64, RequestBody),
+    /// A chunked body, already read into this file.
+    Spooled(u64, std::fs::File),
+}
+
+/// Why the body cannot be given to a script.
+pub enum Refused {
+    /// Longer than the limit (413).
+    TooLarge,
+    /// The client sent a `Content-Length` that is not a number, or went away mid-body.
+    Broken(io::Error),
+}
+
+impl Input {
+    /// Reads what the request says about its body; a chunked body is spooled now, up to
+    /// `max_body` bytes.
+    pub async fn prepare(
+        headers: &HeaderMap,
+        mut body: RequestBody,
+        max_body: u64,
+    ) -> Result<Input, Refused> {
+        use http_body::Body as _;
+        if let Some(length) = headers.get(CONTENT_LENGTH) {
+            // hyper has already refused a malformed or repeated Content-Length.
+            let length = length
+                .to_str()
+                .ok()
+                .and_then(|l| l.parse::<u64>().ok())
+                .ok_or_else(|| Refused::Broken(io::Error::other("bad Content-Length")))?;
+            if length > max_body {
+                return Err(Refused::TooLarge);
+            }
+            return Ok(Input::Stream(length, body));
+        }
+        if body.is_end_stream() {
+            return Ok(Input::None);
+        }
+        let mut file = tokio::fs::File::from_std(tempfile::tempfile().map_err(Refused::Broken)?);
+        let mut length = 0u64;
+        while let Some(chunk) = body.chunk().await {
+            let chunk = chunk.map_err(Refused::Broken)?;
+            length += chunk.len() as u64;
+            if length > max_body {
+                return Err(Refused::TooLarge);
+            }
+            file.write_all(&chunk).await.map_err(Refused::Broken)?;
+        }
+        file.flush().await.map_err(Refused::Broken)?;
+        file.seek(SeekFrom::Start(0))
+            .await
+            .map_err(Refused::Broken)?;
+        Ok(Input::Spooled(length, file.into_std().await))
+    }
+
+    /// `CONTENT_LENGTH`, when there is a body.
+    pub fn length(&self) -> Option<u64> {
+        match self {
+            Input::None => None,
+            Input::Stream(length, _) | Input::Spooled(length, _) => Some(*length),
+        }
+    }
+
+    /// What the script's stdin is made of, and the body still to stream into it (if any).
+    pub fn into_stdio(self) -> (Stdio, Option<RequestBody>) {
+        match self {
+            Input::None => (Stdio::null(), None),
+            Input::Spooled(_, file) => (Stdio::from(file), None),
+            Input::Stream(_, body) => (Stdio::piped(), Some(body)),
+        }
+    }
+}
+
+/// Copies `body` into the script's `stdin` as it arrives, then closes it. A script that stops
+/// reading (it exited, or wants no more) ends the copy; the rest of the body is left to the
+/// connection layer.
+pub fn feed(mut body: RequestBody, mut stdin: ChildStdin) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        while let Some(Ok(chunk)) = body.chunk().await {
+            if stdin.write_all(&chunk).await.is_err() {
+                return;
+            }
+        }
+        let _ = stdin.shutdown().await;
+    })
+}

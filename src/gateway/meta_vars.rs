@@ -1,0 +1,243 @@
+//! The request meta-variables of RFC 3875 §4.1, as a list of name/value pairs: a CGI script gets
+//! them as its environment, a FastCGI application as `FCGI_PARAMS`. Values are bytes, since
+//! decoded URL paths and header values need not be UTF-8.
+//!
+//! What is left out is as deliberate as what is put in: no `HTTP_PROXY` from a `Proxy:` header
+//! (httpoxy, CVE-2016-5385), no header whose name holds `_` (it would alias the hyphenated one:
+//! `X_Forwarded_For` posing as `X-Forwarded-For`), and no `HTTP_AUTHORIZATION` (credentials
+//! stay with the server; `AUTH_TYPE` and `REMOTE_USER` say what a script needs, §4.1.1, §4.1.11).
+
+use std::path::Path;
+
+use base64::Engine;
+use http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, HOST};
+use http::request::Parts;
+use http::{HeaderName, Version};
+
+use super::script_path::ScriptPath;
+use crate::server::ConnectionInfo;
+
+/// `SERVER_SOFTWARE`, the same product token as the `Server` header.
+const SERVER_SOFTWARE: &str = concat!("serveur/", env!("CARGO_PKG_VERSION"));
+
+/// The meta-variables of one request, in the order they were set.
+#[derive(Clone, Debug, Default)]
+pub struct MetaVars {
+    vars: Vec<(String, Vec<u8>)>,
+}
+
+impl MetaVars {
+    /// The meta-variables for the request `parts` to the script `script` below the directory
+    /// `document_root`, whose body is `content_length` bytes long (`None`: no body).
+    pub fn new(
+        parts: &Parts,
+        script: &ScriptPath,
+        document_root: &Path,
+        content_length: Option<u64>,
+    ) -> MetaVars {
+        let mut vars = MetaVars::default();
+        let info = parts.extensions.get::<ConnectionInfo>();
+        vars.set("GATEWAY_INTERFACE", "CGI/1.1");
+        vars.set("SERVER_SOFTWARE", SERVER_SOFTWARE);
+        vars.set("SERVER_NAME", server_name(parts, info));
+        if let Some(info) = info {
+            vars.set("SERVER_PORT", info.local.port().to_string());
+            vars.set("REMOTE_ADDR", info.peer.ip().to_string());
+            vars.set("REMOTE_PORT", info.peer.port().to_string());
+            if info.tls {
+                vars.set("HTTPS", "on");
+            }
+        }
+        vars.set("SERVER_PROTOCOL", protocol(parts.version));
+        vars.set("REQUEST_METHOD", parts.method.as_str());
+        let uri = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+        vars.set("REQUEST_URI", uri);
+        vars.set("SCRIPT_NAME", script.script_name.clone());
+        vars.set(
+            "SCRIPT_FILENAME",
+            script.file.as_os_str().as_encoded_bytes(),
+        );
+        vars.set(
+            "DOCUMENT_ROOT",
+            document_root.as_os_str().as_encoded_bytes(),
+        );
+        vars.set("PATH_INFO", script.path_info.clone());
+        if !script.path_info.is_empty() {
+            // §4.1.6: the root plus PATH_INFO, which is already free of `..` segments, so it
+            // never names anything outside the root.
+            let mut translated = document_root.as_os_str().as_encoded_bytes().to_vec();
+            translated.extend_from_slice(&script.path_info);
+            vars.set("PATH_TRANSLATED", translated);
+        }
+        vars.set("QUERY_STRING", parts.uri.query().unwrap_or(""));
+        if let Some(content_type) = parts.headers.get(CONTENT_TYPE) {
+            vars.set("CONTENT_TYPE", content_type.as_bytes());
+        }
+        if let Some(length) = content_length {
+            vars.set("CONTENT_LENGTH", length.to_string());
+        }
+        vars.set_auth(parts);
+        vars.set_http_headers(parts);
+        vars
+    }
+
+    /// Sets `name` to `value` (the caller sets each name once).
+    pub fn set(&mut self, name: &str, value: impl AsRef<[u8]>) {
+        self.vars.push((name.to_owned(), value.as_ref().to_vec()));
+    }
+
+    /// The value of `name`, if set.
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.vars
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_slice())
+    }
+
+    /// Every pair, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.vars.iter().map(|(n, v)| (n.as_str(), v.as_slice()))
+    }
+
+    /// `AUTH_TYPE` is the scheme of `Authorization`; `REMOTE_USER` the user of a Basic one, as
+    /// CPython sets them. serveur checks no password: the script must, if it cares.
+    fn set_auth(&mut self, parts: &Parts) {
+        let Some(auth) = parts.headers.get(AUTHORIZATION) else {
+            return;
+        };
+        let mut words = auth.as_bytes().split(|b| b.is_ascii_whitespace());
+        let (Some(scheme), Some(credentials)) = (words.next(), words.next()) else {
+            return;
+        };
+        self.set("AUTH_TYPE", scheme);
+        if !scheme.eq_ignore_ascii_case(b"basic") {
+            return;
+        }
+        let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(credentials) else {
+            return;
+        };
+        if let Some(colon) = decoded.iter().position(|&b| b == b':') {
+            self.set("REMOTE_USER", &decoded[..colon]);
+        }
+    }
+
+    /// Each request header as `HTTP_NAME` (§4.1.18), repeated fields joined with `, ` (cookies
+    /// with `; `, RFC 9113 §8.2.3, since HTTP/2 clients split them).
+    fn set_http_headers(&mut self, parts: &Parts) {
+        for name in parts.headers.keys() {
+            if !forwarded(name) {
+                continue;
+            }
+            let separator: &[u8] = if name == COOKIE { b"; " } else { b", " };
+            let mut value = Vec::new();
+            for (i, v) in parts.headers.get_all(name).iter().enumerate() {
+                if i > 0 {
+                    value.extend_from_slice(separator);
+                }
+                value.extend_from_slice(v.as_bytes());
+            }
+            let var = format!(
+                "HTTP_{}",
+                name.as_str().to_ascii_uppercase().replace('-', "_")
+            );
+            self.set(&var, value);
+        }
+        if !parts.headers.contains_key(HOST) {
+            // HTTP/2 carries the host as `:authority`, which hyper keeps in the URI.
+            if let Some(authority) = parts.uri.authority() {
+                self.set("HTTP_HOST", authority.as_str());
+            }
+        }
+    }
+}
+
+/// Whether a request header becomes an `HTTP_*` variable.
+fn forwarded(name: &HeaderName) -> bool {
+    !matches!(
+        name.as_str(),
+        "proxy" | "authorization" | "proxy-authorization" | "content-type" | "content-length"
+    ) && !name.as_str().contains('_')
+}
+
+/// §4.1.14: the host the client asked for (without the port), else the address it reached.
+fn server_name(parts: &Parts, info: Option<&ConnectionInfo>) -> String {
+    let host = parts
+        .headers
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| parts.uri.host());
+    match host {
+        Some(host) if host.starts_with('[') => {
+            host.split_inclusive(']').next().unwrap_or(host).to_owned()
+        }
+        Some(host) => host.split(':').next().unwrap_or(host).to_owned(),
+        None => info.map_or_else(|| "localhost".to_owned(), |i| i.local.ip().to_string()),
+    }
+}
+
+fn protocol(version: Version) -> &'static str {
+    match version {
+        Version::HTTP_09 => "HTTP/0.9",
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_2 => "HTTP/2.0",
+        Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/1.1",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(request: http::Request<()>) -> MetaVars {
+        let (parts, ()) = request.into_parts();
+        let script = ScriptPath {
+            script_name: b"/cgi-bin/a.py".to_vec(),
+            path_info: b"/x y".to_vec(),
+            file: "/srv/cgi-bin/a.py".into(),
+            metadata: std::fs::metadata("/").expect("metadata"),
+            is_index: false,
+        };
+        MetaVars::new(&parts, &script, Path::new("/srv"), Some(3))
+    }
+
+    #[test]
+    fn proxy_underscored_and_credential_headers_are_never_forwarded() {
+        let v = vars(
+            http::Request::builder()
+                .uri("/cgi-bin/a.py/x%20y?q=1")
+                .header("proxy", "http://evil:3128")
+                .header("x_forwarded_for", "1.2.3.4")
+                .header("x-forwarded-for", "5.6.7.8")
+                .header("authorization", "Basic dXNlcjpwYXNz")
+                .body(())
+                .expect("request"),
+        );
+        assert_eq!(v.get("HTTP_PROXY"), None);
+        assert_eq!(v.get("HTTP_X_FORWARDED_FOR"), Some(&b"5.6.7.8"[..]));
+        assert_eq!(v.get("HTTP_AUTHORIZATION"), None);
+        assert_eq!(v.get("AUTH_TYPE"), Some(&b"Basic"[..]));
+        assert_eq!(v.get("REMOTE_USER"), Some(&b"user"[..]));
+        assert_eq!(v.get("PATH_TRANSLATED"), Some(&b"/srv/x y"[..]));
+        assert_eq!(v.get("QUERY_STRING"), Some(&b"q=1"[..]));
+    }
+
+    #[test]
+    fn repeated_headers_are_joined_and_the_host_port_is_dropped() {
+        let v = vars(
+            http::Request::builder()
+                .uri("/cgi-bin/a.py")
+                .header("host", "[::1]:8000")
+                .header("accept", "a")
+                .header("accept", "b")
+                .header("cookie", "x=1")
+                .header("cookie", "y=2")
+                .body(())
+                .expect("request"),
+        );
+        assert_eq!(v.get("SERVER_NAME"), Some(&b"[::1]"[..]));
+        assert_eq!(v.get("HTTP_ACCEPT"), Some(&b"a, b"[..]));
+        assert_eq!(v.get("HTTP_COOKIE"), Some(&b"x=1; y=2"[..]));
+        assert_eq!(v.get("QUERY_STRING"), Some(&b""[..]));
+    }
+}

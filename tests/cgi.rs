@@ -1,0 +1,382 @@
+//! `--cgi` end to end with real sh, python3 and perl scripts: what a script receives (meta-
+//! variables, arguments, the request body byte for byte) and how its answer becomes the
+//! response (Status, Location, nph-, failures).
+
+mod support;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+
+use support::{get, post, raw_text, request, write_script, Serveur};
+
+/// Prints its environment as `NAME=value` lines, its arguments, then its stdin.
+const ENV_SCRIPT: &str = "#!/bin/sh
+printf 'Content-Type: text/plain\\n\\n'
+env
+echo \"ARGS=$#:$1:$2\"
+";
+
+fn env_of(text: &str) -> HashMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// A server on `dir` with `--cgi` and `args`, whose own environment holds a secret.
+fn start_with_secret(dir: &Path, args: &[&str]) -> Serveur {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_serveur"));
+    command
+        .env("SERVEUR_TEST_SECRET", "hunter2")
+        .arg("-d")
+        .arg(dir)
+        .args(["-b", "127.0.0.1", "--cgi"])
+        .args(args)
+        .arg("0");
+    Serveur::spawn(command)
+}
+
+#[test]
+fn get_with_query_and_path_info_sets_every_meta_variable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_script(dir.path(), "cgi-bin/env.sh", ENV_SCRIPT);
+    let root = std::fs::canonicalize(dir.path()).expect("canonical");
+    let server = start_with_secret(dir.path(), &[]);
+    let reply = request(
+        server.addr,
+        "GET",
+        "/cgi-bin/env.sh/extra/p%20ath?a=1&b=%20",
+        &[
+            ("authorization", "Basic YWxpY2U6czNjcjN0"),
+            ("x-custom", "one"),
+            ("accept", "text/html"),
+            ("accept", "text/plain"),
+            ("cookie", "a=1"),
+        ],
+    );
+    assert_eq!(reply.status, 200);
+    let env = env_of(&reply.text());
+    let port = server.port().to_string();
+    let root = root.to_str().expect("utf-8 root");
+    let expected = [
+        ("GATEWAY_INTERFACE", "CGI/1.1"),
+        (
+            "SERVER_SOFTWARE",
+            concat!("serveur/", env!("CARGO_PKG_VERSION")),
+        ),
+        ("SERVER_NAME", "127.0.0.1"),
+        ("SERVER_PORT", port.as_str()),
+        ("SERVER_PROTOCOL", "HTTP/1.1"),
+        ("REQUEST_METHOD", "GET"),
+        ("SCRIPT_NAME", "/cgi-bin/env.sh"),
+        ("PATH_INFO", "/extra/p ath"),
+        ("QUERY_STRING", "a=1&b=%20"),
+        ("REMOTE_ADDR", "127.0.0.1"),
+        ("REQUEST_URI", "/cgi-bin/env.sh/extra/p%20ath?a=1&b=%20"),
+        ("AUTH_TYPE", "Basic"),
+        ("REMOTE_USER", "alice"),
+        ("HTTP_X_CUSTOM", "one"),
+        ("HTTP_ACCEPT", "text/html, text/plain"),
+        ("HTTP_COOKIE", "a=1"),
+        ("ARGS", "0::"),
+    ];
+    for (name, value) in expected {
+        assert_eq!(env.get(name).map(String::as_str), Some(value), "{name}");
+    }
+    assert_eq!(env["DOCUMENT_ROOT"], root);
+    assert_eq!(env["SCRIPT_FILENAME"], format!("{root}/cgi-bin/env.sh"));
+    assert_eq!(env["PATH_TRANSLATED"], format!("{root}/extra/p ath"));
+    assert_eq!(env["HTTP_HOST"], server.addr.to_string());
+    assert!(env["REMOTE_PORT"].parse::<u16>().is_ok());
+    for absent in [
+        "CONTENT_LENGTH",
+        "CONTENT_TYPE",
+        "HTTPS",
+        "HTTP_AUTHORIZATION",
+    ] {
+        assert!(!env.contains_key(absent), "{absent} is set");
+    }
+}
+
+#[test]
+fn httpoxy_underscored_headers_and_the_servers_secrets_never_reach_a_script() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_script(dir.path(), "cgi-bin/env.sh", ENV_SCRIPT);
+    let server = start_with_secret(dir.path(), &[]);
+    let reply = request(
+        server.addr,
+        "GET",
+        "/cgi-bin/env.sh",
+        &[
+            ("proxy", "http://evil.example:3128"),
+            ("x_forwarded_for", "6.6.6.6"),
+            ("x-forwarded-for", "1.2.3.4"),
+        ],
+    );
+    let env = env_of(&reply.text());
+    assert!(!env.contains_key("HTTP_PROXY"));
+    assert_eq!(env["HTTP_X_FORWARDED_FOR"], "1.2.3.4");
+    assert!(!env.contains_key("SERVEUR_TEST_SECRET"));
+    assert!(env.contains_key("PATH"));
+
+    let passing = start_with_secret(dir.path(), &["--cgi-pass-env", "SERVEUR_TEST_SECRET"]);
+    let env = env_of(&get(passing.addr, "/cgi-bin/env.sh").text());
+    assert_eq!(env["SERVEUR_TEST_SECRET"], "hunter2");
+}
+
+#[test]
+fn a_query_without_equals_becomes_the_scripts_arguments() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_script(dir.path(), "cgi-bin/env.sh", ENV_SCRIPT);
+    let server = Serveur::start(dir.path(), &["--cgi"]);
+    let env = env_of(&get(server.addr, "/cgi-bin/env.sh?one+two%20words").text());
+    assert_eq!(env["ARGS"], "2:one:two words");
+}
+
+/// Echoes its stdin back after printing what it was told about it (python3).
+const ECHO_PY: &str = r#"#!/usr/bin/env python3
+import os, sys
+data = sys.stdin.buffer.read()
+sys.stdout.write("Content-Type: application/octet-stream\r\n")
+sys.stdout.write("X-Length: %s\r\nX-Type: %s\r\n\r\n" % (os.environ.get("CONTENT_LENGTH"), os.environ.get("CONTENT_TYPE")))
+sys.stdout.flush()
+sys.stdout.buffer.write(data)
+"#;
+
+/// The same in Perl, reading exactly CONTENT_LENGTH bytes as CGI.pm does.
+const ECHO_PL: &str = r#"#!/usr/bin/perl
+binmode STDIN; binmode STDOUT;
+my $n = $ENV{CONTENT_LENGTH} || 0;
+my $data = '';
+while (length($data) < $n) { my $r = read(STDIN, $data, $n - length($data), length($data)); last unless $r; }
+print "Content-Type: text/plain\r\nX-Length: $n\r\n\r\n$data";
+"#;
+
+#[test]
+fn urlencoded_posts_arrive_byte_exact_on_stdin() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_script(dir.path(), "cgi-bin/echo.py", ECHO_PY);
+    write_script(dir.path(), "cgi-bin/echo.pl", ECHO_PL);
+    let server = Serveur::start(dir.path(), &["--cgi"]);
+    let form = "name=Ana%C3%AFs&msg=a+b%26c";
+    for script in ["/cgi-bin/echo.py", "/cgi-bin/echo.pl"] {
+        let reply = post(
+            server.addr,
+            script,
+            "application/x-www-form-urlencoded",
+            form,
+        );
+        assert_eq!(reply.status, 200, "{script}");
+        assert_eq!(reply.header("x-length"), form.len().to_string(), "{script}");
+        assert_eq!(reply.text(), form, "{script}");
+    }
+}
+
+#[test]
+fn a_ten_mebibyte_binary_multipart_upload_arrives_byte_exact() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_script(dir.path(), "cgi-bin/echo.py", ECHO_PY);
+    let server = Serveur::start(dir.path(), &["--cgi"]);
+    let mut body = b"--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"b.bin\"\r\n\
+Content-Type: application/octet-stream\r\n\r\n"
+        .to_vec();
+    let mut x: u32 = 2_463_534_242;
+    body.extend((0..10 << 20).map(|_| {
+        // xorshift: every byte value, no pattern a short buffer could fake.
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        x as u8
+    }));
+    body.extend_from_slice(b"\r\n--XyZ--\r\n");
+    let reply = post(
+        server.addr,
+        "/cgi-bin/echo.py",
+        "multipart/form-data; boundary=XyZ",
+        body.clone(),
+    );
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("x-type"), "multipart/form-data; boundary=XyZ");
+    assert_eq!(reply.header("x-length"), body.len().to_string());
+    assert!(reply.body == body, "the body came back different");
+}
+
+#[test]
+fn a_chunked_body_is_spooled_so_content_length_is_set() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_script(dir.path(), "cgi-bin/echo.py", ECHO_PY);
+    let server = Serveur::start(dir.path(), &["--cgi"]);
+    let answer = raw_text(
+        server.addr,
+        b"POST /cgi-bin/echo.py HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n\
+Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+    );
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(answer.contains("x-length: 11\r\n"), "{answer}");
+    assert!(answer.contains("hello world"), "{answer}");
+}
+
+#[test]
+fn bodies_over_the_limit_get_413_without_running_the_script() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_script(
+        dir.path(),
+        "cgi-bin/mark.sh",
+        "#!/bin/sh\ntouch \"$DOCUMENT_ROOT/ran\"\nprintf 'Content-Type: text/plain\\n\\nok'\n",
+    );
+    let server = Serveur::start(dir.path(), &["--cgi", "--cgi-max-body", "10"]);
+    assert_eq!(
+        post(server.addr, "/cgi-bin/mark.sh", "text/plain", "0123456789").status,
+        200
+    );
+    std::fs::remove_file(dir.path().join("ran")).expect("the script ran");
+    assert_eq!(
+        post(server.addr, "/cgi-bin/mark.sh", "text/plain", "0123456789a").status,
+        413
+    );
+    let chunked = raw_text(
+        server.addr,
+        b"POST /cgi-bin/mark.sh HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\
+Connection: close\r\n\r\n6\r\n012345\r\n6\r\n678901\r\n0\r\n\r\n",
+    );
+    assert!(chunked.starts_with("HTTP/1.1 413 "), "{chunked}");
+    assert!(!dir.path().join("ran").exists());
+}
+
+#[test]
+fn status_sets_the_status_line_and_headers_pass_through() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_script(
+        dir.path(),
+        "cgi-bin/status.py",
+        "#!/usr/bin/env python3\nprint('Status: 418 Short And Stout')\nprint('Content-Type: text/plain')\nprint('X-Extra: yes')\nprint()\nprint('teapot')\n",
+    );
+    let server = Serveur::start(dir.path(), &["--cgi"]);
+    let answer = raw_text(
+        server.addr,
+        b"GET /cgi-bin/status.py HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(
+        answer.starts_with("HTTP/1.1 418 Short And Stout\r\n"),
+        "{answer}"
+    );
+    assert!(answer.contains("x-extra: yes\r\n"), "{answer}");
+    assert!(!answer.to_ascii_lowercase().contains("status:"), "{answer}");
+    assert!(answer.ends_with("teapot\n\r\n0\r\n\r\n"), "{answer}");
+}
+
+#[test]
+fn an_absolute_location_redirects_the_client_with_302() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_script(
+        dir.path(),
+        "cgi-bin/go.sh",
+        "#!/bin/sh\nprintf 'Location: https://example.com/next\\n\\n'\n",
+    );
+    let server = Serveur::start(dir.path(), &["--cgi"]);
+    let reply = get(server.addr, "/cgi-bin/go.sh");
+    assert_eq!(reply.status, 302);
+    assert_eq!(reply.header("location"), "https://example.com/next");
+}
+
+#[test]
+fn a_local_location_is_served_in_place_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("page.txt"), "the page\n").expect("write");
+    write_script(
+        dir.path(),
+        "cgi-bin/local.sh",
+        "#!/bin/sh\nprintf 'Location: /page.txt\\n\\n'\n",
+    );
+    write_script(
+        dir.path(),
+        "cgi-bin/to-script.sh",
+        "#!/bin/sh\nprintf 'Location: /cgi-bin/env.sh?from=redirect\\r\\n\\r\\n'\n",
+    );
+    write_script(dir.path(), "cgi-bin/env.sh", ENV_SCRIPT);
+    write_script(
+        dir.path(),
+        "cgi-bin/loop.sh",
+        "#!/bin/sh\nprintf 'Location: /cgi-bin/loop.sh\\n\\n'\n",
+    );
+    let server = Serveur::start(dir.path(), &["--cgi"]);
+    let reply = get(server.addr, "/cgi-bin/local.sh");
+    assert_eq!((reply.status, reply.text().as_str()), (200, "the page\n"));
+    let env = env_of(&get(server.addr, "/cgi-bin/to-script.sh").text());
+    assert_eq!(env["QUERY_STRING"], "from=redirect");
+    assert_eq!(env["REQUEST_METHOD"], "GET");
+    assert_eq!(get(server.addr, "/cgi-bin/loop.sh").status, 500);
+    server.wait_for_log("only one is followed");
+}
+
+#[test]
+fn nph_scripts_write_their_own_status_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_script(
+        dir.path(),
+        "cgi-bin/nph-raw.sh",
+        "#!/bin/sh\nprintf 'HTTP/1.1 299 Very Custom\\r\\nX-Nph: yes\\r\\nStatus: 500\\r\\n\\r\\nraw body'\n",
+    );
+    let server = Serveur::start(dir.path(), &["--cgi"]);
+    let answer = raw_text(
+        server.addr,
+        b"GET /cgi-bin/nph-raw.sh HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(
+        answer.starts_with("HTTP/1.1 299 Very Custom\r\n"),
+        "{answer}"
+    );
+    assert!(answer.contains("x-nph: yes\r\n"), "{answer}");
+    assert!(answer.contains("status: 500\r\n"), "{answer}");
+    assert!(answer.contains("raw body"), "{answer}");
+}
+
+#[test]
+fn broken_scripts_get_python_error_pages_and_log_lines_naming_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_script(
+        dir.path(),
+        "cgi-bin/no-type.sh",
+        "#!/bin/sh\nprintf 'X-A: b\\n\\nbody'\n",
+    );
+    write_script(
+        dir.path(),
+        "cgi-bin/garbage.sh",
+        "#!/bin/sh\nprintf 'this is not a header\\n\\n'\n",
+    );
+    write_script(
+        dir.path(),
+        "cgi-bin/dies.sh",
+        "#!/bin/sh\necho 'oops, dying' >&2\nexit 3\n",
+    );
+    write_script(dir.path(), "cgi-bin/no-shebang.sh", "\x7fELF not really\n");
+    write_script(
+        dir.path(),
+        "cgi-bin/late.pl",
+        "#!/usr/bin/perl\nprint \"Content-Type: text/plain\\n\\nfine\";\nexit 4;\n",
+    );
+    let server = Serveur::start(dir.path(), &["--cgi"]);
+    let reply = get(server.addr, "/cgi-bin/no-type.sh");
+    assert_eq!(reply.status, 500);
+    assert!(reply.text().contains("<p>Error code: 500</p>"));
+    server.wait_for_log("CGI script /cgi-bin/no-type.sh sent no Content-Type");
+
+    let reply = get(server.addr, "/cgi-bin/garbage.sh");
+    assert_eq!(reply.status, 502);
+    assert!(reply.text().contains("<p>Error code: 502</p>"));
+    server.wait_for_log("CGI script /cgi-bin/garbage.sh sent a malformed header block");
+
+    assert_eq!(get(server.addr, "/cgi-bin/dies.sh").status, 502);
+    server.wait_for_log("/cgi-bin/dies.sh: oops, dying");
+    server.wait_for_log(
+        "CGI script /cgi-bin/dies.sh ended its output before a complete header block (exit code 3)",
+    );
+
+    assert_eq!(get(server.addr, "/cgi-bin/no-shebang.sh").status, 502);
+    server.wait_for_log("CGI script /cgi-bin/no-shebang.sh could not be started");
+
+    let reply = get(server.addr, "/cgi-bin/late.pl");
+    assert_eq!((reply.status, reply.text().as_str()), (200, "fine"));
+    server.wait_for_log("CGI script /cgi-bin/late.pl exit code 4");
+}
