@@ -45,6 +45,7 @@ mod status_text;
 
 pub use body::{Body, RequestBody};
 pub use cgi::{Cgi, PASSED_ENV};
+pub use fastcgi::FastCgi;
 pub use handler::{
     BoxResponseFuture, DynHandler, Handler, Mount, Request, Response, SharedHandler,
 };

@@ -7,7 +7,7 @@
 mod output;
 mod running;
 mod spawn;
-mod stdin;
+pub(crate) mod stdin;
 
 use std::ffi::OsString;
 use std::io;
