@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
 
-use support::{get, post, raw_text, request, write_script, Serveur};
+use support::{get, post, raw_text, request, serve_script, write_script, Serveur};
 
 /// Prints its environment as `NAME=value` lines, its arguments, then its stdin.
 const ENV_SCRIPT: &str = "#!/bin/sh
@@ -127,9 +127,7 @@ fn httpoxy_underscored_headers_and_the_servers_secrets_never_reach_a_script() {
 
 #[test]
 fn a_query_without_equals_becomes_the_scripts_arguments() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    write_script(dir.path(), "cgi-bin/env.sh", ENV_SCRIPT);
-    let server = Serveur::start(dir.path(), &["--cgi"]);
+    let (_dir, server) = serve_script("cgi-bin/env.sh", ENV_SCRIPT, &["--cgi"]);
     let env = env_of(&get(server.addr, "/cgi-bin/env.sh?one+two%20words").text());
     assert_eq!(env["ARGS"], "2:one:two words");
 }
@@ -175,9 +173,7 @@ fn urlencoded_posts_arrive_byte_exact_on_stdin() {
 
 #[test]
 fn a_ten_mebibyte_binary_multipart_upload_arrives_byte_exact() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    write_script(dir.path(), "cgi-bin/echo.py", ECHO_PY);
-    let server = Serveur::start(dir.path(), &["--cgi"]);
+    let (_dir, server) = serve_script("cgi-bin/echo.py", ECHO_PY, &["--cgi"]);
     let mut body = b"--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"b.bin\"\r\n\
 Content-Type: application/octet-stream\r\n\r\n"
         .to_vec();
@@ -204,9 +200,7 @@ Content-Type: application/octet-stream\r\n\r\n"
 
 #[test]
 fn a_chunked_body_is_spooled_so_content_length_is_set() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    write_script(dir.path(), "cgi-bin/echo.py", ECHO_PY);
-    let server = Serveur::start(dir.path(), &["--cgi"]);
+    let (_dir, server) = serve_script("cgi-bin/echo.py", ECHO_PY, &["--cgi"]);
     let answer = raw_text(
         server.addr,
         b"POST /cgi-bin/echo.py HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n\
@@ -219,13 +213,11 @@ Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world
 
 #[test]
 fn bodies_over_the_limit_get_413_without_running_the_script() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    write_script(
-        dir.path(),
+    let (dir, server) = serve_script(
         "cgi-bin/mark.sh",
         "#!/bin/sh\ntouch \"$DOCUMENT_ROOT/ran\"\nprintf 'Content-Type: text/plain\\n\\nok'\n",
+        &["--cgi", "--cgi-max-body", "10"],
     );
-    let server = Serveur::start(dir.path(), &["--cgi", "--cgi-max-body", "10"]);
     assert_eq!(
         post(server.addr, "/cgi-bin/mark.sh", "text/plain", "0123456789").status,
         200
@@ -246,13 +238,7 @@ Connection: close\r\n\r\n6\r\n012345\r\n6\r\n678901\r\n0\r\n\r\n",
 
 #[test]
 fn status_sets_the_status_line_and_headers_pass_through() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    write_script(
-        dir.path(),
-        "cgi-bin/status.py",
-        "#!/usr/bin/env python3\nprint('Status: 418 Short And Stout')\nprint('Content-Type: text/plain')\nprint('X-Extra: yes')\nprint()\nprint('teapot')\n",
-    );
-    let server = Serveur::start(dir.path(), &["--cgi"]);
+    let (_dir, server) = serve_script("cgi-bin/status.py", "#!/usr/bin/env python3\nprint('Status: 418 Short And Stout')\nprint('Content-Type: text/plain')\nprint('X-Extra: yes')\nprint()\nprint('teapot')\n", &["--cgi"]);
     let answer = raw_text(
         server.addr,
         b"GET /cgi-bin/status.py HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
@@ -268,13 +254,11 @@ fn status_sets_the_status_line_and_headers_pass_through() {
 
 #[test]
 fn an_absolute_location_redirects_the_client_with_302() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    write_script(
-        dir.path(),
+    let (_dir, server) = serve_script(
         "cgi-bin/go.sh",
         "#!/bin/sh\nprintf 'Location: https://example.com/next\\n\\n'\n",
+        &["--cgi"],
     );
-    let server = Serveur::start(dir.path(), &["--cgi"]);
     let reply = get(server.addr, "/cgi-bin/go.sh");
     assert_eq!(reply.status, 302);
     assert_eq!(reply.header("location"), "https://example.com/next");
@@ -312,13 +296,7 @@ fn a_local_location_is_served_in_place_once() {
 
 #[test]
 fn nph_scripts_write_their_own_status_line() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    write_script(
-        dir.path(),
-        "cgi-bin/nph-raw.sh",
-        "#!/bin/sh\nprintf 'HTTP/1.1 299 Very Custom\\r\\nX-Nph: yes\\r\\nStatus: 500\\r\\n\\r\\nraw body'\n",
-    );
-    let server = Serveur::start(dir.path(), &["--cgi"]);
+    let (_dir, server) = serve_script("cgi-bin/nph-raw.sh", "#!/bin/sh\nprintf 'HTTP/1.1 299 Very Custom\\r\\nX-Nph: yes\\r\\nStatus: 500\\r\\n\\r\\nraw body'\n", &["--cgi"]);
     let answer = raw_text(
         server.addr,
         b"GET /cgi-bin/nph-raw.sh HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
@@ -376,7 +354,47 @@ fn broken_scripts_get_python_error_pages_and_log_lines_naming_them() {
     assert_eq!(get(server.addr, "/cgi-bin/no-shebang.sh").status, 502);
     server.wait_for_log("CGI script /cgi-bin/no-shebang.sh could not be started");
 
+    assert_eq!(get(server.addr, "/cgi-bin/late.pl/a%00b").status, 400);
+    assert_eq!(get(server.addr, "/cgi-bin/late.pl?a%00b").status, 400);
+
     let reply = get(server.addr, "/cgi-bin/late.pl");
     assert_eq!((reply.status, reply.text().as_str()), (200, "fine"));
     server.wait_for_log("CGI script /cgi-bin/late.pl exit code 4");
+}
+
+#[test]
+fn over_http2_the_authority_is_the_host_and_the_body_streams() {
+    let (_dir, server) = serve_script("cgi-bin/env.sh", ENV_SCRIPT, &["--cgi"]);
+    let addr = server.addr;
+    let text = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(async move {
+            use http_body_util::BodyExt;
+            let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            let (mut sender, conn) = hyper::client::conn::http2::handshake(
+                hyper_util::rt::TokioExecutor::new(),
+                hyper_util::rt::TokioIo::new(stream),
+            )
+            .await
+            .expect("h2 handshake");
+            tokio::spawn(conn);
+            let request = http::Request::builder()
+                .uri(format!(
+                    "http://example.test:{}/cgi-bin/env.sh?x=1",
+                    addr.port()
+                ))
+                .body(http_body_util::Empty::<bytes::Bytes>::new())
+                .expect("request");
+            let response = sender.send_request(request).await.expect("response");
+            assert_eq!(response.status(), 200);
+            let body = response.into_body().collect().await.expect("body");
+            String::from_utf8(body.to_bytes().to_vec()).expect("utf-8")
+        });
+    let env = env_of(&text);
+    assert_eq!(env["SERVER_PROTOCOL"], "HTTP/2.0");
+    assert_eq!(env["SERVER_NAME"], "example.test");
+    assert_eq!(env["HTTP_HOST"], format!("example.test:{}", addr.port()));
+    assert_eq!(env["QUERY_STRING"], "x=1");
 }

@@ -279,7 +279,52 @@ impl Handler for NotFound {
 
 #[cfg(test)]
 mod tests {
-    use super::py_repr;
+    use super::*;
+    use http_body_util::BodyExt;
+
+    async fn answer(cgi: &Cgi, method: &str, uri: &str) -> (u16, String) {
+        let req = http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(crate::RequestBody::empty())
+            .expect("request");
+        let response = cgi.handle(req).await;
+        let status = response.status().as_u16();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn a_script_runs_in_process_and_other_requests_go_to_the_fallback() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let script = dir.path().join("run/hi.sh");
+        std::fs::create_dir(dir.path().join("run")).expect("mkdir");
+        std::fs::write(
+            &script,
+            "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nhi %s' \"$QUERY_STRING\"\n",
+        )
+        .expect("write");
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let cgi = Cgi::new(dir.path()).expect("cgi").directories(["/run"]);
+        assert_eq!(
+            answer(&cgi, "GET", "/run/hi.sh?a=b").await,
+            (200, "hi a=b".into())
+        );
+        assert_eq!(answer(&cgi, "GET", "/cgi-bin/hi.sh").await.0, 404);
+        assert_eq!(answer(&cgi, "POST", "/elsewhere").await.0, 501);
+        assert_eq!(
+            cgi.script_dirs(),
+            [std::fs::canonicalize(dir.path())
+                .expect("canonical")
+                .join("run")]
+        );
+    }
 
     #[test]
     fn names_are_quoted_as_python_repr_quotes_them() {

@@ -29,84 +29,19 @@ pub(super) async fn run(
     may_redirect: bool,
 ) -> Response {
     let (parts, body) = req.into_parts();
-    let info = parts.extensions.get::<ConnectionInfo>();
-    let log = ScriptLog {
-        log: info.map(|i| i.log.clone()).unwrap_or_default(),
-        client: info.map(|i| i.peer.ip()),
-        name: String::from_utf8_lossy(&script.script_name).into_owned(),
+    let mut running = match start(cgi, &parts, body, &script).await {
+        Ok(running) => running,
+        Err(refusal) => return refusal,
     };
-    let input = match Input::prepare(&parts.headers, body, cgi.max_body).await {
-        Ok(input) => input,
-        Err(Refused::TooLarge) => return error(StatusCode::PAYLOAD_TOO_LARGE),
-        Err(Refused::Broken(e)) => {
-            log.say(&format!(
-                "not started: the request body could not be read ({e})"
-            ));
-            return error(StatusCode::BAD_REQUEST);
-        }
-    };
-    let vars = MetaVars::new(&parts, &script, cgi.root.dir(), input.length());
-    let Ok(permit) = cgi.slots.clone().acquire_owned().await else {
-        return error(StatusCode::SERVICE_UNAVAILABLE);
-    };
-    let (stdin, body) = input.into_stdio();
-    let query = parts.uri.query().unwrap_or("");
-    let mut child = match spawn(&script, &vars, &cgi.env, query, stdin) {
-        Ok(child) => child,
-        Err(e) => {
-            log.say(&format!("could not be started: {e}"));
-            return error(StatusCode::BAD_GATEWAY);
-        }
-    };
-    let feeder = body.and_then(|body| child.stdin.take().map(|stdin| feed(body, stdin)));
-    let deadline = Instant::now() + cgi.timeout;
-    let mut running = Running::new(child, feeder, permit, deadline, log);
-
     let nph = script
         .file
         .file_name()
         .is_some_and(|name| name.as_encoded_bytes().starts_with(b"nph-"));
-    let mut buf = BytesMut::new();
-    let head = if nph {
-        running
-            .read_head(&mut buf, |b| {
-                parse_nph(b).map(|done| done.map(|(head, n)| (ScriptReply::Document(head), n)))
-            })
-            .await
-    } else {
-        running.read_head(&mut buf, parse).await
-    };
-    let reply = match head {
-        Ok(Ok((reply, used))) => {
-            buf.advance(used);
-            reply
-        }
-        Ok(Err(malformed)) => {
-            running.kill_because(&format!(
-                "sent a malformed header block ({}); killed",
-                malformed.0
-            ));
-            return error(StatusCode::BAD_GATEWAY);
-        }
-        Err(HeadError::TimedOut) => {
-            let secs = cgi.timeout.as_secs_f64();
-            running.kill_because(&format!("timed out after {secs}s; killed"));
-            return error(StatusCode::GATEWAY_TIMEOUT);
-        }
-        Err(HeadError::Ended(status)) => {
-            let how = status.map_or_else(|| "did not exit".to_owned(), describe);
-            running.log.say(&format!(
-                "ended its output before a complete header block ({how})"
-            ));
-            return error(StatusCode::BAD_GATEWAY);
-        }
-        Err(HeadError::Read(e)) => {
-            running.kill_because(&format!("output could not be read ({e}); killed"));
-            return error(StatusCode::BAD_GATEWAY);
-        }
+    let (reply, leftover) = match read_reply(&mut running, nph, cgi.timeout).await {
+        Ok(reply) => reply,
+        Err(failure) => return failure,
     };
     let head_only = parts.method == Method::HEAD;
-    let leftover = buf.freeze();
     match reply {
         ScriptReply::Document(head) => respond(head, leftover, running, head_only),
         ScriptReply::NoContentType => {
@@ -128,6 +63,103 @@ pub(super) async fn run(
             }
         }
     }
+}
+
+/// Reads the request body as the script will get it, waits for a turn, and starts the script.
+async fn start(
+    cgi: &Cgi,
+    parts: &http::request::Parts,
+    body: crate::RequestBody,
+    script: &ScriptPath,
+) -> Result<Running, Response> {
+    let info = parts.extensions.get::<ConnectionInfo>();
+    let log = ScriptLog {
+        log: info.map(|i| i.log.clone()).unwrap_or_default(),
+        client: info.map(|i| i.peer.ip()),
+        name: String::from_utf8_lossy(&script.script_name).into_owned(),
+    };
+    let input = match Input::prepare(&parts.headers, body, cgi.max_body).await {
+        Ok(input) => input,
+        Err(Refused::TooLarge) => return Err(error(StatusCode::PAYLOAD_TOO_LARGE)),
+        Err(Refused::Broken(e)) => {
+            log.say(&format!(
+                "not started: the request body could not be read ({e})"
+            ));
+            return Err(error(StatusCode::BAD_REQUEST));
+        }
+    };
+    let vars = MetaVars::new(parts, script, cgi.root.dir(), input.length());
+    let Ok(permit) = cgi.slots.clone().acquire_owned().await else {
+        return Err(error(StatusCode::SERVICE_UNAVAILABLE));
+    };
+    let (stdin, body) = input.into_stdio();
+    let query = parts.uri.query().unwrap_or("");
+    let mut child = match spawn(script, &vars, &cgi.env, query, stdin) {
+        Ok(child) => child,
+        // A `%00` decoded into PATH_INFO or an argument: no environment or argv can hold it.
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+            return Err(error(StatusCode::BAD_REQUEST));
+        }
+        Err(e) => {
+            log.say(&format!("could not be started: {e}"));
+            return Err(error(StatusCode::BAD_GATEWAY));
+        }
+    };
+    let feeder = body.and_then(|(first, body)| {
+        let stdin = child.stdin.take()?;
+        Some(feed(first, body, stdin))
+    });
+    let deadline = Instant::now() + cgi.timeout;
+    Ok(Running::new(child, feeder, permit, deadline, log))
+}
+
+/// Reads the script's header block (a status line too for `nph-` scripts): what it asks for,
+/// and the body bytes read with it; or the error page when the script fails first.
+async fn read_reply(
+    running: &mut Running,
+    nph: bool,
+    timeout: std::time::Duration,
+) -> Result<(ScriptReply, Bytes), Response> {
+    let mut buf = BytesMut::new();
+    let head = if nph {
+        running
+            .read_head(&mut buf, |b| {
+                parse_nph(b).map(|done| done.map(|(head, n)| (ScriptReply::Document(head), n)))
+            })
+            .await
+    } else {
+        running.read_head(&mut buf, parse).await
+    };
+    let failure = match head {
+        Ok(Ok((reply, used))) => {
+            buf.advance(used);
+            return Ok((reply, buf.freeze()));
+        }
+        Ok(Err(malformed)) => {
+            running.kill_because(&format!(
+                "sent a malformed header block ({}); killed",
+                malformed.0
+            ));
+            StatusCode::BAD_GATEWAY
+        }
+        Err(HeadError::TimedOut) => {
+            let secs = timeout.as_secs_f64();
+            running.kill_because(&format!("timed out after {secs}s; killed"));
+            StatusCode::GATEWAY_TIMEOUT
+        }
+        Err(HeadError::Ended(status)) => {
+            let how = status.map_or_else(|| "did not exit".to_owned(), describe);
+            running.log.say(&format!(
+                "ended its output before a complete header block ({how})"
+            ));
+            StatusCode::BAD_GATEWAY
+        }
+        Err(HeadError::Read(e)) => {
+            running.kill_because(&format!("output could not be read ({e}); killed"));
+            StatusCode::BAD_GATEWAY
+        }
+    };
+    Err(error(failure))
 }
 
 /// §6.2.2: the server answers as if the client had asked for `location` with GET.
@@ -163,14 +195,20 @@ async fn local_redirect(
     Box::pin(cgi.serve(req, false)).await
 }
 
-/// The response: `head`, then `first` and the rest of stdout as the body. For HEAD the script
-/// still runs to its end, its output read and dropped.
+/// The response: `head`, then `first` and the rest of stdout as the body. For HEAD (and a
+/// `204` or `304`) the script still runs to its end, its output read and dropped.
 fn respond(head: ResponseHead, first: Bytes, mut running: Running, head_only: bool) -> Response {
     let length = head
         .headers
         .get(CONTENT_LENGTH)
         .and_then(|l| l.to_str().ok()?.parse().ok());
     running.body_follows(first, length);
+    // hyper sends no body for these (RFC 9110 §6.4.1), so nothing would read the script's.
+    let bodiless = head_only
+        || matches!(
+            head.status,
+            StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED
+        );
     let body = StreamBody::new(stream::unfold(running, |mut running| async move {
         let read = running.read_more().await?;
         if let Err(e) = &read {
@@ -181,7 +219,7 @@ fn respond(head: ResponseHead, first: Bytes, mut running: Running, head_only: bo
         Some((read.map(Frame::data), running))
     }));
     let mut response = Response::new(Body::empty());
-    if head_only {
+    if bodiless {
         tokio::spawn(async move {
             let mut body = std::pin::pin!(body);
             while let Some(Ok(_)) = body.frame().await {}

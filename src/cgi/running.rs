@@ -15,11 +15,14 @@ use tokio::task::JoinHandle;
 use tokio::time::{timeout_at, Instant};
 
 use super::spawn::ProcessGroup;
-use crate::gateway::script_response::MAX_HEAD;
 use crate::server::AccessLog;
 
-/// How much of stdout is read at a time: a pipe holds 64 KiB on Linux.
+/// How much of the body is read at a time: a pipe holds 64 KiB on Linux.
 const READ_CHUNK: usize = 64 * 1024;
+
+/// How much is read at a time while looking for the header block: most scripts' whole output
+/// fits, and a small buffer is what stays allocated while a small answer waits to be sent.
+const HEAD_CHUNK: usize = 8 * 1024;
 
 /// The longest stderr line logged whole; longer ones are logged in pieces.
 const MAX_STDERR_LINE: u64 = 8 * 1024;
@@ -115,7 +118,7 @@ impl Running {
                 Ok(None) => {}
                 Err(e) => return Ok(Err(e)),
             }
-            buf.reserve(READ_CHUNK.min(MAX_HEAD));
+            buf.reserve(HEAD_CHUNK);
             let Some(stdout) = self.stdout.as_mut() else {
                 return Err(HeadError::Ended(None));
             };

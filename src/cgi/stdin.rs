@@ -6,7 +6,8 @@
 use std::io::{self, SeekFrom};
 use std::process::Stdio;
 
-use http::header::CONTENT_LENGTH;
+use bytes::Bytes;
+use http::header::{CONTENT_LENGTH, EXPECT};
 use http::HeaderMap;
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use tokio::process::ChildStdin;
@@ -18,8 +19,9 @@ use crate::body::RequestBody;
 pub enum Input {
     /// No body.
     None,
-    /// A body of known length, still to be read from the client.
-    Stream(u64, RequestBody),
+    /// A body of known length, still to be read from the client (but for its first chunk,
+    /// when it was read already).
+    Stream(u64, Option<Bytes>, RequestBody),
     /// A chunked body, already read into this file.
     Spooled(u64, std::fs::File),
 }
@@ -51,7 +53,15 @@ impl Input {
             if length > max_body {
                 return Err(Refused::TooLarge);
             }
-            return Ok(Input::Stream(length, body));
+            // hyper answers `Expect: 100-continue` when the body is first read. Read it now,
+            // before the script can write a final response that would make the 100 moot and
+            // leave the client wondering whether to send the body (RFC 9110 §10.1.1).
+            let first = if headers.contains_key(EXPECT) && length > 0 {
+                body.chunk().await.transpose().map_err(Refused::Broken)?
+            } else {
+                None
+            };
+            return Ok(Input::Stream(length, first, body));
         }
         if body.is_end_stream() {
             return Ok(Input::None);
@@ -77,16 +87,16 @@ impl Input {
     pub fn length(&self) -> Option<u64> {
         match self {
             Input::None => None,
-            Input::Stream(length, _) | Input::Spooled(length, _) => Some(*length),
+            Input::Stream(length, ..) | Input::Spooled(length, _) => Some(*length),
         }
     }
 
     /// What the script's stdin is made of, and the body still to stream into it (if any).
-    pub fn into_stdio(self) -> (Stdio, Option<RequestBody>) {
+    pub fn into_stdio(self) -> (Stdio, Option<(Option<Bytes>, RequestBody)>) {
         match self {
             Input::None => (Stdio::null(), None),
             Input::Spooled(_, file) => (Stdio::from(file), None),
-            Input::Stream(_, body) => (Stdio::piped(), Some(body)),
+            Input::Stream(_, first, body) => (Stdio::piped(), Some((first, body))),
         }
     }
 }
@@ -94,8 +104,13 @@ impl Input {
 /// Copies `body` into the script's `stdin` as it arrives, then closes it. A script that stops
 /// reading (it exited, or wants no more) ends the copy; the rest of the body is left to the
 /// connection layer.
-pub fn feed(mut body: RequestBody, mut stdin: ChildStdin) -> JoinHandle<()> {
+pub fn feed(first: Option<Bytes>, mut body: RequestBody, mut stdin: ChildStdin) -> JoinHandle<()> {
     tokio::spawn(async move {
+        if let Some(first) = first {
+            if stdin.write_all(&first).await.is_err() {
+                return;
+            }
+        }
         while let Some(Ok(chunk)) = body.chunk().await {
             if stdin.write_all(&chunk).await.is_err() {
                 return;

@@ -69,8 +69,9 @@ impl RequestLog {
 pub enum Stdin {
     /// No body.
     Empty,
-    /// A body still arriving from the client.
-    Stream(RequestBody),
+    /// A body still arriving from the client, after its first chunk if that was read already
+    /// (to answer `Expect: 100-continue` before the application can answer).
+    Stream(Option<Bytes>, RequestBody),
     /// A body spooled to a file (a chunked one, whose length had to be known first).
     Spooled(tokio::fs::File),
 }
@@ -79,7 +80,10 @@ impl Stdin {
     async fn next(&mut self) -> Option<io::Result<Bytes>> {
         match self {
             Stdin::Empty => None,
-            Stdin::Stream(body) => body.chunk().await,
+            Stdin::Stream(first, body) => match first.take() {
+                Some(first) => Some(Ok(first)),
+                None => body.chunk().await,
+            },
             Stdin::Spooled(file) => {
                 let mut buf = BytesMut::with_capacity(READ_CHUNK);
                 match file.read_buf(&mut buf).await {

@@ -49,7 +49,7 @@ pub(super) async fn run(
     let params: Vec<(&str, &[u8])> = vars.iter().collect();
     let stdin = match input {
         Input::None => Stdin::Empty,
-        Input::Stream(_, body) => Stdin::Stream(body),
+        Input::Stream(_, first, body) => Stdin::Stream(first, body),
         Input::Spooled(_, file) => Stdin::Spooled(tokio::fs::File::from_std(file)),
     };
     let mut output = client::start(fcgi.pool.clone(), &params, stdin, fcgi.timeout, log.clone());

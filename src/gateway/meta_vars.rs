@@ -171,7 +171,11 @@ fn server_name(parts: &Parts, info: Option<&ConnectionInfo>) -> String {
             host.split_inclusive(']').next().unwrap_or(host).to_owned()
         }
         Some(host) => host.split(':').next().unwrap_or(host).to_owned(),
-        None => info.map_or_else(|| "localhost".to_owned(), |i| i.local.ip().to_string()),
+        None => match info.map(|i| i.local.ip()) {
+            Some(std::net::IpAddr::V6(ip)) => format!("[{ip}]"),
+            Some(ip) => ip.to_string(),
+            None => "localhost".to_owned(),
+        },
     }
 }
 
@@ -239,5 +243,25 @@ mod tests {
         assert_eq!(v.get("HTTP_ACCEPT"), Some(&b"a, b"[..]));
         assert_eq!(v.get("HTTP_COOKIE"), Some(&b"x=1; y=2"[..]));
         assert_eq!(v.get("QUERY_STRING"), Some(&b""[..]));
+    }
+
+    #[test]
+    fn the_connection_gives_the_addresses_and_https() {
+        let mut request = http::Request::builder()
+            .uri("/cgi-bin/a.py")
+            .body(())
+            .expect("request");
+        request.extensions_mut().insert(ConnectionInfo {
+            peer: "192.0.2.7:4321".parse().expect("addr"),
+            local: "[::1]:8443".parse().expect("addr"),
+            tls: true,
+            log: crate::AccessLog::off(),
+        });
+        let v = vars(request);
+        assert_eq!(v.get("REMOTE_ADDR"), Some(&b"192.0.2.7"[..]));
+        assert_eq!(v.get("REMOTE_PORT"), Some(&b"4321"[..]));
+        assert_eq!(v.get("SERVER_PORT"), Some(&b"8443"[..]));
+        assert_eq!(v.get("SERVER_NAME"), Some(&b"[::1]"[..]));
+        assert_eq!(v.get("HTTPS"), Some(&b"on"[..]));
     }
 }

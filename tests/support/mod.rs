@@ -98,6 +98,11 @@ impl Serveur {
         }
     }
 
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The port it listens on.
     pub fn port(&self) -> u16 {
         self.addr.port()
@@ -324,4 +329,28 @@ pub fn wait_process_dead(pid: u32) {
         assert!(Instant::now() < deadline, "process {pid} is still running");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// A temporary tree holding one executable script at `relative`, served with `args`.
+pub fn serve_script(relative: &str, source: &str, args: &[&str]) -> (tempfile::TempDir, Serveur) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_script(dir.path(), relative, source);
+    let server = Serveur::start(dir.path(), args);
+    (dir, server)
+}
+
+/// The child processes of `pid` (zombies included), from `/proc/PID/task/*/children`.
+pub fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .filter_map(Result::ok)
+        .filter_map(|task| std::fs::read_to_string(task.path().join("children")).ok())
+        .flat_map(|list| {
+            list.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect()
 }

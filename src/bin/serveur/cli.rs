@@ -55,45 +55,27 @@ struct Args {
 
     /// A URL directory whose files are CGI scripts, instead of /cgi-bin and /htbin
     /// (repeatable); "/" makes every executable file a script
-    #[arg(long, value_name = "PATH", requires = "cgi", help_heading = "CGI")]
+    #[arg(long, value_name = "PATH", help_heading = "CGI (with --cgi)")]
     cgi_dir: Vec<String>,
 
     /// Also give scripts this variable of the server's environment (repeatable); they get
     /// only PATH, LANG, LC_ALL, LC_CTYPE, TZ and TMPDIR otherwise
-    #[arg(long, value_name = "NAME", requires = "cgi", help_heading = "CGI")]
+    #[arg(long, value_name = "NAME", help_heading = "CGI (with --cgi)")]
     cgi_pass_env: Vec<String>,
 
     /// Largest request body given to a script, in bytes (K, M, G suffixes allowed); larger
-    /// ones get 413
-    #[arg(
-        long,
-        value_name = "BYTES",
-        default_value = "1G",
-        requires = "cgi",
-        help_heading = "CGI"
-    )]
-    cgi_max_body: String,
+    /// ones get 413 [default: 1G]
+    #[arg(long, value_name = "BYTES", help_heading = "CGI (with --cgi)")]
+    cgi_max_body: Option<String>,
 
     /// Seconds a script may run before it and its children are killed (504 if it had not
-    /// answered)
-    #[arg(
-        long,
-        value_name = "SECONDS",
-        default_value_t = 60.0,
-        requires = "cgi",
-        help_heading = "CGI"
-    )]
-    cgi_timeout: f64,
+    /// answered) [default: 60]
+    #[arg(long, value_name = "SECONDS", help_heading = "CGI (with --cgi)")]
+    cgi_timeout: Option<f64>,
 
-    /// Most scripts running at once; more requests wait for a turn
-    #[arg(
-        long,
-        value_name = "N",
-        default_value_t = 32,
-        requires = "cgi",
-        help_heading = "CGI"
-    )]
-    cgi_max: usize,
+    /// Most scripts running at once; more requests wait for a turn [default: 32]
+    #[arg(long, value_name = "N", help_heading = "CGI (with --cgi)")]
+    cgi_max: Option<usize>,
 
     /// Send requests matching PATTERN to the FastCGI application at ADDRESS (repeatable).
     /// PATTERN is an extension (*.php: those files, index.php as a directory index) or a path
@@ -227,6 +209,7 @@ fn fail(message: &str) -> ! {
 }
 
 fn validate(args: Args) -> Result<Config, String> {
+    let cgi = cgi_config(&args)?;
     let directory = match args.directory {
         Some(dir) => dir,
         None => std::env::current_dir().map_err(|e| format!("current directory: {e}"))?,
@@ -284,46 +267,46 @@ fn validate(args: Args) -> Result<Config, String> {
             0 => return Err("argument --fastcgi-connections: must be at least 1".into()),
             n => n,
         },
-        cgi: if args.cgi {
-            Some(cgi_config(
-                args.cgi_dir,
-                args.cgi_pass_env,
-                &args.cgi_max_body,
-                args.cgi_timeout,
-                args.cgi_max,
-            )?)
-        } else {
-            None
-        },
+        cgi,
     })
 }
 
-fn cgi_config(
-    dirs: Vec<String>,
-    pass_env: Vec<String>,
-    max_body: &str,
-    timeout: f64,
-    max_running: usize,
-) -> Result<CgiConfig, String> {
-    if let Some(bad) = dirs.iter().find(|d| !d.starts_with('/')) {
+/// The `--cgi-*` flags, which mean something only with `--cgi`.
+fn cgi_config(args: &Args) -> Result<Option<CgiConfig>, String> {
+    if !args.cgi {
+        let given = [
+            (!args.cgi_dir.is_empty(), "--cgi-dir"),
+            (!args.cgi_pass_env.is_empty(), "--cgi-pass-env"),
+            (args.cgi_max_body.is_some(), "--cgi-max-body"),
+            (args.cgi_timeout.is_some(), "--cgi-timeout"),
+            (args.cgi_max.is_some(), "--cgi-max"),
+        ];
+        return match given.iter().find(|(given, _)| *given) {
+            Some((_, flag)) => Err(format!("argument {flag}: only meaningful with --cgi")),
+            None => Ok(None),
+        };
+    }
+    if let Some(bad) = args.cgi_dir.iter().find(|d| !d.starts_with('/')) {
         return Err(format!("argument --cgi-dir: '{bad}' does not start with /"));
     }
+    let max_running = args.cgi_max.unwrap_or(32);
     if max_running == 0 {
         return Err("argument --cgi-max: must be at least 1".into());
     }
-    let dirs = if dirs.is_empty() {
+    let dirs = if args.cgi_dir.is_empty() {
         vec!["/cgi-bin".into(), "/htbin".into()]
     } else {
-        dirs
+        args.cgi_dir.clone()
     };
-    Ok(CgiConfig {
+    let max_body = args.cgi_max_body.as_deref().unwrap_or("1G");
+    Ok(Some(CgiConfig {
         dirs,
-        pass_env,
+        pass_env: args.cgi_pass_env.clone(),
         max_body: bytes(max_body)
             .ok_or_else(|| format!("argument --cgi-max-body: '{max_body}' is not a size"))?,
-        timeout: seconds(timeout, "--cgi-timeout")?,
+        timeout: seconds(args.cgi_timeout.unwrap_or(60.0), "--cgi-timeout")?,
         max_running,
-    })
+    }))
 }
 
 /// `1048576`, `512K`, `10M`, `1G` (powers of 1024).
