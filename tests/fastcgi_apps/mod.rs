@@ -71,6 +71,18 @@ impl App {
     }
 }
 
+impl App {
+    fn start(mut command: Command, socket: PathBuf) -> App {
+        let (child, output) = spawn_and_wait(&mut command, &socket);
+        App {
+            child: Some(child),
+            socket,
+            output,
+            restart: command,
+        }
+    }
+}
+
 impl Drop for App {
     fn drop(&mut self) {
         self.stop();
@@ -154,13 +166,7 @@ pub fn php_fpm(dir: &Path, workers: usize) -> App {
     if rustix::process::geteuid().is_root() {
         command.arg("-R");
     }
-    let (child, output) = spawn_and_wait(&mut command, &socket);
-    App {
-        child: Some(child),
-        socket,
-        output,
-        restart: command,
-    }
+    App::start(command, socket)
 }
 
 /// Starts a WSGI application under flup's FastCGI server; the script must fail when `flup` is
@@ -183,11 +189,5 @@ pub fn flup(dir: &Path, wsgi_app: &str) -> App {
     .expect("write flup app");
     let mut command = Command::new("python3");
     command.arg(&script).arg(&socket);
-    let (child, output) = spawn_and_wait(&mut command, &socket);
-    App {
-        child: Some(child),
-        socket,
-        output,
-        restart: command,
-    }
+    App::start(command, socket)
 }
