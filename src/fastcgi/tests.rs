@@ -307,3 +307,31 @@ async fn an_application_that_is_not_listening_is_a_failure() {
         Err(client::Failure::Unavailable)
     );
 }
+
+#[tokio::test]
+async fn an_application_that_does_not_speak_fastcgi_is_a_logged_failure() {
+    let app = FakeApp::new();
+    let pool = app.pool();
+    tokio::spawn(async move {
+        let (mut stream, _) = app.listener.accept().await.expect("accept");
+        let mut buf = BytesMut::new();
+        read_request(&mut stream, &mut buf).await.expect("request");
+        stream
+            .write_all(b"HTTP/1.1 200 OK\r\n\r\n")
+            .await
+            .expect("write");
+    });
+    let lines = Lines::default();
+    let log = AccessLog::to_writer(lines.clone());
+    let mut output = start(&pool, log.clone());
+    assert_eq!(
+        output.next().await.expect("a failure"),
+        Err(client::Failure::Unavailable)
+    );
+    log.flush();
+    let text = String::from_utf8(lines.0.lock().expect("lock").clone()).expect("utf-8");
+    assert!(
+        text.contains("FastCGI fake /x: protocol error: FastCGI version 72 (expected 1)"),
+        "{text}"
+    );
+}
