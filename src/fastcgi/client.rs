@@ -202,25 +202,13 @@ struct Exchange {
 
 impl Exchange {
     async fn run(&mut self, pool: &Arc<Pool>) -> Result<(), Failure> {
-        let mut conn = match timeout(self.limit, pool.get()).await {
-            Ok(Ok(conn)) => conn,
-            Ok(Err(e)) => {
-                return Err(self.fail(Failure::Unavailable, &format!("cannot connect: {e}")))
-            }
-            Err(_) => return Err(self.fail(Failure::TimedOut, "no connection free in time")),
-        };
+        let mut conn = self.connect(pool.get()).await?;
         let mut ended = self.exchange(&mut conn).await;
         if let Err(Broken::Io(_)) = &ended {
             // A kept connection the application closed meanwhile (a restart): nothing of this
             // request reached it, so it is sent again, once, on a new connection.
             if conn.reused() && !self.body_started && !self.answered {
-                conn = match timeout(self.limit, pool.replace(conn)).await {
-                    Ok(Ok(conn)) => conn,
-                    Ok(Err(e)) => {
-                        return Err(self.fail(Failure::Unavailable, &format!("cannot connect: {e}")))
-                    }
-                    Err(_) => return Err(self.fail(Failure::TimedOut, "cannot connect in time")),
-                };
+                conn = self.connect(pool.replace(conn)).await?;
                 ended = self.exchange(&mut conn).await;
             }
         }
@@ -237,6 +225,18 @@ impl Exchange {
                 Err(self.fail(Failure::Unavailable, &format!("connection failed: {e}")))
             }
             Err(Broken::Final(failure, why)) => Err(self.fail(failure, &why)),
+        }
+    }
+
+    /// A connection from `attempt` (a free one, or a new one), in time.
+    async fn connect(
+        &self,
+        attempt: impl std::future::Future<Output = io::Result<Connection>>,
+    ) -> Result<Connection, Failure> {
+        match timeout(self.limit, attempt).await {
+            Ok(Ok(conn)) => Ok(conn),
+            Ok(Err(e)) => Err(self.fail(Failure::Unavailable, &format!("cannot connect: {e}"))),
+            Err(_) => Err(self.fail(Failure::TimedOut, "no connection in time")),
         }
     }
 
