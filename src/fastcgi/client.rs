@@ -9,7 +9,6 @@
 //! The handler reads its output from a channel: [`Output`].
 
 use std::io;
-use std::net::IpAddr;
 use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,10 +21,10 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 
+use super::log::{RequestLog, StderrLines};
 use super::pool::{Connection, Pool};
 use super::record::{self, EndRequest, Kind, ProtocolError, Record, ROLE_RESPONDER};
 use crate::body::{Body, RequestBody};
-use crate::server::AccessLog;
 
 /// Every request on a connection has this id: one request at a time per connection, as nginx
 /// does (§3.3 allows multiplexing, which php-fpm does not implement).
@@ -34,9 +33,6 @@ const REQUEST_ID: u16 = 1;
 /// How much of the application's output is read at a time.
 const READ_CHUNK: usize = 64 * 1024;
 
-/// The longest stderr line logged whole; longer ones are logged in pieces.
-const MAX_STDERR_LINE: usize = 8 * 1024;
-
 /// Why the application gave no (complete) answer. The log has already said it in full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failure {
@@ -44,25 +40,6 @@ pub enum Failure {
     Unavailable,
     /// It was too slow (`504`).
     TimedOut,
-}
-
-/// Log lines about one request: `FastCGI ADDRESS SCRIPT_NAME: what`.
-#[derive(Clone)]
-pub struct RequestLog {
-    /// The server's log.
-    pub log: AccessLog,
-    /// The client the request is for.
-    pub client: Option<IpAddr>,
-    /// The address of the application and the script, as the log names them.
-    pub name: String,
-}
-
-impl RequestLog {
-    /// Logs one line about the request.
-    pub fn say(&self, what: &str) {
-        self.log
-            .message(self.client, format!("FastCGI {}: {what}", self.name));
-    }
 }
 
 /// The request body, as the application reads it on `FCGI_STDIN`.
@@ -414,34 +391,4 @@ fn timed_out(limit: Duration, doing: &str) -> Broken {
         Failure::TimedOut,
         format!("timed out after {}s {doing}", limit.as_secs_f64()),
     )
-}
-
-/// `FCGI_STDERR` cut into lines for the log; records need not end at line ends.
-#[derive(Default)]
-struct StderrLines {
-    partial: Vec<u8>,
-}
-
-impl StderrLines {
-    fn push(&mut self, mut bytes: &[u8], log: &RequestLog) {
-        while let Some(end) = bytes.iter().position(|&b| b == b'\n') {
-            self.partial.extend_from_slice(&bytes[..end]);
-            self.flush(log);
-            bytes = &bytes[end + 1..];
-        }
-        self.partial.extend_from_slice(bytes);
-        while self.partial.len() > MAX_STDERR_LINE {
-            let rest = self.partial.split_off(MAX_STDERR_LINE);
-            self.flush(log);
-            self.partial = rest;
-        }
-    }
-
-    fn flush(&mut self, log: &RequestLog) {
-        if !self.partial.is_empty() {
-            let line = String::from_utf8_lossy(&self.partial);
-            log.say(line.trim_end_matches('\r'));
-            self.partial.clear();
-        }
-    }
 }

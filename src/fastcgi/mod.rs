@@ -8,6 +8,7 @@
 //! (`respond`).
 
 pub mod client;
+mod log;
 pub mod pool;
 pub mod record;
 mod respond;
@@ -25,6 +26,7 @@ use crate::handler::{Handler, Request, Response, SharedHandler};
 use crate::safe_path::{Root, UrlPath};
 use crate::static_files::lookup::collapse_leading_slashes;
 
+pub use log::RequestLog;
 pub use pool::{Address, Pool};
 
 /// The static index files, which win over the application's when a directory has both, as

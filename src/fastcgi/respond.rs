@@ -8,7 +8,8 @@
 use bytes::{Buf, BytesMut};
 use http::{Method, StatusCode};
 
-use super::client::{self, Failure, Output, RequestLog, Stdin};
+use super::client::{self, Failure, Output, Stdin};
+use super::log::RequestLog;
 use super::FastCgi;
 use crate::body::Body;
 use crate::cgi::stdin::{Input, Refused};

@@ -11,7 +11,8 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
 
-use super::client::{self, Output, RequestLog, Stdin};
+use super::client::{self, Output, Stdin};
+use super::log::RequestLog;
 use super::record::{self, EndRequest, Kind, Record};
 use super::*;
 use crate::server::AccessLog;
