@@ -237,6 +237,32 @@ fn status_and_headers_set_by_php_are_sent() {
 }
 
 #[test]
+fn a_bodiless_answer_lets_the_script_run_to_its_end() {
+    let php = php_site(1, &[]);
+    write(
+        php.site.path(),
+        "nocontent.php",
+        "<?php http_response_code(204); echo str_repeat('x', 100000); flush(); usleep(200000);\n\
+         file_put_contents(__DIR__ . '/' . $_GET['f'], \"done\\n\");",
+    );
+    let reply = get(php.server.addr, "/nocontent.php?f=get.txt");
+    assert_eq!(reply.status, 204);
+    assert!(reply.body.is_empty());
+    let reply = request(php.server.addr, "HEAD", "/nocontent.php?f=head.txt", &[]);
+    assert_eq!(reply.status, 204);
+    for file in ["get.txt", "head.txt"] {
+        assert_eq!(support::wait_for_file(&php.site.path().join(file)), "done");
+    }
+    php.server
+        .wait_for_log("\"HEAD /nocontent.php?f=head.txt HTTP/1.1\" 204");
+    assert!(
+        !php.server.log().iter().any(|l| l.contains("aborted")),
+        "{:#?}",
+        php.server.log()
+    );
+}
+
+#[test]
 fn php_errors_and_error_log_reach_the_server_log() {
     let php = php_site(1, &[]);
     write(

@@ -13,7 +13,7 @@ use super::log::RequestLog;
 use super::FastCgi;
 use crate::body::Body;
 use crate::cgi::stdin::{Input, Refused};
-use crate::gateway::{local_request, parse, response, MetaVars, ScriptPath, ScriptReply};
+use crate::gateway::{bodiless, local_request, parse, response, MetaVars, ScriptPath, ScriptReply};
 use crate::handler::{Handler, Request, Response};
 use crate::response::error;
 use crate::server::ConnectionInfo;
@@ -78,7 +78,10 @@ pub(super) async fn run(
     let first = buf.freeze();
     let head_only = parts.method == Method::HEAD;
     match reply {
-        ScriptReply::Document(head) => response(head, response_body(output, first, head_only)),
+        ScriptReply::Document(head) => {
+            let bodiless = bodiless(head_only, head.status);
+            response(head, response_body(output, first, bodiless))
+        }
         ScriptReply::NoContentType => {
             // RFC 3875 §6.3.1; an application that breaks the protocol is a bad gateway.
             log.say("sent no Content-Type (RFC 3875 §6.3.1)");
@@ -102,10 +105,11 @@ pub(super) async fn run(
     }
 }
 
-/// The response body: the output after the header block. For HEAD the application still runs
-/// to its end (aborting it midway could leave its work half done), its output read and dropped.
-fn response_body(mut output: Output, first: bytes::Bytes, head_only: bool) -> Body {
-    if head_only {
+/// The response body: the output after the header block. When none is sent (HEAD, 204, 304)
+/// the application still runs to its end (aborting it midway could leave its work half done),
+/// its output read and dropped.
+fn response_body(mut output: Output, first: bytes::Bytes, bodiless: bool) -> Body {
+    if bodiless {
         tokio::spawn(async move { while let Some(Ok(_)) = output.next().await {} });
         return Body::empty();
     }

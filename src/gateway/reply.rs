@@ -1,13 +1,21 @@
 //! Turning a script's parsed answer into what the server does next, the same for every
-//! gateway: the [`Response`] for a [`ResponseHead`] and its body, and, for a local redirect
-//! (RFC 3875 §6.2.2), the request the server answers in its place.
+//! gateway: whether a body is sent at all, the [`Response`] for a [`ResponseHead`] and its body,
+//! and, for a local redirect (RFC 3875 §6.2.2), the request the server answers in its place.
 
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
 use http::request::Parts;
+use http::StatusCode;
 
 use super::script_response::ResponseHead;
 use crate::body::{Body, RequestBody};
 use crate::handler::{Request, Response};
+
+/// Whether the response to send has no body although the script may write one: HEAD, `204`
+/// and `304` (RFC 9110 §9.3.2, §6.4.1). hyper sends none for them and never reads the body
+/// given, so the gateway must read the script's output to its end itself.
+pub fn bodiless(head_only: bool, status: StatusCode) -> bool {
+    head_only || matches!(status, StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED)
+}
 
 /// The response the script asked for: its status, reason phrase, header fields, and `body`.
 pub fn response(head: ResponseHead, body: Body) -> Response {
