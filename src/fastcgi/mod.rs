@@ -113,7 +113,7 @@ impl FastCgi {
             pool: Pool::new(address, 32),
             timeout: Duration::from_secs(60),
             max_body: 1 << 30,
-            fallback: SharedHandler::new(respond::NotFound),
+            fallback: SharedHandler::new(crate::cgi::NotFound),
         })
     }
 

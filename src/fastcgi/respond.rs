@@ -14,7 +14,7 @@ use super::FastCgi;
 use crate::body::Body;
 use crate::cgi::stdin::{Input, Refused};
 use crate::gateway::{bodiless, local_request, parse, response, MetaVars, ScriptPath, ScriptReply};
-use crate::handler::{Handler, Request, Response};
+use crate::handler::{Request, Response};
 use crate::response::error;
 use crate::server::ConnectionInfo;
 
@@ -143,14 +143,5 @@ async fn redirect_locally(
             log.say(&why);
             error(StatusCode::INTERNAL_SERVER_ERROR)
         }
-    }
-}
-
-/// The fallback until one is set: nothing here.
-pub(super) struct NotFound;
-
-impl Handler for NotFound {
-    async fn handle(&self, _req: Request) -> Response {
-        error(StatusCode::NOT_FOUND)
     }
 }

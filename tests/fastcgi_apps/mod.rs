@@ -3,6 +3,8 @@
 //! package) with a pool configuration written here, and a Python WSGI responder served by
 //! PyPI's `flup`. A missing tool fails the test, with the package to install.
 
+#![allow(dead_code)] // each test binary uses a different part of this module
+
 use std::io::{BufRead, BufReader};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -10,7 +12,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use crate::support::WAIT;
+use serde_json::Value;
+
+use crate::support::{Serveur, WAIT};
 
 /// The php-fpm binary Debian installs (`/usr/sbin/php-fpm8.2` for Debian 12's `php-fpm`).
 fn php_fpm_binary() -> PathBuf {
@@ -190,4 +194,53 @@ pub fn flup(dir: &Path, wsgi_app: &str) -> App {
     let mut command = Command::new("python3");
     command.arg(&script).arg(&socket);
     App::start(command, socket)
+}
+
+/// A site with PHP scripts, its php-fpm, and serveur in front of both.
+pub struct Php {
+    /// The site's directory.
+    pub site: tempfile::TempDir,
+    _run: tempfile::TempDir,
+    /// The php-fpm serving it.
+    pub fpm: App,
+    /// serveur, with `--fastcgi *.php=` the php-fpm.
+    pub server: Serveur,
+}
+
+const SERVER_VARS: &str = r#"<?php
+header('Content-Type: application/json');
+echo json_encode($_SERVER);
+"#;
+
+/// A site with `vars.php` (which answers `$_SERVER` as JSON), `sub/index.php` and
+/// `plain.txt`, php-fpm with `workers` workers, and serveur with `extra_args`.
+pub fn php_site(workers: usize, extra_args: &[&str]) -> Php {
+    let site = tempfile::tempdir().expect("site");
+    let run = tempfile::tempdir().expect("run dir");
+    write(site.path(), "vars.php", SERVER_VARS);
+    write(site.path(), "sub/index.php", "<?php echo 'sub index';");
+    write(site.path(), "plain.txt", "just text\n");
+    let fpm = php_fpm(run.path(), workers);
+    let route = format!("*.php={}", fpm.address());
+    let mut args = vec!["--fastcgi", route.as_str()];
+    args.extend_from_slice(extra_args);
+    let server = Serveur::start(site.path(), &args);
+    Php {
+        site,
+        _run: run,
+        fpm,
+        server,
+    }
+}
+
+/// Writes `text` at `dir/relative`, creating its directories.
+pub fn write(dir: &Path, relative: &str, text: &str) {
+    let path = dir.join(relative);
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(path, text).expect("write");
+}
+
+/// `text` read as JSON, or the test fails showing it.
+pub fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
