@@ -35,6 +35,18 @@ fn names(script: Option<ScriptPath>) -> Option<(String, String)> {
     })
 }
 
+/// What `pattern` routes below `dir`: a path's `SCRIPT_NAME` and `PATH_INFO`, if it is the
+/// application's.
+fn router(dir: &std::path::Path, pattern: &str) -> impl Fn(&str) -> Option<(String, String)> {
+    let fcgi = FastCgi::new(
+        dir,
+        pattern.parse().expect("pattern"),
+        "unix:/nowhere".parse().expect("address"),
+    )
+    .expect("handler");
+    move |path| names(fcgi.script(&UrlPath::parse(path)))
+}
+
 fn pair(name: &str, info: &str) -> Option<(String, String)> {
     Some((name.to_owned(), info.to_owned()))
 }
@@ -53,13 +65,7 @@ fn extension_routes_split_at_the_script_and_use_index_php_last() {
         std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
         std::fs::write(path, "").expect("write");
     }
-    let fcgi = FastCgi::new(
-        dir.path(),
-        "*.php".parse().expect("pattern"),
-        "unix:/nowhere".parse().expect("address"),
-    )
-    .expect("handler");
-    let at = |path: &str| names(fcgi.script(&UrlPath::parse(path)));
+    let at = router(dir.path(), "*.php");
     assert_eq!(at("/a.php"), pair("/a.php", ""));
     assert_eq!(at("/a.php/x/y/"), pair("/a.php", "/x/y/"));
     assert_eq!(at("/%61.php/x"), pair("/a.php", "/x"));
@@ -74,13 +80,7 @@ fn extension_routes_split_at_the_script_and_use_index_php_last() {
 #[test]
 fn prefix_routes_give_the_prefix_as_script_name() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let fcgi = FastCgi::new(
-        dir.path(),
-        "/app".parse().expect("pattern"),
-        "127.0.0.1:9".parse().expect("address"),
-    )
-    .expect("handler");
-    let at = |path: &str| names(fcgi.script(&UrlPath::parse(path)));
+    let at = router(dir.path(), "/app");
     assert_eq!(at("/app"), pair("/app", ""));
     assert_eq!(at("/app/"), pair("/app", "/"));
     assert_eq!(at("/app/x%20y/z"), pair("/app", "/x y/z"));
