@@ -50,6 +50,7 @@
 
 pub mod body;
 mod cgi;
+pub mod fastcgi;
 pub mod gateway;
 mod handler;
 mod request;
@@ -62,6 +63,7 @@ mod status_text;
 pub use body::{Body, RequestBody};
 pub use bytes;
 pub use cgi::{Cgi, PASSED_ENV};
+pub use fastcgi::FastCgi;
 pub use handler::{
     by_method, BoxResponseFuture, ByMethod, DynHandler, Handler, Mount, Request, Response,
     SharedHandler,

@@ -7,7 +7,7 @@
 mod output;
 mod running;
 mod spawn;
-mod stdin;
+pub(crate) mod stdin;
 
 use std::ffi::OsString;
 use std::io;
@@ -264,8 +264,8 @@ fn py_repr(text: &str) -> String {
     out
 }
 
-/// The fallback until one is set: nothing here.
-struct NotFound;
+/// The fallback until one is set (for the FastCGI gateway too): nothing here.
+pub(crate) struct NotFound;
 
 impl Handler for NotFound {
     async fn handle(&self, _req: Request) -> Response {

@@ -5,7 +5,7 @@
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::stream;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
+use http::header::CONTENT_LENGTH;
 use http::{Method, StatusCode};
 use http_body::Frame;
 use http_body_util::{BodyExt, StreamBody};
@@ -16,7 +16,10 @@ use super::spawn::spawn;
 use super::stdin::{feed, Input, Refused};
 use super::Cgi;
 use crate::body::Body;
-use crate::gateway::{parse, parse_nph, MetaVars, ResponseHead, ScriptPath, ScriptReply};
+use crate::gateway::{
+    bodiless, local_request, parse, parse_nph, response, MetaVars, ResponseHead, ScriptPath,
+    ScriptReply,
+};
 use crate::handler::{Request, Response};
 use crate::response::error;
 use crate::server::ConnectionInfo;
@@ -169,8 +172,9 @@ async fn local_redirect(
     location: &str,
     may_redirect: bool,
 ) -> Response {
+    let info = parts.extensions.get::<ConnectionInfo>().cloned();
     let log = |what: &str| {
-        if let Some(info) = parts.extensions.get::<ConnectionInfo>() {
+        if let Some(info) = &info {
             info.log.message(Some(info.peer.ip()), what.to_owned());
         }
     };
@@ -180,18 +184,13 @@ async fn local_redirect(
         ));
         return error(StatusCode::INTERNAL_SERVER_ERROR);
     }
-    let Ok(uri) = location.parse::<http::Uri>() else {
-        log(&format!("CGI local redirect to a bad path {location:?}"));
-        return error(StatusCode::INTERNAL_SERVER_ERROR);
+    let req = match local_request(parts, location) {
+        Ok(req) => req,
+        Err(why) => {
+            log(&format!("CGI {why}"));
+            return error(StatusCode::INTERNAL_SERVER_ERROR);
+        }
     };
-    let mut req = Request::new(crate::RequestBody::empty());
-    *req.uri_mut() = uri;
-    *req.version_mut() = parts.version;
-    *req.headers_mut() = parts.headers;
-    for name in [CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING] {
-        req.headers_mut().remove(name);
-    }
-    *req.extensions_mut() = parts.extensions;
     Box::pin(cgi.serve(req, false)).await
 }
 
@@ -203,12 +202,7 @@ fn respond(head: ResponseHead, first: Bytes, mut running: Running, head_only: bo
         .get(CONTENT_LENGTH)
         .and_then(|l| l.to_str().ok()?.parse().ok());
     running.body_follows(first, length);
-    // hyper sends no body for these (RFC 9110 §6.4.1), so nothing would read the script's.
-    let bodiless = head_only
-        || matches!(
-            head.status,
-            StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED
-        );
+    let bodiless = bodiless(head_only, head.status);
     let body = StreamBody::new(stream::unfold(running, |mut running| async move {
         let read = running.read_more().await?;
         if let Err(e) = &read {
@@ -218,21 +212,12 @@ fn respond(head: ResponseHead, first: Bytes, mut running: Running, head_only: bo
         }
         Some((read.map(Frame::data), running))
     }));
-    let mut response = Response::new(Body::empty());
     if bodiless {
         tokio::spawn(async move {
             let mut body = std::pin::pin!(body);
             while let Some(Ok(_)) = body.frame().await {}
         });
-    } else {
-        *response.body_mut() = Body::stream(body);
+        return response(head, Body::empty());
     }
-    *response.status_mut() = head.status;
-    *response.headers_mut() = head.headers;
-    if let Some(reason) = head.reason {
-        if let Ok(reason) = hyper::ext::ReasonPhrase::try_from(reason.into_bytes()) {
-            response.extensions_mut().insert(reason);
-        }
-    }
-    response
+    response(head, Body::stream(body))
 }

@@ -5,9 +5,11 @@
 //! gateway only adds its transport.
 
 pub mod meta_vars;
+pub mod reply;
 pub mod script_path;
 pub mod script_response;
 
 pub use meta_vars::MetaVars;
+pub use reply::{bodiless, local_request, response};
 pub use script_path::{locate, matching_dir, Located, ScriptPath};
 pub use script_response::{parse, parse_nph, Malformed, ResponseHead, ScriptReply};

@@ -99,7 +99,7 @@ pub fn locate(root: &Root, dir: &UrlPath, url: &UrlPath, index_names: &[&str]) -
 
 /// `segments` as a URL path, each after a `/` (so no segments is empty, as an empty
 /// `PATH_INFO` is), and a trailing `/` when asked.
-fn url_name(segments: &[Vec<u8>], trailing_slash: bool) -> Vec<u8> {
+pub(crate) fn url_name(segments: &[Vec<u8>], trailing_slash: bool) -> Vec<u8> {
     let mut name = Vec::new();
     for segment in segments {
         name.push(b'/');

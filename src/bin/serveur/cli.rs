@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use serveur::fastcgi::{Address, Pattern};
 use serveur::http::header::{HeaderName, HeaderValue};
 use serveur::{Protocol, TlsConfig};
 
@@ -91,6 +92,26 @@ struct Args {
     /// bind address, kept in memory; its SHA-256 fingerprint is printed
     #[arg(long, help_heading = "serveur options")]
     tls_self_signed: bool,
+
+    /// Send requests matching PATTERN to the FastCGI application at ADDRESS (repeatable).
+    /// PATTERN is an extension (*.php: those files, index.php as a directory index) or a path
+    /// prefix (/app); ADDRESS is host:port or unix:/path
+    #[arg(long, value_name = "PATTERN=ADDRESS", help_heading = "FastCGI")]
+    fastcgi: Vec<String>,
+
+    /// Seconds to wait on a FastCGI application (for a connection, or between two reads or
+    /// writes) before answering 504
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 60.0,
+        help_heading = "FastCGI"
+    )]
+    fastcgi_timeout: f64,
+
+    /// Most connections open to each FastCGI application; they are kept open between requests
+    #[arg(long, value_name = "N", default_value_t = 32, help_heading = "FastCGI")]
+    fastcgi_connections: usize,
 
     /// Follow symlinks whose target is outside the served directory
     #[arg(long, help_heading = "serveur options")]
@@ -189,6 +210,12 @@ pub struct Config {
     pub tls: Option<Tls>,
     /// The TLS handshake timeout.
     pub handshake_timeout: Duration,
+    /// The FastCGI applications, in the order given.
+    pub fastcgi: Vec<(Pattern, Address)>,
+    /// How long to wait on a FastCGI application.
+    pub fastcgi_timeout: Duration,
+    /// The connection bound for each FastCGI application.
+    pub fastcgi_connections: usize,
 }
 
 /// The CGI flags, checked.
@@ -315,6 +342,16 @@ fn validate(args: Args) -> Result<Config, String> {
         max_connections: args.max_connections,
         header_timeout: seconds(args.header_timeout, "--header-timeout")?,
         shutdown_grace: seconds(args.shutdown_grace, "--shutdown-grace")?,
+        fastcgi: args
+            .fastcgi
+            .iter()
+            .map(|f| fastcgi_route(f))
+            .collect::<Result<_, _>>()?,
+        fastcgi_timeout: seconds(args.fastcgi_timeout, "--fastcgi-timeout")?,
+        fastcgi_connections: match args.fastcgi_connections {
+            0 => return Err("argument --fastcgi-connections: must be at least 1".into()),
+            n => n,
+        },
         cgi,
     })
 }
@@ -440,6 +477,15 @@ fn parse_header(text: &str) -> Result<(HeaderName, HeaderValue), String> {
     Ok((name, value))
 }
 
+/// `--fastcgi *.php=unix:/run/php/php-fpm.sock`: split at the first `=`.
+fn fastcgi_route(text: &str) -> Result<(Pattern, Address), String> {
+    let bad = |why: String| format!("argument --fastcgi: {why}");
+    let (pattern, address) = text
+        .split_once('=')
+        .ok_or_else(|| bad(format!("'{text}' is not PATTERN=ADDRESS")))?;
+    Ok((pattern.parse().map_err(bad)?, address.parse().map_err(bad)?))
+}
+
 fn seconds(value: f64, flag: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(value)
         .map_err(|_| format!("argument {flag}: '{value}' is not a number of seconds"))
@@ -456,6 +502,27 @@ mod tests {
         assert_eq!(value, "a: b");
         assert!(parse_header("no colon").is_err());
         assert!(parse_header(": empty name").is_err());
+    }
+
+    #[test]
+    fn fastcgi_routes_are_a_pattern_and_an_address() {
+        assert_eq!(
+            fastcgi_route("*.php=unix:/run/php.sock"),
+            Ok((
+                Pattern::Extension(".php".into()),
+                Address::Unix("/run/php.sock".into())
+            ))
+        );
+        assert_eq!(
+            fastcgi_route("/app=127.0.0.1:9000"),
+            Ok((
+                Pattern::Prefix("/app".into()),
+                Address::Tcp("127.0.0.1:9000".into())
+            ))
+        );
+        for bad in ["*.php", "php=unix:/x", "*.php=9000", "*.=unix:/x"] {
+            assert!(fastcgi_route(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -7,7 +7,9 @@ mod cli;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use serveur::{stop_signal, AccessLog, Cgi, Server, SharedHandler, StaticFiles, StopSignal};
+use serveur::{
+    stop_signal, AccessLog, Cgi, FastCgi, Server, SharedHandler, StaticFiles, StopSignal,
+};
 
 fn main() -> ExitCode {
     let config = cli::parse();
@@ -56,10 +58,22 @@ async fn run(config: cli::Config) -> Result<(), String> {
     for (name, value) in &config.headers {
         files = files.extra_header(name.clone(), value.clone());
     }
-    let handler = match &config.cgi {
+    let mut handler = match &config.cgi {
         Some(cgi) => compose_cgi(&config, cgi, files)?,
         None => SharedHandler::new(files),
     };
+    // Each FastCGI route in front of the rest, the first given tried first: a request that
+    // names none of its scripts goes on to the next, and finally to CGI or the files. So a
+    // `*.php` file is never served as a file: its path always reaches the application.
+    for (pattern, address) in config.fastcgi.iter().rev() {
+        let fastcgi = FastCgi::new(&config.directory, pattern.clone(), address.clone())
+            .map_err(|e| format!("cannot serve {}: {e}", config.directory.display()))?
+            .follow_symlinks(config.follow_symlinks)
+            .timeout(config.fastcgi_timeout)
+            .max_connections(config.fastcgi_connections)
+            .fallback(handler);
+        handler = SharedHandler::new(fastcgi);
+    }
 
     let bound = match config.bind {
         Some(addr) => Server::bind(addr),

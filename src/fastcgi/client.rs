@@ -1,0 +1,394 @@
+//! One FastCGI request on one pooled connection (FastCGI specification §5–§6): `FCGI_BEGIN_REQUEST`
+//! with `FCGI_KEEP_CONN`, the meta-variables as `FCGI_PARAMS`, the request body as `FCGI_STDIN`
+//! records written as it arrives while `FCGI_STDOUT` is read back and handed on as it arrives,
+//! `FCGI_STDERR` to the log line by line, and `FCGI_END_REQUEST` ending it all. When the client
+//! goes away the application gets `FCGI_ABORT_REQUEST` (§5.4).
+//!
+//! The exchange runs in a task of its own, so that it can finish (abort, then wait for the end
+//! so the connection can be reused) after the handler's future or the response body is dropped.
+//! The handler reads its output from a channel: [`Output`].
+
+use std::io;
+use std::pin::pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::{stream, StreamExt};
+use http_body::Frame;
+use http_body_util::StreamBody;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tokio::time::timeout;
+
+use super::log::{RequestLog, StderrLines};
+use super::pool::{Connection, Pool};
+use super::record::{self, EndRequest, Kind, ProtocolError, Record, ROLE_RESPONDER};
+use crate::body::{Body, RequestBody};
+
+/// Every request on a connection has this id: one request at a time per connection, as nginx
+/// does (§3.3 allows multiplexing, which php-fpm does not implement).
+const REQUEST_ID: u16 = 1;
+
+/// How much of the application's output is read at a time.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Why the application gave no (complete) answer. The log has already said it in full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// It could not be reached, broke the connection, or refused the request (`502`).
+    Unavailable,
+    /// It was too slow (`504`).
+    TimedOut,
+}
+
+/// The request body, as the application reads it on `FCGI_STDIN`.
+pub enum Stdin {
+    /// No body.
+    Empty,
+    /// A body still arriving from the client, after its first chunk if that was read already
+    /// (to answer `Expect: 100-continue` before the application can answer).
+    Stream(Option<Bytes>, RequestBody),
+    /// A body spooled to a file (a chunked one, whose length had to be known first).
+    Spooled(tokio::fs::File),
+}
+
+impl Stdin {
+    async fn next(&mut self) -> Option<io::Result<Bytes>> {
+        match self {
+            Stdin::Empty => None,
+            Stdin::Stream(first, body) => match first.take() {
+                Some(first) => Some(Ok(first)),
+                None => body.chunk().await,
+            },
+            Stdin::Spooled(file) => {
+                let mut buf = BytesMut::with_capacity(READ_CHUNK);
+                match file.read_buf(&mut buf).await {
+                    Ok(0) => None,
+                    Ok(_) => Some(Ok(buf.freeze())),
+                    Err(e) => Some(Err(e)),
+                }
+            }
+        }
+    }
+}
+
+/// What the application writes on `FCGI_STDOUT`, as it arrives.
+pub struct Output {
+    rx: mpsc::Receiver<Result<Bytes, Failure>>,
+}
+
+impl Output {
+    /// The next piece of output; `None` once the request has ended.
+    pub async fn next(&mut self) -> Option<Result<Bytes, Failure>> {
+        self.rx.recv().await
+    }
+
+    /// The rest of the output as a response body, after `first` (already read). A failure
+    /// midway ends the body with an error, so the client sees a truncated response.
+    pub fn into_body(self, first: Bytes) -> Body {
+        let first = (!first.is_empty()).then_some(Ok(first));
+        let rest = stream::unfold(self.rx, |mut rx| async move {
+            let next = rx.recv().await?;
+            Some((next, rx))
+        });
+        let frames = stream::iter(first).chain(rest).map(|chunk| {
+            chunk.map(Frame::data).map_err(|failure| {
+                io::Error::other(format!("FastCGI application failed: {failure:?}"))
+            })
+        });
+        Body::stream(StreamBody::new(frames))
+    }
+}
+
+/// Starts one request: `params` are the meta-variables, `stdin` the body; every read and write
+/// on the application's connection (and the wait for one) may take at most `limit`.
+pub fn start(
+    pool: Arc<Pool>,
+    params: &[(&str, &[u8])],
+    stdin: Stdin,
+    limit: Duration,
+    log: RequestLog,
+) -> Output {
+    let empty_body = matches!(stdin, Stdin::Empty);
+    let head = request_head(params, empty_body);
+    let (tx, rx) = mpsc::channel(4);
+    tokio::spawn(async move {
+        let mut exchange = Exchange {
+            head,
+            stdin,
+            body_started: false,
+            answered: false,
+            tx,
+            limit,
+            log,
+        };
+        if let Err(failure) = exchange.run(&pool).await {
+            let _ = exchange.tx.send(Err(failure)).await;
+        }
+    });
+    Output { rx }
+}
+
+/// `FCGI_BEGIN_REQUEST`, the `FCGI_PARAMS` stream, and for a request without a body the empty
+/// `FCGI_STDIN` too: the whole request in one write.
+fn request_head(params: &[(&str, &[u8])], empty_body: bool) -> Bytes {
+    let mut pairs = BytesMut::new();
+    record::put_pairs(&mut pairs, params.iter().map(|(n, v)| (n.as_bytes(), *v)));
+    let mut head = BytesMut::with_capacity(pairs.len() + 64);
+    record::put_begin_request(&mut head, REQUEST_ID, ROLE_RESPONDER, true);
+    record::put_stream(&mut head, Kind::Params, REQUEST_ID, &pairs);
+    record::put_stream_end(&mut head, Kind::Params, REQUEST_ID);
+    if empty_body {
+        record::put_stream_end(&mut head, Kind::Stdin, REQUEST_ID);
+    }
+    head.freeze()
+}
+
+/// How an exchange on a connection failed.
+enum Broken {
+    /// The connection failed (closed, reset): worth one retry if nothing was consumed.
+    Io(io::Error),
+    /// Anything else: the application's fault or its slowness.
+    Final(Failure, String),
+}
+
+impl From<ProtocolError> for Broken {
+    fn from(e: ProtocolError) -> Broken {
+        Broken::Final(Failure::Unavailable, format!("protocol error: {e}"))
+    }
+}
+
+/// How an exchange ended.
+enum Ended {
+    /// `FCGI_END_REQUEST` arrived; the connection may be reused if the request was sent whole.
+    Complete(EndRequest, bool),
+    /// The client went away; the application can be told so if the request was sent whole.
+    ClientGone(bool),
+}
+
+struct Exchange {
+    head: Bytes,
+    stdin: Stdin,
+    body_started: bool,
+    answered: bool,
+    tx: mpsc::Sender<Result<Bytes, Failure>>,
+    limit: Duration,
+    log: RequestLog,
+}
+
+impl Exchange {
+    async fn run(&mut self, pool: &Arc<Pool>) -> Result<(), Failure> {
+        let mut conn = self.connect(pool.get()).await?;
+        let mut ended = self.exchange(&mut conn).await;
+        if let Err(Broken::Io(_)) = &ended {
+            // A kept connection the application closed meanwhile (a restart): nothing of this
+            // request reached it, so it is sent again, once, on a new connection.
+            if conn.reused() && !self.body_started && !self.answered {
+                conn = self.connect(pool.replace(conn)).await?;
+                ended = self.exchange(&mut conn).await;
+            }
+        }
+        match ended {
+            Ok(Ended::Complete(end, reusable)) => self.complete(conn, end, reusable),
+            Ok(Ended::ClientGone(abortable)) => {
+                self.log.say("aborted: the client went away");
+                if abortable && self.abort(&mut conn).await {
+                    conn.release();
+                }
+                Ok(())
+            }
+            Err(Broken::Io(e)) => {
+                Err(self.fail(Failure::Unavailable, &format!("connection failed: {e}")))
+            }
+            Err(Broken::Final(failure, why)) => Err(self.fail(failure, &why)),
+        }
+    }
+
+    /// A connection from `attempt` (a free one, or a new one), in time.
+    async fn connect(
+        &self,
+        attempt: impl std::future::Future<Output = io::Result<Connection>>,
+    ) -> Result<Connection, Failure> {
+        match timeout(self.limit, attempt).await {
+            Ok(Ok(conn)) => Ok(conn),
+            Ok(Err(e)) => Err(self.fail(Failure::Unavailable, &format!("cannot connect: {e}"))),
+            Err(_) => Err(self.fail(Failure::TimedOut, "no connection in time")),
+        }
+    }
+
+    fn fail(&self, failure: Failure, why: &str) -> Failure {
+        self.log.say(why);
+        failure
+    }
+
+    fn complete(&self, conn: Connection, end: EndRequest, reusable: bool) -> Result<(), Failure> {
+        if let Some(refusal) = end.refusal() {
+            return Err(self.fail(Failure::Unavailable, &format!("request refused: {refusal}")));
+        }
+        if end.app_status != 0 {
+            self.log.say(&format!(
+                "application exited with status {}",
+                end.app_status
+            ));
+        }
+        if reusable {
+            conn.release();
+        }
+        Ok(())
+    }
+
+    /// Sends the request and forwards the response until `FCGI_END_REQUEST` or the client's
+    /// departure.
+    async fn exchange(&mut self, conn: &mut Connection) -> Result<Ended, Broken> {
+        let (mut reader, mut writer, mut waiting) = conn.split();
+        let mut buf = BytesMut::with_capacity(READ_CHUNK);
+        let mut stderr = StderrLines::default();
+        let (limit, tx) = (self.limit, self.tx.clone());
+        let head = self.head.clone();
+        let mut send = pin!(send_request(
+            &mut writer,
+            head,
+            &mut self.stdin,
+            &mut self.body_started,
+            limit
+        ));
+        // `sending` until the request is written; `sent` if all of it was.
+        let (mut sending, mut sent) = (true, false);
+        let ended = loop {
+            let record = tokio::select! {
+                done = &mut send, if sending => {
+                    sending = false;
+                    match done {
+                        Ok(()) => sent = true,
+                        // The application stopped reading (it may have answered already, and
+                        // may close): what it wrote is still read; the connection will not
+                        // be reused.
+                        Err(Broken::Io(_)) => {}
+                        Err(final_failure) => return Err(final_failure),
+                    }
+                    continue;
+                }
+                _ = tx.closed() => break Ended::ClientGone(sent),
+                record = read_record(&mut reader, &mut buf, limit) => record?,
+            };
+            self.answered = true;
+            waiting = None;
+            match Kind::from_byte(record.kind) {
+                _ if record.request_id != REQUEST_ID => {} // management records (§4)
+                Some(Kind::Stdout) => {
+                    let content = record.content;
+                    if !content.is_empty() && tx.send(Ok(content)).await.is_err() {
+                        break Ended::ClientGone(sent);
+                    }
+                }
+                Some(Kind::Stderr) => stderr.push(&record.content, &self.log),
+                Some(Kind::EndRequest) => {
+                    // An application may end a request before reading all of its body (§6.1);
+                    // the rest was not sent, so the connection is not in a state to reuse.
+                    break Ended::Complete(EndRequest::parse(&record.content)?, sent);
+                }
+                _ => {}
+            }
+        };
+        stderr.flush(&self.log);
+        drop(waiting);
+        Ok(ended)
+    }
+
+    /// Tells the application the client left and waits for its `FCGI_END_REQUEST`, so that the
+    /// connection can be reused; false if that did not happen in time.
+    async fn abort(&self, conn: &mut Connection) -> bool {
+        let (mut reader, mut writer, _) = conn.split();
+        let mut out = BytesMut::new();
+        record::put_abort_request(&mut out, REQUEST_ID);
+        if write(&mut writer, &out, self.limit).await.is_err() {
+            return false;
+        }
+        let mut buf = BytesMut::new();
+        loop {
+            match read_record(&mut reader, &mut buf, self.limit).await {
+                Ok(r) if r.kind == Kind::EndRequest as u8 && r.request_id == REQUEST_ID => {
+                    return true
+                }
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+    }
+}
+
+/// Writes the request head, then the body as `FCGI_STDIN` records as it arrives, then the
+/// empty record that ends it.
+async fn send_request(
+    writer: &mut (impl AsyncWrite + Unpin),
+    head: Bytes,
+    stdin: &mut Stdin,
+    body_started: &mut bool,
+    limit: Duration,
+) -> Result<(), Broken> {
+    write(writer, &head, limit).await?;
+    if matches!(stdin, Stdin::Empty) {
+        return Ok(());
+    }
+    let mut out = BytesMut::new();
+    while let Some(chunk) = stdin.next().await {
+        let chunk = chunk.map_err(|e| {
+            Broken::Final(
+                Failure::Unavailable,
+                format!("request body could not be read: {e}"),
+            )
+        })?;
+        *body_started = true;
+        out.clear();
+        record::put_stream(&mut out, Kind::Stdin, REQUEST_ID, &chunk);
+        write(writer, &out, limit).await?;
+    }
+    out.clear();
+    record::put_stream_end(&mut out, Kind::Stdin, REQUEST_ID);
+    write(writer, &out, limit).await
+}
+
+async fn write(
+    writer: &mut (impl AsyncWrite + Unpin),
+    bytes: &[u8],
+    limit: Duration,
+) -> Result<(), Broken> {
+    match timeout(limit, writer.write_all(bytes)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(Broken::Io(e)),
+        Err(_) => Err(timed_out(limit, "sending the request")),
+    }
+}
+
+/// The next record, reading more bytes into `buf` as needed.
+async fn read_record(
+    reader: &mut (impl AsyncRead + Unpin),
+    buf: &mut BytesMut,
+    limit: Duration,
+) -> Result<Record, Broken> {
+    loop {
+        if let Some(record) = record::decode(buf)? {
+            return Ok(record);
+        }
+        buf.reserve(READ_CHUNK);
+        match timeout(limit, reader.read_buf(buf)).await {
+            Ok(Ok(0)) => {
+                return Err(Broken::Io(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the application closed the connection",
+                )))
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(Broken::Io(e)),
+            Err(_) => return Err(timed_out(limit, "waiting for the response")),
+        }
+    }
+}
+
+fn timed_out(limit: Duration, doing: &str) -> Broken {
+    Broken::Final(
+        Failure::TimedOut,
+        format!("timed out after {}s {doing}", limit.as_secs_f64()),
+    )
+}

@@ -1,0 +1,217 @@
+//! [`FastCgi`]: serveur as the web-server side of a long-running FastCGI application (php-fpm,
+//! a flup program, …), as nginx's `fastcgi_pass` or Caddy's `php_fastcgi` are. Requests that
+//! name a script of the application go to it, everything else to a fallback handler (usually
+//! [`StaticFiles`](crate::StaticFiles)). The pipeline: route ([`Pattern`]) and split the path
+//! into `SCRIPT_NAME` and `PATH_INFO` ([`gateway::locate`](crate::gateway::locate)) → meta-variables
+//! as `FCGI_PARAMS` and the body as `FCGI_STDIN` over a pooled connection ([`client`],
+//! [`pool`], [`record`]) → the header block read with the CGI rules and the rest streamed
+//! (`respond`).
+
+pub mod client;
+mod log;
+pub mod pool;
+pub mod record;
+mod respond;
+
+use std::fs::Metadata;
+use std::io;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::gateway::script_path::url_name;
+use crate::gateway::{locate, Located, ScriptPath};
+use crate::handler::{Handler, Request, Response, SharedHandler};
+use crate::safe_path::{Root, UrlPath};
+use crate::static_files::lookup::collapse_leading_slashes;
+
+pub use log::RequestLog;
+pub use pool::{Address, Pool};
+
+/// The static index files, which win over the application's when a directory has both, as
+/// CPython's directory listing rules would serve them.
+const STATIC_INDEX: &[&str] = &["index.html", "index.htm"];
+
+/// Which requests go to the application.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Pattern {
+    /// `*.php`: files of the tree with this extension (with its dot) are the application's
+    /// scripts, and `index.php` is a directory index.
+    Extension(String),
+    /// `/app`: every path below this prefix belongs to the application, which has no files in
+    /// the tree; `SCRIPT_NAME` is the prefix and `PATH_INFO` the rest.
+    Prefix(String),
+}
+
+impl FromStr for Pattern {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Pattern, String> {
+        if let Some(ext) = text.strip_prefix("*.") {
+            if !ext.is_empty() && !ext.contains(['/', '*']) {
+                return Ok(Pattern::Extension(format!(".{ext}")));
+            }
+        } else if text.starts_with('/') {
+            return Ok(Pattern::Prefix(text.to_owned()));
+        }
+        Err(format!("'{text}' is neither *.EXT nor /PREFIX"))
+    }
+}
+
+/// Sends the requests that match a [`Pattern`] to a FastCGI application, and every other
+/// request to a fallback handler.
+///
+/// ```no_run
+/// # async fn run() -> std::io::Result<()> {
+/// use serveur::{FastCgi, StaticFiles};
+/// let php = FastCgi::new(
+///     "site",
+///     "*.php".parse().unwrap(),
+///     "unix:/run/php/php-fpm.sock".parse().unwrap(),
+/// )?
+/// .fallback(StaticFiles::new("site")?);
+/// serveur::Server::bind("127.0.0.1:8000".parse().unwrap())?.serve(php).await
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct FastCgi {
+    root: Root,
+    /// The root's metadata: what a prefix application's `ScriptPath` carries, having no file.
+    root_metadata: Metadata,
+    pattern: Pattern,
+    index: Vec<String>,
+    prefix: UrlPath,
+    pool: Arc<Pool>,
+    timeout: Duration,
+    max_body: u64,
+    fallback: SharedHandler,
+}
+
+impl FastCgi {
+    /// Sends the requests for `pattern` below `dir` to the application at `address`, through a
+    /// pool of up to 32 connections, each read or write waiting 60 seconds at most, with
+    /// request bodies up to 1 GiB; other requests get `404` until a
+    /// [`fallback`](FastCgi::fallback) is set.
+    pub fn new(dir: impl AsRef<Path>, pattern: Pattern, address: Address) -> io::Result<FastCgi> {
+        let root = Root::new(dir, false)?;
+        let root_metadata = std::fs::metadata(root.dir())?;
+        let (index, prefix) = match &pattern {
+            Pattern::Extension(ext) => {
+                let mut index: Vec<String> = STATIC_INDEX.iter().map(|s| s.to_string()).collect();
+                index.push(format!("index{ext}"));
+                (index, UrlPath::parse("/"))
+            }
+            Pattern::Prefix(prefix) => (Vec::new(), UrlPath::parse(prefix)),
+        };
+        Ok(FastCgi {
+            root,
+            root_metadata,
+            pattern,
+            index,
+            prefix,
+            pool: Pool::new(address, 32),
+            timeout: Duration::from_secs(60),
+            max_body: 1 << 30,
+            fallback: SharedHandler::new(crate::cgi::NotFound),
+        })
+    }
+
+    /// At most `max` connections to the application at once (at least one); more requests
+    /// wait for one to be free.
+    pub fn max_connections(self, max: usize) -> Self {
+        let pool = Pool::new(self.pool.address().clone(), max);
+        FastCgi { pool, ..self }
+    }
+
+    /// How long each step may wait on the application (a connection, a write, a read) before
+    /// the request fails with `504`.
+    pub fn timeout(self, timeout: Duration) -> Self {
+        FastCgi { timeout, ..self }
+    }
+
+    /// The longest request body passed on; longer ones get `413`.
+    pub fn max_body(self, bytes: u64) -> Self {
+        FastCgi {
+            max_body: bytes,
+            ..self
+        }
+    }
+
+    /// Also runs scripts reached through symlinks whose target is outside the tree.
+    pub fn follow_symlinks(self, follow: bool) -> Self {
+        FastCgi {
+            root: self.root.with_follow_symlinks(follow),
+            ..self
+        }
+    }
+
+    /// The handler for the requests the application does not take.
+    pub fn fallback(self, handler: impl Handler) -> Self {
+        FastCgi {
+            fallback: SharedHandler::new(handler),
+            ..self
+        }
+    }
+
+    /// The script `url` names, if it is the application's.
+    fn script(&self, url: &UrlPath) -> Option<ScriptPath> {
+        match &self.pattern {
+            Pattern::Extension(ext) => {
+                let ext = ext.as_bytes();
+                // Most requests name no script and no directory: no file-system walk for them.
+                if !url.has_trailing_slash() && !url.segments().iter().any(|s| s.ends_with(ext)) {
+                    return None;
+                }
+                let index: Vec<&str> = self.index.iter().map(String::as_str).collect();
+                match locate(&self.root, &self.prefix, url, &index) {
+                    Located::Script(script)
+                        if script.script_name.ends_with(ext) && script.metadata.is_file() =>
+                    {
+                        Some(*script)
+                    }
+                    _ => None,
+                }
+            }
+            Pattern::Prefix(_) => {
+                let depth = self.prefix.segments().len();
+                if !url.segments().starts_with(self.prefix.segments()) {
+                    return None;
+                }
+                let path_info = url_name(&url.segments()[depth..], url.has_trailing_slash());
+                let mut file = self.root.dir().to_path_buf();
+                for segment in self.prefix.segments() {
+                    file.push(
+                        <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(segment),
+                    );
+                }
+                Some(ScriptPath {
+                    script_name: url_name(self.prefix.segments(), false),
+                    path_info,
+                    file,
+                    metadata: self.root_metadata.clone(),
+                    is_index: false,
+                })
+            }
+        }
+    }
+
+    /// Answers `req`; `may_redirect` is false for the request a local redirect made (RFC 3875
+    /// §6.2.2 allows one, which must not redirect again).
+    async fn serve(&self, req: Request, may_redirect: bool) -> Response {
+        let url = UrlPath::parse(collapse_leading_slashes(req.uri().path()));
+        match self.script(&url) {
+            Some(script) => respond::run(self, req, script, may_redirect).await,
+            None => self.fallback.handle(req).await,
+        }
+    }
+}
+
+impl Handler for FastCgi {
+    async fn handle(&self, req: Request) -> Response {
+        self.serve(req, true).await
+    }
+}
+
+#[cfg(test)]
+mod tests;

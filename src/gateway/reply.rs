@@ -1,0 +1,73 @@
+//! Turning a script's parsed answer into what the server does next, the same for every
+//! gateway: whether a body is sent at all, the [`Response`] for a [`ResponseHead`] and its body,
+//! and, for a local redirect (RFC 3875 §6.2.2), the request the server answers in its place.
+
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
+use http::request::Parts;
+use http::StatusCode;
+
+use super::script_response::ResponseHead;
+use crate::body::{Body, RequestBody};
+use crate::handler::{Request, Response};
+
+/// Whether the response to send has no body although the script may write one: HEAD, `204`
+/// and `304` (RFC 9110 §9.3.2, §6.4.1). hyper sends none for them and never reads the body
+/// given, so the gateway must read the script's output to its end itself.
+pub fn bodiless(head_only: bool, status: StatusCode) -> bool {
+    head_only || matches!(status, StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED)
+}
+
+/// The response the script asked for: its status, reason phrase, header fields, and `body`.
+pub fn response(head: ResponseHead, body: Body) -> Response {
+    let mut response = Response::new(body);
+    *response.status_mut() = head.status;
+    *response.headers_mut() = head.headers;
+    if let Some(reason) = head.reason {
+        if let Ok(reason) = hyper::ext::ReasonPhrase::try_from(reason.into_bytes()) {
+            response.extensions_mut().insert(reason);
+        }
+    }
+    response
+}
+
+/// §6.2.2: the request the server answers instead, as if the client had asked for `location`
+/// (a local path and query) with GET: the client's header fields and connection facts are
+/// kept, those describing its body are not. `Err` names a location that is not a path.
+pub fn local_request(parts: Parts, location: &str) -> Result<Request, String> {
+    let uri = location
+        .parse::<http::Uri>()
+        .map_err(|_| format!("local redirect to a bad path {location:?}"))?;
+    let mut req = Request::new(RequestBody::empty());
+    *req.uri_mut() = uri;
+    *req.version_mut() = parts.version;
+    *req.headers_mut() = parts.headers;
+    for name in [CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING] {
+        req.headers_mut().remove(name);
+    }
+    *req.extensions_mut() = parts.extensions;
+    Ok(req)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_local_redirect_is_a_bodiless_get_keeping_the_other_fields() {
+        let (parts, ()) = http::Request::builder()
+            .method("POST")
+            .uri("/form.php")
+            .header("cookie", "a=1")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("content-length", "3")
+            .body(())
+            .expect("request")
+            .into_parts();
+        let req = local_request(parts, "/done?x=1").expect("a path");
+        assert_eq!(req.method(), "GET");
+        assert_eq!(req.uri(), "/done?x=1");
+        assert_eq!(req.headers()["cookie"], "a=1");
+        assert!(!req.headers().contains_key("content-type"));
+        assert!(!req.headers().contains_key("content-length"));
+    }
+}

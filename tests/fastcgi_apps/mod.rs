@@ -1,0 +1,246 @@
+//! Real FastCGI applications for the integration tests, each started in the foreground on a
+//! Unix socket in a temporary directory and stopped when dropped: php-fpm (Debian's `php-fpm`
+//! package) with a pool configuration written here, and a Python WSGI responder served by
+//! PyPI's `flup`. A missing tool fails the test, with the package to install.
+
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use serde_json::Value;
+
+use crate::support::{Serveur, WAIT};
+
+/// The php-fpm binary Debian installs (`/usr/sbin/php-fpm8.2` for Debian 12's `php-fpm`).
+fn php_fpm_binary() -> PathBuf {
+    let found = std::fs::read_dir("/usr/sbin").ok().and_then(|entries| {
+        entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("php-fpm"))
+            })
+            .max()
+    });
+    found.unwrap_or_else(|| {
+        panic!("php-fpm is missing: install Debian's php-fpm package (apt-get install php-fpm)")
+    })
+}
+
+/// A running application, killed when dropped, with its output collected.
+pub struct App {
+    child: Option<Child>,
+    /// The socket it listens on.
+    pub socket: PathBuf,
+    output: Arc<Mutex<Vec<String>>>,
+    restart: Command,
+}
+
+impl App {
+    /// The address to give `--fastcgi`.
+    pub fn address(&self) -> String {
+        format!("unix:{}", self.socket.display())
+    }
+
+    /// Everything the application wrote on stdout and stderr so far.
+    pub fn output(&self) -> Vec<String> {
+        self.output.lock().expect("output lock").clone()
+    }
+
+    /// Stops the application with SIGTERM (php-fpm's master then stops its workers; a SIGKILL
+    /// would leave them serving) and waits for it to exit.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+            }
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_file(&self.socket);
+    }
+
+    /// Starts the application again on the same socket, as after a restart.
+    pub fn restart(&mut self) {
+        self.stop();
+        let (child, output) = spawn_and_wait(&mut self.restart, &self.socket);
+        self.child = Some(child);
+        self.output = output;
+    }
+}
+
+impl App {
+    fn start(mut command: Command, socket: PathBuf) -> App {
+        let (child, output) = spawn_and_wait(&mut command, &socket);
+        App {
+            child: Some(child),
+            socket,
+            output,
+            restart: command,
+        }
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn spawn_and_wait(command: &mut Command, socket: &Path) -> (Child, Arc<Mutex<Vec<String>>>) {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+    let output = Arc::new(Mutex::new(Vec::new()));
+    for pipe in [
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let sink = Arc::clone(&output);
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                sink.lock().expect("output lock").push(line);
+            }
+        });
+    }
+    let deadline = Instant::now() + WAIT;
+    while UnixStream::connect(socket).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "{command:?} exited with {status}: {:#?}",
+                output.lock().expect("output lock")
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{command:?} never listened on {}: {:#?}",
+            socket.display(),
+            output.lock().expect("output lock")
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    (child, output)
+}
+
+/// Starts php-fpm in the foreground with `workers` static workers, its socket in `dir`, its
+/// error log on stderr.
+pub fn php_fpm(dir: &Path, workers: usize) -> App {
+    let socket = dir.join("php-fpm.sock");
+    let config = dir.join("php-fpm.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "[global]\n\
+             error_log = /proc/self/fd/2\n\
+             daemonize = no\n\
+             pid = {dir}/php-fpm.pid\n\
+             [test]\n\
+             listen = {socket}\n\
+             pm = static\n\
+             pm.max_children = {workers}\n\
+             catch_workers_output = yes\n\
+             php_admin_value[upload_max_filesize] = 8M\n\
+             php_admin_value[post_max_size] = 16M\n\
+             php_admin_value[output_buffering] = 0\n",
+            dir = dir.display(),
+            socket = socket.display(),
+        ),
+    )
+    .expect("write php-fpm.conf");
+    let mut command = Command::new(php_fpm_binary());
+    command.arg("-F").arg("-y").arg(&config);
+    if rustix::process::geteuid().is_root() {
+        command.arg("-R");
+    }
+    App::start(command, socket)
+}
+
+/// Starts a WSGI application under flup's FastCGI server; the script must fail when `flup` is
+/// missing, and names the package.
+pub fn flup(dir: &Path, wsgi_app: &str) -> App {
+    let socket = dir.join("flup.sock");
+    let script = dir.join("flup_app.py");
+    std::fs::write(
+        &script,
+        format!(
+            "import sys\n\
+             try:\n\
+             \x20   from flup.server.fcgi import WSGIServer\n\
+             except ImportError:\n\
+             \x20   sys.exit('flup is missing: pip install flup')\n\
+             {wsgi_app}\n\
+             WSGIServer(app, bindAddress=sys.argv[1]).run()\n"
+        ),
+    )
+    .expect("write flup app");
+    let mut command = Command::new("python3");
+    command.arg(&script).arg(&socket);
+    App::start(command, socket)
+}
+
+/// A site with PHP scripts, its php-fpm, and serveur in front of both.
+pub struct Php {
+    /// The site's directory.
+    pub site: tempfile::TempDir,
+    _run: tempfile::TempDir,
+    /// The php-fpm serving it.
+    pub fpm: App,
+    /// serveur, with `--fastcgi *.php=` the php-fpm.
+    pub server: Serveur,
+}
+
+const SERVER_VARS: &str = r#"<?php
+header('Content-Type: application/json');
+echo json_encode($_SERVER);
+"#;
+
+/// A site with `vars.php` (which answers `$_SERVER` as JSON), `sub/index.php` and
+/// `plain.txt`, php-fpm with `workers` workers, and serveur with `extra_args`.
+pub fn php_site(workers: usize, extra_args: &[&str]) -> Php {
+    let site = tempfile::tempdir().expect("site");
+    let run = tempfile::tempdir().expect("run dir");
+    write(site.path(), "vars.php", SERVER_VARS);
+    write(site.path(), "sub/index.php", "<?php echo 'sub index';");
+    write(site.path(), "plain.txt", "just text\n");
+    let fpm = php_fpm(run.path(), workers);
+    let route = format!("*.php={}", fpm.address());
+    let mut args = vec!["--fastcgi", route.as_str()];
+    args.extend_from_slice(extra_args);
+    let server = Serveur::start(site.path(), &args);
+    Php {
+        site,
+        _run: run,
+        fpm,
+        server,
+    }
+}
+
+/// Writes `text` at `dir/relative`, creating its directories.
+pub fn write(dir: &Path, relative: &str, text: &str) {
+    let path = dir.join(relative);
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(path, text).expect("write");
+}
+
+/// `text` read as JSON, or the test fails showing it.
+pub fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}

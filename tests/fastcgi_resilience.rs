@@ -1,0 +1,122 @@
+//! The FastCGI gateway when things go wrong or get busy: php-fpm stopped (502), restarted (the
+//! pool recovers), too slow (504), a hundred requests at once with four workers; a non-PHP
+//! application (Python WSGI under flup) at a path prefix; and the flags' checks.
+
+mod fastcgi_apps;
+mod support;
+
+use std::time::{Duration, Instant};
+
+use fastcgi_apps::{flup, php_site, write};
+use support::{get, post, Serveur};
+
+#[test]
+fn a_stopped_php_fpm_is_a_502_with_a_log_line() {
+    let mut php = php_site(1, &[]);
+    assert_eq!(get(php.server.addr, "/vars.php").status, 200);
+    php.fpm.stop();
+    let reply = get(php.server.addr, "/vars.php");
+    assert_eq!(reply.status, 502);
+    assert!(reply.text().contains("Error code: 502"), "{}", reply.text());
+    let line = php.server.wait_for_log("cannot connect");
+    assert!(line.contains("FastCGI unix:"), "{line}");
+    php.server.wait_for_log("\"GET /vars.php HTTP/1.1\" 502");
+}
+
+#[test]
+fn the_pool_recovers_when_php_fpm_restarts() {
+    let mut php = php_site(2, &[]);
+    for _ in 0..3 {
+        assert_eq!(get(php.server.addr, "/vars.php").status, 200);
+    }
+    php.fpm.restart();
+    for _ in 0..3 {
+        let reply = get(php.server.addr, "/vars.php");
+        assert_eq!(reply.status, 200, "{}", reply.text());
+    }
+    assert!(
+        !php.server.log().iter().any(|l| l.contains("\" 502")),
+        "{:#?}",
+        php.server.log()
+    );
+}
+
+#[test]
+fn a_slow_script_is_a_504_after_the_fastcgi_timeout() {
+    let php = php_site(1, &["--fastcgi-timeout", "1"]);
+    write(php.site.path(), "slow.php", "<?php sleep(4); echo 'late';");
+    let started = Instant::now();
+    let reply = get(php.server.addr, "/slow.php");
+    assert_eq!(reply.status, 504);
+    assert!(started.elapsed() < Duration::from_secs(3));
+    php.server.wait_for_log("timed out after 1s");
+}
+
+#[test]
+fn a_hundred_concurrent_requests_all_succeed_with_few_workers() {
+    let php = php_site(4, &[]);
+    write(
+        php.site.path(),
+        "hello.php",
+        "<?php echo 'hello ', $_GET['n'];",
+    );
+    let addr = php.server.addr;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..100)
+            .map(|n| scope.spawn(move || (n, get(addr, &format!("/hello.php?n={n}")))))
+            .collect();
+        for handle in handles {
+            let (n, reply) = handle.join().expect("request thread");
+            assert_eq!(reply.status, 200, "request {n}: {}", reply.text());
+            assert_eq!(reply.text(), format!("hello {n}"));
+        }
+    });
+}
+
+#[test]
+fn a_python_wsgi_application_under_flup_is_served_at_a_prefix() {
+    let site = tempfile::tempdir().expect("site");
+    let run = tempfile::tempdir().expect("run dir");
+    std::fs::write(site.path().join("static.txt"), "static\n").expect("write");
+    let app = flup(
+        run.path(),
+        "def app(environ, start_response):\n\
+         \x20   body = environ['wsgi.input'].read(int(environ.get('CONTENT_LENGTH') or 0))\n\
+         \x20   text = '|'.join([environ['REQUEST_METHOD'], environ['SCRIPT_NAME'],\n\
+         \x20                    environ['PATH_INFO'], environ['QUERY_STRING']]) + '|'\n\
+         \x20   start_response('201 Made', [('Content-Type', 'text/plain'), ('X-App', 'flup')])\n\
+         \x20   return [text.encode() + body]\n",
+    );
+    let route = format!("/app={}", app.address());
+    let server = Serveur::start(site.path(), &["--fastcgi", &route]);
+    let reply = get(server.addr, "/app/hello/world?x=1");
+    assert_eq!(reply.status, 201, "{} {:#?}", reply.text(), app.output());
+    assert_eq!(reply.header("x-app"), "flup");
+    assert_eq!(reply.text(), "GET|/app|/hello/world|x=1|");
+    let reply = post(server.addr, "/app/form", "text/plain", "posted body");
+    assert_eq!(reply.text(), "POST|/app|/form||posted body");
+    assert_eq!(get(server.addr, "/static.txt").text(), "static\n");
+    // Sequential requests share one kept connection: flup answers them all.
+    for _ in 0..5 {
+        assert_eq!(get(server.addr, "/app/").status, 201);
+    }
+}
+
+#[test]
+fn fastcgi_flags_are_checked() {
+    let site = tempfile::tempdir().expect("site");
+    for bad in ["php", "*.php", "*.php=nowhere", "app=unix:/x"] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_serveur"))
+            .args(["-d"])
+            .arg(site.path())
+            .args(["--fastcgi", bad, "0"])
+            .output()
+            .expect("run serveur");
+        assert_eq!(output.status.code(), Some(2), "{bad}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.starts_with("serveur: error: argument --fastcgi:"),
+            "{bad}: {stderr}"
+        );
+    }
+}
