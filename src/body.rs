@@ -2,7 +2,7 @@
 //! chunks, or any stream; [`RequestBody`] is what they receive. Both hide hyper's types.
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, Seek, SeekFrom};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -149,11 +149,20 @@ impl FileChunks {
         if self.remaining == 0 {
             return None;
         }
-        let want = self.remaining.min(FILE_CHUNK as u64);
-        // `read_to_end` on a `File` reads straight into the spare capacity: no zero-filling.
-        let mut buf = Vec::with_capacity(want as usize);
-        if let Err(e) = (&mut self.file).take(want).read_to_end(&mut buf) {
-            return Some(Err(e));
+        let want = self.remaining.min(FILE_CHUNK as u64) as usize;
+        // `with_capacity` gives exactly `want` (a guarantee of `Vec`), so the reads below can
+        // never go past this body's last byte.
+        let mut buf = Vec::with_capacity(want);
+        // `read(2)` straight into the spare capacity: one call for a chunk in the page cache,
+        // and no zero-filling (`Read::read_to_end` would start at 8 KiB and grow, several
+        // calls per chunk).
+        while buf.len() < want {
+            match rustix::io::read(&self.file, rustix::buffer::spare_capacity(&mut buf)) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Some(Err(e.into())),
+            }
         }
         if buf.is_empty() {
             // The file shrank after its length was sent: end the body short rather than
