@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # bench/compress.sh - compressed downloads against nginx (issue 6): a 100 KiB JavaScript file
 # requested with `Accept-Encoding: gzip, br`, (a) with a precompressed app.js.gz beside it
-# (nginx: gzip_static on) and (b) compressed on the fly (nginx: gzip on, level 1, its default).
+# (nginx: gzip_static on) and (b) compressed on the fly (nginx: gzip on, level 1, its default;
+# serveur answers br, level 3, which the client prefers as much and which is smaller), and
+# (c) on the fly with `Accept-Encoding: gzip` only, so both servers do the same work.
 # Interleaved runs, servers pinned to one core, wrk to the other.
 #
 # Usage: bench/compress.sh [SERVEUR_BINARY]   (default target/release/serveur)
@@ -67,12 +69,18 @@ for key in "${!URL[@]}"; do
     echo "$key: Content-Encoding ${coding:-none}"
 done
 
-SCENARIOS=("precompressed" "on-the-fly")
+SCENARIOS=("precompressed" "on-the-fly" "on-the-fly-gzip")
+declare -A ACCEPT=(
+    [precompressed]="gzip, br" [on-the-fly]="gzip, br" [on-the-fly-gzip]="gzip"
+)
+for server in nginx serveur; do
+    URL["on-the-fly-gzip $server"]=${URL["on-the-fly $server"]}
+done
 declare -A RESULTS=()
 for _ in $(seq "$REPEATS"); do
     for scenario in "${SCENARIOS[@]}"; do
         for server in nginx serveur; do
-            RESULTS["$scenario $server"]+="$(bench_wrk "${URL["$scenario $server"]}" 'Accept-Encoding: gzip, br') "
+            RESULTS["$scenario $server"]+="$(bench_wrk "${URL["$scenario $server"]}" "Accept-Encoding: ${ACCEPT[$scenario]}") "
         done
     done
 done
