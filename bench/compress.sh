@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/compress.sh - compressed downloads against nginx (issue 6): a 100 KiB JavaScript file
+# bench/compress.sh - compressed downloads against nginx (issue 6): 100 KiB of real JavaScript
 # requested with `Accept-Encoding: gzip, br`, (a) with a precompressed app.js.gz beside it
 # (nginx: gzip_static on) and (b) compressed on the fly (nginx: gzip on, level 1, its default;
 # serveur answers br, level 3, which the client prefers as much and which is smaller), and
@@ -12,27 +12,17 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=bench/lib.sh
 . "$here/lib.sh"
-bench_require wrk nginx curl gzip python3 taskset setsid
+bench_require wrk nginx curl gzip taskset setsid
 SERVEUR=$(realpath "${1:-target/release/serveur}")
 
 work=$(mktemp -d)
 chmod 755 "$work" # nginx's worker runs as an unprivileged user and must read the files
 trap 'bench_stop_all; rm -rf "$work"' EXIT
 mkdir -p "$work/static" "$work/fly" "$work/nginx/tmp"
-# 100 KiB of JavaScript-like text (compresses about as real code does).
-python3 - "$work/static/app.js" <<'PY'
-import random, sys
-random.seed(7)
-words = ["function", "return", "const", "let", "if", "else", "for", "while", "=>", "{", "}",
-         "(", ")", ";", "this", "value", "index", "length", "push", "map", "filter", "null"]
-out = []
-size = 0
-while size < 100 * 1024:
-    line = " ".join(random.choice(words) for _ in range(12)) + "\n"
-    out.append(line)
-    size += len(line)
-open(sys.argv[1], "w").write("".join(out)[: 100 * 1024])
-PY
+# 100 KiB of real JavaScript: the start of jQuery as Debian ships it (package libjs-jquery).
+JQUERY=${JQUERY:-/usr/share/javascript/jquery/jquery.js}
+[[ -r $JQUERY ]] || { echo "bench: $JQUERY is required (apt-get install libjs-jquery)" >&2; exit 1; }
+head -c $((100 * 1024)) "$JQUERY" >"$work/static/app.js"
 cp "$work/static/app.js" "$work/fly/app.js"
 gzip -9 -k "$work/static/app.js"
 
