@@ -217,18 +217,23 @@ pub fn send(addr: SocketAddr, request: http::Request<Full<Bytes>>) -> Reply {
             .await
             .expect("response in time")
             .expect("response");
-        let (parts, body) = response.into_parts();
-        let body = tokio::time::timeout(WAIT, body.collect())
-            .await
-            .expect("body in time")
-            .expect("body")
-            .to_bytes();
-        Reply {
-            status: parts.status.as_u16(),
-            headers: parts.headers,
-            body,
-        }
+        read_reply(response).await
     })
+}
+
+/// Reads a response whole (its body within [`WAIT`]), whatever the protocol it came over.
+pub async fn read_reply(response: http::Response<hyper::body::Incoming>) -> Reply {
+    let (parts, body) = response.into_parts();
+    let body = tokio::time::timeout(WAIT, body.collect())
+        .await
+        .expect("body in time")
+        .expect("body")
+        .to_bytes();
+    Reply {
+        status: parts.status.as_u16(),
+        headers: parts.headers,
+        body,
+    }
 }
 
 /// `GET path` with no extra headers.
@@ -357,17 +362,7 @@ pub fn send_on_one_connection(
                 .await
                 .expect("response in time")
                 .unwrap_or_else(|e| panic!("request {i} on the kept-alive connection: {e}"));
-            let (parts, body) = response.into_parts();
-            let body = tokio::time::timeout(WAIT, body.collect())
-                .await
-                .expect("body in time")
-                .expect("body")
-                .to_bytes();
-            replies.push(Reply {
-                status: parts.status.as_u16(),
-                headers: parts.headers,
-                body,
-            });
+            replies.push(read_reply(response).await);
         }
         replies
     })
@@ -640,4 +635,56 @@ pub fn children_of(pid: u32) -> Vec<u32> {
                 .collect::<Vec<u32>>()
         })
         .collect()
+}
+
+/// `body` decoded from the content coding `coding` (`gzip`, `br` or `zstd`) with the reference
+/// decoders (flate2, brotli, zstd), never serveur's own code.
+pub fn decode(coding: &str, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    match coding {
+        "gzip" => {
+            flate2::read::GzDecoder::new(body)
+                .read_to_end(&mut out)
+                .expect("gunzip");
+        }
+        "br" => {
+            brotli::Decompressor::new(body, 4096)
+                .read_to_end(&mut out)
+                .expect("unbrotli");
+        }
+        "zstd" => out = zstd::stream::decode_all(body).expect("unzstd"),
+        other => panic!("unexpected coding {other:?}"),
+    }
+    out
+}
+
+/// The parts of a `multipart/byteranges` reply read back with multer, each as its
+/// `(Content-Type, Content-Range, bytes)`; fails the test when the reply is not one.
+pub fn parse_byteranges(reply: &Reply) -> Vec<(String, String, Bytes)> {
+    let content_type = reply.header("content-type");
+    let boundary = content_type
+        .strip_prefix("multipart/byteranges; boundary=")
+        .unwrap_or_else(|| panic!("not multipart/byteranges: {content_type}"))
+        .to_owned();
+    let body = reply.body.clone();
+    runtime().block_on(async move {
+        let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(body) });
+        let mut multipart = multer::Multipart::new(stream, boundary);
+        let mut parts = Vec::new();
+        while let Some(field) = multipart.next_field().await.expect("well-formed part") {
+            let header = |name: &str| {
+                field.headers()[name]
+                    .to_str()
+                    .expect("text header")
+                    .to_owned()
+            };
+            let (content_type, range) = (header("content-type"), header("content-range"));
+            parts.push((
+                content_type,
+                range,
+                field.bytes().await.expect("part bytes"),
+            ));
+        }
+        parts
+    })
 }
