@@ -52,6 +52,7 @@ pub mod body;
 mod cgi;
 pub mod gateway;
 mod handler;
+mod py_repr;
 mod request;
 pub mod response;
 pub mod safe_path;

@@ -49,24 +49,14 @@ impl Serveur {
 
     /// Starts the binary with exactly `command`'s arguments (which must make it listen).
     pub fn spawn(mut command: Command) -> Serveur {
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start serveur");
+        let mut child = spawn_piped(&mut command);
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
         let mut startup_line = String::new();
         stdout
             .read_line(&mut startup_line)
             .expect("read startup line");
         let startup_line = startup_line.trim_end().to_owned();
-        let port: u16 = startup_line
-            .split(" port ")
-            .nth(1)
-            .and_then(|rest| rest.split(' ').next())
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("no port in startup line {startup_line:?}"));
+        let port = startup_port(&startup_line);
         let host = startup_line
             .strip_prefix("Serving HTTP on ")
             .or_else(|| startup_line.strip_prefix("Serving HTTPS on "))
@@ -206,19 +196,8 @@ impl Reply {
 
 /// Sends one request over a new HTTP/1.1 connection with hyper's client and reads the reply.
 pub fn send(addr: SocketAddr, request: http::Request<Full<Bytes>>) -> Reply {
-    runtime().block_on(async move {
-        let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                .await
-                .expect("handshake");
-        tokio::spawn(conn);
-        let response = tokio::time::timeout(WAIT, sender.send_request(request))
-            .await
-            .expect("response in time")
-            .expect("response");
-        read_reply(response).await
-    })
+    let mut replies = send_on_one_connection(addr, vec![request]);
+    replies.pop().expect("one reply")
 }
 
 /// Reads a response whole (its body within [`WAIT`]), whatever the protocol it came over.
@@ -243,17 +222,7 @@ pub fn get(addr: SocketAddr, path: &str) -> Reply {
 
 /// `METHOD path` with the given headers and no body.
 pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
-    let mut builder = http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", addr.to_string());
-    for (name, value) in headers {
-        builder = builder.header(*name, *value);
-    }
-    send(
-        addr,
-        builder.body(Full::new(Bytes::new())).expect("request"),
-    )
+    request_with_body(addr, method, path, headers, Bytes::new())
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -267,6 +236,16 @@ fn runtime() -> tokio::runtime::Runtime {
 /// [`run_to_exit`].
 pub fn serveur_command() -> Command {
     Command::new(env!("CARGO_BIN_EXE_serveur"))
+}
+
+/// Starts `command` with stdin closed and stdout and stderr piped to the test.
+pub fn spawn_piped(command: &mut Command) -> Child {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {command:?}: {e}"))
 }
 
 /// How a process that was expected to stop on its own ended.
@@ -283,12 +262,7 @@ pub struct Exit {
 /// Runs `command` to its end; fails the test if it is still running after [`WAIT`] (a server
 /// that started serving when it should have refused its arguments).
 pub fn run_to_exit(mut command: Command) -> Exit {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start process");
+    let mut child = spawn_piped(&mut command);
     let mut stdout = child.stdout.take().expect("stdout");
     let mut stderr = child.stderr.take().expect("stderr");
     let out = std::thread::spawn(move || {
@@ -541,24 +515,14 @@ pub fn age(path: &Path, secs: u64) {
 /// Writes an executable script (mode 755) at `dir/relative`, creating its directories.
 pub fn write_script(dir: &Path, relative: &str, source: &str) {
     use std::os::unix::fs::PermissionsExt;
-    let path = dir.join(relative);
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).expect("create script directory");
-    }
-    std::fs::write(&path, source).expect("write script");
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    write_file(dir, relative, source);
+    std::fs::set_permissions(dir.join(relative), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod");
 }
 
 /// `POST path` with a `Content-Type` and a body held in memory.
 pub fn post(addr: SocketAddr, path: &str, content_type: &str, body: impl Into<Bytes>) -> Reply {
-    let request = http::Request::builder()
-        .method("POST")
-        .uri(path)
-        .header("host", addr.to_string())
-        .header("content-type", content_type)
-        .body(Full::new(body.into()))
-        .expect("request");
-    send(addr, request)
+    request_with_body(addr, "POST", path, &[("content-type", content_type)], body)
 }
 
 /// Whether process `pid` still exists (a zombie counts as existing: it was never reaped).
@@ -687,4 +651,25 @@ pub fn parse_byteranges(reply: &Reply) -> Vec<(String, String, Bytes)> {
         }
         parts
     })
+}
+
+/// Calls `handler` in process with `METHOD uri`, no headers and no body.
+pub async fn ask(handler: &impl serveur::Handler, method: &str, uri: &str) -> serveur::Response {
+    let req = http::Request::builder()
+        .method(method)
+        .uri(uri)
+        .body(serveur::RequestBody::empty())
+        .expect("request");
+    handler.handle(req).await
+}
+
+/// The body of a response made in process, read whole, as UTF-8 text.
+pub async fn body_text(response: serveur::Response) -> String {
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    String::from_utf8(body.to_vec()).expect("utf-8")
 }
