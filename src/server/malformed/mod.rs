@@ -55,7 +55,8 @@ impl Parsed {
         self.0.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn get(&self) -> usize {
+    /// How many so far.
+    pub(crate) fn get(&self) -> usize {
         self.0.load(Ordering::Relaxed)
     }
 }
