@@ -53,6 +53,7 @@ mod cgi;
 pub mod fastcgi;
 pub mod gateway;
 mod handler;
+mod py_repr;
 mod request;
 pub mod response;
 pub mod safe_path;

@@ -5,7 +5,7 @@ mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use chrono::{Local, NaiveDateTime};
 use support::{get, raw, request, serveur_command, Serveur};
@@ -145,17 +145,14 @@ fn a_client_that_leaves_early_is_logged_with_the_bytes_actually_sent() {
 /// Starts the binary with `args`, makes `requests`, stops it with SIGTERM and returns all it
 /// wrote to stderr, read to the end (so nothing is still in flight).
 fn stderr_of_a_whole_run(dir: &std::path::Path, args: &[&str], paths: &[&str]) -> String {
-    let mut child = serveur_command()
+    let mut command = serveur_command();
+    command
         .arg("-d")
         .arg(dir)
         .args(["-b", "127.0.0.1"])
         .args(args)
-        .arg("0")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start serveur");
+        .arg("0");
+    let mut child = support::spawn_piped(&mut command);
     let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
     let mut startup = String::new();
     stdout.read_line(&mut startup).expect("startup line");

@@ -6,7 +6,7 @@ mod support;
 
 use std::os::unix::fs::symlink;
 
-use support::{get, post, raw_text, serve_script, write_script, Serveur};
+use support::{ask, body_text, get, post, raw_text, serve_script, write_script, Serveur};
 
 /// A script whose source holds a marker its output never does.
 const SECRET: &str =
@@ -188,5 +188,30 @@ fn cgi_dir_root_runs_every_executable_and_serves_the_other_files() {
     assert_eq!(
         post(server.addr, "/tools/s.sh", "text/plain", "x").text(),
         "RAN "
+    );
+}
+
+#[tokio::test]
+async fn cgi_in_process_runs_its_directories_and_hands_the_rest_to_the_fallback() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_script(
+        dir.path(),
+        "run/hi.sh",
+        "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nhi %s' \"$QUERY_STRING\"\n",
+    );
+    let cgi = serveur::Cgi::new(dir.path())
+        .expect("cgi")
+        .directories(["/run"]);
+    let ran = ask(&cgi, "GET", "/run/hi.sh?a=b").await;
+    assert_eq!(ran.status(), 200);
+    assert_eq!(body_text(ran).await, "hi a=b");
+    // The default fallback: 404 for a GET, 501 for a method it does not know.
+    assert_eq!(ask(&cgi, "GET", "/cgi-bin/hi.sh").await.status(), 404);
+    assert_eq!(ask(&cgi, "POST", "/elsewhere").await.status(), 501);
+    assert_eq!(
+        cgi.script_dirs(),
+        [std::fs::canonicalize(dir.path())
+            .expect("canonical")
+            .join("run")]
     );
 }

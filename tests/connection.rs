@@ -32,6 +32,63 @@ fn a_client_sending_half_a_head_is_disconnected_after_the_header_timeout() {
         "closed too early: {took:?}"
     );
     assert!(took < Duration::from_secs(5), "closed too late: {took:?}");
+    // CPython's line when its `timeout` fires, naming the client.
+    let line = server.wait_for_log("Request timed out: TimeoutError('timed out')");
+    assert!(line.starts_with("127.0.0.1 - - ["), "{line}");
+}
+
+/// Browsers open connections they may never use (preconnect); closing one at the timeout is
+/// routine, not worth a log line.
+#[test]
+fn a_client_that_connects_and_sends_nothing_is_closed_quietly_at_the_header_timeout() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("a.txt"), "hello\n").expect("write");
+    let server = Serveur::start(dir.path(), &["--header-timeout", "1"]);
+    let mut silent = TcpStream::connect(server.addr).expect("connect");
+    let (got, took) = read_until_closed(&mut silent);
+    assert!(got.is_empty(), "{:?}", String::from_utf8_lossy(&got));
+    assert!(took < Duration::from_secs(5), "closed too late: {took:?}");
+    assert_no_timeout_line(&server);
+}
+
+/// Makes one request and waits for its access line: the log is written in order, so a
+/// timeout line logged before would be there by then.
+fn assert_no_timeout_line(server: &Serveur) {
+    assert_eq!(get(server.addr, "/a.txt").status, 200);
+    server.wait_for_log("\"GET /a.txt HTTP/1.1\" 200 6");
+    let log = server.log();
+    assert!(!log.iter().any(|l| l.contains("timed out")), "{log:#?}");
+}
+
+#[test]
+fn an_h2c_client_that_sends_only_the_preface_times_out() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Serveur::start(dir.path(), &["--header-timeout", "1"]);
+    let mut lazy = TcpStream::connect(server.addr).expect("connect");
+    lazy.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .expect("write preface");
+    // The server's SETTINGS frame, then the close.
+    let (_, took) = read_until_closed(&mut lazy);
+    assert!(took < Duration::from_secs(5), "closed too late: {took:?}");
+    server.wait_for_log("Request timed out: TimeoutError('timed out')");
+}
+
+#[test]
+fn connections_that_end_normally_log_no_timeout() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("a.txt"), "hello\n").expect("write");
+    let server = Serveur::start(dir.path(), &["--header-timeout", "1"]);
+    assert_eq!(get(server.addr, "/a.txt").status, 200);
+    let closed = raw_text(
+        server.addr,
+        b"GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(closed.starts_with("HTTP/1.1 200 OK"), "{closed}");
+    drop(TcpStream::connect(server.addr).expect("connect and leave"));
+    server.wait_for_log("\"GET /a.txt HTTP/1.1\" 200 6");
+    std::thread::sleep(Duration::from_millis(1500));
+    let log = server.log();
+    assert!(!log.iter().any(|l| l.contains("timed out")), "{log:#?}");
 }
 
 #[test]
@@ -51,6 +108,7 @@ fn an_idle_keep_alive_connection_is_closed_after_the_header_timeout() {
         "closed too early: {took:?}"
     );
     assert!(took < Duration::from_secs(5), "closed too late: {took:?}");
+    assert_no_timeout_line(&server);
 }
 
 #[test]

@@ -7,8 +7,7 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 
-use bytes::Bytes;
-use support::{age, request, sample_bytes, Reply, Serveur};
+use support::{age, parse_byteranges, request, sample_bytes, Reply, Serveur};
 
 /// A served directory: `data.bin` (3000 bytes of noise, modified an hour ago) and `empty.bin`.
 fn fixture() -> (tempfile::TempDir, Vec<u8>) {
@@ -172,37 +171,11 @@ fn several_ranges_come_back_as_multipart_byteranges_coalesced_and_in_order() {
     let parts = parse_byteranges(&reply);
     let expected = [(0, 29), (2000, 2099), (2900, 2999)];
     assert_eq!(parts.len(), expected.len());
-    for ((content_range, bytes), (start, end)) in parts.iter().zip(expected) {
+    for ((content_type, content_range, bytes), (start, end)) in parts.iter().zip(expected) {
+        assert_eq!(content_type, "application/octet-stream");
         assert_eq!(content_range, &format!("bytes {start}-{end}/3000"));
         assert_eq!(bytes.as_ref(), &data[start..=end]);
     }
-}
-
-/// The parts of a `multipart/byteranges` reply, read back with multer.
-fn parse_byteranges(reply: &Reply) -> Vec<(String, Bytes)> {
-    let content_type = reply.header("content-type");
-    let boundary = content_type
-        .strip_prefix("multipart/byteranges; boundary=")
-        .unwrap_or_else(|| panic!("not multipart/byteranges: {content_type}"))
-        .to_owned();
-    let body = reply.body.clone();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async move {
-        let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(body) });
-        let mut multipart = multer::Multipart::new(stream, boundary);
-        let mut parts = Vec::new();
-        while let Some(field) = multipart.next_field().await.expect("well-formed part") {
-            assert_eq!(field.headers()["content-type"], "application/octet-stream");
-            let range = field.headers()["content-range"]
-                .to_str()
-                .expect("text")
-                .to_owned();
-            parts.push((range, field.bytes().await.expect("part bytes")));
-        }
-        parts
-    })
 }
 
 #[test]

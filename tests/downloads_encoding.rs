@@ -4,10 +4,9 @@
 
 mod support;
 
-use std::io::Read;
 use std::path::Path;
 
-use support::{age, request, sample_bytes, sample_text, Reply, Serveur};
+use support::{age, decode, request, sample_bytes, sample_text, Reply, Serveur};
 
 /// `app.js` (200 kB of text, several chunks of the compressor's stream, an hour old), `tiny.txt` (100 bytes), `noise.bin` (compressible
 /// size, incompressible type).
@@ -23,25 +22,6 @@ fn fixture() -> (tempfile::TempDir, Vec<u8>) {
 
 fn get(server: &Serveur, path: &str, headers: &[(&str, &str)]) -> Reply {
     request(server.addr, "GET", path, headers)
-}
-
-fn decode(coding: &str, body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    match coding {
-        "gzip" => {
-            flate2::read::GzDecoder::new(body)
-                .read_to_end(&mut out)
-                .expect("gunzip");
-        }
-        "br" => {
-            brotli::Decompressor::new(body, 4096)
-                .read_to_end(&mut out)
-                .expect("unbrotli");
-        }
-        "zstd" => out = zstd::stream::decode_all(body).expect("unzstd"),
-        other => panic!("unexpected coding {other:?}"),
-    }
-    out
 }
 
 /// Writes `app.js.gz` etc.: the file compressed with `coding` at a higher level than serveur

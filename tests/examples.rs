@@ -14,7 +14,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use bytes::Bytes;
-use support::{get, raw_text, request, request_with_body, Reply, Serveur};
+use support::{get, raw_text, request, Reply, Serveur};
 
 const EXAMPLES: [&str; 4] = ["hello", "files", "form", "mount"];
 
@@ -58,13 +58,7 @@ fn start(name: &str, args: &[&std::ffi::OsStr]) -> Serveur {
 }
 
 fn post(server: &Serveur, path: &str, content_type: &str, body: impl Into<Bytes>) -> Reply {
-    request_with_body(
-        server.addr,
-        "POST",
-        path,
-        &[("content-type", content_type)],
-        body,
-    )
+    support::post(server.addr, path, content_type, body)
 }
 
 #[test]

@@ -10,13 +10,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::BodyExt;
 use serveur::http::{Method, StatusCode};
 use serveur::{
-    by_method, response, AccessLog, Handler, Mount, Request, RequestBody, RequestExt, Response,
-    Server, StaticFiles,
+    by_method, response, AccessLog, Handler, Mount, Request, RequestExt, Response, Server,
+    StaticFiles,
 };
-use support::{get, raw_text, request, request_with_body, Reply, WAIT};
+use support::{ask, body_text, get, raw_text, request, request_with_body, Reply, WAIT};
 
 /// A handler served on its own thread and runtime, stopped gracefully when dropped.
 struct Running {
@@ -94,25 +93,6 @@ fn post(addr: SocketAddr, path: &str, headers: &[(&str, &str)], body: &'static [
     request_with_body(addr, "POST", path, headers, body)
 }
 
-async fn ask(handler: &impl Handler, method: &str, uri: &str) -> Response {
-    let req = serveur::http::Request::builder()
-        .method(method)
-        .uri(uri)
-        .body(RequestBody::empty())
-        .expect("request");
-    handler.handle(req).await
-}
-
-async fn text(response: Response) -> String {
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    String::from_utf8(body.to_vec()).expect("utf-8")
-}
-
 /// A hook answering `name` as text.
 fn named(name: &'static str) -> impl Fn(Request) -> std::future::Ready<Response> {
     move |_req| std::future::ready(response::text(name))
@@ -128,7 +108,7 @@ async fn head_falls_back_to_get_without_a_body_unless_a_head_hook_exists() {
         "8",
         "GET's headers are kept"
     );
-    assert_eq!(text(head).await, "");
+    assert_eq!(body_text(head).await, "");
 
     let both = by_method()
         .get(named("from get"))
@@ -155,7 +135,7 @@ async fn every_shortcut_and_a_method_by_name_reach_their_hook() {
     for method in [
         "GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "PROPFIND",
     ] {
-        assert_eq!(text(ask(&all, method, "/").await).await, method);
+        assert_eq!(body_text(ask(&all, method, "/").await).await, method);
     }
     let reply = ask(&all, "TRACE", "/").await;
     assert_eq!(reply.status(), StatusCode::NOT_IMPLEMENTED);
@@ -168,7 +148,7 @@ async fn every_shortcut_and_a_method_by_name_reach_their_hook() {
 #[tokio::test]
 async fn a_later_hook_for_the_same_method_replaces_the_earlier_one() {
     let handler = by_method().post(named("first")).post(named("second"));
-    assert_eq!(text(ask(&handler, "POST", "/").await).await, "second");
+    assert_eq!(body_text(ask(&handler, "POST", "/").await).await, "second");
     let refused = ask(&handler, "GET", "/").await;
     assert_eq!(
         refused.headers()["allow"],

@@ -18,15 +18,21 @@ use support::{raw, Serveur};
 /// A site served over HTTPS with a fresh `NAME.crt`/`NAME.key` pair made with `algorithm`
 /// (`ec` gives `ec.*`, `rsa:2048` gives `rsa.*`); returns the site and certificate folders.
 fn https_with_key(algorithm: &str) -> (tempfile::TempDir, tempfile::TempDir, Serveur) {
+    https_with_key_and(algorithm, &[])
+}
+
+/// [`https_with_key`], with `extra` flags.
+fn https_with_key_and(
+    algorithm: &str,
+    extra: &[&str],
+) -> (tempfile::TempDir, tempfile::TempDir, Serveur) {
     let site = site();
     let pki = tempfile::tempdir().expect("tempdir");
     let name = if algorithm == "ec" { "ec" } else { "rsa" };
     let (cert, key) = make_cert(pki.path(), name, algorithm);
-    let server = https(
-        site.path(),
-        &cert,
-        &["--tls-key", key.to_str().expect("utf-8")],
-    );
+    let mut args = vec!["--tls-key", key.to_str().expect("utf-8")];
+    args.extend_from_slice(extra);
+    let server = https(site.path(), &cert, &args);
     (site, pki, server)
 }
 
@@ -293,4 +299,29 @@ fn tls_1_1_and_1_0_are_refused() {
         assert!(!status.success(), "openssl {flag} got through");
     }
     server.wait_for_log("TLS handshake failed: peer is incompatible");
+}
+
+#[test]
+fn a_client_silent_after_the_handshake_is_closed_at_the_header_timeout() {
+    let (_site, pki, server) = https_with_key_and("ec", &["--header-timeout", "1"]);
+    let connector = client(&pki.path().join("ec.crt"), &[b"h2", b"http/1.1"], &[&TLS13]);
+    let took = support::tls::runtime().block_on(async move {
+        use tokio::io::AsyncReadExt;
+        let tcp = tokio::net::TcpStream::connect(server.addr)
+            .await
+            .expect("connect");
+        let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+        let mut tls = connector.connect(name, tcp).await.expect("handshake");
+        let start = Instant::now();
+        let mut sink = Vec::new();
+        // Over h2 the server's SETTINGS frame comes first; then the close.
+        let _ = tokio::time::timeout(support::WAIT, tls.read_to_end(&mut sink))
+            .await
+            .expect("closed by the server within the wait");
+        start.elapsed()
+    });
+    assert!(took < Duration::from_secs(5), "closed too late: {took:?}");
+    // A client that never started a request is closed quietly (see src/server/deadline.rs).
+    let log = server.log();
+    assert!(!log.iter().any(|l| l.contains("timed out")), "{log:#?}");
 }

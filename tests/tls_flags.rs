@@ -4,24 +4,22 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use rustls::version::TLS13;
 use support::tls::{client, encrypt_key, fetch_tls, make_cert, openssl, site};
-use support::Serveur;
+use support::{run_to_exit, serveur_command, Serveur};
 
 /// Runs the binary with `args` expecting it to refuse to start: returns (exit code, stderr).
+/// A server that starts serving instead fails the test (see [`run_to_exit`]).
 fn refused(args: &[&str]) -> (i32, String) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let output = Command::new(env!("CARGO_BIN_EXE_serveur"))
+    let mut command = serveur_command();
+    command
         .args(["-d", dir.path().to_str().expect("utf-8"), "-b", "127.0.0.1"])
         .args(args)
-        .arg("0")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run serveur");
-    let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
-    (output.status.code().unwrap_or(-1), stderr)
+        .arg("0");
+    let exit = run_to_exit(command);
+    (exit.code, exit.stderr.trim().to_owned())
 }
 
 #[test]

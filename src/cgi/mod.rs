@@ -20,6 +20,7 @@ use tokio::sync::Semaphore;
 
 use crate::gateway::{locate, matching_dir, Located, ScriptPath};
 use crate::handler::{Handler, Request, Response, SharedHandler};
+use crate::py_repr::py_repr;
 use crate::response::{error_with, redirect};
 use crate::safe_path::{Root, UrlPath};
 use crate::static_files::lookup::collapse_leading_slashes;
@@ -234,36 +235,6 @@ fn refuse(code: StatusCode, message: &str, name: &[u8]) -> Response {
     error_with(code, &message, python_status_text(code.as_u16()).1)
 }
 
-/// Python's `repr()` of a string: single quotes unless the text holds one and no double quote;
-/// backslashes, the quote and control characters escaped.
-fn py_repr(text: &str) -> String {
-    let quote = if text.contains('\'') && !text.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push(quote);
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
-}
-
 /// The fallback until one is set (for the FastCGI gateway too): nothing here.
 pub(crate) struct NotFound;
 
@@ -274,63 +245,5 @@ impl Handler for NotFound {
             "File not found",
             "Nothing matches the given URI",
         )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use http_body_util::BodyExt;
-
-    async fn answer(cgi: &Cgi, method: &str, uri: &str) -> (u16, String) {
-        let req = http::Request::builder()
-            .method(method)
-            .uri(uri)
-            .body(crate::RequestBody::empty())
-            .expect("request");
-        let response = cgi.handle(req).await;
-        let status = response.status().as_u16();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
-        (status, String::from_utf8_lossy(&body).into_owned())
-    }
-
-    #[tokio::test]
-    async fn a_script_runs_in_process_and_other_requests_go_to_the_fallback() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().expect("tempdir");
-        let script = dir.path().join("run/hi.sh");
-        std::fs::create_dir(dir.path().join("run")).expect("mkdir");
-        std::fs::write(
-            &script,
-            "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nhi %s' \"$QUERY_STRING\"\n",
-        )
-        .expect("write");
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-        let cgi = Cgi::new(dir.path()).expect("cgi").directories(["/run"]);
-        assert_eq!(
-            answer(&cgi, "GET", "/run/hi.sh?a=b").await,
-            (200, "hi a=b".into())
-        );
-        assert_eq!(answer(&cgi, "GET", "/cgi-bin/hi.sh").await.0, 404);
-        assert_eq!(answer(&cgi, "POST", "/elsewhere").await.0, 501);
-        assert_eq!(
-            cgi.script_dirs(),
-            [std::fs::canonicalize(dir.path())
-                .expect("canonical")
-                .join("run")]
-        );
-    }
-
-    #[test]
-    fn names_are_quoted_as_python_repr_quotes_them() {
-        assert_eq!(py_repr("/cgi-bin/x"), "'/cgi-bin/x'");
-        assert_eq!(py_repr("/it's"), "\"/it's\"");
-        assert_eq!(py_repr("/a'\"b"), "'/a\\'\"b'");
-        assert_eq!(py_repr("/a\nb"), "'/a\\nb'");
     }
 }

@@ -116,6 +116,7 @@ pub fn feed(first: Option<Bytes>, mut body: RequestBody, mut stdin: ChildStdin) 
                 return;
             }
         }
+        // End of input for the script; a script that already exited has no one to tell.
         let _ = stdin.shutdown().await;
     })
 }

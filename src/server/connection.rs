@@ -46,19 +46,23 @@ pub struct ConnectionInfo {
     pub log: AccessLog,
 }
 
-/// Serves requests on `io` until the client leaves or the connection is shut down.
+/// Serves requests on `io` until the client leaves or the connection is shut down, counting
+/// in `parsed` the requests that reach the service.
 pub(crate) fn serve<H, IO>(
     builder: &auto::Builder<TokioExecutor>,
     io: IO,
     info: ConnectionInfo,
     handler: Arc<H>,
     protocol: Protocol,
-) -> impl hyper_util::server::graceful::GracefulConnection
+    parsed: &Parsed,
+) -> impl hyper_util::server::graceful::GracefulConnection<
+    Error = Box<dyn std::error::Error + Send + Sync>,
+>
 where
     H: Handler,
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let parsed = Parsed::default();
+    let parsed = parsed.clone();
     let peer = Peer {
         client: info.peer.ip(),
         log: info.log.clone(),

@@ -49,24 +49,14 @@ impl Serveur {
 
     /// Starts the binary with exactly `command`'s arguments (which must make it listen).
     pub fn spawn(mut command: Command) -> Serveur {
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start serveur");
+        let mut child = spawn_piped(&mut command);
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
         let mut startup_line = String::new();
         stdout
             .read_line(&mut startup_line)
             .expect("read startup line");
         let startup_line = startup_line.trim_end().to_owned();
-        let port: u16 = startup_line
-            .split(" port ")
-            .nth(1)
-            .and_then(|rest| rest.split(' ').next())
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("no port in startup line {startup_line:?}"));
+        let port = startup_port(&startup_line);
         let host = startup_line
             .strip_prefix("Serving HTTP on ")
             .or_else(|| startup_line.strip_prefix("Serving HTTPS on "))
@@ -206,29 +196,23 @@ impl Reply {
 
 /// Sends one request over a new HTTP/1.1 connection with hyper's client and reads the reply.
 pub fn send(addr: SocketAddr, request: http::Request<Full<Bytes>>) -> Reply {
-    runtime().block_on(async move {
-        let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                .await
-                .expect("handshake");
-        tokio::spawn(conn);
-        let response = tokio::time::timeout(WAIT, sender.send_request(request))
-            .await
-            .expect("response in time")
-            .expect("response");
-        let (parts, body) = response.into_parts();
-        let body = tokio::time::timeout(WAIT, body.collect())
-            .await
-            .expect("body in time")
-            .expect("body")
-            .to_bytes();
-        Reply {
-            status: parts.status.as_u16(),
-            headers: parts.headers,
-            body,
-        }
-    })
+    let mut replies = send_on_one_connection(addr, vec![request]);
+    replies.pop().expect("one reply")
+}
+
+/// Reads a response whole (its body within [`WAIT`]), whatever the protocol it came over.
+pub async fn read_reply(response: http::Response<hyper::body::Incoming>) -> Reply {
+    let (parts, body) = response.into_parts();
+    let body = tokio::time::timeout(WAIT, body.collect())
+        .await
+        .expect("body in time")
+        .expect("body")
+        .to_bytes();
+    Reply {
+        status: parts.status.as_u16(),
+        headers: parts.headers,
+        body,
+    }
 }
 
 /// `GET path` with no extra headers.
@@ -238,17 +222,7 @@ pub fn get(addr: SocketAddr, path: &str) -> Reply {
 
 /// `METHOD path` with the given headers and no body.
 pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
-    let mut builder = http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", addr.to_string());
-    for (name, value) in headers {
-        builder = builder.header(*name, *value);
-    }
-    send(
-        addr,
-        builder.body(Full::new(Bytes::new())).expect("request"),
-    )
+    request_with_body(addr, method, path, headers, Bytes::new())
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -262,6 +236,16 @@ fn runtime() -> tokio::runtime::Runtime {
 /// [`run_to_exit`].
 pub fn serveur_command() -> Command {
     Command::new(env!("CARGO_BIN_EXE_serveur"))
+}
+
+/// Starts `command` with stdin closed and stdout and stderr piped to the test.
+pub fn spawn_piped(command: &mut Command) -> Child {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {command:?}: {e}"))
 }
 
 /// How a process that was expected to stop on its own ended.
@@ -278,12 +262,7 @@ pub struct Exit {
 /// Runs `command` to its end; fails the test if it is still running after [`WAIT`] (a server
 /// that started serving when it should have refused its arguments).
 pub fn run_to_exit(mut command: Command) -> Exit {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start process");
+    let mut child = spawn_piped(&mut command);
     let mut stdout = child.stdout.take().expect("stdout");
     let mut stderr = child.stderr.take().expect("stderr");
     let out = std::thread::spawn(move || {
@@ -357,17 +336,7 @@ pub fn send_on_one_connection(
                 .await
                 .expect("response in time")
                 .unwrap_or_else(|e| panic!("request {i} on the kept-alive connection: {e}"));
-            let (parts, body) = response.into_parts();
-            let body = tokio::time::timeout(WAIT, body.collect())
-                .await
-                .expect("body in time")
-                .expect("body")
-                .to_bytes();
-            replies.push(Reply {
-                status: parts.status.as_u16(),
-                headers: parts.headers,
-                body,
-            });
+            replies.push(read_reply(response).await);
         }
         replies
     })
@@ -546,24 +515,14 @@ pub fn age(path: &Path, secs: u64) {
 /// Writes an executable script (mode 755) at `dir/relative`, creating its directories.
 pub fn write_script(dir: &Path, relative: &str, source: &str) {
     use std::os::unix::fs::PermissionsExt;
-    let path = dir.join(relative);
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).expect("create script directory");
-    }
-    std::fs::write(&path, source).expect("write script");
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    write_file(dir, relative, source);
+    std::fs::set_permissions(dir.join(relative), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod");
 }
 
 /// `POST path` with a `Content-Type` and a body held in memory.
 pub fn post(addr: SocketAddr, path: &str, content_type: &str, body: impl Into<Bytes>) -> Reply {
-    let request = http::Request::builder()
-        .method("POST")
-        .uri(path)
-        .header("host", addr.to_string())
-        .header("content-type", content_type)
-        .body(Full::new(body.into()))
-        .expect("request");
-    send(addr, request)
+    request_with_body(addr, "POST", path, &[("content-type", content_type)], body)
 }
 
 /// Whether process `pid` still exists (a zombie counts as existing: it was never reaped).
@@ -640,4 +599,77 @@ pub fn children_of(pid: u32) -> Vec<u32> {
                 .collect::<Vec<u32>>()
         })
         .collect()
+}
+
+/// `body` decoded from the content coding `coding` (`gzip`, `br` or `zstd`) with the reference
+/// decoders (flate2, brotli, zstd), never serveur's own code.
+pub fn decode(coding: &str, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    match coding {
+        "gzip" => {
+            flate2::read::GzDecoder::new(body)
+                .read_to_end(&mut out)
+                .expect("gunzip");
+        }
+        "br" => {
+            brotli::Decompressor::new(body, 4096)
+                .read_to_end(&mut out)
+                .expect("unbrotli");
+        }
+        "zstd" => out = zstd::stream::decode_all(body).expect("unzstd"),
+        other => panic!("unexpected coding {other:?}"),
+    }
+    out
+}
+
+/// The parts of a `multipart/byteranges` reply read back with multer, each as its
+/// `(Content-Type, Content-Range, bytes)`; fails the test when the reply is not one.
+pub fn parse_byteranges(reply: &Reply) -> Vec<(String, String, Bytes)> {
+    let content_type = reply.header("content-type");
+    let boundary = content_type
+        .strip_prefix("multipart/byteranges; boundary=")
+        .unwrap_or_else(|| panic!("not multipart/byteranges: {content_type}"))
+        .to_owned();
+    let body = reply.body.clone();
+    runtime().block_on(async move {
+        let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(body) });
+        let mut multipart = multer::Multipart::new(stream, boundary);
+        let mut parts = Vec::new();
+        while let Some(field) = multipart.next_field().await.expect("well-formed part") {
+            let header = |name: &str| {
+                field.headers()[name]
+                    .to_str()
+                    .expect("text header")
+                    .to_owned()
+            };
+            let (content_type, range) = (header("content-type"), header("content-range"));
+            parts.push((
+                content_type,
+                range,
+                field.bytes().await.expect("part bytes"),
+            ));
+        }
+        parts
+    })
+}
+
+/// Calls `handler` in process with `METHOD uri`, no headers and no body.
+pub async fn ask(handler: &impl serveur::Handler, method: &str, uri: &str) -> serveur::Response {
+    let req = http::Request::builder()
+        .method(method)
+        .uri(uri)
+        .body(serveur::RequestBody::empty())
+        .expect("request");
+    handler.handle(req).await
+}
+
+/// The body of a response made in process, read whole, as UTF-8 text.
+pub async fn body_text(response: serveur::Response) -> String {
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    String::from_utf8(body.to_vec()).expect("utf-8")
 }

@@ -8,13 +8,13 @@ use std::process::Command;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::net::TcpStream;
 
-use super::{Reply, WAIT};
+use super::{read_reply, Reply, WAIT};
 
 /// Runs `openssl ARGS` in `dir`; panics (failing the test) when openssl is missing or fails.
 pub fn openssl(dir: &Path, args: &[&str]) -> Vec<u8> {
@@ -103,8 +103,17 @@ pub struct TlsReply {
 /// `GET path` over a new TLS connection made with `connector` (HTTP/2 when ALPN agrees on
 /// `h2`, else HTTP/1.1).
 pub fn fetch_tls(addr: SocketAddr, connector: &tokio_rustls::TlsConnector, path: &str) -> TlsReply {
+    send_tls(addr, connector, get_request(path))
+}
+
+/// Sends `request` (its URI a path, its authority `localhost`) over a new TLS connection made
+/// with `connector`: HTTP/2 when ALPN agrees on `h2`, else HTTP/1.1.
+pub fn send_tls(
+    addr: SocketAddr,
+    connector: &tokio_rustls::TlsConnector,
+    request: http::Request<Full<Bytes>>,
+) -> TlsReply {
     let connector = connector.clone();
-    let path = path.to_owned();
     runtime().block_on(async move {
         let tcp = TcpStream::connect(addr).await.expect("connect");
         let name = ServerName::try_from("localhost").expect("name");
@@ -116,7 +125,7 @@ pub fn fetch_tls(addr: SocketAddr, connector: &tokio_rustls::TlsConnector, path:
         let alpn = session.alpn_protocol().map(<[u8]>::to_vec);
         let version = session.protocol_version().expect("version");
         let h2 = alpn.as_deref() == Some(b"h2");
-        let (reply, http) = send_on(tls, h2, &path).await;
+        let (reply, http) = send_on(tls, h2, "https", request).await;
         TlsReply {
             reply,
             alpn,
@@ -128,34 +137,54 @@ pub fn fetch_tls(addr: SocketAddr, connector: &tokio_rustls::TlsConnector, path:
 
 /// `GET path` over HTTP/2 with prior knowledge (h2c) on a plain connection.
 pub fn fetch_h2c(addr: SocketAddr, path: &str) -> (Reply, http::Version) {
-    let path = path.to_owned();
+    send_h2c(addr, get_request(path))
+}
+
+/// Sends `request` (its URI a path, its authority `localhost`) over HTTP/2 with prior
+/// knowledge (h2c) on a new plain connection.
+pub fn send_h2c(addr: SocketAddr, request: http::Request<Full<Bytes>>) -> (Reply, http::Version) {
     runtime().block_on(async move {
         let tcp = TcpStream::connect(addr).await.expect("connect");
-        send_on(tcp, true, &path).await
+        send_on(tcp, true, "http", request).await
     })
 }
 
-async fn send_on<IO>(io: IO, h2: bool, path: &str) -> (Reply, http::Version)
+/// `GET path` with no headers and no body.
+fn get_request(path: &str) -> http::Request<Full<Bytes>> {
+    http::Request::get(path)
+        .body(Full::new(Bytes::new()))
+        .expect("request")
+}
+
+/// Sends `request` over `io` with HTTP/2 (`h2`) or HTTP/1.1. Its URI is a path: HTTP/2 gets
+/// the absolute form `SCHEME://localhost/PATH` (the `:authority`), HTTP/1.1 a `Host` header.
+async fn send_on<IO>(
+    io: IO,
+    h2: bool,
+    scheme: &str,
+    request: http::Request<Full<Bytes>>,
+) -> (Reply, http::Version)
 where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let request = http::Request::get(format!("https://localhost{path}"))
-        .body(Full::new(Bytes::new()))
-        .expect("request");
+    let (mut parts, body) = request.into_parts();
     let io = TokioIo::new(io);
     let response = if h2 {
+        parts.uri = format!("{scheme}://localhost{}", parts.uri)
+            .parse()
+            .expect("absolute uri");
         let (mut sender, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
             .await
             .expect("h2 handshake");
         tokio::spawn(conn);
-        sender.send_request(request).await
+        sender
+            .send_request(http::Request::from_parts(parts, body))
+            .await
     } else {
         let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
             .await
             .expect("h1 handshake");
         tokio::spawn(conn);
-        let (mut parts, body) = request.into_parts();
-        parts.uri = path.parse().expect("path");
         parts
             .headers
             .insert("host", "localhost".parse().expect("host"));
@@ -165,22 +194,7 @@ where
     };
     let response = response.expect("response");
     let version = response.version();
-    (collect(response).await, version)
-}
-
-/// Reads a response whole.
-pub async fn collect(response: http::Response<hyper::body::Incoming>) -> Reply {
-    let (parts, body) = response.into_parts();
-    let body = tokio::time::timeout(WAIT, body.collect())
-        .await
-        .expect("body in time")
-        .expect("body")
-        .to_bytes();
-    Reply {
-        status: parts.status.as_u16(),
-        headers: parts.headers,
-        body,
-    }
+    (read_reply(response).await, version)
 }
 
 /// A multi-threaded runtime for the client side of a test.
@@ -226,9 +240,9 @@ where
         let request = http::Request::get(format!("https://localhost{path}"))
             .body(Full::new(Bytes::new()))
             .expect("request");
-        tokio::spawn(
-            async move { collect(sender.send_request(request).await.expect("response")).await },
-        )
+        tokio::spawn(async move {
+            read_reply(sender.send_request(request).await.expect("response")).await
+        })
     });
     let handles: Vec<_> = requests.collect();
     let mut replies = Vec::with_capacity(count);

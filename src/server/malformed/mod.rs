@@ -45,18 +45,40 @@ pub(crate) use python_rules::{over_limits, Verdict};
 
 use super::access_log::AccessLog;
 
-/// How many requests hyper has parsed on a connection; the service counts them as it gets them.
+/// How many requests hyper has parsed on a connection (the service counts them as it gets
+/// them), and whether the client sent bytes after the last of them (the guard notes it as it
+/// reads): what tells a client stalled in a head from an idle one.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Parsed(Arc<AtomicUsize>);
+pub(crate) struct Parsed(Arc<Counters>);
+
+#[derive(Debug, Default)]
+struct Counters {
+    requests: AtomicUsize,
+    /// `requests + 1` as it was at the last read that brought bytes; 0 before any.
+    heard_after: AtomicUsize,
+}
 
 impl Parsed {
     /// One more request reached the service.
     pub(crate) fn bump(&self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
+        self.0.requests.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn get(&self) -> usize {
-        self.0.load(Ordering::Relaxed)
+    /// How many so far.
+    pub(crate) fn get(&self) -> usize {
+        self.0.requests.load(Ordering::Relaxed)
+    }
+
+    /// The client sent some bytes.
+    fn hear(&self) {
+        let after = self.get() + 1;
+        self.0.heard_after.store(after, Ordering::Relaxed);
+    }
+
+    /// Whether bytes came after the last request reached the service: part of a head (or,
+    /// after a request with a body, that body).
+    pub(crate) fn mid_head(&self) -> bool {
+        self.0.heard_after.load(Ordering::Relaxed) > self.get()
     }
 }
 
@@ -181,6 +203,9 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Guard<IO> {
         let before = buf.filled().len();
         ready!(Pin::new(&mut this.io).poll_read(cx, buf))?;
         let fresh = &buf.filled()[before..];
+        if !fresh.is_empty() {
+            this.parsed.hear();
+        }
         this.windows.record(fresh, this.parsed.get());
         Poll::Ready(Ok(()))
     }

@@ -9,6 +9,7 @@
 
 use http::StatusCode;
 
+use crate::py_repr::py_repr;
 use crate::status_text::python_status_text;
 
 /// CPython's `http.client._MAXLINE`: the longest request or header line, CRLF included.
@@ -174,37 +175,6 @@ fn latin1(bytes: &[u8]) -> String {
     bytes.iter().map(|&b| char::from(b)).collect()
 }
 
-/// Python's `repr()` of a str, as `%r` puts it in messages: single quotes unless the text has
-/// one and no double quote, non-printable characters as `\xNN`, `\t`, `\n`, `\r`.
-fn py_repr(text: &str) -> String {
-    let quote = if text.contains('\'') && !text.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push(quote);
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            // C0, DEL, C1, NBSP and the soft hyphen are not printable for Python.
-            c if c < ' ' || ('\u{7f}'..='\u{a0}').contains(&c) || c == '\u{ad}' => {
-                out.push_str(&format!("\\x{:02x}", u32::from(c)));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,13 +214,6 @@ mod tests {
             verdict(b"POST /\r\n").1,
             "Bad HTTP/0.9 request type ('POST')"
         );
-    }
-
-    #[test]
-    fn python_repr_quotes_and_escapes_like_python() {
-        assert_eq!(py_repr("a'b"), "\"a'b\"");
-        assert_eq!(py_repr("a'\"b"), "'a\\'\"b'");
-        assert_eq!(py_repr("\u{1}\u{85}é"), "'\\x01\\x85é'");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! `--tls-self-signed`: a certificate made at start-up with rcgen, kept in memory only, for the
-//! names a developer types in a browser (localhost, 127.0.0.1, [::1]) and the bind address.
+//! names a developer types in a browser (localhost, 127.0.0.1, `[::1]`) and the bind address.
 
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
