@@ -26,23 +26,16 @@ head -c $((100 * 1024)) "$JQUERY" >"$work/static/app.js"
 cp "$work/static/app.js" "$work/fly/app.js"
 gzip -9 -k "$work/static/app.js"
 
-cat >"$work/nginx/nginx.conf" <<CONF
-daemon off;
-worker_processes 1;
-pid $work/nginx/nginx.pid;
-error_log stderr warn;
-events { worker_connections 4096; }
-http {
-    include /etc/nginx/mime.types;
-    access_log off;
-    sendfile on;
-    client_body_temp_path $work/nginx/tmp;
+{
+    bench_nginx_preamble "$work/nginx"
+    cat <<CONF
     gzip_types text/javascript application/javascript;
     gzip_vary on;
     server { listen 127.0.0.1:19501; root $work/static; gzip_static on; }
     server { listen 127.0.0.1:19502; root $work/fly; gzip on; gzip_comp_level 1; gzip_min_length 1024; }
 }
 CONF
+} >"$work/nginx/nginx.conf"
 bench_start "$work/nginx.log" nginx -p "$work/nginx" -c "$work/nginx/nginx.conf"
 bench_start "$work/s1.log" "$SERVEUR" -q -b 127.0.0.1 -d "$work/static" 19503
 bench_start "$work/s2.log" "$SERVEUR" -q -b 127.0.0.1 -d "$work/fly" 19504

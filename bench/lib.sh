@@ -58,6 +58,23 @@ bench_h2load() {
         awk '/^finished in/ {gsub(",", "", $4); print $4}'
 }
 
+# bench_nginx_preamble SCRATCH : the start of an nginx config as shared/bench/anchors/nginx.sh
+# writes it (foreground, one worker, access log off); the caller writes the rest of `http {`.
+bench_nginx_preamble() {
+    cat <<CONF
+daemon off;
+worker_processes 1;
+pid $1/nginx.pid;
+error_log stderr warn;
+events { worker_connections 4096; }
+http {
+    include /etc/nginx/mime.types;
+    access_log off;
+    sendfile on;
+    client_body_temp_path $1/tmp;
+CONF
+}
+
 # median V... : the median of the values.
 median() {
     printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'

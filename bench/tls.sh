@@ -21,16 +21,9 @@ head -c 1024 /dev/urandom >"$work/www/1k.bin"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
     -subj /CN=localhost -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
 
-cat >"$work/nginx/nginx.conf" <<CONF
-daemon off;
-worker_processes 1;
-pid $work/nginx/nginx.pid;
-error_log stderr warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    sendfile on;
-    client_body_temp_path $work/nginx/tmp;
+{
+    bench_nginx_preamble "$work/nginx"
+    cat <<CONF
     server {
         listen 127.0.0.1:19443 ssl http2;
         ssl_certificate $work/cert.pem;
@@ -40,6 +33,7 @@ http {
     }
 }
 CONF
+} >"$work/nginx/nginx.conf"
 bench_start "$work/nginx.log" nginx -p "$work/nginx" -c "$work/nginx/nginx.conf"
 bench_start "$work/serveur.log" "$SERVEUR" -q -b 127.0.0.1 -d "$work/www" \
     --tls-cert "$work/cert.pem" --tls-key "$work/key.pem" 19444
