@@ -17,6 +17,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::access_log::{AccessLog, Entry, LoggedBody};
 use super::malformed::{self, Guard, Parsed, Peer};
+use super::read_ahead::ReadAhead;
 use super::Protocol;
 use crate::body::RequestBody;
 use crate::handler::{Handler, Request};
@@ -64,7 +65,7 @@ where
         log: info.log.clone(),
         version: protocol.status_version(),
     };
-    let io = Guard::new(io, parsed.clone(), peer);
+    let io = Guard::new(ReadAhead::new(io), parsed.clone(), peer);
     let info = Arc::new(info);
     let service = service_fn(move |req: http::Request<Incoming>| {
         parsed.bump();

@@ -6,6 +6,7 @@ pub mod access_log;
 mod connection;
 mod listener;
 mod malformed;
+mod read_ahead;
 mod shutdown;
 mod tls;
 
