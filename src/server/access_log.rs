@@ -146,14 +146,33 @@ struct DateCache {
 
 impl DateCache {
     fn format(&mut self, time: SystemTime) -> &str {
-        let local: DateTime<Local> = time.into();
-        let second = local.timestamp();
-        if second != self.second || self.text.is_empty() {
+        // The second is found without the time-zone conversion, which cost ~350 instructions
+        // a line; a time before 1970 is converted every time.
+        let second = time
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(i64::MIN, |d| d.as_secs() as i64);
+        if second != self.second || self.text.is_empty() || second == i64::MIN {
+            let local: DateTime<Local> = time.into();
             self.second = second;
             self.text = local.format("%d/%b/%Y %H:%M:%S").to_string();
         }
         &self.text
     }
+}
+
+/// `n` in decimal, as `{}` writes it.
+fn push_decimal(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend(digits[at..].iter().map(|&d| char::from(d)));
 }
 
 /// The client address as text (`-` for none), formatted again only when it changes: a client
@@ -223,16 +242,23 @@ impl LoggedBody {
 
     fn finish(&mut self) {
         if let Some(entry) = self.entry.take() {
+            // Built by hand: format! was ~1,700 instructions of a logged request (callgrind).
             if let Some(error) = &entry.error {
-                self.log.message(
-                    Some(entry.client),
-                    format!("code {}, message {}", entry.status, error),
-                );
+                let mut line = String::with_capacity(24 + error.len());
+                line.push_str("code ");
+                push_decimal(&mut line, entry.status.into());
+                line.push_str(", message ");
+                line.push_str(error);
+                self.log.message(Some(entry.client), line);
             }
-            self.log.message(
-                Some(entry.client),
-                format!("\"{}\" {} {}", entry.request_line, entry.status, self.sent),
-            );
+            let mut line = String::with_capacity(entry.request_line.len() + 32);
+            line.push('"');
+            line.push_str(&entry.request_line);
+            line.push_str("\" ");
+            push_decimal(&mut line, entry.status.into());
+            line.push(' ');
+            push_decimal(&mut line, self.sent);
+            self.log.message(Some(entry.client), line);
         }
     }
 }
@@ -277,6 +303,15 @@ impl http_body::Body for LoggedBody {
 #[cfg(test)]
 mod tests {
     use super::escape_control;
+
+    #[test]
+    fn decimals_are_written_as_display_writes_them() {
+        for n in [0, 7, 10, 404, 1024, u64::MAX] {
+            let mut out = String::new();
+            super::push_decimal(&mut out, n);
+            assert_eq!(out, n.to_string());
+        }
+    }
 
     #[test]
     fn control_characters_and_backslash_are_escaped() {
