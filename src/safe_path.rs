@@ -170,7 +170,11 @@ impl Root {
     /// canonicalized and checked against the root, so the common case costs one `lstat` per
     /// segment and nothing more.
     pub fn resolve(&self, url: &UrlPath) -> Option<Found> {
-        let mut path = self.dir.clone();
+        // Sized once: pushing onto a clone of the root reallocated per segment.
+        let len =
+            self.dir.as_os_str().len() + url.segments().iter().map(|s| s.len() + 1).sum::<usize>();
+        let mut path = PathBuf::with_capacity(len);
+        path.push(&self.dir);
         for segment in url.segments() {
             path.push(OsStr::from_bytes(segment));
         }
@@ -184,7 +188,8 @@ impl Root {
             let metadata = fs::metadata(&path).ok()?;
             return Some(Found { path, metadata });
         }
-        let mut probe = self.dir.clone();
+        let mut probe = PathBuf::with_capacity(len);
+        probe.push(&self.dir);
         let mut last = None;
         for segment in url.segments() {
             probe.push(OsStr::from_bytes(segment));

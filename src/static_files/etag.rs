@@ -5,7 +5,6 @@
 //! output `W/"i-s-m-gzip"`, weak because the compressor's exact bytes are not promised
 //! (nginx weakens its tags the same way when it gzips).
 
-use std::fmt::Write;
 use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt;
 
@@ -16,19 +15,20 @@ use super::encoding::{Coding, Encoding};
 /// The `ETag` of the representation `coding` whose bytes (identity or stored) or source
 /// (on the fly) are described by `metadata`. Formatted once per response.
 pub fn of(metadata: &Metadata, coding: Coding) -> HeaderValue {
-    let mut tag = String::with_capacity(48);
+    let mut tag = String::with_capacity(64);
     if matches!(coding, Coding::OnTheFly(_)) {
         tag.push_str("W/");
     }
-    // Writing into a String cannot fail.
-    let _ = write!(
-        tag,
-        "\"{:x}-{:x}-{:x}.{:x}",
-        metadata.ino(),
-        metadata.size(),
-        metadata.mtime(),
-        metadata.mtime_nsec()
-    );
+    tag.push('"');
+    push_hex(&mut tag, metadata.ino());
+    tag.push('-');
+    push_hex(&mut tag, metadata.size());
+    tag.push('-');
+    // `{:x}` of the signed seconds, as the tag has always been written (two's complement for
+    // a time before 1970).
+    push_hex(&mut tag, metadata.mtime() as u64);
+    tag.push('.');
+    push_hex(&mut tag, metadata.mtime_nsec() as u64);
     if let Some(encoding) = coding.encoding() {
         tag.push('-');
         tag.push_str(encoding.token());
@@ -36,6 +36,18 @@ pub fn of(metadata: &Metadata, coding: Coding) -> HeaderValue {
     tag.push('"');
     // Only hex digits, quotes, `W/`, `-`, `.` and coding names: always a valid header value.
     HeaderValue::try_from(tag).unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
+}
+
+/// `value` in lower-case hex without leading zeros, as `{:x}` writes it: by hand because
+/// `core::fmt` made the tag cost 1,400 instructions per response (callgrind), a 16th of a
+/// whole small-file request.
+fn push_hex(out: &mut String, value: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut shift = (60 - value.leading_zeros().min(60) / 4 * 4) as i32;
+    while shift >= 0 {
+        out.push(char::from(DIGITS[((value >> shift) & 0xf) as usize]));
+        shift -= 4;
+    }
 }
 
 /// The coding an entity tag of ours names by its suffix (`"…-br"` → br), for an `If-Range`
@@ -53,6 +65,24 @@ pub fn stored_coding(tag: &[u8]) -> Option<Encoding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_is_written_as_format_writes_it() {
+        for value in [
+            0,
+            1,
+            0xf,
+            0x10,
+            0xabc,
+            u64::from(u32::MAX),
+            u64::MAX,
+            1 << 63,
+        ] {
+            let mut out = String::new();
+            push_hex(&mut out, value);
+            assert_eq!(out, format!("{value:x}"));
+        }
+    }
 
     #[test]
     fn each_representation_has_its_own_tag() {
