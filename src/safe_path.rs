@@ -150,8 +150,15 @@ impl Root {
         self
     }
 
+    /// Whether `path` is a hidden directory or below one. Compared as bytes (a prefix ending at
+    /// a `/`), not with `Path::starts_with`, which splits both paths into components: this runs
+    /// on every resolve once `--cgi` hides its directories.
     fn is_hidden(&self, path: &Path) -> bool {
-        self.hidden.iter().any(|dir| path.starts_with(dir))
+        let path = path.as_os_str().as_bytes();
+        self.hidden.iter().any(|dir| {
+            let dir = dir.as_os_str().as_bytes();
+            path.starts_with(dir) && matches!(path.get(dir.len()), None | Some(b'/'))
+        })
     }
 
     /// The served directory (absolute, without symlinks).
