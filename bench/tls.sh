@@ -29,6 +29,9 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
         ssl_certificate $work/cert.pem;
         ssl_certificate_key $work/key.pem;
         ssl_protocols TLSv1.2 TLSv1.3;
+        # nginx closes a connection after 1000 requests by default; h2load does not reconnect,
+        # and wrk would pay a new handshake each time. serveur sets no such limit.
+        keepalive_requests 1000000000;
         root $work/www;
     }
 }
