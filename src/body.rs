@@ -2,16 +2,24 @@
 //! chunks, or any stream; [`RequestBody`] is what they receive. Both hide hyper's types.
 
 use std::fs::File;
-use std::io::{self, Seek, SeekFrom};
+use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 use http_body_util::BodyExt;
 
+use crate::server::zero_copy::{FileRegions, Region, MAX_REGION};
+
 /// How much of a file is read per chunk when a body streams it.
 const FILE_CHUNK: usize = 256 * 1024;
+
+/// From this length on, a file sent on a plain HTTP/1 connection goes by `sendfile` (see
+/// [`Body::sent_by_regions`]); below it one `read` and the response's own `writev` cost less
+/// than `sendmsg` plus `sendfile`.
+const ZERO_COPY_MIN: u64 = 16 * 1024;
 
 type BoxedBody = Pin<Box<dyn http_body::Body<Data = Bytes, Error = io::Error> + Send>>;
 
@@ -23,6 +31,7 @@ pub struct Body {
 enum Kind {
     Full(Once),
     File(FileChunks),
+    Regions(FileByRegions),
     Stream(BoxedBody),
 }
 
@@ -44,19 +53,36 @@ impl Body {
     /// The reads are blocking `read(2)` calls made on the runtime's thread, as nginx makes them
     /// without `aio`: for files in the page cache they cost less than a hand-off to a thread pool.
     pub fn file(file: File, len: u64) -> Self {
+        Body::file_at(file, 0, len)
+    }
+
+    /// `len` bytes of an open file from byte `offset` on (a range request), read as
+    /// [`Body::file`] reads, with `pread(2)`.
+    pub fn file_at(file: File, offset: u64, len: u64) -> Self {
         Body {
             kind: Kind::File(FileChunks {
                 file,
+                offset,
                 remaining: len,
             }),
         }
     }
 
-    /// `len` bytes of an open file from byte `offset` on (a range request): the file is
-    /// positioned once with `lseek`, then read as [`Body::file`] reads.
-    pub fn file_at(mut file: File, offset: u64, len: u64) -> io::Result<Self> {
-        file.seek(SeekFrom::Start(offset))?;
-        Ok(Body::file(file, len))
+    /// This body, sent with `sendfile` through `regions` if it is a file large enough to
+    /// gain by it. Only for a connection whose IO is the `ZeroCopy` owning `regions`, and an
+    /// HTTP/1 response (see `server::zero_copy`).
+    pub(crate) fn sent_by_regions(self, regions: &FileRegions) -> Self {
+        match self.kind {
+            Kind::File(chunks) if chunks.remaining >= ZERO_COPY_MIN => Body {
+                kind: Kind::Regions(FileByRegions {
+                    file: Arc::new(chunks.file),
+                    offset: chunks.offset,
+                    remaining: chunks.remaining,
+                    regions: regions.clone(),
+                }),
+            },
+            kind => Body { kind },
+        }
     }
 
     /// Any body: a stream of chunks produced as the client reads them.
@@ -117,6 +143,7 @@ impl http_body::Body for Body {
         match &mut self.get_mut().kind {
             Kind::Full(once) => Poll::Ready(once.take()),
             Kind::File(chunks) => Poll::Ready(chunks.next_chunk().map(|r| r.map(Frame::data))),
+            Kind::Regions(file) => Poll::Ready(file.next_region().map(|b| Ok(Frame::data(b)))),
             Kind::Stream(body) => body.as_mut().poll_frame(cx),
         }
     }
@@ -125,6 +152,7 @@ impl http_body::Body for Body {
         match &self.kind {
             Kind::Full(once) => once.is_end_stream(),
             Kind::File(chunks) => chunks.remaining == 0,
+            Kind::Regions(file) => file.remaining == 0,
             Kind::Stream(body) => body.is_end_stream(),
         }
     }
@@ -133,6 +161,7 @@ impl http_body::Body for Body {
         match &self.kind {
             Kind::Full(once) => once.size_hint(),
             Kind::File(chunks) => SizeHint::with_exact(chunks.remaining),
+            Kind::Regions(file) => SizeHint::with_exact(file.remaining),
             Kind::Stream(body) => body.size_hint(),
         }
     }
@@ -141,6 +170,7 @@ impl http_body::Body for Body {
 /// The unread part of a file body.
 struct FileChunks {
     file: File,
+    offset: u64,
     remaining: u64,
 }
 
@@ -157,7 +187,8 @@ impl FileChunks {
         // and no zero-filling (`Read::read_to_end` would start at 8 KiB and grow, several
         // calls per chunk).
         while buf.len() < want {
-            match rustix::io::read(&self.file, rustix::buffer::spare_capacity(&mut buf)) {
+            let at = self.offset + buf.len() as u64;
+            match rustix::io::pread(&self.file, rustix::buffer::spare_capacity(&mut buf), at) {
                 Ok(0) => break,
                 Ok(_) => {}
                 Err(rustix::io::Errno::INTR) => {}
@@ -174,7 +205,34 @@ impl FileChunks {
             )));
         }
         self.remaining -= buf.len() as u64;
+        self.offset += buf.len() as u64;
         Some(Ok(Bytes::from(buf)))
+    }
+}
+
+/// The unsent part of a file body that goes by `sendfile`: each frame is a placeholder for
+/// the next region, which the connection's IO sends.
+struct FileByRegions {
+    file: Arc<File>,
+    offset: u64,
+    remaining: u64,
+    regions: FileRegions,
+}
+
+impl FileByRegions {
+    fn next_region(&mut self) -> Option<Bytes> {
+        if self.remaining == 0 {
+            return None;
+        }
+        let len = self.remaining.min(MAX_REGION as u64) as usize;
+        let placeholder = self.regions.push(Region {
+            file: Arc::clone(&self.file),
+            offset: self.offset,
+            len,
+        });
+        self.offset += len as u64;
+        self.remaining -= len as u64;
+        Some(placeholder)
     }
 }
 

@@ -18,6 +18,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::access_log::{AccessLog, Entry, LoggedBody};
 use super::malformed::{self, Guard, Parsed, Peer};
 use super::read_ahead::ReadAhead;
+use super::zero_copy::FileRegions;
 use super::Protocol;
 use crate::body::RequestBody;
 use crate::handler::{Handler, Request};
@@ -48,7 +49,8 @@ pub struct ConnectionInfo {
 }
 
 /// Serves requests on `io` until the client leaves or the connection is shut down, counting
-/// in `parsed` the requests that reach the service.
+/// in `parsed` the requests that reach the service. `regions` is given when `io` is a
+/// [`ZeroCopy`](super::zero_copy::ZeroCopy): HTTP/1 responses' files then go by `sendfile`.
 pub(crate) fn serve<H, IO>(
     builder: &auto::Builder<TokioExecutor>,
     io: IO,
@@ -56,6 +58,7 @@ pub(crate) fn serve<H, IO>(
     handler: Arc<H>,
     protocol: Protocol,
     parsed: &Parsed,
+    regions: Option<FileRegions>,
 ) -> impl hyper_util::server::graceful::GracefulConnection<
     Error = Box<dyn std::error::Error + Send + Sync>,
 >
@@ -75,6 +78,11 @@ where
         parsed.bump();
         let handler = Arc::clone(&handler);
         let info = Arc::clone(&info);
+        // HTTP/2 (h2c) frames data itself: placeholders would be sent as bytes.
+        let regions = regions
+            .as_ref()
+            .filter(|_| req.version() <= Version::HTTP_11)
+            .cloned();
         async move {
             let log = info.log.clone();
             let mut request_line = log.is_on().then(|| request_line(&req));
@@ -109,7 +117,13 @@ where
                     .get::<ErrorMessage>()
                     .map(|m| m.0.clone()),
             });
-            Ok::<_, Infallible>(response.map(|body| LoggedBody::new(body, entry, log)))
+            Ok::<_, Infallible>(response.map(|body| {
+                let body = match &regions {
+                    Some(regions) => body.sent_by_regions(regions),
+                    None => body,
+                };
+                LoggedBody::new(body, entry, log)
+            }))
         }
     });
     builder

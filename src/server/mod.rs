@@ -10,6 +10,7 @@ mod malformed;
 mod read_ahead;
 mod shutdown;
 mod tls;
+pub(crate) mod zero_copy;
 
 use std::future::Future;
 use std::io;
@@ -219,8 +220,16 @@ impl Server {
             let parsed = Parsed::default();
             let header_timeout = self.header_timeout;
             let Some(acceptor) = acceptor.clone() else {
-                let conn =
-                    connection::serve(&builder, stream, info, handler, self.protocol, &parsed);
+                let (stream, regions) = zero_copy::ZeroCopy::new(stream);
+                let conn = connection::serve(
+                    &builder,
+                    stream,
+                    info,
+                    handler,
+                    self.protocol,
+                    &parsed,
+                    Some(regions),
+                );
                 let watched = graceful.watch(conn);
                 tokio::spawn(boxed(async move {
                     deadline::run(watched, &parsed, header_timeout, &log, client).await;
@@ -235,7 +244,8 @@ impl Server {
             let (protocol, timeout) = (self.protocol, self.handshake_timeout);
             tokio::spawn(boxed(async move {
                 if let Some(tls) = tls::handshake(&acceptor, stream, timeout, &log, client).await {
-                    let conn = connection::serve(&builder, tls, info, handler, protocol, &parsed);
+                    let conn =
+                        connection::serve(&builder, tls, info, handler, protocol, &parsed, None);
                     let watched = watcher.watch(conn);
                     deadline::run(watched, &parsed, header_timeout, &log, client).await;
                 }

@@ -198,10 +198,7 @@ impl StaticFiles {
         headers.insert(CONTENT_RANGE, part.content_range(rep.len));
         content_headers(headers, &rep, Some(part.len()));
         if !head {
-            match Body::file_at(rep.file, part.start, part.len()) {
-                Ok(body) => *response.body_mut() = body,
-                Err(_) => return error(StatusCode::INTERNAL_SERVER_ERROR),
-            }
+            *response.body_mut() = Body::file_at(rep.file, part.start, part.len());
         }
         self.add_extra_headers(response)
     }

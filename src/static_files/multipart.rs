@@ -68,8 +68,8 @@ enum Part {
     Range(ByteRange),
 }
 
-/// The parts as one stream of frames. A range's file handle is made only when its turn comes,
-/// since every handle on the file shares one read position.
+/// The parts as one stream of frames. A range's file handle (a `dup` of `file`; reads are
+/// `pread`, so handles do not share a position) is made only when its turn comes.
 fn frames(
     file: File,
     parts: Vec<Part>,
@@ -79,7 +79,7 @@ fn frames(
             Part::Bytes(bytes) => Ok(Body::full(bytes)),
             Part::Range(range) => file
                 .try_clone()
-                .and_then(|file| Body::file_at(file, range.start, range.len())),
+                .map(|file| Body::file_at(file, range.start, range.len())),
         })
         .flat_map(|part| match part {
             Ok(body) => Either::Left(BodyStream::new(body)),

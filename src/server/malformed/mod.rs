@@ -44,6 +44,7 @@ pub(crate) use page::error_response;
 pub(crate) use python_rules::{over_limits, Verdict};
 
 use super::access_log::AccessLog;
+use super::zero_copy::placeholder_offset;
 
 /// How many requests hyper has parsed on a connection (the service counts them as it gets
 /// them), and whether the client sent bytes after the last of them (the guard notes it as it
@@ -183,6 +184,11 @@ impl<IO: AsyncWrite + Unpin> Guard<IO> {
 
     fn check(&mut self, bufs: &[IoSlice<'_>]) -> bool {
         if self.windows.is_off() {
+            return false;
+        }
+        // The replacement copies the write's bytes; a file placeholder must never be copied
+        // (`zero_copy`), so such a write keeps hyper's bare head.
+        if bufs.iter().any(|b| placeholder_offset(b).is_some()) {
             return false;
         }
         let last = bufs.iter().rev().find(|b| !b.is_empty());

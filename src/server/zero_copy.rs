@@ -1,0 +1,223 @@
+//! Files sent with `sendfile(2)` on plain HTTP/1 connections, under hyper, which only writes
+//! bytes it holds in memory.
+//!
+//! nginx and lighttpd hand a file to the kernel, which moves its pages to the socket; a server
+//! that reads the file first copies every byte twice (into its buffer, then into the socket),
+//! and on a 64 KiB or 1 MiB download those copies are most of its CPU time (perf: the kernel's
+//! `_copy_to_iter` and `_copy_from_iter` were 18% of serveur's samples at 64 KiB).
+//!
+//! hyper has no way to write a file, but it writes what a body yields untouched and in order:
+//! with vectored writes (its `Queue` strategy) each data frame reaches the IO as an `IoSlice`
+//! over the frame's own memory. So a file body on such a connection yields *placeholders*:
+//! slices of one static, never-written buffer ([`placeholder`]), and queues a [`Region`] (file,
+//! offset, length) for each in the connection's [`FileRegions`]. [`ZeroCopy`], the connection's
+//! IO, recognises a placeholder by its address: bytes before it go out with `sendmsg(MSG_MORE)`,
+//! the placeholder itself with `sendfile` from its region, and hyper is told the lengths it
+//! handed over, as if the bytes had been its own.
+//!
+//! Safety of the trick rests on one check: a placeholder's bytes must never be written as
+//! bytes. Placeholders are made only for HTTP/1 responses on connections whose IO is a
+//! `ZeroCopy`; a placeholder must be met at exactly its region's next unsent byte; and a write
+//! while a region waits that does not carry its placeholder (hyper would have copied the bytes,
+//! i.e. changed strategy) fails the connection instead of sending zeros.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, IoSlice};
+use std::os::fd::AsFd;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{ready, Context, Poll};
+
+use bytes::Bytes;
+use rustix::net::{SendAncillaryBuffer, SendFlags};
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
+use tokio::net::TcpStream;
+
+/// The longest placeholder, so the most one region sends: larger files are several regions.
+pub(crate) const MAX_REGION: usize = 2 * 1024 * 1024;
+
+/// Placeholders' memory. It is never written (it stays zero, costs no resident memory), and
+/// only its address range is used: a slice inside it is a placeholder.
+static PLACEHOLDERS: [u8; MAX_REGION] = [0; MAX_REGION];
+
+/// A placeholder for `len` bytes of a region (`len` at most [`MAX_REGION`]).
+pub(crate) fn placeholder(len: usize) -> Bytes {
+    Bytes::from_static(&PLACEHOLDERS[..len.min(MAX_REGION)])
+}
+
+/// Where `bytes` start in the placeholder buffer, if they are a placeholder.
+pub(crate) fn placeholder_offset(bytes: &[u8]) -> Option<usize> {
+    let start = PLACEHOLDERS.as_ptr() as usize;
+    let at = bytes.as_ptr() as usize;
+    (!bytes.is_empty() && at >= start && at < start + MAX_REGION).then(|| at - start)
+}
+
+/// Part of a file a placeholder stands for.
+pub(crate) struct Region {
+    pub file: Arc<File>,
+    pub offset: u64,
+    pub len: usize,
+}
+
+/// The regions handed to hyper and not yet sent, oldest first: shared by a connection's
+/// [`ZeroCopy`] and the bodies of its responses.
+#[derive(Clone, Default)]
+pub(crate) struct FileRegions(Arc<Mutex<VecDeque<Region>>>);
+
+impl FileRegions {
+    /// Queues `region` and returns its placeholder, which must be the next data frame yielded.
+    pub(crate) fn push(&self, region: Region) -> Bytes {
+        let bytes = placeholder(region.len);
+        self.lock().push_back(region);
+        bytes
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Region>> {
+        // A panic elsewhere cannot leave the queue half-changed: each change is one call.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A plain TCP connection's IO that sends placeholders' regions with `sendfile`.
+pub(crate) struct ZeroCopy {
+    stream: TcpStream,
+    regions: FileRegions,
+}
+
+impl ZeroCopy {
+    /// Wraps `stream`; bodies that are to use it get the returned regions.
+    pub(crate) fn new(stream: TcpStream) -> (Self, FileRegions) {
+        let regions = FileRegions::default();
+        let io = ZeroCopy {
+            stream,
+            regions: regions.clone(),
+        };
+        (io, regions)
+    }
+
+    /// One system call for the start of `bufs`: the bytes before the first placeholder, or the
+    /// placeholder's region.
+    fn write_some(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        let first = bufs.iter().position(|b| placeholder_offset(b).is_some());
+        match first {
+            None if self.regions.lock().is_empty() => {
+                rustix::io::writev(&self.stream, bufs).map_err(io::Error::from)
+            }
+            None => Err(io::Error::other(
+                "a file region was queued but its placeholder was not written",
+            )),
+            // More follows at once: let the kernel put the head and the file's first bytes in
+            // one segment.
+            Some(n) if n > 0 => rustix::net::sendmsg(
+                &self.stream,
+                &bufs[..n],
+                &mut SendAncillaryBuffer::default(),
+                SendFlags::MORE | SendFlags::NOSIGNAL,
+            )
+            .map_err(io::Error::from),
+            Some(_) => self.send_region(&bufs[0]),
+        }
+    }
+
+    /// Sends the next bytes of the oldest region, which `placeholder` must stand for.
+    fn send_region(&self, placeholder: &[u8]) -> io::Result<usize> {
+        let mut regions = self.regions.lock();
+        let Some(region) = regions.front_mut() else {
+            return Err(io::Error::other(
+                "a placeholder was written without its file region",
+            ));
+        };
+        let sent = placeholder_offset(placeholder).unwrap_or(usize::MAX);
+        if sent + placeholder.len() != region.len {
+            return Err(io::Error::other(
+                "a placeholder does not match its file region",
+            ));
+        }
+        let mut offset = region.offset + sent as u64;
+        let n = rustix::fs::sendfile(
+            self.stream.as_fd(),
+            region.file.as_fd(),
+            Some(&mut offset),
+            placeholder.len(),
+        )?;
+        if n == 0 {
+            // The file shrank after its length was sent: end the response short rather than
+            // invent bytes, as a read would.
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "file shrank while being sent",
+            ));
+        }
+        if n == placeholder.len() {
+            regions.pop_front();
+        }
+        Ok(n)
+    }
+}
+
+impl AsyncRead for ZeroCopy {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for ZeroCopy {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_vectored(cx, &[IoSlice::new(buf)])
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        loop {
+            ready!(this.stream.poll_write_ready(cx))?;
+            match this
+                .stream
+                .try_io(Interest::WRITABLE, || this.write_some(bufs))
+            {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                done => return Poll::Ready(done),
+            }
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        // hyper must hand each data frame over as its own slice (its `Queue` strategy).
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_told_from_other_bytes_by_address() {
+        let p = placeholder(100);
+        assert_eq!(placeholder_offset(&p), Some(0));
+        assert_eq!(placeholder_offset(&p[40..]), Some(40));
+        let zeros = vec![0u8; 100];
+        assert_eq!(placeholder_offset(&zeros), None);
+        assert_eq!(placeholder_offset(&p[..0]), None);
+    }
+}
