@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
 
+use support::tls::h2_handshake;
 use support::{get, post, raw_text, request, serve_script, write_script, Serveur};
 
 /// Prints its environment as `NAME=value` lines, its arguments, then its stdin.
@@ -373,19 +374,13 @@ fn over_http2_the_authority_is_the_host_and_the_body_streams() {
         .block_on(async move {
             use http_body_util::BodyExt;
             let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-            let (mut sender, conn) = hyper::client::conn::http2::handshake(
-                hyper_util::rt::TokioExecutor::new(),
-                hyper_util::rt::TokioIo::new(stream),
-            )
-            .await
-            .expect("h2 handshake");
-            tokio::spawn(conn);
+            let (mut sender, _) = h2_handshake(stream).await;
             let request = http::Request::builder()
                 .uri(format!(
                     "http://example.test:{}/cgi-bin/env.sh?x=1",
                     addr.port()
                 ))
-                .body(http_body_util::Empty::<bytes::Bytes>::new())
+                .body(http_body_util::Full::new(bytes::Bytes::new()))
                 .expect("request");
             let response = sender.send_request(request).await.expect("response");
             assert_eq!(response.status(), 200);
