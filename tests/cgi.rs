@@ -54,6 +54,7 @@ fn get_with_query_and_path_info_sets_every_meta_variable() {
             ("accept", "text/html"),
             ("accept", "text/plain"),
             ("cookie", "a=1"),
+            ("content-type", "text/plain"),
         ],
     );
     assert_eq!(reply.status, 200);
@@ -80,6 +81,8 @@ fn get_with_query_and_path_info_sets_every_meta_variable() {
         ("HTTP_X_CUSTOM", "one"),
         ("HTTP_ACCEPT", "text/html, text/plain"),
         ("HTTP_COOKIE", "a=1"),
+        // RFC 3875 §4.1.3: set from the header even without a body.
+        ("CONTENT_TYPE", "text/plain"),
         ("ARGS", "0::"),
     ];
     for (name, value) in expected {
@@ -92,7 +95,7 @@ fn get_with_query_and_path_info_sets_every_meta_variable() {
     assert!(env["REMOTE_PORT"].parse::<u16>().is_ok());
     for absent in [
         "CONTENT_LENGTH",
-        "CONTENT_TYPE",
+        "HTTP_CONTENT_TYPE",
         "HTTPS",
         "HTTP_AUTHORIZATION",
     ] {
