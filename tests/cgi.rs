@@ -18,6 +18,23 @@ env
 echo \"ARGS=$#:$1:$2\"
 ";
 
+/// [`ENV_SCRIPT`] in python3.
+const ENV_PY: &str = r#"#!/usr/bin/env python3
+import os, sys
+sys.stdout.write("Content-Type: text/plain\n\n")
+for name, value in os.environ.items():
+    sys.stdout.write("%s=%s\n" % (name, value))
+args = sys.argv[1:] + ["", ""]
+sys.stdout.write("ARGS=%d:%s:%s\n" % (len(sys.argv) - 1, args[0], args[1]))
+"#;
+
+/// [`ENV_SCRIPT`] in Perl.
+const ENV_PL: &str = r#"#!/usr/bin/perl
+print "Content-Type: text/plain\n\n";
+print "$_=$ENV{$_}\n" for sort keys %ENV;
+printf "ARGS=%d:%s:%s\n", scalar @ARGV, $ARGV[0] // "", $ARGV[1] // "";
+"#;
+
 fn env_of(text: &str) -> HashMap<String, String> {
     text.lines()
         .filter_map(|l| l.split_once('='))
@@ -39,15 +56,32 @@ fn start_with_secret(dir: &Path, args: &[&str]) -> Serveur {
 }
 
 #[test]
-fn get_with_query_and_path_info_sets_every_meta_variable() {
+fn get_with_query_and_path_info_sets_every_meta_variable_for_sh_python3_and_perl() {
     let dir = tempfile::tempdir().expect("tempdir");
-    write_script(dir.path(), "cgi-bin/env.sh", ENV_SCRIPT);
+    let scripts = [
+        ("env.sh", ENV_SCRIPT),
+        ("env.py", ENV_PY),
+        ("env.pl", ENV_PL),
+    ];
+    for (name, source) in scripts {
+        write_script(dir.path(), &format!("cgi-bin/{name}"), source);
+    }
     let root = std::fs::canonicalize(dir.path()).expect("canonical");
     let server = start_with_secret(dir.path(), &[]);
+    for (name, _) in scripts {
+        assert_meta_variables(&server, &root, name);
+    }
+}
+
+/// Asks `/cgi-bin/NAME/extra/p%20ath?a=1&b=%20` (one of the `ENV_*` scripts) of `server`,
+/// serving `root`, and checks every meta-variable the script printed.
+fn assert_meta_variables(server: &Serveur, root: &Path, name: &str) {
+    let script_name = format!("/cgi-bin/{name}");
+    let uri = format!("{script_name}/extra/p%20ath?a=1&b=%20");
     let reply = request(
         server.addr,
         "GET",
-        "/cgi-bin/env.sh/extra/p%20ath?a=1&b=%20",
+        &uri,
         &[
             ("authorization", "Basic YWxpY2U6czNjcjN0"),
             ("x-custom", "one"),
@@ -57,7 +91,7 @@ fn get_with_query_and_path_info_sets_every_meta_variable() {
             ("content-type", "text/plain"),
         ],
     );
-    assert_eq!(reply.status, 200);
+    assert_eq!(reply.status, 200, "{name}");
     let env = env_of(&reply.text());
     let port = server.port().to_string();
     let root = root.to_str().expect("utf-8 root");
@@ -71,11 +105,11 @@ fn get_with_query_and_path_info_sets_every_meta_variable() {
         ("SERVER_PORT", port.as_str()),
         ("SERVER_PROTOCOL", "HTTP/1.1"),
         ("REQUEST_METHOD", "GET"),
-        ("SCRIPT_NAME", "/cgi-bin/env.sh"),
+        ("SCRIPT_NAME", script_name.as_str()),
         ("PATH_INFO", "/extra/p ath"),
         ("QUERY_STRING", "a=1&b=%20"),
         ("REMOTE_ADDR", "127.0.0.1"),
-        ("REQUEST_URI", "/cgi-bin/env.sh/extra/p%20ath?a=1&b=%20"),
+        ("REQUEST_URI", uri.as_str()),
         ("AUTH_TYPE", "Basic"),
         ("REMOTE_USER", "alice"),
         ("HTTP_X_CUSTOM", "one"),
@@ -85,21 +119,33 @@ fn get_with_query_and_path_info_sets_every_meta_variable() {
         ("CONTENT_TYPE", "text/plain"),
         ("ARGS", "0::"),
     ];
-    for (name, value) in expected {
-        assert_eq!(env.get(name).map(String::as_str), Some(value), "{name}");
+    for (var, value) in expected {
+        assert_eq!(
+            env.get(var).map(String::as_str),
+            Some(value),
+            "{name}: {var}"
+        );
     }
-    assert_eq!(env["DOCUMENT_ROOT"], root);
-    assert_eq!(env["SCRIPT_FILENAME"], format!("{root}/cgi-bin/env.sh"));
-    assert_eq!(env["PATH_TRANSLATED"], format!("{root}/extra/p ath"));
-    assert_eq!(env["HTTP_HOST"], server.addr.to_string());
-    assert!(env["REMOTE_PORT"].parse::<u16>().is_ok());
+    assert_eq!(env["DOCUMENT_ROOT"], root, "{name}");
+    assert_eq!(
+        env["SCRIPT_FILENAME"],
+        format!("{root}{script_name}"),
+        "{name}"
+    );
+    assert_eq!(
+        env["PATH_TRANSLATED"],
+        format!("{root}/extra/p ath"),
+        "{name}"
+    );
+    assert_eq!(env["HTTP_HOST"], server.addr.to_string(), "{name}");
+    assert!(env["REMOTE_PORT"].parse::<u16>().is_ok(), "{name}");
     for absent in [
         "CONTENT_LENGTH",
         "HTTP_CONTENT_TYPE",
         "HTTPS",
         "HTTP_AUTHORIZATION",
     ] {
-        assert!(!env.contains_key(absent), "{absent} is set");
+        assert!(!env.contains_key(absent), "{name}: {absent} is set");
     }
 }
 
