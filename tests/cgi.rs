@@ -182,6 +182,20 @@ fn a_query_without_equals_becomes_the_scripts_arguments() {
     assert_eq!(env["ARGS"], "2:one:two words");
 }
 
+#[test]
+fn a_script_runs_in_its_own_directory() {
+    let (dir, server) = serve_script(
+        "cgi-bin/deep/where.sh",
+        "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\npwd -P\n",
+        &["--cgi"],
+    );
+    // Neither the server's directory, the root, nor anything PATH_INFO names.
+    let reply = get(server.addr, "/cgi-bin/deep/where.sh/elsewhere");
+    let own = std::fs::canonicalize(dir.path().join("cgi-bin/deep")).expect("canonical");
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.text(), format!("{}\n", own.display()));
+}
+
 /// Echoes its stdin back after printing what it was told about it (python3).
 const ECHO_PY: &str = r#"#!/usr/bin/env python3
 import os, sys
