@@ -1,6 +1,6 @@
-//! `--cgi` end to end with real sh, python3 and perl scripts: what a script receives (meta-
-//! variables, arguments, the request body byte for byte) and how its answer becomes the
-//! response (Status, Location, nph-, failures).
+//! `--cgi` end to end with real sh, python3 and perl scripts and a compiled program: what a
+//! script receives (meta-variables, arguments, its working directory, the request body byte for
+//! byte) and how its answer becomes the response (Status, Location, nph-, failures).
 
 mod support;
 
@@ -180,6 +180,31 @@ fn a_query_without_equals_becomes_the_scripts_arguments() {
     let (_dir, server) = serve_script("cgi-bin/env.sh", ENV_SCRIPT, &["--cgi"]);
     let env = env_of(&get(server.addr, "/cgi-bin/env.sh?one+two%20words").text());
     assert_eq!(env["ARGS"], "2:one:two words");
+}
+
+#[test]
+fn a_compiled_program_is_a_script_and_gets_the_search_words_as_arguments() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let program = dir.path().join("cgi-bin/printf");
+    std::fs::create_dir(dir.path().join("cgi-bin")).expect("mkdir");
+    std::fs::copy("/usr/bin/printf", &program)
+        .unwrap_or_else(|e| panic!("this test needs coreutils' /usr/bin/printf: {e}"));
+    let head = std::fs::read(&program).expect("read the copy");
+    assert!(
+        head.starts_with(b"\x7fELF"),
+        "/usr/bin/printf is not an ELF program"
+    );
+    let server = Serveur::start(dir.path(), &["--cgi"]);
+    // §4.4: no `=`, so `+` separates the arguments, each decoded: printf's format is
+    // `Content-Type: text/plain\n\n%s,%s` (its `\n` escapes make the header block), then
+    // `one` and `two words`.
+    let reply = get(
+        server.addr,
+        "/cgi-bin/printf?Content-Type:%20text/plain%5Cn%5Cn%25s,%25s+one+two%20words",
+    );
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("content-type"), "text/plain");
+    assert_eq!(reply.text(), "one,two words");
 }
 
 #[test]
