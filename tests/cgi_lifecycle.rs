@@ -1,7 +1,8 @@
 //! A script's life under `--cgi`: killed with its whole process group at the timeout or when
 //! the client leaves (an HTTP/1 client gone before the header block: at the timeout), never
 //! left a zombie; many at once, waiting for a turn past `--cgi-max`; run for HEAD; streamed
-//! close-delimited under `-p HTTP/1.0`.
+//! close-delimited under `-p HTTP/1.0`; its output to a slow client and a large upload to it
+//! never held in the server's memory.
 
 mod support;
 
@@ -249,14 +250,15 @@ Expect: 100-continue\r\nConnection: close\r\n\r\n",
     );
 }
 
-/// The resident memory of process `pid`, in KiB.
-fn rss_kib(pid: u32) -> u64 {
+/// A memory figure of process `pid` in KiB, from `/proc/PID/status`: `VmRSS` (resident now)
+/// or `VmHWM` (the most it has ever been).
+fn memory_kib(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches(" kB").parse().ok())
-        .expect("VmRSS")
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
 }
 
 #[test]
@@ -288,8 +290,36 @@ fn a_script_writing_to_a_client_that_does_not_read_is_held_back_not_buffered() {
     std::thread::sleep(std::time::Duration::from_millis(300));
     let wchan = std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
     assert!(wchan.contains("pipe_write"), "the script went on: {wchan}");
-    let rss = rss_kib(server.pid());
+    let rss = memory_kib(server.pid(), "VmRSS");
     assert!(rss < 64 * 1024, "the server holds {rss} KiB");
     drop(stream);
     wait_process_gone(pid);
+}
+
+#[test]
+fn a_512_mib_upload_streams_to_the_script_without_growing_the_servers_memory() {
+    const SIZE: u64 = 512 << 20;
+    let (_dir, server) = serve_script(
+        "cgi-bin/count.sh",
+        "#!/bin/sh\nn=$(wc -c)\nprintf 'Content-Type: text/plain\\n\\n%s\\n' \"$n\"\n",
+        &["--cgi"],
+    );
+    let mut stream = TcpStream::connect(server.addr).expect("connect");
+    stream.set_read_timeout(Some(WAIT)).expect("timeout");
+    let head = format!(
+        "POST /cgi-bin/count.sh HTTP/1.1\r\nHost: x\r\nContent-Length: {SIZE}\r\n\
+Connection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).expect("write head");
+    // One MiB written again and again: the test holds no more of the body than that.
+    let chunk = vec![b'x'; 1 << 20];
+    for _ in 0..SIZE >> 20 {
+        stream.write_all(&chunk).expect("write body");
+    }
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read answer");
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(answer.contains(&format!("\r\n{SIZE}\n\r\n")), "{answer}");
+    let peak = memory_kib(server.pid(), "VmHWM");
+    assert!(peak < 64 * 1024, "the server's memory peaked at {peak} KiB");
 }
