@@ -1,6 +1,6 @@
-//! `--cgi` end to end with real sh, python3 and perl scripts: what a script receives (meta-
-//! variables, arguments, the request body byte for byte) and how its answer becomes the
-//! response (Status, Location, nph-, failures).
+//! `--cgi` end to end with real sh, python3 and perl scripts and a compiled program: what a
+//! script receives (meta-variables, arguments, its working directory, the request body byte for
+//! byte) and how its answer becomes the response (Status, Location, nph-, failures).
 
 mod support;
 
@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
 
-use support::{get, post, raw_text, request, serve_script, write_script, Serveur};
+use support::tls::h2_handshake;
+use support::{get, post, raw, raw_text, request, serve_script, write_script, RawReply, Serveur};
 
 /// Prints its environment as `NAME=value` lines, its arguments, then its stdin.
 const ENV_SCRIPT: &str = "#!/bin/sh
@@ -16,6 +17,23 @@ printf 'Content-Type: text/plain\\n\\n'
 env
 echo \"ARGS=$#:$1:$2\"
 ";
+
+/// [`ENV_SCRIPT`] in python3.
+const ENV_PY: &str = r#"#!/usr/bin/env python3
+import os, sys
+sys.stdout.write("Content-Type: text/plain\n\n")
+for name, value in os.environ.items():
+    sys.stdout.write("%s=%s\n" % (name, value))
+args = sys.argv[1:] + ["", ""]
+sys.stdout.write("ARGS=%d:%s:%s\n" % (len(sys.argv) - 1, args[0], args[1]))
+"#;
+
+/// [`ENV_SCRIPT`] in Perl.
+const ENV_PL: &str = r#"#!/usr/bin/perl
+print "Content-Type: text/plain\n\n";
+print "$_=$ENV{$_}\n" for sort keys %ENV;
+printf "ARGS=%d:%s:%s\n", scalar @ARGV, $ARGV[0] // "", $ARGV[1] // "";
+"#;
 
 fn env_of(text: &str) -> HashMap<String, String> {
     text.lines()
@@ -38,24 +56,42 @@ fn start_with_secret(dir: &Path, args: &[&str]) -> Serveur {
 }
 
 #[test]
-fn get_with_query_and_path_info_sets_every_meta_variable() {
+fn get_with_query_and_path_info_sets_every_meta_variable_for_sh_python3_and_perl() {
     let dir = tempfile::tempdir().expect("tempdir");
-    write_script(dir.path(), "cgi-bin/env.sh", ENV_SCRIPT);
+    let scripts = [
+        ("env.sh", ENV_SCRIPT),
+        ("env.py", ENV_PY),
+        ("env.pl", ENV_PL),
+    ];
+    for (name, source) in scripts {
+        write_script(dir.path(), &format!("cgi-bin/{name}"), source);
+    }
     let root = std::fs::canonicalize(dir.path()).expect("canonical");
     let server = start_with_secret(dir.path(), &[]);
+    for (name, _) in scripts {
+        assert_meta_variables(&server, &root, name);
+    }
+}
+
+/// Asks `/cgi-bin/NAME/extra/p%20ath?a=1&b=%20` (one of the `ENV_*` scripts) of `server`,
+/// serving `root`, and checks every meta-variable the script printed.
+fn assert_meta_variables(server: &Serveur, root: &Path, name: &str) {
+    let script_name = format!("/cgi-bin/{name}");
+    let uri = format!("{script_name}/extra/p%20ath?a=1&b=%20");
     let reply = request(
         server.addr,
         "GET",
-        "/cgi-bin/env.sh/extra/p%20ath?a=1&b=%20",
+        &uri,
         &[
             ("authorization", "Basic YWxpY2U6czNjcjN0"),
             ("x-custom", "one"),
             ("accept", "text/html"),
             ("accept", "text/plain"),
             ("cookie", "a=1"),
+            ("content-type", "text/plain"),
         ],
     );
-    assert_eq!(reply.status, 200);
+    assert_eq!(reply.status, 200, "{name}");
     let env = env_of(&reply.text());
     let port = server.port().to_string();
     let root = root.to_str().expect("utf-8 root");
@@ -69,33 +105,47 @@ fn get_with_query_and_path_info_sets_every_meta_variable() {
         ("SERVER_PORT", port.as_str()),
         ("SERVER_PROTOCOL", "HTTP/1.1"),
         ("REQUEST_METHOD", "GET"),
-        ("SCRIPT_NAME", "/cgi-bin/env.sh"),
+        ("SCRIPT_NAME", script_name.as_str()),
         ("PATH_INFO", "/extra/p ath"),
         ("QUERY_STRING", "a=1&b=%20"),
         ("REMOTE_ADDR", "127.0.0.1"),
-        ("REQUEST_URI", "/cgi-bin/env.sh/extra/p%20ath?a=1&b=%20"),
+        ("REQUEST_URI", uri.as_str()),
         ("AUTH_TYPE", "Basic"),
         ("REMOTE_USER", "alice"),
         ("HTTP_X_CUSTOM", "one"),
         ("HTTP_ACCEPT", "text/html, text/plain"),
         ("HTTP_COOKIE", "a=1"),
+        // RFC 3875 §4.1.3: set from the header even without a body.
+        ("CONTENT_TYPE", "text/plain"),
         ("ARGS", "0::"),
     ];
-    for (name, value) in expected {
-        assert_eq!(env.get(name).map(String::as_str), Some(value), "{name}");
+    for (var, value) in expected {
+        assert_eq!(
+            env.get(var).map(String::as_str),
+            Some(value),
+            "{name}: {var}"
+        );
     }
-    assert_eq!(env["DOCUMENT_ROOT"], root);
-    assert_eq!(env["SCRIPT_FILENAME"], format!("{root}/cgi-bin/env.sh"));
-    assert_eq!(env["PATH_TRANSLATED"], format!("{root}/extra/p ath"));
-    assert_eq!(env["HTTP_HOST"], server.addr.to_string());
-    assert!(env["REMOTE_PORT"].parse::<u16>().is_ok());
+    assert_eq!(env["DOCUMENT_ROOT"], root, "{name}");
+    assert_eq!(
+        env["SCRIPT_FILENAME"],
+        format!("{root}{script_name}"),
+        "{name}"
+    );
+    assert_eq!(
+        env["PATH_TRANSLATED"],
+        format!("{root}/extra/p ath"),
+        "{name}"
+    );
+    assert_eq!(env["HTTP_HOST"], server.addr.to_string(), "{name}");
+    assert!(env["REMOTE_PORT"].parse::<u16>().is_ok(), "{name}");
     for absent in [
         "CONTENT_LENGTH",
-        "CONTENT_TYPE",
+        "HTTP_CONTENT_TYPE",
         "HTTPS",
         "HTTP_AUTHORIZATION",
     ] {
-        assert!(!env.contains_key(absent), "{absent} is set");
+        assert!(!env.contains_key(absent), "{name}: {absent} is set");
     }
 }
 
@@ -130,6 +180,45 @@ fn a_query_without_equals_becomes_the_scripts_arguments() {
     let (_dir, server) = serve_script("cgi-bin/env.sh", ENV_SCRIPT, &["--cgi"]);
     let env = env_of(&get(server.addr, "/cgi-bin/env.sh?one+two%20words").text());
     assert_eq!(env["ARGS"], "2:one:two words");
+}
+
+#[test]
+fn a_compiled_program_is_a_script_and_gets_the_search_words_as_arguments() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let program = dir.path().join("cgi-bin/printf");
+    std::fs::create_dir(dir.path().join("cgi-bin")).expect("mkdir");
+    std::fs::copy("/usr/bin/printf", &program)
+        .unwrap_or_else(|e| panic!("this test needs coreutils' /usr/bin/printf: {e}"));
+    let head = std::fs::read(&program).expect("read the copy");
+    assert!(
+        head.starts_with(b"\x7fELF"),
+        "/usr/bin/printf is not an ELF program"
+    );
+    let server = Serveur::start(dir.path(), &["--cgi"]);
+    // §4.4: no `=`, so `+` separates the arguments, each decoded: printf's format is
+    // `Content-Type: text/plain\n\n%s,%s` (its `\n` escapes make the header block), then
+    // `one` and `two words`.
+    let reply = get(
+        server.addr,
+        "/cgi-bin/printf?Content-Type:%20text/plain%5Cn%5Cn%25s,%25s+one+two%20words",
+    );
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("content-type"), "text/plain");
+    assert_eq!(reply.text(), "one,two words");
+}
+
+#[test]
+fn a_script_runs_in_its_own_directory() {
+    let (dir, server) = serve_script(
+        "cgi-bin/deep/where.sh",
+        "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\npwd -P\n",
+        &["--cgi"],
+    );
+    // Neither the server's directory, the root, nor anything PATH_INFO names.
+    let reply = get(server.addr, "/cgi-bin/deep/where.sh/elsewhere");
+    let own = std::fs::canonicalize(dir.path().join("cgi-bin/deep")).expect("canonical");
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.text(), format!("{}\n", own.display()));
 }
 
 /// Echoes its stdin back after printing what it was told about it (python3).
@@ -295,19 +384,26 @@ fn a_local_location_is_served_in_place_once() {
 }
 
 #[test]
-fn nph_scripts_write_their_own_status_line() {
-    let (_dir, server) = serve_script("cgi-bin/nph-raw.sh", "#!/bin/sh\nprintf 'HTTP/1.1 299 Very Custom\\r\\nX-Nph: yes\\r\\nStatus: 500\\r\\n\\r\\nraw body'\n", &["--cgi"]);
-    let answer = raw_text(
+fn nph_scripts_choose_status_and_fields_but_the_server_frames_the_response() {
+    let (_dir, server) = serve_script("cgi-bin/nph-raw.sh", "#!/bin/sh\nprintf 'HTTP/1.0 299 Very Custom\\r\\nX-Nph: yes\\r\\nStatus: 500\\r\\nConnection: close\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\nraw body'\n", &["--cgi"]);
+    let reply = RawReply::parse(&raw(
         server.addr,
-        b"GET /cgi-bin/nph-raw.sh HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        b"GET /cgi-bin/nph-raw.sh HTTP/1.1\r\nHost: x\r\n\r\n",
+    ));
+    // The connection's version, not the script's: hyper writes the status line.
+    assert_eq!(reply.status_line, "HTTP/1.1 299 Very Custom");
+    assert_eq!(reply.header("x-nph"), Some("yes"));
+    assert_eq!(reply.header("status"), Some("500"));
+    // Hop-by-hop fields are the server's (RFC 9110 §7.6.1): the script's are dropped and the
+    // body, which the script wrote unframed, is chunked by the server.
+    assert_eq!(reply.header("connection"), None);
+    assert_eq!(reply.header("transfer-encoding"), Some("chunked"));
+    assert_eq!(reply.body, b"8\r\nraw body\r\n0\r\n\r\n");
+    assert!(reply.header("date").is_some());
+    assert_eq!(
+        reply.header("server"),
+        Some(concat!("serveur/", env!("CARGO_PKG_VERSION")))
     );
-    assert!(
-        answer.starts_with("HTTP/1.1 299 Very Custom\r\n"),
-        "{answer}"
-    );
-    assert!(answer.contains("x-nph: yes\r\n"), "{answer}");
-    assert!(answer.contains("status: 500\r\n"), "{answer}");
-    assert!(answer.contains("raw body"), "{answer}");
 }
 
 #[test]
@@ -373,19 +469,13 @@ fn over_http2_the_authority_is_the_host_and_the_body_streams() {
         .block_on(async move {
             use http_body_util::BodyExt;
             let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-            let (mut sender, conn) = hyper::client::conn::http2::handshake(
-                hyper_util::rt::TokioExecutor::new(),
-                hyper_util::rt::TokioIo::new(stream),
-            )
-            .await
-            .expect("h2 handshake");
-            tokio::spawn(conn);
+            let (mut sender, _) = h2_handshake(stream).await;
             let request = http::Request::builder()
                 .uri(format!(
                     "http://example.test:{}/cgi-bin/env.sh?x=1",
                     addr.port()
                 ))
-                .body(http_body_util::Empty::<bytes::Bytes>::new())
+                .body(http_body_util::Full::new(bytes::Bytes::new()))
                 .expect("request");
             let response = sender.send_request(request).await.expect("response");
             assert_eq!(response.status(), 200);

@@ -1,12 +1,15 @@
 //! A script's life under `--cgi`: killed with its whole process group at the timeout or when
-//! the client leaves, never left a zombie; many at once, waiting for a turn past `--cgi-max`;
-//! run for HEAD; streamed close-delimited under `-p HTTP/1.0`.
+//! the client leaves (an HTTP/1 client gone before the header block: at the timeout), never
+//! left a zombie; many at once, waiting for a turn past `--cgi-max`; run for HEAD; streamed
+//! close-delimited under `-p HTTP/1.0`; its output to a slow client and a large upload to it
+//! never held in the server's memory.
 
 mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
+use support::tls::h2_handshake;
 use support::{
     children_of, get, raw_text, request, serve_script, wait_for_file, wait_process_dead,
     wait_process_gone, write_script, Serveur, WAIT,
@@ -47,6 +50,74 @@ fn a_client_that_leaves_gets_its_script_killed() {
     drop(stream);
     wait_process_gone(pid);
     server.wait_for_log("CGI script /cgi-bin/ticks.sh killed: the client went away");
+}
+
+/// Writes its pid and its child's, then sleeps in that child: it never gets to its header block.
+const SILENT_SCRIPT: &str = "#!/bin/sh\nsleep 30 &\necho $! > \"$DOCUMENT_ROOT/child\"\necho $$ > \"$DOCUMENT_ROOT/pid\"\nwait\nprintf 'Content-Type: text/plain\\n\\nlate\\n'\n";
+
+/// The pids [`SILENT_SCRIPT`] wrote: its own and its child's.
+fn silent_pids(dir: &std::path::Path) -> (u32, u32) {
+    let pid = wait_for_file(&dir.join("pid")).parse().expect("pid");
+    let child = wait_for_file(&dir.join("child")).parse().expect("pid");
+    (pid, child)
+}
+
+#[test]
+fn over_http_1_a_client_gone_before_the_header_block_gets_its_script_killed_at_the_timeout() {
+    // A FIN before anything is written reads the same as a half-close, which must still get
+    // its answer (RFC 9112 §9.6): the timeout is what bounds such a script.
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_script(dir.path(), "cgi-bin/silent.sh", SILENT_SCRIPT);
+    write_script(
+        dir.path(),
+        "cgi-bin/quick.sh",
+        "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nquick\\n'\n",
+    );
+    let server = Serveur::start(
+        dir.path(),
+        &["--cgi", "--cgi-timeout", "1", "--cgi-max", "1"],
+    );
+    let mut stream = TcpStream::connect(server.addr).expect("connect");
+    stream
+        .write_all(b"GET /cgi-bin/silent.sh HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("write");
+    let (pid, child) = silent_pids(dir.path());
+    drop(stream);
+    // The only turn (`--cgi-max 1`) comes back once the silent script is killed and reaped.
+    let reply = get(server.addr, "/cgi-bin/quick.sh");
+    assert_eq!((reply.status, reply.text().as_str()), (200, "quick\n"));
+    server.wait_for_log("CGI script /cgi-bin/silent.sh timed out after 1s; killed");
+    wait_process_gone(pid);
+    wait_process_dead(child);
+}
+
+#[test]
+fn over_http_2_a_client_gone_before_the_header_block_gets_its_script_killed_at_once() {
+    let (dir, server) = serve_script("cgi-bin/silent.sh", SILENT_SCRIPT, &["--cgi"]);
+    let (addr, root) = (server.addr, dir.path().to_path_buf());
+    let (pid, child) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(async move {
+            let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            let (mut sender, conn) = h2_handshake(stream).await;
+            let request = http::Request::get(format!("http://{addr}/cgi-bin/silent.sh"))
+                .body(http_body_util::Full::new(bytes::Bytes::new()))
+                .expect("request");
+            let response = tokio::spawn(sender.send_request(request));
+            let pids = tokio::task::spawn_blocking(move || silent_pids(&root))
+                .await
+                .expect("pids");
+            // The client closes the connection, the stream still waiting for its answer.
+            response.abort();
+            conn.abort();
+            pids
+        });
+    // Well before the 60 s default timeout: within `WAIT`.
+    wait_process_gone(pid);
+    wait_process_dead(child);
+    server.wait_for_log("CGI script /cgi-bin/silent.sh killed: the client went away");
 }
 
 #[test]
@@ -179,14 +250,15 @@ Expect: 100-continue\r\nConnection: close\r\n\r\n",
     );
 }
 
-/// The resident memory of process `pid`, in KiB.
-fn rss_kib(pid: u32) -> u64 {
+/// A memory figure of process `pid` in KiB, from `/proc/PID/status`: `VmRSS` (resident now)
+/// or `VmHWM` (the most it has ever been).
+fn memory_kib(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches(" kB").parse().ok())
-        .expect("VmRSS")
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
 }
 
 #[test]
@@ -218,8 +290,36 @@ fn a_script_writing_to_a_client_that_does_not_read_is_held_back_not_buffered() {
     std::thread::sleep(std::time::Duration::from_millis(300));
     let wchan = std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
     assert!(wchan.contains("pipe_write"), "the script went on: {wchan}");
-    let rss = rss_kib(server.pid());
+    let rss = memory_kib(server.pid(), "VmRSS");
     assert!(rss < 64 * 1024, "the server holds {rss} KiB");
     drop(stream);
     wait_process_gone(pid);
+}
+
+#[test]
+fn a_512_mib_upload_streams_to_the_script_without_growing_the_servers_memory() {
+    const SIZE: u64 = 512 << 20;
+    let (_dir, server) = serve_script(
+        "cgi-bin/count.sh",
+        "#!/bin/sh\nn=$(wc -c)\nprintf 'Content-Type: text/plain\\n\\n%s\\n' \"$n\"\n",
+        &["--cgi"],
+    );
+    let mut stream = TcpStream::connect(server.addr).expect("connect");
+    stream.set_read_timeout(Some(WAIT)).expect("timeout");
+    let head = format!(
+        "POST /cgi-bin/count.sh HTTP/1.1\r\nHost: x\r\nContent-Length: {SIZE}\r\n\
+Connection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).expect("write head");
+    // One MiB written again and again: the test holds no more of the body than that.
+    let chunk = vec![b'x'; 1 << 20];
+    for _ in 0..SIZE >> 20 {
+        stream.write_all(&chunk).expect("write body");
+    }
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read answer");
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(answer.contains(&format!("\r\n{SIZE}\n\r\n")), "{answer}");
+    let peak = memory_kib(server.pid(), "VmHWM");
+    assert!(peak < 64 * 1024, "the server's memory peaked at {peak} KiB");
 }

@@ -83,6 +83,26 @@ fn bad_arguments_give_one_line_and_exit_2() {
         (&["-b", "no..such..host", "0"], "no..such..host"),
         (&["-b", "127.0.0.1", "--header-timeout", "-3", "0"], "-3"),
         (&["8000", "8001"], "8001"),
+        (
+            &["-b", "127.0.0.1", "--cgi-dir", "/x", "0"],
+            "--cgi-dir: only meaningful with --cgi",
+        ),
+        (
+            &["-b", "127.0.0.1", "--cgi", "--cgi-dir", "x", "0"],
+            "'x' does not start with /",
+        ),
+        (
+            &["-b", "127.0.0.1", "--cgi", "--cgi-max", "0", "0"],
+            "--cgi-max: must be at least 1",
+        ),
+        (
+            &["-b", "127.0.0.1", "--cgi", "--cgi-max-body", "x", "0"],
+            "--cgi-max-body: 'x' is not a size",
+        ),
+        (
+            &["-b", "127.0.0.1", "--cgi", "--cgi-timeout", "0", "0"],
+            "--cgi-timeout: must be more than 0",
+        ),
     ];
     for (args, mention) in cases {
         let exit = run(args);

@@ -70,6 +70,8 @@ impl MetaVars {
             vars.set("PATH_TRANSLATED", translated);
         }
         vars.set("QUERY_STRING", parts.uri.query().unwrap_or(""));
+        // §4.1.3: the server MUST set CONTENT_TYPE when the request has a Content-Type, body or
+        // not; §4.1.2: CONTENT_LENGTH only describes a body.
         if let Some(content_type) = parts.headers.get(CONTENT_TYPE) {
             vars.set("CONTENT_TYPE", content_type.as_bytes());
         }

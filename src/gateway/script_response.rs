@@ -69,7 +69,9 @@ pub fn parse(buf: &[u8]) -> Result<Option<(ScriptReply, usize)>, Malformed> {
 }
 
 /// Reads the status line and header block an `nph-` script writes itself (it speaks HTTP, not
-/// CGI): `Ok(None)` if more bytes are needed.
+/// CGI): `Ok(None)` if more bytes are needed. Only the status and the end-to-end fields are
+/// kept: RFC 3875 §5.2 wants the bytes sent unmodified, but hyper owns the connection's framing
+/// (and HTTP/2 has no status line), so the server writes the head and frames the body itself.
 pub fn parse_nph(buf: &[u8]) -> Result<Option<(ResponseHead, usize)>, Malformed> {
     let mut fields = [httparse::EMPTY_HEADER; MAX_FIELDS];
     let mut response = httparse::Response::new(&mut fields);

@@ -309,7 +309,9 @@ impl Protocol {
             .timer(TokioTimer::new())
             .header_read_timeout(header_timeout)
             // A client may shut down its write side once the request is sent and still expects
-            // the whole response (RFC 9112 §9.6).
+            // the whole response (RFC 9112 §9.6). Its FIN is the same as a closing client's, so
+            // hyper stops reading until the response is written: a client gone before the
+            // response starts is seen at the first write that fails (README, CGI).
             .half_close(true)
             .keep_alive(self == Protocol::Http11)
             // CPython's `_MAXHEADERS`: the 101st header is a 431 (`malformed` words it as

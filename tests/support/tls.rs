@@ -168,19 +168,16 @@ where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let (mut parts, body) = request.into_parts();
-    let io = TokioIo::new(io);
     let response = if h2 {
         parts.uri = format!("{scheme}://localhost{}", parts.uri)
             .parse()
             .expect("absolute uri");
-        let (mut sender, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
-            .await
-            .expect("h2 handshake");
-        tokio::spawn(conn);
+        let (mut sender, _) = h2_handshake(io).await;
         sender
             .send_request(http::Request::from_parts(parts, body))
             .await
     } else {
+        let io = TokioIo::new(io);
         let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
             .await
             .expect("h1 handshake");
@@ -195,6 +192,24 @@ where
     let response = response.expect("response");
     let version = response.version();
     (read_reply(response).await, version)
+}
+
+/// Opens an HTTP/2 connection over `io` (prior knowledge, or `h2` agreed by ALPN) and spawns
+/// its task, which is returned too: aborting it closes the connection.
+pub async fn h2_handshake<IO>(
+    io: IO,
+) -> (
+    hyper::client::conn::http2::SendRequest<Full<Bytes>>,
+    tokio::task::JoinHandle<Result<(), hyper::Error>>,
+)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(io))
+            .await
+            .expect("h2 handshake");
+    (sender, tokio::spawn(conn))
 }
 
 /// A multi-threaded runtime for the client side of a test.
@@ -230,11 +245,7 @@ pub async fn many_streams<IO>(io: IO, count: usize, path: &str) -> Vec<Reply>
 where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let (sender, conn) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(io))
-            .await
-            .expect("h2 handshake");
-    tokio::spawn(conn);
+    let (sender, _) = h2_handshake(io).await;
     let requests = (0..count).map(|_| {
         let mut sender = sender.clone();
         let request = http::Request::get(format!("https://localhost{path}"))

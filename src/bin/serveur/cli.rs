@@ -384,12 +384,17 @@ fn cgi_config(args: &Args) -> Result<Option<CgiConfig>, String> {
         args.cgi_dir.clone()
     };
     let max_body = args.cgi_max_body.as_deref().unwrap_or("1G");
+    let timeout = seconds(args.cgi_timeout.unwrap_or(60.0), "--cgi-timeout")?;
+    if timeout.is_zero() {
+        // Every script would be killed before it could answer: each request a 504.
+        return Err("argument --cgi-timeout: must be more than 0".into());
+    }
     Ok(Some(CgiConfig {
         dirs,
         pass_env: args.cgi_pass_env.clone(),
         max_body: bytes(max_body)
             .ok_or_else(|| format!("argument --cgi-max-body: '{max_body}' is not a size"))?,
-        timeout: seconds(args.cgi_timeout.unwrap_or(60.0), "--cgi-timeout")?,
+        timeout,
         max_running,
     }))
 }
