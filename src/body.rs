@@ -59,6 +59,12 @@ impl Body {
     /// `len` bytes of an open file from byte `offset` on (a range request), read as
     /// [`Body::file`] reads, with `pread(2)`.
     pub fn file_at(file: File, offset: u64, len: u64) -> Self {
+        Body::shared_file(Arc::new(file), offset, len)
+    }
+
+    /// As [`Body::file_at`], for a file other bodies may be reading too (`pread` keeps no
+    /// shared position).
+    pub(crate) fn shared_file(file: Arc<File>, offset: u64, len: u64) -> Self {
         Body {
             kind: Kind::File(FileChunks {
                 file,
@@ -75,7 +81,7 @@ impl Body {
         match self.kind {
             Kind::File(chunks) if chunks.remaining >= ZERO_COPY_MIN => Body {
                 kind: Kind::Regions(FileByRegions {
-                    file: Arc::new(chunks.file),
+                    file: chunks.file,
                     offset: chunks.offset,
                     remaining: chunks.remaining,
                     regions: regions.clone(),
@@ -169,7 +175,7 @@ impl http_body::Body for Body {
 
 /// The unread part of a file body.
 struct FileChunks {
-    file: File,
+    file: Arc<File>,
     offset: u64,
     remaining: u64,
 }
@@ -188,7 +194,7 @@ impl FileChunks {
         // calls per chunk).
         while buf.len() < want {
             let at = self.offset + buf.len() as u64;
-            match rustix::io::pread(&self.file, rustix::buffer::spare_capacity(&mut buf), at) {
+            match rustix::io::pread(&*self.file, rustix::buffer::spare_capacity(&mut buf), at) {
                 Ok(0) => break,
                 Ok(_) => {}
                 Err(rustix::io::Errno::INTR) => {}

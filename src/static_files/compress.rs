@@ -4,8 +4,9 @@
 //! `gzip_comp_level` defaults to 1); better ratios come from precompressed siblings.
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use async_compression::tokio::bufread::{BrotliEncoder, GzipEncoder, ZstdEncoder};
@@ -18,6 +19,7 @@ use tokio::io::{AsyncBufRead, AsyncRead, BufReader, ReadBuf};
 use tokio_util::io::ReaderStream;
 
 use super::encoding::Encoding;
+use super::small_files::Content;
 use crate::body::Body;
 
 /// gzip level 1: nginx's default, the fastest deflate.
@@ -30,12 +32,15 @@ const ZSTD_LEVEL: i32 = 3;
 /// Bytes read from the source, and at most written per chunk of output.
 const CHUNK: usize = 64 * 1024;
 
-/// `file` compressed with `encoding` as the client reads.
-pub fn file(file: File, encoding: Encoding) -> Body {
-    encode(
-        BufReader::with_capacity(CHUNK, BlockingFile(file)),
-        encoding,
-    )
+/// `content` compressed with `encoding` as the client reads.
+pub fn content(content: Content, encoding: Encoding) -> Body {
+    match content {
+        Content::File(file) => encode(
+            BufReader::with_capacity(CHUNK, BlockingFile { file, offset: 0 }),
+            encoding,
+        ),
+        Content::Memory(bytes) => self::bytes(bytes, encoding),
+    }
 }
 
 /// `bytes` (a page already in memory) compressed with `encoding`.
@@ -65,10 +70,13 @@ fn stream<R: AsyncRead + Send + 'static>(encoder: R) -> Body {
     Body::stream(StreamBody::new(frames))
 }
 
-/// A file read with plain blocking `read(2)` calls on the runtime's thread, as
+/// A file read from its start with plain blocking `pread(2)` calls on the runtime's thread, as
 /// [`Body::file`] reads: for files in the page cache that costs less than tokio's hand-off of
 /// each read to its blocking pool, and the compressor next to it costs far more anyway.
-struct BlockingFile(File);
+struct BlockingFile {
+    file: Arc<File>,
+    offset: u64,
+}
 
 impl AsyncRead for BlockingFile {
     fn poll_read(
@@ -78,13 +86,14 @@ impl AsyncRead for BlockingFile {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         loop {
-            match this.0.read(buf.initialize_unfilled()) {
+            match rustix::io::pread(&*this.file, buf.initialize_unfilled(), this.offset) {
                 Ok(n) => {
                     buf.advance(n);
+                    this.offset += n as u64;
                     return Poll::Ready(Ok(()));
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Poll::Ready(Err(e)),
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Poll::Ready(Err(e.into())),
             }
         }
     }

@@ -5,7 +5,8 @@
 //! validators made (`etag`), the preconditions evaluated (`conditional`, RFC 9110 §13.2.2)
 //! and the `Range` planned (`range`).
 
-use std::fs::{File, Metadata};
+use std::fs::Metadata;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use http::header::RANGE;
@@ -15,6 +16,7 @@ use super::conditional::{self, Verdict};
 use super::encoding::Coding;
 use super::negotiate::{self, Choice};
 use super::range::{self, ByteRange, Plan};
+use super::small_files::Content;
 use super::{etag, listing, mime, StaticFiles};
 use crate::safe_path::{Found, UrlPath};
 
@@ -63,9 +65,9 @@ pub struct Validators {
 
 /// A file representation ready to be sent.
 pub struct Representation {
-    /// The open file: the original, or its precompressed sibling.
-    pub file: File,
-    /// The length of `file` (of the source, for on-the-fly coding).
+    /// The bytes: of the original, or of its precompressed sibling.
+    pub content: Content,
+    /// The length of `content` (of the source, for on-the-fly coding).
     pub len: u64,
     /// The media type of the original file.
     pub content_type: HeaderValue,
@@ -122,8 +124,9 @@ pub fn decide(
     open(files, &url, found, headers)
 }
 
-/// The file `found` at `url`. It is opened last, once the representation is chosen and the
-/// preconditions passed, so that a 304 or a precompressed sibling costs no `open` of it.
+/// The file `found` at `url`. It is opened last (or found in memory, `small_files`), once the
+/// representation is chosen and the preconditions passed, so that a 304 or a precompressed
+/// sibling costs no `open` of it.
 fn open(files: &StaticFiles, url: &UrlPath, found: Found, headers: &HeaderMap) -> Outcome {
     let metadata = found.metadata;
     let modified = metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH);
@@ -156,16 +159,16 @@ fn open(files: &StaticFiles, url: &UrlPath, found: Found, headers: &HeaderMap) -
         Verdict::NotModified => return Outcome::NotModified(validators),
         Verdict::Failed => return Outcome::PreconditionFailed,
     }
-    let file = match sibling {
-        Some(file) => file,
-        None => match File::open(&found.path) {
-            Ok(file) => file,
+    let content = match sibling {
+        Some(file) => Content::File(Arc::new(file)),
+        None => match files.small_files.open(&found.path, &metadata) {
+            Ok(content) => content,
             // CPython answers 404 for any open() failure, permission denied included.
             Err(_) => return Outcome::NotFound,
         },
     };
     let representation = Representation {
-        file,
+        content,
         len: metadata.len(),
         content_type,
         coding,

@@ -15,6 +15,7 @@ mod negotiate;
 mod policy;
 mod precompressed;
 mod range;
+mod small_files;
 
 use std::io;
 use std::path::Path;
@@ -53,6 +54,7 @@ pub struct StaticFiles {
     index_files: Vec<String>,
     compress: bool,
     policy: policy::Policy,
+    small_files: small_files::SmallFiles,
 }
 
 impl StaticFiles {
@@ -65,6 +67,7 @@ impl StaticFiles {
             index_files: vec!["index.html".into(), "index.htm".into()],
             compress: true,
             policy: policy::Policy::default(),
+            small_files: small_files::SmallFiles::default(),
         })
     }
 
@@ -133,8 +136,8 @@ impl StaticFiles {
                 content_headers(response.headers_mut(), &rep, length);
                 if !head {
                     *response.body_mut() = match rep.coding {
-                        Coding::OnTheFly(e) => compress::file(rep.file, e),
-                        _ => Body::file(rep.file, rep.len),
+                        Coding::OnTheFly(e) => compress::content(rep.content, e),
+                        _ => rep.content.body(0, rep.len),
                     };
                 }
                 self.add_extra_headers(response)
@@ -198,7 +201,7 @@ impl StaticFiles {
         headers.insert(CONTENT_RANGE, part.content_range(rep.len));
         content_headers(headers, &rep, Some(part.len()));
         if !head {
-            *response.body_mut() = Body::file_at(rep.file, part.start, part.len());
+            *response.body_mut() = rep.content.body(part.start, part.len());
         }
         self.add_extra_headers(response)
     }
@@ -206,7 +209,7 @@ impl StaticFiles {
     /// `206` with several ranges as `multipart/byteranges`, streamed from the file.
     fn multipart(&self, rep: Representation, parts: &[ByteRange], head: bool) -> Response {
         let (body, content_type, length) =
-            multipart::body(rep.file, parts, rep.len, &rep.content_type);
+            multipart::body(rep.content, parts, rep.len, &rep.content_type);
         let mut response = content_response(if head { Body::empty() } else { body });
         *response.status_mut() = StatusCode::PARTIAL_CONTENT;
         let headers = response.headers_mut();

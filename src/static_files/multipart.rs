@@ -3,24 +3,23 @@
 //! by range as the client takes them, each through [`Body::file_at`], so the response is never
 //! held in memory. Its exact length is known before the first byte is sent.
 
-use std::fs::File;
 use std::hash::{BuildHasher, Hasher, RandomState};
 use std::io;
 
 use bytes::Bytes;
-use futures_util::future::{self, Either};
 use futures_util::stream::{self, Stream, StreamExt};
 use http::HeaderValue;
 use http_body::Frame;
 use http_body_util::{BodyStream, StreamBody};
 
 use super::range::ByteRange;
+use super::small_files::Content;
 use crate::body::Body;
 
-/// The multipart body of `ranges` of `file` (a representation of `total` bytes and type
+/// The multipart body of `ranges` of `content` (a representation of `total` bytes and type
 /// `content_type`), with the `Content-Type` header value naming its boundary, and its length.
 pub fn body(
-    file: File,
+    content: Content,
     ranges: &[ByteRange],
     total: u64,
     content_type: &HeaderValue,
@@ -46,7 +45,7 @@ pub fn body(
     parts.push(Part::Bytes(Bytes::from(tail)));
     let header = HeaderValue::try_from(format!("multipart/byteranges; boundary={boundary}"))
         .unwrap_or_else(|_| HeaderValue::from_static("multipart/byteranges"));
-    let body = Body::stream(StreamBody::new(frames(file, parts)));
+    let body = Body::stream(StreamBody::new(frames(content, parts)));
     (body, header, len)
 }
 
@@ -68,21 +67,15 @@ enum Part {
     Range(ByteRange),
 }
 
-/// The parts as one stream of frames. A range's file handle (a `dup` of `file`; reads are
-/// `pread`, so handles do not share a position) is made only when its turn comes.
+/// The parts as one stream of frames, each range read from `content` when its turn comes.
 fn frames(
-    file: File,
+    content: Content,
     parts: Vec<Part>,
 ) -> impl Stream<Item = io::Result<Frame<Bytes>>> + Send + 'static {
-    stream::iter(parts)
-        .map(move |part| match part {
-            Part::Bytes(bytes) => Ok(Body::full(bytes)),
-            Part::Range(range) => file
-                .try_clone()
-                .map(|file| Body::file_at(file, range.start, range.len())),
+    stream::iter(parts).flat_map(move |part| {
+        BodyStream::new(match part {
+            Part::Bytes(bytes) => Body::full(bytes),
+            Part::Range(range) => content.body(range.start, range.len()),
         })
-        .flat_map(|part| match part {
-            Ok(body) => Either::Left(BodyStream::new(body)),
-            Err(e) => Either::Right(stream::once(future::ready(Err(e)))),
-        })
+    })
 }

@@ -1,0 +1,258 @@
+//! Small files kept in memory, checked against the file on disk at every request.
+//!
+//! A 1 KiB file costs a server more in system calls than in bytes: `open`, `read` and `close`
+//! on top of the `stat` that every request needs anyway (its validators come from it).
+//! lighttpd keeps its `stat` results and open files for a second and serves changes late;
+//! serveur keeps the *bytes* of files up to [`MAX_LEN`] and reuses them only while the file's
+//! identity — device, inode, size, modification and change times, as the request's own `stat`
+//! just read them — is the one they were read under. An edit changes the change time, a
+//! replacement (`rename` over it) the inode: the next request reads the file again, so nothing
+//! is ever served late, and a cached request costs the `stat` and nothing else.
+//!
+//! Timestamps are coarse (the kernel's clock tick, whole seconds on some file systems), so two
+//! writes close together can leave the same change time. As git does with "racily clean"
+//! entries, a file changed less than [`SETTLE`] ago is read but not kept: any later change
+//! then gets a change time different from the kept one.
+//!
+//! Bounded: at most [`MAX_ENTRIES`] files (so [`MAX_ENTRIES`] × [`MAX_LEN`] bytes); a full
+//! cache drops an entry at random. No file handle is kept.
+
+use std::collections::HashMap;
+use std::fs::{File, Metadata};
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+
+use crate::body::Body;
+
+/// Largest file kept in memory; larger ones are sent from an open file (with `sendfile` where
+/// the connection allows), where the `open` is a small part of the cost.
+pub const MAX_LEN: u64 = 16 * 1024;
+
+/// Most files kept.
+pub const MAX_ENTRIES: usize = 1024;
+
+/// How long after its last change a file's bytes may be kept (see the module's notes).
+const SETTLE: Duration = Duration::from_secs(2);
+
+/// The bytes of a representation: an open file, or a small file's bytes in memory.
+pub enum Content {
+    /// Read from the file as the client takes it.
+    File(Arc<File>),
+    /// Already in memory.
+    Memory(Bytes),
+}
+
+impl Content {
+    /// `len` bytes from `offset` on, as a response body.
+    pub fn body(&self, offset: u64, len: u64) -> Body {
+        match self {
+            Content::File(file) => Body::shared_file(Arc::clone(file), offset, len),
+            Content::Memory(bytes) => {
+                let start = (offset as usize).min(bytes.len());
+                let end = start.saturating_add(len as usize).min(bytes.len());
+                Body::full(bytes.slice(start..end))
+            }
+        }
+    }
+}
+
+/// What makes a file the same file: if any of these changed, its bytes may have.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Identity {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl Identity {
+    fn of(metadata: &Metadata) -> Self {
+        Identity {
+            dev: metadata.dev(),
+            ino: metadata.ino(),
+            size: metadata.size(),
+            mtime: (metadata.mtime(), metadata.mtime_nsec()),
+            ctime: (metadata.ctime(), metadata.ctime_nsec()),
+        }
+    }
+
+    /// Whether the last change is at least [`SETTLE`] old.
+    fn settled(&self) -> bool {
+        let changed = UNIX_EPOCH + Duration::new(self.ctime.0.max(0) as u64, self.ctime.1 as u32);
+        SystemTime::now()
+            .duration_since(changed)
+            .is_ok_and(|age| age >= SETTLE)
+    }
+}
+
+struct Entry {
+    identity: Identity,
+    bytes: Bytes,
+}
+
+/// The cache of one [`StaticFiles`](super::StaticFiles) (shared by its clones).
+#[derive(Clone, Default)]
+pub struct SmallFiles(Arc<Mutex<HashMap<PathBuf, Entry>>>);
+
+impl std::fmt::Debug for SmallFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SmallFiles")
+    }
+}
+
+impl SmallFiles {
+    /// The content of the regular file at `path`, whose `metadata` the caller has just read:
+    /// from memory when the file has not changed since it was kept, else from the disk.
+    pub fn open(&self, path: &Path, metadata: &Metadata) -> io::Result<Content> {
+        let identity = Identity::of(metadata);
+        if identity.size > MAX_LEN {
+            return File::open(path).map(|file| Content::File(Arc::new(file)));
+        }
+        {
+            let mut entries = self.lock();
+            match entries.get(path) {
+                Some(entry) if entry.identity == identity => {
+                    return Ok(Content::Memory(entry.bytes.clone()))
+                }
+                Some(_) => {
+                    entries.remove(path);
+                }
+                None => {}
+            }
+        }
+        let file = File::open(path)?;
+        let Some(bytes) = read_exactly(&file, identity.size)? else {
+            // Shorter than its stat said: the file body ends it short, as for a large file.
+            return Ok(Content::File(Arc::new(file)));
+        };
+        // Kept only if the file did not change between the caller's stat and this read
+        // (otherwise these bytes may not be the ones `identity` describes), and has settled.
+        if identity.settled() && file.metadata().is_ok_and(|m| Identity::of(&m) == identity) {
+            self.keep(
+                path,
+                Entry {
+                    identity,
+                    bytes: bytes.clone(),
+                },
+            );
+        }
+        Ok(Content::Memory(bytes))
+    }
+
+    fn keep(&self, path: &Path, entry: Entry) {
+        let mut entries = self.lock();
+        if entries.len() >= MAX_ENTRIES && !entries.contains_key(path) {
+            // Iteration order is the hash order, random per process: a random victim.
+            if let Some(victim) = entries.keys().next().cloned() {
+                entries.remove(&victim);
+            }
+        }
+        entries.insert(path.to_path_buf(), entry);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Entry>> {
+        // Every change is one call on the map: a panic elsewhere cannot leave it half-changed.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The first `len` bytes of `file`, or `None` if it holds fewer now.
+fn read_exactly(file: &File, len: u64) -> io::Result<Option<Bytes>> {
+    let len = len as usize;
+    let mut buf = Vec::with_capacity(len);
+    while buf.len() < len {
+        let at = buf.len() as u64;
+        match rustix::io::pread(file, rustix::buffer::spare_capacity(&mut buf), at) {
+            Ok(0) => return Ok(None),
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(Some(Bytes::from(buf)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(cache: &SmallFiles, path: &Path) -> Vec<u8> {
+        let metadata = std::fs::metadata(path).expect("stat");
+        match cache.open(path, &metadata).expect("open") {
+            Content::Memory(bytes) => bytes.to_vec(),
+            Content::File(_) => panic!("a small file was not read into memory"),
+        }
+    }
+
+    fn settle() {
+        std::thread::sleep(SETTLE + Duration::from_millis(100));
+    }
+
+    #[test]
+    fn a_settled_file_is_kept_and_read_again_once_changed_or_replaced() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("a.txt");
+        let cache = SmallFiles::default();
+        std::fs::write(&path, "one").expect("write");
+        settle();
+        assert_eq!(open(&cache, &path), b"one");
+        assert_eq!(cache.lock().len(), 1, "a settled file is kept");
+        // Same length, written in place right away: only the change time tells.
+        std::fs::write(&path, "two").expect("write");
+        assert_eq!(open(&cache, &path), b"two");
+        assert!(
+            cache.lock().is_empty(),
+            "the stale entry is dropped, the fresh one not kept"
+        );
+        // Replaced by a rename: another inode.
+        let other = dir.path().join("b.txt");
+        std::fs::write(&other, "six").expect("write");
+        std::fs::rename(&other, &path).expect("rename");
+        assert_eq!(open(&cache, &path), b"six");
+    }
+
+    #[test]
+    fn a_file_changed_moments_ago_is_read_but_not_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("fresh.txt");
+        std::fs::write(&path, "new").expect("write");
+        let cache = SmallFiles::default();
+        assert_eq!(open(&cache, &path), b"new");
+        assert!(cache.lock().is_empty());
+    }
+
+    #[test]
+    fn large_files_are_opened_not_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("big.bin");
+        std::fs::write(&path, vec![7u8; MAX_LEN as usize + 1]).expect("write");
+        let metadata = std::fs::metadata(&path).expect("stat");
+        let cache = SmallFiles::default();
+        assert!(matches!(cache.open(&path, &metadata), Ok(Content::File(_))));
+        assert!(cache.lock().is_empty());
+    }
+
+    #[test]
+    fn the_cache_never_holds_more_than_its_bound() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = SmallFiles::default();
+        let paths: Vec<PathBuf> = (0..MAX_ENTRIES + 10)
+            .map(|i| {
+                let path = dir.path().join(format!("{i}.txt"));
+                std::fs::write(&path, i.to_string()).expect("write");
+                path
+            })
+            .collect();
+        settle();
+        for (i, path) in paths.iter().enumerate() {
+            assert_eq!(open(&cache, path), i.to_string().as_bytes());
+        }
+        assert_eq!(cache.lock().len(), MAX_ENTRIES);
+    }
+}
