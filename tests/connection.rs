@@ -112,6 +112,47 @@ fn an_idle_keep_alive_connection_is_closed_after_the_header_timeout() {
 }
 
 #[test]
+fn a_connection_busy_for_several_header_timeouts_is_never_cut() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let content: Vec<u8> = (0..32 * 1024 * 1024).map(|i| (i % 253) as u8).collect();
+    std::fs::write(dir.path().join("big.bin"), &content).expect("write");
+    std::fs::write(dir.path().join("a.txt"), "hello\n").expect("write");
+    let server = Serveur::start(dir.path(), &["--header-timeout", "1"]);
+
+    // A download the client does not read for 3 s: the server waits on a full socket.
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    socket
+        .set_recv_buffer_size(4096)
+        .expect("small receive buffer");
+    socket.connect(&server.addr.into()).expect("connect");
+    let mut slow: TcpStream = socket.into();
+    slow.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("write");
+    std::thread::sleep(Duration::from_secs(3));
+    let (got, _) = read_until_closed(&mut slow);
+    let body_start = got.windows(4).position(|w| w == b"\r\n\r\n").expect("head") + 4;
+    assert!(got[body_start..] == content[..], "the download was cut");
+
+    // Requests every 0.6 s keep a connection open across 3 s of 1 s timeouts.
+    let mut chatty = TcpStream::connect(server.addr).expect("connect");
+    chatty.set_read_timeout(Some(WAIT)).expect("timeout");
+    for _ in 0..5 {
+        chatty
+            .write_all(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+            .expect("the connection is still open");
+        let mut answer = [0u8; 512];
+        let n = chatty.read(&mut answer).expect("read");
+        assert!(
+            answer[..n].ends_with(b"hello\n"),
+            "{:?}",
+            String::from_utf8_lossy(&answer[..n])
+        );
+        std::thread::sleep(Duration::from_millis(600));
+    }
+}
+
+#[test]
 fn past_the_connection_cap_a_client_waits_and_is_served_when_a_slot_frees() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("a.txt"), "hello\n").expect("write");

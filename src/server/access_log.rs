@@ -16,6 +16,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Local};
 use http_body::{Frame, SizeHint};
 
+use super::malformed::Parsed;
 use crate::body::Body;
 
 /// Where log lines go: a writer thread fed by a channel, or nowhere.
@@ -222,21 +223,24 @@ pub(crate) struct Entry {
 
 /// A response body that counts the bytes it hands to the connection and writes the access
 /// line when it ends or is dropped (a client that goes away still gets its line, with the bytes
-/// actually sent).
+/// actually sent). When hyper drops it, the response is done with: the connection's counters
+/// hear of it (the header timeout waits for no answer in flight, `deadline`).
 pub(crate) struct LoggedBody {
     inner: Body,
     sent: u64,
     entry: Option<Entry>,
     log: AccessLog,
+    parsed: Parsed,
 }
 
 impl LoggedBody {
-    pub(crate) fn new(inner: Body, entry: Option<Entry>, log: AccessLog) -> Self {
+    pub(crate) fn new(inner: Body, entry: Option<Entry>, log: AccessLog, parsed: Parsed) -> Self {
         LoggedBody {
             inner,
             sent: 0,
             entry,
             log,
+            parsed,
         }
     }
 
@@ -266,6 +270,7 @@ impl LoggedBody {
 impl Drop for LoggedBody {
     fn drop(&mut self) {
         self.finish();
+        self.parsed.finish();
     }
 }
 

@@ -75,7 +75,8 @@ where
     let io = Guard::new(ReadAhead::new(io), parsed.clone(), peer);
     let info = Arc::new(info);
     let service = service_fn(move |req: http::Request<Incoming>| {
-        parsed.bump();
+        parsed.bump(req.version());
+        let parsed = parsed.clone();
         let handler = Arc::clone(&handler);
         let info = Arc::clone(&info);
         // HTTP/2 (h2c) frames data itself: placeholders would be sent as bytes.
@@ -122,7 +123,7 @@ where
                     Some(regions) => body.sent_by_regions(regions),
                     None => body,
                 };
-                LoggedBody::new(body, entry, log)
+                LoggedBody::new(body, entry, log, parsed)
             }))
         }
     });

@@ -121,11 +121,12 @@ impl Server {
         self
     }
 
-    /// How long a client has to send a complete request head, counted from the moment the
-    /// server waits for one: on a new connection, and between requests on a kept-alive one
-    /// (default 30 s), for HTTP/1 and for an HTTP/2 connection's first request. It stops
-    /// slowloris clients and closes idle keep-alive connections, each with CPython's
-    /// `Request timed out` log line naming the client.
+    /// How long a client has to send a complete request head while no request of its
+    /// connection is being answered (default 30 s): on a new connection, and between requests
+    /// on a kept-alive one, for HTTP/1 and for an HTTP/2 connection's first request. A
+    /// connection quiet that long is closed within one more such period. It stops slowloris
+    /// clients (with CPython's `Request timed out` log line naming the client) and closes idle
+    /// keep-alive connections (quietly).
     pub fn header_timeout(mut self, timeout: Duration) -> Self {
         self.header_timeout = timeout;
         self
@@ -167,7 +168,7 @@ impl Server {
     ) -> io::Result<()> {
         let listener = TcpListener::from_std(self.listener)?;
         let local = listener.local_addr()?;
-        let builder = Arc::new(self.protocol.builder(self.header_timeout));
+        let builder = Arc::new(self.protocol.builder());
         let acceptor = self
             .tls
             .as_ref()
@@ -302,12 +303,12 @@ impl Protocol {
     }
 
     /// hyper's connection builder for this protocol.
-    fn builder(self, header_timeout: Duration) -> auto::Builder<TokioExecutor> {
+    fn builder(self) -> auto::Builder<TokioExecutor> {
         let mut builder = auto::Builder::new(TokioExecutor::new());
         builder
             .http1()
-            .timer(TokioTimer::new())
-            .header_read_timeout(header_timeout)
+            // No per-request timer: `deadline` watches each connection instead.
+            .header_read_timeout(None)
             // A client may shut down its write side once the request is sent and still expects
             // the whole response (RFC 9112 §9.6). Its FIN is the same as a closing client's, so
             // hyper stops reading until the response is written: a client gone before the

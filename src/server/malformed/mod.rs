@@ -30,7 +30,7 @@
 use std::io::{self, IoSlice};
 use std::net::IpAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
@@ -47,27 +47,56 @@ use super::access_log::AccessLog;
 use super::zero_copy::placeholder_offset;
 
 /// How many requests hyper has parsed on a connection (the service counts them as it gets
-/// them), and whether the client sent bytes after the last of them (the guard notes it as it
-/// reads): what tells a client stalled in a head from an idle one.
+/// them) and how many of their responses are done with, and whether the client sent bytes
+/// after the last of them (the guard notes it as it reads): what tells a busy connection from
+/// an idle one, and a client stalled in a head from an idle one (`deadline`).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Parsed(Arc<Counters>);
 
 #[derive(Debug, Default)]
 struct Counters {
     requests: AtomicUsize,
+    /// Responses sent whole or dropped.
+    finished: AtomicUsize,
     /// `requests + 1` as it was at the last read that brought bytes; 0 before any.
     heard_after: AtomicUsize,
+    /// Whether the connection speaks HTTP/2 (its requests are streams, not heads).
+    http2: AtomicBool,
 }
 
 impl Parsed {
     /// One more request reached the service.
-    pub(crate) fn bump(&self) {
+    pub(crate) fn bump(&self, version: http::Version) {
         self.0.requests.fetch_add(1, Ordering::Relaxed);
+        if version == http::Version::HTTP_2 {
+            self.0.http2.store(true, Ordering::Relaxed);
+        }
     }
 
-    /// How many so far.
+    /// One response is done with: sent, or dropped with its connection.
+    pub(crate) fn finish(&self) {
+        self.0.finished.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many requests so far.
     pub(crate) fn get(&self) -> usize {
         self.0.requests.load(Ordering::Relaxed)
+    }
+
+    /// Requests and finished responses so far: it changes whenever the connection does work.
+    pub(crate) fn activity(&self) -> (usize, usize) {
+        (self.get(), self.0.finished.load(Ordering::Relaxed))
+    }
+
+    /// Whether a request is being answered (its handler runs or its body is being sent).
+    pub(crate) fn busy(&self) -> bool {
+        let (requests, finished) = self.activity();
+        requests > finished
+    }
+
+    /// Whether the connection is HTTP/2.
+    pub(crate) fn is_http2(&self) -> bool {
+        self.0.http2.load(Ordering::Relaxed)
     }
 
     /// The client sent some bytes.
