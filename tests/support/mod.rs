@@ -108,18 +108,7 @@ impl Serveur {
 
     /// Waits until a log line containing `needle` appears, and returns it.
     pub fn wait_for_log(&self, needle: &str) -> String {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(line) = self.log().into_iter().find(|l| l.contains(needle)) {
-                return line;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no log line containing {needle:?} in {:#?}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        wait_for_line(needle, || self.log())
     }
 
     /// Sends a signal (e.g. `"INT"`, `"TERM"`) to the process.
@@ -149,6 +138,23 @@ impl Drop for Serveur {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Waits until one of the `lines` (read again and again) contains `needle`, and returns it;
+/// fails the test after [`WAIT`], showing them.
+pub fn wait_for_line(needle: &str, lines: impl Fn() -> Vec<String>) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(line) = lines().into_iter().find(|l| l.contains(needle)) {
+            return line;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no line containing {needle:?} in {:#?}",
+            lines()
+        );
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
