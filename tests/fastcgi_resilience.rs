@@ -1,13 +1,14 @@
 //! The FastCGI gateway when things go wrong or get busy: php-fpm stopped (502), restarted (the
 //! pool recovers), too slow (504), a hundred requests at once with four workers; a non-PHP
-//! application (Python WSGI under flup) at a path prefix; and the flags' checks.
+//! application (Python WSGI under flup) at a path prefix; an application on a TCP port; several
+//! `--fastcgi` routes in one server; and the flags' checks.
 
 mod fastcgi_apps;
 mod support;
 
 use std::time::{Duration, Instant};
 
-use fastcgi_apps::{flup, php_site, write};
+use fastcgi_apps::{flup, open_connections, php_site, responder_on_tcp, write};
 use support::{get, post, Serveur};
 
 #[test]
@@ -100,6 +101,69 @@ fn a_python_wsgi_application_under_flup_is_served_at_a_prefix() {
     for _ in 0..5 {
         assert_eq!(get(server.addr, "/app/").status, 201);
     }
+}
+
+#[test]
+fn an_application_at_host_port_is_reached_over_tcp_on_one_kept_connection() {
+    let site = tempfile::tempdir().expect("site");
+    let run = tempfile::tempdir().expect("run dir");
+    let app = responder_on_tcp(
+        run.path(),
+        r#"
+def app(params, stdin, aborted):
+    yield b"Content-Type: text/plain\r\n\r\n"
+    yield (params["PATH_INFO"] + " " + params["QUERY_STRING"]).encode()
+"#,
+    );
+    assert!(app.address().starts_with("127.0.0.1:"), "{}", app.address());
+    let route = format!("/app={}", app.address());
+    let server = Serveur::start(site.path(), &["--fastcgi", &route]);
+    for n in 0..3 {
+        let reply = get(server.addr, &format!("/app/hello?{n}"));
+        assert_eq!(reply.status, 200, "{} {:#?}", reply.text(), app.output());
+        assert_eq!(reply.text(), format!("/hello {n}"));
+    }
+    assert_eq!(open_connections(&app), [1], "{:#?}", app.output());
+}
+
+#[test]
+fn each_fastcgi_route_reaches_its_application_and_the_first_given_takes_an_overlap() {
+    let run = tempfile::tempdir().expect("run dir");
+    let python = flup(
+        run.path(),
+        "def app(environ, start_response):\n\
+         \x20   start_response('200 OK', [('Content-Type', 'text/plain')])\n\
+         \x20   return [('flup ' + environ['PATH_INFO']).encode()]\n",
+    );
+    let app_route = format!("/app={}", python.address());
+    // Two workers: each server keeps a connection to php-fpm, which ties up a worker.
+    let php = php_site(2, &["--fastcgi", &app_route]);
+    write(
+        php.site.path(),
+        "app/both.php",
+        "<?php echo 'php ', $_SERVER['SCRIPT_NAME'];",
+    );
+    let php_route = format!("*.php={}", php.fpm.address());
+    let app_first = Serveur::start(
+        php.site.path(),
+        &["--fastcgi", &app_route, "--fastcgi", &php_route],
+    );
+    for server in [&php.server, &app_first] {
+        assert_eq!(get(server.addr, "/app/hello").text(), "flup /hello");
+        assert_eq!(get(server.addr, "/sub/").text(), "sub index");
+        assert_eq!(get(server.addr, "/plain.txt").text(), "just text\n");
+        // An extension route takes only the files it finds: the prefix route gets the rest.
+        assert_eq!(get(server.addr, "/app/none.php").text(), "flup /none.php");
+    }
+    // `/app/both.php` is both routes' (the file exists): the route given first runs it.
+    assert_eq!(
+        get(php.server.addr, "/app/both.php").text(),
+        "php /app/both.php"
+    );
+    assert_eq!(
+        get(app_first.addr, "/app/both.php").text(),
+        "flup /both.php"
+    );
 }
 
 #[test]
