@@ -8,8 +8,8 @@ mod support;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 
-use fastcgi_apps::{json, php_site, responder, write};
-use support::{get, post, request, Serveur, WAIT};
+use fastcgi_apps::{json, php_site, responder, site_with, write};
+use support::{get, post, request, WAIT};
 
 #[test]
 fn php_gets_the_cgi_meta_variables_with_script_name_and_path_info_split() {
@@ -196,21 +196,16 @@ fn status_and_headers_set_by_php_are_sent() {
 /// and its default `Content-Type`.
 #[test]
 fn a_bare_local_location_is_served_in_place_once_and_never_loops() {
-    let site = tempfile::tempdir().expect("site");
-    let run = tempfile::tempdir().expect("run dir");
-    write(site.path(), "other.txt", "the other file\n");
-    let app = responder(
-        run.path(),
-        r#"
+    let app = r#"
 def app(params, stdin, aborted):
     target = {"/moved": "/other.txt", "/loop": "/app/loop", "/with-body": "/other.txt"}
     yield b"Location: " + target[params["PATH_INFO"]].encode() + b"\r\n\r\n"
     if params["PATH_INFO"] == "/with-body":
         yield b"see /other.txt"
-"#,
-    );
-    let route = format!("/app={}", app.address());
-    let server = Serveur::start(site.path(), &["--fastcgi", &route]);
+"#;
+    let python = site_with("/app", |run| responder(run, app), &[]);
+    let (server, app) = (&python.server, &python.app);
+    write(python.site.path(), "other.txt", "the other file\n");
 
     let reply = get(server.addr, "/app/moved");
     assert_eq!(reply.status, 200, "{} {:#?}", reply.text(), app.output());

@@ -8,14 +8,14 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use fastcgi_apps::{flup, open_connections, php_site, responder_on_tcp, write};
+use fastcgi_apps::{flup, open_connections, php_site, responder_on_tcp, site_with, write};
 use support::{get, post, Serveur};
 
 #[test]
 fn a_stopped_php_fpm_is_a_502_with_a_log_line() {
     let mut php = php_site(1, &[]);
     assert_eq!(get(php.server.addr, "/vars.php").status, 200);
-    php.fpm.stop();
+    php.app.stop();
     let reply = get(php.server.addr, "/vars.php");
     assert_eq!(reply.status, 502);
     assert!(reply.text().contains("Error code: 502"), "{}", reply.text());
@@ -30,7 +30,7 @@ fn the_pool_recovers_when_php_fpm_restarts() {
     for _ in 0..3 {
         assert_eq!(get(php.server.addr, "/vars.php").status, 200);
     }
-    php.fpm.restart();
+    php.app.restart();
     for _ in 0..3 {
         let reply = get(php.server.addr, "/vars.php");
         assert_eq!(reply.status, 200, "{}", reply.text());
@@ -76,20 +76,15 @@ fn a_hundred_concurrent_requests_all_succeed_with_few_workers() {
 
 #[test]
 fn a_python_wsgi_application_under_flup_is_served_at_a_prefix() {
-    let site = tempfile::tempdir().expect("site");
-    let run = tempfile::tempdir().expect("run dir");
-    std::fs::write(site.path().join("static.txt"), "static\n").expect("write");
-    let app = flup(
-        run.path(),
-        "def app(environ, start_response):\n\
+    let app = "def app(environ, start_response):\n\
          \x20   body = environ['wsgi.input'].read(int(environ.get('CONTENT_LENGTH') or 0))\n\
          \x20   text = '|'.join([environ['REQUEST_METHOD'], environ['SCRIPT_NAME'],\n\
          \x20                    environ['PATH_INFO'], environ['QUERY_STRING']]) + '|'\n\
          \x20   start_response('201 Made', [('Content-Type', 'text/plain'), ('X-App', 'flup')])\n\
-         \x20   return [text.encode() + body]\n",
-    );
-    let route = format!("/app={}", app.address());
-    let server = Serveur::start(site.path(), &["--fastcgi", &route]);
+         \x20   return [text.encode() + body]\n";
+    let python = site_with("/app", |run| flup(run, app), &[]);
+    let (server, app) = (&python.server, &python.app);
+    write(python.site.path(), "static.txt", "static\n");
     let reply = get(server.addr, "/app/hello/world?x=1");
     assert_eq!(reply.status, 201, "{} {:#?}", reply.text(), app.output());
     assert_eq!(reply.header("x-app"), "flup");
@@ -105,25 +100,20 @@ fn a_python_wsgi_application_under_flup_is_served_at_a_prefix() {
 
 #[test]
 fn an_application_at_host_port_is_reached_over_tcp_on_one_kept_connection() {
-    let site = tempfile::tempdir().expect("site");
-    let run = tempfile::tempdir().expect("run dir");
-    let app = responder_on_tcp(
-        run.path(),
-        r#"
+    let app = r#"
 def app(params, stdin, aborted):
     yield b"Content-Type: text/plain\r\n\r\n"
     yield (params["PATH_INFO"] + " " + params["QUERY_STRING"]).encode()
-"#,
-    );
+"#;
+    let python = site_with("/app", |run| responder_on_tcp(run, app), &[]);
+    let (server, app) = (&python.server, &python.app);
     assert!(app.address().starts_with("127.0.0.1:"), "{}", app.address());
-    let route = format!("/app={}", app.address());
-    let server = Serveur::start(site.path(), &["--fastcgi", &route]);
     for n in 0..3 {
         let reply = get(server.addr, &format!("/app/hello?{n}"));
         assert_eq!(reply.status, 200, "{} {:#?}", reply.text(), app.output());
         assert_eq!(reply.text(), format!("/hello {n}"));
     }
-    assert_eq!(open_connections(&app), [1], "{:#?}", app.output());
+    assert_eq!(open_connections(app), [1], "{:#?}", app.output());
 }
 
 #[test]
@@ -143,7 +133,7 @@ fn each_fastcgi_route_reaches_its_application_and_the_first_given_takes_an_overl
         "app/both.php",
         "<?php echo 'php ', $_SERVER['SCRIPT_NAME'];",
     );
-    let php_route = format!("*.php={}", php.fpm.address());
+    let php_route = format!("*.php={}", php.app.address());
     let app_first = Serveur::start(
         php.site.path(),
         &["--fastcgi", &app_route, "--fastcgi", &php_route],

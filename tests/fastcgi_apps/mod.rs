@@ -266,15 +266,34 @@ pub fn open_connections(app: &App) -> Vec<usize> {
         .collect()
 }
 
-/// A site with PHP scripts, its php-fpm, and serveur in front of both.
-pub struct Php {
+/// A site, an application, and serveur in front of both. Dropped in the order of the fields:
+/// serveur first, since flup, stopped, waits for the connections kept to it to close.
+pub struct Site {
+    /// serveur, with `--fastcgi` to the application.
+    pub server: Serveur,
+    /// The application.
+    pub app: App,
     /// The site's directory.
     pub site: tempfile::TempDir,
     _run: tempfile::TempDir,
-    /// The php-fpm serving it.
-    pub fpm: App,
-    /// serveur, with `--fastcgi *.php=` the php-fpm.
-    pub server: Serveur,
+}
+
+/// A site with nothing in it yet, the application `start` starts in a directory of its own,
+/// and serveur with `--fastcgi PATTERN=` the application, then `extra_args`.
+pub fn site_with(pattern: &str, start: impl FnOnce(&Path) -> App, extra_args: &[&str]) -> Site {
+    let site = tempfile::tempdir().expect("site");
+    let run = tempfile::tempdir().expect("run dir");
+    let app = start(run.path());
+    let route = format!("{pattern}={}", app.address());
+    let mut args = vec!["--fastcgi", route.as_str()];
+    args.extend_from_slice(extra_args);
+    let server = Serveur::start(site.path(), &args);
+    Site {
+        server,
+        app,
+        site,
+        _run: run,
+    }
 }
 
 const SERVER_VARS: &str = r#"<?php
@@ -283,24 +302,13 @@ echo json_encode($_SERVER);
 "#;
 
 /// A site with `vars.php` (which answers `$_SERVER` as JSON), `sub/index.php` and
-/// `plain.txt`, php-fpm with `workers` workers, and serveur with `extra_args`.
-pub fn php_site(workers: usize, extra_args: &[&str]) -> Php {
-    let site = tempfile::tempdir().expect("site");
-    let run = tempfile::tempdir().expect("run dir");
-    write(site.path(), "vars.php", SERVER_VARS);
-    write(site.path(), "sub/index.php", "<?php echo 'sub index';");
-    write(site.path(), "plain.txt", "just text\n");
-    let fpm = php_fpm(run.path(), workers);
-    let route = format!("*.php={}", fpm.address());
-    let mut args = vec!["--fastcgi", route.as_str()];
-    args.extend_from_slice(extra_args);
-    let server = Serveur::start(site.path(), &args);
-    Php {
-        site,
-        _run: run,
-        fpm,
-        server,
-    }
+/// `plain.txt`, php-fpm with `workers` workers for `*.php`, and serveur with `extra_args`.
+pub fn php_site(workers: usize, extra_args: &[&str]) -> Site {
+    let php = site_with("*.php", |run| php_fpm(run, workers), extra_args);
+    write(php.site.path(), "vars.php", SERVER_VARS);
+    write(php.site.path(), "sub/index.php", "<?php echo 'sub index';");
+    write(php.site.path(), "plain.txt", "just text\n");
+    php
 }
 
 /// Writes `text` at `dir/relative`, creating its directories.
