@@ -1,15 +1,17 @@
 //! The FastCGI gateway when things go wrong or get busy: php-fpm stopped (502), restarted (the
-//! pool recovers), too slow (504), a hundred requests at once with four workers; a non-PHP
-//! application (Python WSGI under flup) at a path prefix; an application on a TCP port; several
-//! `--fastcgi` routes in one server; and the flags' checks.
+//! pool recovers), too slow (504), a hundred requests at once with four workers, twenty at once
+//! on two connections; a non-PHP application (Python WSGI under flup) at a path prefix; an
+//! application on a TCP port; several `--fastcgi` routes in one server; and the flags' checks.
 
 mod fastcgi_apps;
 mod support;
 
 use std::time::{Duration, Instant};
 
-use fastcgi_apps::{flup, open_connections, php_site, responder_on_tcp, site_with, write};
-use support::{get, post, Serveur};
+use fastcgi_apps::{
+    flup, open_connections, php_site, responder, responder_on_tcp, site_with, write,
+};
+use support::{get, get_concurrently, post, Serveur};
 
 #[test]
 fn a_stopped_php_fpm_is_a_502_with_a_log_line() {
@@ -61,17 +63,37 @@ fn a_hundred_concurrent_requests_all_succeed_with_few_workers() {
         "hello.php",
         "<?php echo 'hello ', $_GET['n'];",
     );
-    let addr = php.server.addr;
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..100)
-            .map(|n| scope.spawn(move || (n, get(addr, &format!("/hello.php?n={n}")))))
-            .collect();
-        for handle in handles {
-            let (n, reply) = handle.join().expect("request thread");
-            assert_eq!(reply.status, 200, "request {n}: {}", reply.text());
-            assert_eq!(reply.text(), format!("hello {n}"));
-        }
-    });
+    let paths: Vec<String> = (0..100).map(|n| format!("/hello.php?n={n}")).collect();
+    for (n, reply) in get_concurrently(php.server.addr, &paths).iter().enumerate() {
+        assert_eq!(reply.status, 200, "request {n}: {}", reply.text());
+        assert_eq!(reply.text(), format!("hello {n}"));
+    }
+}
+
+#[test]
+fn twenty_concurrent_requests_share_two_connections_when_the_pool_is_bound_to_two() {
+    // Slow enough that the requests pile up behind the two connections.
+    let app = r#"
+import time
+
+def app(params, stdin, aborted):
+    time.sleep(0.1)
+    yield b"Content-Type: text/plain\r\n\r\n" + params["QUERY_STRING"].encode()
+"#;
+    let python = site_with(
+        "/app",
+        |run| responder(run, app),
+        &["--fastcgi-connections", "2"],
+    );
+    let (server, app) = (&python.server, &python.app);
+    let paths: Vec<String> = (0..20).map(|n| format!("/app/slow?{n}")).collect();
+    for (n, reply) in get_concurrently(server.addr, &paths).iter().enumerate() {
+        assert_eq!(reply.status, 200, "request {n}: {}", reply.text());
+        assert_eq!(reply.text(), n.to_string());
+    }
+    // Both connections were used, and never a third.
+    let counts = open_connections(app);
+    assert_eq!(counts.iter().max(), Some(&2), "{counts:?}");
 }
 
 #[test]

@@ -226,6 +226,20 @@ pub fn get(addr: SocketAddr, path: &str) -> Reply {
     request(addr, "GET", path, &[])
 }
 
+/// `GET` each of `paths`, all at once (a thread each), and the replies in the same order.
+pub fn get_concurrently(addr: SocketAddr, paths: &[String]) -> Vec<Reply> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = paths
+            .iter()
+            .map(|path| scope.spawn(move || get(addr, path)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().expect("request thread"))
+            .collect()
+    })
+}
+
 /// `METHOD path` with the given headers and no body.
 pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
     request_with_body(addr, method, path, headers, Bytes::new())
