@@ -1,7 +1,8 @@
 //! The FastCGI gateway when things go wrong or get busy: php-fpm stopped (502), restarted (the
 //! pool recovers), too slow (504), a hundred requests at once with four workers, twenty at once
-//! on two connections; a non-PHP application (Python WSGI under flup) at a path prefix; an
-//! application on a TCP port; several `--fastcgi` routes in one server; and the flags' checks.
+//! on two connections, a client that leaves midway (the application is told); a non-PHP
+//! application (Python WSGI under flup) at a path prefix; an application on a TCP port; several
+//! `--fastcgi` routes in one server; and the flags' checks.
 
 mod fastcgi_apps;
 mod support;
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant};
 use fastcgi_apps::{
     flup, open_connections, php_site, responder, responder_on_tcp, site_with, write,
 };
-use support::{get, get_concurrently, post, Serveur};
+use support::{get, get_concurrently, get_until, post, Serveur};
 
 #[test]
 fn a_stopped_php_fpm_is_a_502_with_a_log_line() {
@@ -94,6 +95,45 @@ def app(params, stdin, aborted):
     // Both connections were used, and never a third.
     let counts = open_connections(app);
     assert_eq!(counts.iter().max(), Some(&2), "{counts:?}");
+}
+
+#[test]
+fn a_client_that_leaves_midway_aborts_its_request_at_the_application() {
+    let app = r#"
+def app(params, stdin, aborted):
+    yield b"Content-Type: text/plain\r\n\r\n"
+    if params["PATH_INFO"] == "/quick":
+        yield b"quick"
+        return
+    # A dot every 50 ms for a minute, unless aborted.
+    for _ in range(1200):
+        if aborted.wait(0.05):
+            return
+        yield b"."
+"#;
+    // One connection: the next request can only have it once the aborted one has ended.
+    let python = site_with(
+        "/app",
+        |run| responder(run, app),
+        &["--fastcgi-connections", "1"],
+    );
+    let (server, app) = (&python.server, &python.app);
+    // The first dots are a chunk each: `1`, CRLF, `.`, CRLF.
+    let client = get_until(server.addr, "/app/stream", |seen| {
+        seen.contains("\r\n.\r\n")
+    });
+    drop(client);
+    let left = Instant::now();
+    server.wait_for_log("aborted: the client went away");
+    app.wait_for_output("aborted");
+    assert!(
+        left.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        left.elapsed()
+    );
+    // The application ended the aborted request, so its connection carries the next one clean.
+    assert_eq!(get(server.addr, "/app/quick").text(), "quick");
+    assert_eq!(open_connections(app), [1], "{:#?}", app.output());
 }
 
 #[test]

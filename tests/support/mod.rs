@@ -170,6 +170,22 @@ pub fn raw(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
     answer
 }
 
+/// `GET path` on a new connection, read until the answer so far (as text) is `enough`; the
+/// connection is handed back open, for the test to drop as a client that goes away midway.
+pub fn get_until(addr: SocketAddr, path: &str, enough: impl Fn(&str) -> bool) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(WAIT)).expect("timeout");
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").expect("write request");
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !enough(&String::from_utf8_lossy(&seen)) {
+        let n = stream.read(&mut buf).expect("read");
+        assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    stream
+}
+
 /// [`raw`], as text (lossy).
 pub fn raw_text(addr: SocketAddr, request: &[u8]) -> String {
     String::from_utf8_lossy(&raw(addr, request)).into_owned()
