@@ -11,7 +11,7 @@ use std::net::TcpStream;
 
 use support::tls::h2_handshake;
 use support::{
-    children_of, get, raw_text, request, serve_script, wait_for_file, wait_process_dead,
+    children_of, get, get_until, raw_text, request, serve_script, wait_for_file, wait_process_dead,
     wait_process_gone, write_script, Serveur, WAIT,
 };
 
@@ -33,18 +33,9 @@ fn a_script_past_its_timeout_is_killed_with_its_children_and_gets_504() {
 #[test]
 fn a_client_that_leaves_gets_its_script_killed() {
     let (dir, server) = serve_script("cgi-bin/ticks.sh", "#!/bin/sh\necho $$ > \"$DOCUMENT_ROOT/pid\"\nprintf 'Content-Type: text/plain\\n\\n'\nwhile :; do echo tick; sleep 0.05; done\n", &["--cgi"]);
-    let mut stream = TcpStream::connect(server.addr).expect("connect");
-    stream.set_read_timeout(Some(WAIT)).expect("timeout");
-    stream
-        .write_all(b"GET /cgi-bin/ticks.sh HTTP/1.1\r\nHost: x\r\n\r\n")
-        .expect("write");
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 1024];
-    while String::from_utf8_lossy(&seen).matches("tick").count() < 2 {
-        let n = stream.read(&mut buf).expect("read");
-        assert!(n > 0, "connection closed early");
-        seen.extend_from_slice(&buf[..n]);
-    }
+    let stream = get_until(server.addr, "/cgi-bin/ticks.sh", |seen| {
+        seen.matches("tick").count() >= 2
+    });
     let pid: u32 = wait_for_file(&dir.path().join("pid")).parse().expect("pid");
     assert!(children_of(server.pid()).contains(&pid));
     drop(stream);

@@ -1,5 +1,6 @@
 //! The FastCGI gateway in front of a real php-fpm (a pool configuration written per test, a
-//! Unix socket in a temporary directory): what PHP sees, and what it answers.
+//! Unix socket in a temporary directory): what PHP sees, and what it answers; and in front of
+//! `responder.py` for the one answer PHP cannot give, a local redirect.
 
 mod fastcgi_apps;
 mod support;
@@ -7,7 +8,7 @@ mod support;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 
-use fastcgi_apps::{json, php_site, write};
+use fastcgi_apps::{json, php_site, responder, site_with, write};
 use support::{get, post, request, WAIT};
 
 #[test]
@@ -188,6 +189,41 @@ fn status_and_headers_set_by_php_are_sent() {
     let head = request(php.server.addr, "HEAD", "/missing.php", &[]);
     assert_eq!(head.status, 404);
     assert!(head.body.is_empty());
+}
+
+/// PHP does not send a local redirect (RFC 3875 §6.2.2: `Location` alone): with
+/// `header('Location: …')` it adds `Status: 302` (see `status_and_headers_set_by_php_are_sent`)
+/// and its default `Content-Type`.
+#[test]
+fn a_bare_local_location_is_served_in_place_once_and_never_loops() {
+    let app = r#"
+def app(params, stdin, aborted):
+    target = {"/moved": "/other.txt", "/loop": "/app/loop", "/with-body": "/other.txt"}
+    yield b"Location: " + target[params["PATH_INFO"]].encode() + b"\r\n\r\n"
+    if params["PATH_INFO"] == "/with-body":
+        yield b"see /other.txt"
+"#;
+    let python = site_with("/app", |run| responder(run, app), &[]);
+    let (server, app) = (&python.server, &python.app);
+    write(python.site.path(), "other.txt", "the other file\n");
+
+    let reply = get(server.addr, "/app/moved");
+    assert_eq!(reply.status, 200, "{} {:#?}", reply.text(), app.output());
+    assert_eq!(reply.text(), "the other file\n");
+    assert_eq!(reply.header("content-type"), "text/plain");
+    assert_eq!(reply.header("location"), "");
+    server.wait_for_log("\"GET /app/moved HTTP/1.1\" 200 15");
+
+    // The redirected request may not redirect again: one turn of the loop, then a 500.
+    let reply = get(server.addr, "/app/loop");
+    assert_eq!(reply.status, 500);
+    server.wait_for_log("local redirect to /app/loop refused: only one is followed");
+
+    // With a body after the header block, it is a client redirect (§6.2.3).
+    let reply = get(server.addr, "/app/with-body");
+    assert_eq!(reply.status, 302);
+    assert_eq!(reply.header("location"), "/other.txt");
+    assert_eq!(reply.text(), "see /other.txt");
 }
 
 #[test]

@@ -1,20 +1,24 @@
 //! The FastCGI gateway when things go wrong or get busy: php-fpm stopped (502), restarted (the
-//! pool recovers), too slow (504), a hundred requests at once with four workers; a non-PHP
-//! application (Python WSGI under flup) at a path prefix; and the flags' checks.
+//! pool recovers), too slow (504), a hundred requests at once with four workers, twenty at once
+//! on two connections, a client that leaves midway (the application is told); a non-PHP
+//! application (Python WSGI under flup) at a path prefix; an application on a TCP port; several
+//! `--fastcgi` routes in one server; and the flags' checks.
 
 mod fastcgi_apps;
 mod support;
 
 use std::time::{Duration, Instant};
 
-use fastcgi_apps::{flup, php_site, write};
-use support::{get, post, Serveur};
+use fastcgi_apps::{
+    flup, open_connections, php_site, responder, responder_on_tcp, site_with, write,
+};
+use support::{get, get_concurrently, get_until, post, Serveur};
 
 #[test]
 fn a_stopped_php_fpm_is_a_502_with_a_log_line() {
     let mut php = php_site(1, &[]);
     assert_eq!(get(php.server.addr, "/vars.php").status, 200);
-    php.fpm.stop();
+    php.app.stop();
     let reply = get(php.server.addr, "/vars.php");
     assert_eq!(reply.status, 502);
     assert!(reply.text().contains("Error code: 502"), "{}", reply.text());
@@ -29,7 +33,7 @@ fn the_pool_recovers_when_php_fpm_restarts() {
     for _ in 0..3 {
         assert_eq!(get(php.server.addr, "/vars.php").status, 200);
     }
-    php.fpm.restart();
+    php.app.restart();
     for _ in 0..3 {
         let reply = get(php.server.addr, "/vars.php");
         assert_eq!(reply.status, 200, "{}", reply.text());
@@ -60,35 +64,89 @@ fn a_hundred_concurrent_requests_all_succeed_with_few_workers() {
         "hello.php",
         "<?php echo 'hello ', $_GET['n'];",
     );
-    let addr = php.server.addr;
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..100)
-            .map(|n| scope.spawn(move || (n, get(addr, &format!("/hello.php?n={n}")))))
-            .collect();
-        for handle in handles {
-            let (n, reply) = handle.join().expect("request thread");
-            assert_eq!(reply.status, 200, "request {n}: {}", reply.text());
-            assert_eq!(reply.text(), format!("hello {n}"));
-        }
+    let paths: Vec<String> = (0..100).map(|n| format!("/hello.php?n={n}")).collect();
+    for (n, reply) in get_concurrently(php.server.addr, &paths).iter().enumerate() {
+        assert_eq!(reply.status, 200, "request {n}: {}", reply.text());
+        assert_eq!(reply.text(), format!("hello {n}"));
+    }
+}
+
+#[test]
+fn twenty_concurrent_requests_share_two_connections_when_the_pool_is_bound_to_two() {
+    // Slow enough that the requests pile up behind the two connections.
+    let app = r#"
+import time
+
+def app(params, stdin, aborted):
+    time.sleep(0.1)
+    yield b"Content-Type: text/plain\r\n\r\n" + params["QUERY_STRING"].encode()
+"#;
+    let python = site_with(
+        "/app",
+        |run| responder(run, app),
+        &["--fastcgi-connections", "2"],
+    );
+    let (server, app) = (&python.server, &python.app);
+    let paths: Vec<String> = (0..20).map(|n| format!("/app/slow?{n}")).collect();
+    for (n, reply) in get_concurrently(server.addr, &paths).iter().enumerate() {
+        assert_eq!(reply.status, 200, "request {n}: {}", reply.text());
+        assert_eq!(reply.text(), n.to_string());
+    }
+    // Both connections were used, and never a third.
+    let counts = open_connections(app);
+    assert_eq!(counts.iter().max(), Some(&2), "{counts:?}");
+}
+
+#[test]
+fn a_client_that_leaves_midway_aborts_its_request_at_the_application() {
+    let app = r#"
+def app(params, stdin, aborted):
+    yield b"Content-Type: text/plain\r\n\r\n"
+    if params["PATH_INFO"] == "/quick":
+        yield b"quick"
+        return
+    # A dot every 50 ms for a minute, unless aborted.
+    for _ in range(1200):
+        if aborted.wait(0.05):
+            return
+        yield b"."
+"#;
+    // One connection: the next request can only have it once the aborted one has ended.
+    let python = site_with(
+        "/app",
+        |run| responder(run, app),
+        &["--fastcgi-connections", "1"],
+    );
+    let (server, app) = (&python.server, &python.app);
+    // The first dots are a chunk each: `1`, CRLF, `.`, CRLF.
+    let client = get_until(server.addr, "/app/stream", |seen| {
+        seen.contains("\r\n.\r\n")
     });
+    drop(client);
+    let left = Instant::now();
+    server.wait_for_log("aborted: the client went away");
+    app.wait_for_output("aborted");
+    assert!(
+        left.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        left.elapsed()
+    );
+    // The application ended the aborted request, so its connection carries the next one clean.
+    assert_eq!(get(server.addr, "/app/quick").text(), "quick");
+    assert_eq!(open_connections(app), [1], "{:#?}", app.output());
 }
 
 #[test]
 fn a_python_wsgi_application_under_flup_is_served_at_a_prefix() {
-    let site = tempfile::tempdir().expect("site");
-    let run = tempfile::tempdir().expect("run dir");
-    std::fs::write(site.path().join("static.txt"), "static\n").expect("write");
-    let app = flup(
-        run.path(),
-        "def app(environ, start_response):\n\
+    let app = "def app(environ, start_response):\n\
          \x20   body = environ['wsgi.input'].read(int(environ.get('CONTENT_LENGTH') or 0))\n\
          \x20   text = '|'.join([environ['REQUEST_METHOD'], environ['SCRIPT_NAME'],\n\
          \x20                    environ['PATH_INFO'], environ['QUERY_STRING']]) + '|'\n\
          \x20   start_response('201 Made', [('Content-Type', 'text/plain'), ('X-App', 'flup')])\n\
-         \x20   return [text.encode() + body]\n",
-    );
-    let route = format!("/app={}", app.address());
-    let server = Serveur::start(site.path(), &["--fastcgi", &route]);
+         \x20   return [text.encode() + body]\n";
+    let python = site_with("/app", |run| flup(run, app), &[]);
+    let (server, app) = (&python.server, &python.app);
+    write(python.site.path(), "static.txt", "static\n");
     let reply = get(server.addr, "/app/hello/world?x=1");
     assert_eq!(reply.status, 201, "{} {:#?}", reply.text(), app.output());
     assert_eq!(reply.header("x-app"), "flup");
@@ -100,6 +158,64 @@ fn a_python_wsgi_application_under_flup_is_served_at_a_prefix() {
     for _ in 0..5 {
         assert_eq!(get(server.addr, "/app/").status, 201);
     }
+}
+
+#[test]
+fn an_application_at_host_port_is_reached_over_tcp_on_one_kept_connection() {
+    let app = r#"
+def app(params, stdin, aborted):
+    yield b"Content-Type: text/plain\r\n\r\n"
+    yield (params["PATH_INFO"] + " " + params["QUERY_STRING"]).encode()
+"#;
+    let python = site_with("/app", |run| responder_on_tcp(run, app), &[]);
+    let (server, app) = (&python.server, &python.app);
+    assert!(app.address().starts_with("127.0.0.1:"), "{}", app.address());
+    for n in 0..3 {
+        let reply = get(server.addr, &format!("/app/hello?{n}"));
+        assert_eq!(reply.status, 200, "{} {:#?}", reply.text(), app.output());
+        assert_eq!(reply.text(), format!("/hello {n}"));
+    }
+    assert_eq!(open_connections(app), [1], "{:#?}", app.output());
+}
+
+#[test]
+fn each_fastcgi_route_reaches_its_application_and_the_first_given_takes_an_overlap() {
+    let run = tempfile::tempdir().expect("run dir");
+    let python = flup(
+        run.path(),
+        "def app(environ, start_response):\n\
+         \x20   start_response('200 OK', [('Content-Type', 'text/plain')])\n\
+         \x20   return [('flup ' + environ['PATH_INFO']).encode()]\n",
+    );
+    let app_route = format!("/app={}", python.address());
+    // Two workers: each server keeps a connection to php-fpm, which ties up a worker.
+    let php = php_site(2, &["--fastcgi", &app_route]);
+    write(
+        php.site.path(),
+        "app/both.php",
+        "<?php echo 'php ', $_SERVER['SCRIPT_NAME'];",
+    );
+    let php_route = format!("*.php={}", php.app.address());
+    let app_first = Serveur::start(
+        php.site.path(),
+        &["--fastcgi", &app_route, "--fastcgi", &php_route],
+    );
+    for server in [&php.server, &app_first] {
+        assert_eq!(get(server.addr, "/app/hello").text(), "flup /hello");
+        assert_eq!(get(server.addr, "/sub/").text(), "sub index");
+        assert_eq!(get(server.addr, "/plain.txt").text(), "just text\n");
+        // An extension route takes only the files it finds: the prefix route gets the rest.
+        assert_eq!(get(server.addr, "/app/none.php").text(), "flup /none.php");
+    }
+    // `/app/both.php` is both routes' (the file exists): the route given first runs it.
+    assert_eq!(
+        get(php.server.addr, "/app/both.php").text(),
+        "php /app/both.php"
+    );
+    assert_eq!(
+        get(app_first.addr, "/app/both.php").text(),
+        "flup /both.php"
+    );
 }
 
 #[test]

@@ -1,7 +1,10 @@
-//! Real FastCGI applications for the integration tests, each started in the foreground on a
-//! Unix socket in a temporary directory and stopped when dropped: php-fpm (Debian's `php-fpm`
-//! package) with a pool configuration written here, and a Python WSGI responder served by
-//! PyPI's `flup`. A missing tool fails the test, with the package to install.
+//! Real FastCGI applications for the integration tests, each started in the foreground (on a
+//! Unix socket in a temporary directory, or a TCP port the kernel picks) and stopped when
+//! dropped: php-fpm (Debian's `php-fpm` package) with a pool configuration written here, a
+//! Python WSGI responder served by PyPI's `flup`, and `responder.py`, a FastCGI responder in
+//! Python's standard library that shows what the other two hide (connections, aborts) and sends
+//! what they cannot (a bare `Location` header). A missing tool fails the test, with the package
+//! to install.
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
@@ -14,7 +17,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use crate::support::{Serveur, WAIT};
+use crate::support::{wait_for_line, Serveur, WAIT};
 
 /// The php-fpm binary Debian installs (`/usr/sbin/php-fpm8.2` for Debian 12's `php-fpm`).
 fn php_fpm_binary() -> PathBuf {
@@ -37,21 +40,51 @@ fn php_fpm_binary() -> PathBuf {
 /// A running application, killed when dropped, with its output collected.
 pub struct App {
     child: Option<Child>,
-    /// The socket it listens on.
-    pub socket: PathBuf,
+    listen: Listen,
+    /// Where it listens, as `--fastcgi` names it: `unix:/path` or `127.0.0.1:PORT`.
+    address: String,
     output: Arc<Mutex<Vec<String>>>,
     restart: Command,
+}
+
+/// How to tell that an application is ready, and where it listens.
+enum Listen {
+    /// On a Unix socket the test chose: ready once a connection there succeeds.
+    Unix(PathBuf),
+    /// Wherever its first line `listening on ADDRESS` says (the only way to learn a port the
+    /// kernel picked, with no race for a free one): ready once it has printed it.
+    Announced,
+}
+
+impl Listen {
+    /// The application's address, once `output` shows it ready.
+    fn ready(&self, output: &[String]) -> Option<String> {
+        match self {
+            Listen::Unix(socket) => UnixStream::connect(socket)
+                .is_ok()
+                .then(|| format!("unix:{}", socket.display())),
+            Listen::Announced => output
+                .iter()
+                .find_map(|line| line.strip_prefix("listening on "))
+                .map(str::to_owned),
+        }
+    }
 }
 
 impl App {
     /// The address to give `--fastcgi`.
     pub fn address(&self) -> String {
-        format!("unix:{}", self.socket.display())
+        self.address.clone()
     }
 
     /// Everything the application wrote on stdout and stderr so far.
     pub fn output(&self) -> Vec<String> {
         self.output.lock().expect("output lock").clone()
+    }
+
+    /// Waits until the application writes a line containing `needle`, and returns it.
+    pub fn wait_for_output(&self, needle: &str) -> String {
+        wait_for_line(needle, || self.output())
     }
 
     /// Stops the application with SIGTERM (php-fpm's master then stops its workers; a SIGKILL
@@ -63,24 +96,28 @@ impl App {
             }
             let _ = child.wait();
         }
-        let _ = std::fs::remove_file(&self.socket);
+        if let Listen::Unix(socket) = &self.listen {
+            let _ = std::fs::remove_file(socket);
+        }
     }
 
-    /// Starts the application again on the same socket, as after a restart.
+    /// Starts the application again at the same address, as after a restart.
     pub fn restart(&mut self) {
         self.stop();
-        let (child, output) = spawn_and_wait(&mut self.restart, &self.socket);
+        let (child, output, address) = spawn_and_wait(&mut self.restart, &self.listen);
+        assert_eq!(address, self.address, "restarted elsewhere");
         self.child = Some(child);
         self.output = output;
     }
 }
 
 impl App {
-    fn start(mut command: Command, socket: PathBuf) -> App {
-        let (child, output) = spawn_and_wait(&mut command, &socket);
+    fn start(mut command: Command, listen: Listen) -> App {
+        let (child, output, address) = spawn_and_wait(&mut command, &listen);
         App {
             child: Some(child),
-            socket,
+            listen,
+            address,
             output,
             restart: command,
         }
@@ -93,7 +130,10 @@ impl Drop for App {
     }
 }
 
-fn spawn_and_wait(command: &mut Command, socket: &Path) -> (Child, Arc<Mutex<Vec<String>>>) {
+fn spawn_and_wait(
+    command: &mut Command,
+    listen: &Listen,
+) -> (Child, Arc<Mutex<Vec<String>>>, String) {
     let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -122,22 +162,20 @@ fn spawn_and_wait(command: &mut Command, socket: &Path) -> (Child, Arc<Mutex<Vec
         });
     }
     let deadline = Instant::now() + WAIT;
-    while UnixStream::connect(socket).is_err() {
+    loop {
+        let lines = output.lock().expect("output lock").clone();
+        if let Some(address) = listen.ready(&lines) {
+            return (child, output, address);
+        }
         if let Ok(Some(status)) = child.try_wait() {
-            panic!(
-                "{command:?} exited with {status}: {:#?}",
-                output.lock().expect("output lock")
-            );
+            panic!("{command:?} exited with {status}: {lines:#?}");
         }
         assert!(
             Instant::now() < deadline,
-            "{command:?} never listened on {}: {:#?}",
-            socket.display(),
-            output.lock().expect("output lock")
+            "{command:?} never listened: {lines:#?}"
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    (child, output)
 }
 
 /// Starts php-fpm in the foreground with `workers` static workers, its socket in `dir`, its
@@ -170,7 +208,7 @@ pub fn php_fpm(dir: &Path, workers: usize) -> App {
     if rustix::process::geteuid().is_root() {
         command.arg("-R");
     }
-    App::start(command, socket)
+    App::start(command, Listen::Unix(socket))
 }
 
 /// Starts a WSGI application under flup's FastCGI server; the script must fail when `flup` is
@@ -193,18 +231,69 @@ pub fn flup(dir: &Path, wsgi_app: &str) -> App {
     .expect("write flup app");
     let mut command = Command::new("python3");
     command.arg(&script).arg(&socket);
-    App::start(command, socket)
+    App::start(command, Listen::Unix(socket))
 }
 
-/// A site with PHP scripts, its php-fpm, and serveur in front of both.
-pub struct Php {
+/// Starts `responder.py` on a Unix socket in `dir`, answering with `app`: Python source that
+/// defines `app(params, stdin, aborted)`, a generator of raw CGI output (see responder.py).
+pub fn responder(dir: &Path, app: &str) -> App {
+    let socket = dir.join("responder.sock");
+    start_responder(dir, app, &format!("unix:{}", socket.display()))
+}
+
+/// [`responder`] on a TCP port of 127.0.0.1 the kernel picks.
+pub fn responder_on_tcp(dir: &Path, app: &str) -> App {
+    start_responder(dir, app, "127.0.0.1:0")
+}
+
+/// Ready when it says so even on a Unix socket: a connection to probe it would show in its
+/// counts.
+fn start_responder(dir: &Path, app: &str, address: &str) -> App {
+    let script = dir.join("responder.py");
+    std::fs::write(&script, include_str!("responder.py")).expect("write responder.py");
+    std::fs::write(dir.join("app.py"), app).expect("write app.py");
+    let mut command = Command::new("python3");
+    command.arg(&script).arg(address);
+    App::start(command, Listen::Announced)
+}
+
+/// The responder's count of open connections each time it accepted one.
+pub fn open_connections(app: &App) -> Vec<usize> {
+    app.output()
+        .iter()
+        .filter_map(|line| line.strip_prefix("open connections: "))
+        .map(|count| count.parse().expect("a count"))
+        .collect()
+}
+
+/// A site, an application, and serveur in front of both. Dropped in the order of the fields:
+/// serveur first, since flup, stopped, waits for the connections kept to it to close.
+pub struct Site {
+    /// serveur, with `--fastcgi` to the application.
+    pub server: Serveur,
+    /// The application.
+    pub app: App,
     /// The site's directory.
     pub site: tempfile::TempDir,
     _run: tempfile::TempDir,
-    /// The php-fpm serving it.
-    pub fpm: App,
-    /// serveur, with `--fastcgi *.php=` the php-fpm.
-    pub server: Serveur,
+}
+
+/// A site with nothing in it yet, the application `start` starts in a directory of its own,
+/// and serveur with `--fastcgi PATTERN=` the application, then `extra_args`.
+pub fn site_with(pattern: &str, start: impl FnOnce(&Path) -> App, extra_args: &[&str]) -> Site {
+    let site = tempfile::tempdir().expect("site");
+    let run = tempfile::tempdir().expect("run dir");
+    let app = start(run.path());
+    let route = format!("{pattern}={}", app.address());
+    let mut args = vec!["--fastcgi", route.as_str()];
+    args.extend_from_slice(extra_args);
+    let server = Serveur::start(site.path(), &args);
+    Site {
+        server,
+        app,
+        site,
+        _run: run,
+    }
 }
 
 const SERVER_VARS: &str = r#"<?php
@@ -213,24 +302,13 @@ echo json_encode($_SERVER);
 "#;
 
 /// A site with `vars.php` (which answers `$_SERVER` as JSON), `sub/index.php` and
-/// `plain.txt`, php-fpm with `workers` workers, and serveur with `extra_args`.
-pub fn php_site(workers: usize, extra_args: &[&str]) -> Php {
-    let site = tempfile::tempdir().expect("site");
-    let run = tempfile::tempdir().expect("run dir");
-    write(site.path(), "vars.php", SERVER_VARS);
-    write(site.path(), "sub/index.php", "<?php echo 'sub index';");
-    write(site.path(), "plain.txt", "just text\n");
-    let fpm = php_fpm(run.path(), workers);
-    let route = format!("*.php={}", fpm.address());
-    let mut args = vec!["--fastcgi", route.as_str()];
-    args.extend_from_slice(extra_args);
-    let server = Serveur::start(site.path(), &args);
-    Php {
-        site,
-        _run: run,
-        fpm,
-        server,
-    }
+/// `plain.txt`, php-fpm with `workers` workers for `*.php`, and serveur with `extra_args`.
+pub fn php_site(workers: usize, extra_args: &[&str]) -> Site {
+    let php = site_with("*.php", |run| php_fpm(run, workers), extra_args);
+    write(php.site.path(), "vars.php", SERVER_VARS);
+    write(php.site.path(), "sub/index.php", "<?php echo 'sub index';");
+    write(php.site.path(), "plain.txt", "just text\n");
+    php
 }
 
 /// Writes `text` at `dir/relative`, creating its directories.

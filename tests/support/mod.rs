@@ -108,18 +108,7 @@ impl Serveur {
 
     /// Waits until a log line containing `needle` appears, and returns it.
     pub fn wait_for_log(&self, needle: &str) -> String {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(line) = self.log().into_iter().find(|l| l.contains(needle)) {
-                return line;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no log line containing {needle:?} in {:#?}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        wait_for_line(needle, || self.log())
     }
 
     /// Sends a signal (e.g. `"INT"`, `"TERM"`) to the process.
@@ -152,6 +141,23 @@ impl Drop for Serveur {
     }
 }
 
+/// Waits until one of the `lines` (read again and again) contains `needle`, and returns it;
+/// fails the test after [`WAIT`], showing them.
+pub fn wait_for_line(needle: &str, lines: impl Fn() -> Vec<String>) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(line) = lines().into_iter().find(|l| l.contains(needle)) {
+            return line;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no line containing {needle:?} in {:#?}",
+            lines()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Sends `request` as raw bytes, half-closes, and returns everything the server answers
 /// until it closes the connection.
 pub fn raw(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
@@ -162,6 +168,22 @@ pub fn raw(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
     let mut answer = Vec::new();
     let _ = stream.read_to_end(&mut answer);
     answer
+}
+
+/// `GET path` on a new connection, read until the answer so far (as text) is `enough`; the
+/// connection is handed back open, for the test to drop as a client that goes away midway.
+pub fn get_until(addr: SocketAddr, path: &str, enough: impl Fn(&str) -> bool) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(WAIT)).expect("timeout");
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").expect("write request");
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !enough(&String::from_utf8_lossy(&seen)) {
+        let n = stream.read(&mut buf).expect("read");
+        assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    stream
 }
 
 /// [`raw`], as text (lossy).
@@ -218,6 +240,20 @@ pub async fn read_reply(response: http::Response<hyper::body::Incoming>) -> Repl
 /// `GET path` with no extra headers.
 pub fn get(addr: SocketAddr, path: &str) -> Reply {
     request(addr, "GET", path, &[])
+}
+
+/// `GET` each of `paths`, all at once (a thread each), and the replies in the same order.
+pub fn get_concurrently(addr: SocketAddr, paths: &[String]) -> Vec<Reply> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = paths
+            .iter()
+            .map(|path| scope.spawn(move || get(addr, path)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().expect("request thread"))
+            .collect()
+    })
 }
 
 /// `METHOD path` with the given headers and no body.
