@@ -13,7 +13,7 @@ use rustls::version::{TLS12, TLS13};
 use support::tls::{
     assert_static_answers, client, encrypt_key, fetch_tls, make_cert, openssl, site,
 };
-use support::{raw, Serveur};
+use support::{library, raw, Serveur};
 
 /// A site served over HTTPS with a fresh `NAME.crt`/`NAME.key` pair made with `algorithm`
 /// (`ec` gives `ec.*`, `rsa:2048` gives `rsa.*`); returns the site and certificate folders.
@@ -212,47 +212,16 @@ impl serveur::Handler for TellsTls {
     }
 }
 
-/// Runs the library's server with `tls` on a thread until the returned sender is dropped.
-fn library_server(
-    tls: Option<serveur::TlsConfig>,
-) -> (std::net::SocketAddr, std::sync::mpsc::Sender<()>) {
-    let mut server = serveur::Server::bind("127.0.0.1:0".parse().expect("addr"))
-        .expect("bind")
-        .access_log(serveur::AccessLog::off());
-    if let Some(tls) = tls {
-        server = server.tls(tls);
-    }
-    let addr = server.local_addr().expect("addr");
-    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        runtime.block_on(async move {
-            let stop = tokio::task::spawn_blocking(move || {
-                let _ = stop_rx.recv();
-            });
-            let _ = server
-                .serve_until(TellsTls, async {
-                    let _ = stop.await;
-                })
-                .await;
-        });
-    });
-    (addr, stop_tx)
-}
-
 #[test]
 fn handlers_see_connection_info_tls_true_only_under_tls() {
     let pki = tempfile::tempdir().expect("tempdir");
     let (cert, key) = make_cert(pki.path(), "ec", "ec");
     let config = serveur::TlsConfig::from_pem_files(&cert, Some(&key), None).expect("config");
-    let (addr, _stop) = library_server(Some(config));
-    let got = fetch_tls(addr, &client(&cert, &[b"h2"], &[&TLS13]), "/");
+    let tls = library::serve(library::bind().tls(config), TellsTls);
+    let got = fetch_tls(tls.addr, &client(&cert, &[b"h2"], &[&TLS13]), "/");
     assert_eq!(got.reply.text(), "tls=Some(true)");
-    let (plain, _stop_plain) = library_server(None);
-    assert_eq!(support::get(plain, "/").text(), "tls=Some(false)");
+    let plain = library::serve(library::bind(), TellsTls);
+    assert_eq!(support::get(plain.addr, "/").text(), "tls=Some(false)");
 }
 
 #[test]

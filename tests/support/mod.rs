@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 
+pub mod library;
 pub mod tls;
 
 /// How long any single wait in a test may take before the test fails.
