@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use rustls::version::{TLS12, TLS13};
 use support::tls::{
-    assert_static_answers, client, encrypt_key, fetch_tls, make_cert, openssl, site,
+    assert_static_answers, client, encrypt_key, fetch_tls, make_cert, openssl, send_tls, site,
 };
 use support::{library, raw, Serveur};
 
@@ -85,12 +85,14 @@ fn static_answers_are_the_same_over_tls_http1_and_h2() {
             fetch_tls(server.addr, &connector, "/").alpn.as_deref(),
             Some(alpn)
         );
-        assert_static_answers(|path| fetch_tls(server.addr, &connector, path).reply);
+        assert_static_answers(|request| send_tls(server.addr, &connector, request).reply);
     }
     // One access-log shape for both versions.
     server.wait_for_log("\"GET /a.txt HTTP/1.1\" 200 6");
     server.wait_for_log("\"GET /a.txt HTTP/2.0\" 200 6");
     server.wait_for_log("\"GET /sub?x=1 HTTP/2.0\" 301 0");
+    server.wait_for_log("\"HEAD /a.txt HTTP/1.1\" 200 0");
+    server.wait_for_log("\"GET /a.txt HTTP/2.0\" 304 0");
 }
 
 #[test]
