@@ -1,6 +1,6 @@
-//! HTTPS: real handshakes with rustls, curl and openssl over TLS 1.2 and 1.3, RSA / EC /
-//! PKCS#1 / encrypted PKCS#8 keys, the static-file answers over TLS, plain HTTP and stalled
-//! handshakes on the TLS port, and `ConnectionInfo::tls` as handlers see it.
+//! HTTPS: real handshakes with rustls, curl and openssl over TLS 1.2 and 1.3; RSA and EC keys
+//! as PKCS#8, PKCS#1, SEC1 and encrypted PKCS#8; the static-file answers over TLS; plain HTTP
+//! and stalled handshakes on the TLS port; and `ConnectionInfo::tls` as handlers see it.
 
 mod support;
 
@@ -131,34 +131,61 @@ fn s_client(args: &[&str]) -> String {
 }
 
 #[test]
-fn pkcs1_rsa_and_encrypted_pkcs8_keys_load() {
+fn traditional_keys_load_pkcs1_rsa_and_sec1_ec_with_or_without_curve_parameters() {
+    let site = site();
+    let pki = tempfile::tempdir().expect("tempdir");
+    let dir = pki.path();
+    let (rsa_cert, _) = make_cert(dir, "rsa", "rsa:2048");
+    let (ec_cert, _) = make_cert(dir, "ec", "ec");
+    let pkcs1 = openssl(dir, &["pkey", "-in", "rsa.key", "-traditional"]);
+    let sec1 = openssl(dir, &["pkey", "-in", "ec.key", "-traditional"]);
+    // `openssl ecparam -genkey` writes an `EC PARAMETERS` block before the key.
+    let mut with_curve = openssl(dir, &["ecparam", "-name", "prime256v1"]);
+    with_curve.extend_from_slice(&sec1);
+    for (cert, file, pem, header) in [
+        (
+            &rsa_cert,
+            "pkcs1.key",
+            pkcs1,
+            "-----BEGIN RSA PRIVATE KEY-----",
+        ),
+        (
+            &ec_cert,
+            "sec1.key",
+            sec1.clone(),
+            "-----BEGIN EC PRIVATE KEY-----",
+        ),
+        (
+            &ec_cert,
+            "ecparam.key",
+            with_curve,
+            "-----BEGIN EC PARAMETERS-----",
+        ),
+    ] {
+        assert!(
+            pem.starts_with(header.as_bytes()),
+            "{file} starts with {header}"
+        );
+        let key = dir.join(file);
+        std::fs::write(&key, pem).expect("write");
+        let server = https(
+            site.path(),
+            cert,
+            &["--tls-key", key.to_str().expect("utf-8")],
+        );
+        for version in [&TLS13, &TLS12] {
+            let got = fetch_tls(server.addr, &client(cert, &[], &[version]), "/a.txt");
+            assert_eq!(got.reply.text(), "hello\n", "{file} over {version:?}");
+        }
+    }
+}
+
+#[test]
+fn an_encrypted_pkcs8_key_loads_with_its_password_file() {
     let site = site();
     let pki = tempfile::tempdir().expect("tempdir");
     let dir = pki.path();
     let (cert, _) = make_cert(dir, "rsa", "rsa:2048");
-    openssl(
-        dir,
-        &[
-            "pkey",
-            "-in",
-            "rsa.key",
-            "-traditional",
-            "-out",
-            "pkcs1.key",
-        ],
-    );
-    assert!(std::fs::read_to_string(dir.join("pkcs1.key"))
-        .expect("read")
-        .starts_with("-----BEGIN RSA PRIVATE KEY-----"));
-    let server = https(
-        site.path(),
-        &cert,
-        &["--tls-key", dir.join("pkcs1.key").to_str().expect("utf-8")],
-    );
-    let got = fetch_tls(server.addr, &client(&cert, &[], &[&TLS13]), "/a.txt");
-    assert_eq!(got.reply.text(), "hello\n");
-    drop(server);
-
     encrypt_key(dir, "rsa.key", "enc.key", "s3cret");
     // Python strips the password file's text.
     std::fs::write(dir.join("pass.txt"), "s3cret\n").expect("write");
