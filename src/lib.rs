@@ -5,13 +5,14 @@
 //! is built from nothing but this library's public API.
 //!
 //! ```text
-//! Server  (listen, hyper h1/h2, limits, timeouts, access log, graceful stop)
+//! Server  (listen, TLS, hyper h1/h2, limits, timeouts, access log, graceful stop)
 //!    │  knows handlers only through the trait
 //!    ▼
 //! Handler: async, &self, Request → Response (failures are responses)
 //!    ▲ implemented by
 //!    ├── StaticFiles   (GET/HEAD on a directory: lookup → decide → render)
-//!    ├── Cgi           (RFC 3875 gateway: a script per request; see gateway/)
+//!    ├── FastCgi       (matching paths to a pooled FastCGI application, the rest to a fallback)
+//!    ├── Cgi           (RFC 3875 gateway: a script per request, the rest to a fallback)
 //!    ├── Mount         (first matching path prefix wins, else a fallback handler)
 //!    └── by_method()   (one async hook per HTTP method, 501 for the rest: the do_GET feel)
 //! ```
@@ -38,7 +39,9 @@
 //!   stops gracefully; [`Server::serve`] takes any [`Handler`].
 //! - [`Handler`] is the one trait. [`by_method`] makes one from per-method hooks,
 //!   [`StaticFiles`] serves a directory as `python -m http.server` does, and [`Mount`] routes
-//!   by path prefix, so "an API under `/api`, files for the rest" is three lines.
+//!   by path prefix, so "an API under `/api`, files for the rest" is three lines. [`Cgi`] and
+//!   [`FastCgi`] hand the requests they take to scripts or to a FastCGI application (php-fpm)
+//!   and the others to a fallback handler.
 //! - [`response`] builds answers: CPython's error page ([`response::error`]), redirects,
 //!   HTML, text, JSON, bytes and streamed bodies. [`RequestExt`] reads requests: the decoded
 //!   path, query pairs, a size-limited body, form fields, the peer's address.
@@ -48,17 +51,21 @@
 //! The `examples/` directory holds the tutorials' programs: `hello`, `files` (the course's
 //! `MyHandler`), `form` and `mount`.
 
-pub mod body;
+// The public surface: the items re-exported below, plus three modules whose names a user
+// writes: `response` (the answer builders), `fastcgi` (the `--fastcgi` pattern and address
+// types) and `safe_path` (the URL-to-file resolution a hand-written file handler needs, as
+// `examples/files.rs` shows). Everything else is an implementation detail.
+mod body;
 mod cgi;
 pub mod fastcgi;
-pub mod gateway;
+mod gateway;
 mod handler;
 mod py_repr;
 mod request;
 pub mod response;
 pub mod safe_path;
 mod server;
-pub mod static_files;
+mod static_files;
 mod status_text;
 
 pub use body::{Body, RequestBody};

@@ -151,7 +151,8 @@ fn error_page(code: u16, message: &str, explain: &str) -> String {
 }
 
 /// A redirect with status `code` (301, 302, 303, 307, 308) to `location`, and no body,
-/// as Python's directory redirect is.
+/// as Python's directory redirect is. A `location` that cannot be a header value (a control
+/// character such as a line break) gives CPython's 500 page instead, never a split header.
 pub fn redirect(code: StatusCode, location: &str) -> Response {
     let mut response = http::Response::new(Body::empty());
     *response.status_mut() = code;

@@ -64,7 +64,7 @@ impl UrlPath {
     }
 
     /// The same path with one more segment (e.g. an index file name) appended.
-    pub fn join(&self, segment: &str) -> UrlPath {
+    pub(crate) fn join(&self, segment: &str) -> UrlPath {
         let mut segments = self.segments.clone();
         segments.push(segment.as_bytes().to_vec());
         UrlPath {
@@ -75,7 +75,7 @@ impl UrlPath {
 
     /// The same path with `suffix` appended to its last segment (`app.js` → `app.js.br`), for
     /// a sibling file that must be resolved like any other.
-    pub fn with_suffix(&self, suffix: &str) -> UrlPath {
+    pub(crate) fn with_suffix(&self, suffix: &str) -> UrlPath {
         let mut segments = self.segments.clone();
         if let Some(last) = segments.last_mut() {
             last.extend_from_slice(suffix.as_bytes());
@@ -87,7 +87,7 @@ impl UrlPath {
     }
 
     /// The first `n` segments only.
-    pub fn prefix(&self, n: usize) -> UrlPath {
+    pub(crate) fn prefix(&self, n: usize) -> UrlPath {
         UrlPath {
             segments: self.segments[..n.min(self.segments.len())].to_vec(),
             trailing_slash: false,
@@ -131,7 +131,7 @@ impl Root {
     }
 
     /// The same root, following symlinks out of it or not.
-    pub fn with_follow_symlinks(self, follow_symlinks: bool) -> Root {
+    pub(crate) fn with_follow_symlinks(self, follow_symlinks: bool) -> Root {
         Root {
             follow_symlinks,
             ..self
@@ -141,7 +141,7 @@ impl Root {
     /// Never resolves anything below `dir` (a directory below the root, e.g. a CGI directory
     /// whose files must not be served as files), whatever path leads there: its own, or one
     /// through a symlink. Its real path is hidden too when it is itself a symlink.
-    pub fn hide(mut self, dir: impl AsRef<Path>) -> Root {
+    pub(crate) fn hide(mut self, dir: impl AsRef<Path>) -> Root {
         let dir = dir.as_ref();
         if let Ok(real) = fs::canonicalize(dir) {
             self.hidden.push(real);
@@ -164,11 +164,6 @@ impl Root {
     /// The served directory (absolute, without symlinks).
     pub fn dir(&self) -> &Path {
         &self.dir
-    }
-
-    /// Whether symlinks leading outside the root are followed.
-    pub fn follows_symlinks(&self) -> bool {
-        self.follow_symlinks
     }
 
     /// The path `url` names below the root, if it exists and does not escape the root.
@@ -221,13 +216,6 @@ impl Root {
         }
         let metadata = fs::metadata(&real).ok()?;
         Some(Found { path, metadata })
-    }
-
-    /// Whether `path` (below the root) is itself a symlink whose target escapes the root.
-    /// Used by listings, which name such links but never follow them.
-    pub fn is_escaping_link(&self, path: &Path) -> bool {
-        !self.follow_symlinks
-            && fs::canonicalize(path).map_or(true, |real| !real.starts_with(&self.dir))
     }
 }
 

@@ -1,11 +1,14 @@
 //! The access log on stderr, in CPython's line shape with the real byte count, the extra
-//! `code N, message M` line before errors, control characters escaped, and `-q` to turn it off.
+//! `code N, message M` line before errors, control characters escaped, whole lines under
+//! parallel requests and CGI scripts' stderr, and `-q` to turn it off.
 
 mod support;
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
+use std::sync::{Arc, Barrier};
 
 use chrono::{Local, NaiveDateTime};
 use support::{get, raw, request, serveur_command, Serveur};
@@ -142,9 +145,13 @@ fn a_client_that_leaves_early_is_logged_with_the_bytes_actually_sent() {
     assert!(sent < 64 * 1024 * 1024, "{line}");
 }
 
-/// Starts the binary with `args`, makes `requests`, stops it with SIGTERM and returns all it
-/// wrote to stderr, read to the end (so nothing is still in flight).
-fn stderr_of_a_whole_run(dir: &std::path::Path, args: &[&str], paths: &[&str]) -> String {
+/// Starts the binary with `args`, lets `requests` talk to it, stops it with SIGTERM and returns
+/// all it wrote to stderr, read to the end (so nothing is still in flight).
+fn stderr_of_a_whole_run(
+    dir: &std::path::Path,
+    args: &[&str],
+    requests: impl FnOnce(SocketAddr),
+) -> String {
     let mut command = serveur_command();
     command
         .arg("-d")
@@ -157,9 +164,7 @@ fn stderr_of_a_whole_run(dir: &std::path::Path, args: &[&str], paths: &[&str]) -
     let mut startup = String::new();
     stdout.read_line(&mut startup).expect("startup line");
     let addr = SocketAddr::from(([127, 0, 0, 1], support::startup_port(&startup)));
-    for path in paths {
-        get(addr, path);
-    }
+    requests(addr);
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -179,11 +184,80 @@ fn stderr_of_a_whole_run(dir: &std::path::Path, args: &[&str], paths: &[&str]) -
 #[test]
 fn quiet_turns_the_access_log_off() {
     let tmp = site();
-    let paths = ["/a.txt", "/nope", "/"];
-    let loud = stderr_of_a_whole_run(tmp.path(), &[], &paths);
+    let requests = |addr| {
+        for path in ["/a.txt", "/nope", "/"] {
+            get(addr, path);
+        }
+    };
+    let loud = stderr_of_a_whole_run(tmp.path(), &[], requests);
     assert_eq!(loud.lines().count(), 4, "control run: {loud}");
     for flag in ["-q", "--quiet"] {
-        let quiet = stderr_of_a_whole_run(tmp.path(), &[flag], &paths);
+        let quiet = stderr_of_a_whole_run(tmp.path(), &[flag], requests);
         assert_eq!(quiet, "", "{flag}");
     }
+}
+
+/// What the script of [`noisy_script`] writes on each of its stderr lines, after `noise N: `.
+const NOISE: &str = "the quick brown fox jumps over the lazy dog, again and again and again";
+
+/// How many lines that script writes to stderr.
+const NOISE_LINES: usize = 6;
+
+/// A CGI script that answers `start\nend\n` and, in between, writes [`NOISE_LINES`] lines to
+/// stderr with one `write` each.
+fn noisy_script() -> String {
+    format!(
+        "#!/bin/sh
+printf 'Content-Type: text/plain\\n\\n'
+echo start
+for n in $(seq {NOISE_LINES}); do
+    echo \"noise $n: {NOISE}\" >&2
+done
+echo end
+"
+    )
+}
+
+#[test]
+fn log_lines_from_parallel_requests_and_script_stderr_never_interleave() {
+    const CLIENTS: usize = 48;
+    let tmp = site();
+    support::write_script(tmp.path(), "cgi-bin/noisy.sh", &noisy_script());
+    let stderr = stderr_of_a_whole_run(tmp.path(), &["--cgi"], |addr| {
+        // All clients start at once, so that their log lines are written at the same time.
+        let start = Arc::new(Barrier::new(CLIENTS));
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|i| {
+                let path = ["/a.txt", "/nope", "/cgi-bin/noisy.sh"][i % 3];
+                let start = Arc::clone(&start);
+                std::thread::spawn(move || {
+                    start.wait();
+                    get(addr, path)
+                })
+            })
+            .collect();
+        for client in clients {
+            client.join().expect("client thread");
+        }
+    });
+
+    // Each line parses whole and is one of the lines expected, each as often as expected: a
+    // line cut by another, or two run together, would be missing from the counts.
+    let mut seen = BTreeMap::<String, usize>::new();
+    for line in stderr.lines() {
+        let (client, _, message) = parse_line(line);
+        assert_eq!(client, "127.0.0.1", "{line:?}");
+        *seen.entry(message.to_owned()).or_default() += 1;
+    }
+    let each = CLIENTS / 3;
+    let mut expected = BTreeMap::from([
+        ("\"GET /a.txt HTTP/1.1\" 200 6".to_owned(), each),
+        ("code 404, message File not found".to_owned(), each),
+        ("\"GET /nope HTTP/1.1\" 404 460".to_owned(), each),
+        ("\"GET /cgi-bin/noisy.sh HTTP/1.1\" 200 10".to_owned(), each),
+    ]);
+    for n in 1..=NOISE_LINES {
+        expected.insert(format!("/cgi-bin/noisy.sh: noise {n}: {NOISE}"), each);
+    }
+    assert_eq!(seen, expected, "the whole log:\n{stderr}");
 }

@@ -208,21 +208,33 @@ fn protocol_http_1_0_answers_in_http_1_0_and_closes_after_each_response() {
     assert_eq!(get(server.addr, "/a.txt").text(), "hello\n");
 }
 
-/// Starts a 100 MiB download, sends `signal` mid-way, and checks the download completes, new
-/// connections are refused, and the server exits 0.
-fn download_survives(signal: &str) -> Serveur {
-    const SIZE: u64 = 100 * 1024 * 1024;
+/// The size of `big.bin` in [`start_big_download`]: far more than socket buffers hold, so the
+/// download is still in flight when the test acts.
+const BIG: u64 = 100 * 1024 * 1024;
+
+/// Serves a directory holding `big.bin` ([`BIG`] bytes, sparse) with `args`, and starts
+/// downloading it: returns the directory, the server, the connection and the first bytes read.
+fn start_big_download(args: &[&str]) -> (tempfile::TempDir, Serveur, TcpStream, Vec<u8>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = std::fs::File::create(dir.path().join("big.bin")).expect("create");
-    file.set_len(SIZE).expect("size");
-    let mut server = Serveur::start(dir.path(), &["--shutdown-grace", "30"]);
+    file.set_len(BIG).expect("size");
+    let server = Serveur::start(dir.path(), args);
     let mut download = TcpStream::connect(server.addr).expect("connect");
     download
         .write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
         .expect("write");
     download.set_read_timeout(Some(WAIT)).expect("timeout");
     let mut first = vec![0u8; 64 * 1024];
-    let mut got = download.read(&mut first).expect("first bytes") as u64;
+    let n = download.read(&mut first).expect("first bytes");
+    first.truncate(n);
+    (dir, server, download, first)
+}
+
+/// Starts a 100 MiB download, sends `signal` mid-way, and checks the download completes, new
+/// connections are refused, and the server exits 0.
+fn download_survives(signal: &str) -> Serveur {
+    let (_dir, mut server, mut download, first) = start_big_download(&["--shutdown-grace", "30"]);
+    let mut got = first.len() as u64;
 
     server.signal(signal);
     let deadline = Instant::now() + WAIT;
@@ -246,7 +258,7 @@ fn download_survives(signal: &str) -> Serveur {
         .position(|w| w == b"\r\n\r\n")
         .expect("head")
         + 4;
-    assert_eq!(got - head as u64, SIZE, "the whole file arrived");
+    assert_eq!(got - head as u64, BIG, "the whole file arrived");
     assert_eq!(server.wait_exit(), 0);
     server
 }
@@ -264,4 +276,25 @@ fn sigterm_lets_a_100_mib_download_finish_refuses_new_connections_and_exits_0() 
 fn sigint_does_the_same_and_prints_pythons_keyboard_interrupt_line() {
     let server = download_survives("INT");
     server.wait_for_log("stdout: Keyboard interrupt received, exiting.");
+}
+
+#[test]
+fn a_download_stalled_past_the_grace_period_is_cut_and_the_server_exits_0() {
+    let (_dir, mut server, mut stalled, first) = start_big_download(&["--shutdown-grace", "1"]);
+    // The client reads nothing more: the response stays in flight with full socket buffers.
+    let signalled = Instant::now();
+    server.signal("TERM");
+    assert_eq!(server.wait_exit(), 0);
+    let took = signalled.elapsed();
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(3),
+        "exited {took:?} after SIGTERM, with a 1 s grace period"
+    );
+    server.wait_for_log("grace period of 1s over; closing the connections still open");
+    let mut rest = Vec::new();
+    let _ = stalled.read_to_end(&mut rest);
+    assert!(
+        ((first.len() + rest.len()) as u64) < BIG,
+        "the connection was closed before the whole file"
+    );
 }

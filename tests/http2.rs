@@ -8,7 +8,7 @@ use std::process::Command;
 use rustls::pki_types::ServerName;
 use rustls::version::TLS13;
 use support::tls::{
-    assert_static_answers, client, fetch_h2c, make_cert, many_streams, runtime, site,
+    assert_static_answers, client, make_cert, many_streams, runtime, send_h2c, site,
 };
 use support::Serveur;
 
@@ -16,13 +16,16 @@ use support::Serveur;
 fn h2c_with_prior_knowledge_gets_the_same_answers_and_log_lines() {
     let site = site();
     let server = Serveur::start(site.path(), &[]);
-    let (reply, version) = fetch_h2c(server.addr, "/a.txt");
-    assert_eq!(version, http::Version::HTTP_2);
-    assert_eq!(reply.text(), "hello\n");
-    assert_static_answers(|path| fetch_h2c(server.addr, path).0);
+    assert_static_answers(|request| {
+        let (reply, version) = send_h2c(server.addr, request);
+        assert_eq!(version, http::Version::HTTP_2);
+        reply
+    });
     server.wait_for_log("\"GET /a.txt HTTP/2.0\" 200 6");
     server.wait_for_log("code 404, message File not found");
     server.wait_for_log("\"GET /nope HTTP/2.0\" 404 ");
+    server.wait_for_log("\"HEAD /a.txt HTTP/2.0\" 200 0");
+    server.wait_for_log("\"GET /a.txt HTTP/2.0\" 304 0");
 }
 
 #[test]

@@ -4,89 +4,22 @@
 
 mod support;
 
-use std::io::Write;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
+use rustls::version::TLS13;
 use serveur::http::{Method, StatusCode};
 use serveur::{
-    by_method, response, AccessLog, Handler, Mount, Request, RequestExt, Response, Server,
-    StaticFiles,
+    by_method, response, Handler, Mount, Request, RequestExt, Response, StaticFiles, TlsConfig,
 };
-use support::{ask, body_text, get, raw_text, request, request_with_body, Reply, WAIT};
+use support::library::{self, Running};
+use support::tls::{client, fetch_tls, make_cert};
+use support::{ask, body_text, get, raw_text, request, request_with_body, Reply};
 
-/// A handler served on its own thread and runtime, stopped gracefully when dropped.
-struct Running {
-    addr: SocketAddr,
-    log: Arc<Mutex<Vec<u8>>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
-}
-
-/// An access-log writer the test can read.
-struct SharedLog(Arc<Mutex<Vec<u8>>>);
-
-impl Write for SharedLog {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("log lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
+/// `handler` served by the library's `Server` on 127.0.0.1 port 0.
 fn serve(handler: impl Handler) -> Running {
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let server = Server::bind(([127, 0, 0, 1], 0).into())
-        .expect("bind")
-        .access_log(AccessLog::to_writer(SharedLog(Arc::clone(&log))));
-    let addr = server.local_addr().expect("local addr");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let thread = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        runtime.block_on(server.serve_until(handler, async {
-            let _ = stopped.await;
-        }))
-    });
-    Running {
-        addr,
-        log,
-        stop: Some(stop),
-        thread: Some(thread),
-    }
-}
-
-impl Running {
-    fn wait_for_log(&self, needle: &str) {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let log = String::from_utf8_lossy(&self.log.lock().expect("log lock")).into_owned();
-            if log.contains(needle) {
-                return;
-            }
-            assert!(Instant::now() < deadline, "no {needle:?} in log:\n{log}");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let served = thread.join().expect("server thread");
-            if !std::thread::panicking() {
-                served.expect("serve_until returns Ok after a stop");
-            }
-        }
-    }
+    library::serve(library::bind(), handler)
 }
 
 fn post(addr: SocketAddr, path: &str, headers: &[(&str, &str)], body: &'static [u8]) -> Reply {
@@ -369,4 +302,74 @@ fn an_api_under_a_prefix_and_files_for_the_rest_is_three_lines() {
     );
     assert_eq!(get(server.addr, "/%61pi").text(), r#"{"path":"/api"}"#);
     assert_eq!(get(server.addr, "/apix").status, 404);
+}
+
+#[tokio::test]
+async fn the_first_matching_prefix_wins_even_when_a_later_one_is_longer() {
+    let shadowed = Mount::new(by_method().get(named("fallback")))
+        .at("/api", by_method().get(named("api")))
+        .at("/api/v2", by_method().get(named("v2")));
+    for path in ["/api/v2/users", "/api/v2", "/api/v1"] {
+        assert_eq!(body_text(ask(&shadowed, "GET", path).await).await, "api");
+    }
+
+    // Added the other way round, the longer prefix is tried first.
+    let ordered = Mount::new(by_method().get(named("fallback")))
+        .at("/api/v2", by_method().get(named("v2")))
+        .at("/api", by_method().get(named("api")));
+    for (path, handler) in [
+        ("/api/v2/users", "v2"),
+        ("/api/v2", "v2"),
+        ("/api/v20", "api"),
+        ("/api/v1", "api"),
+        ("/apiv2", "fallback"),
+    ] {
+        assert_eq!(
+            body_text(ask(&ordered, "GET", path).await).await,
+            handler,
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn redirect_answers_the_status_and_location_with_an_empty_body() {
+    for code in [
+        StatusCode::MOVED_PERMANENTLY,
+        StatusCode::SEE_OTHER,
+        StatusCode::PERMANENT_REDIRECT,
+    ] {
+        let answer = response::redirect(code, "/next/?q=a%20b");
+        assert_eq!(answer.status(), code);
+        assert_eq!(answer.headers()["location"], "/next/?q=a%20b");
+        assert_eq!(answer.headers()["content-length"], "0");
+        assert_eq!(body_text(answer).await, "");
+    }
+}
+
+#[tokio::test]
+async fn redirect_to_a_location_that_cannot_be_a_header_is_pythons_500_page() {
+    let answer = response::redirect(StatusCode::FOUND, "/next\r\nSet-Cookie: x=1");
+    assert_eq!(answer.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(answer.headers().get("location").is_none());
+    assert!(answer.headers().get("set-cookie").is_none());
+    assert_eq!(answer.headers()["content-type"], "text/html;charset=utf-8");
+    assert!(body_text(answer).await.contains("<p>Error code: 500</p>"));
+}
+
+#[test]
+fn is_tls_is_true_for_requests_that_came_over_tls_http1_and_h2() {
+    let pki = tempfile::tempdir().expect("tempdir");
+    let (cert, key) = make_cert(pki.path(), "ec", "ec");
+    let config = TlsConfig::from_pem_files(&cert, Some(&key), None).expect("config");
+    let server = library::serve(
+        library::bind().tls(config),
+        by_method()
+            .get(|req: Request| async move { response::text(format!("is_tls={}", req.is_tls())) }),
+    );
+    for alpn in [&b"http/1.1"[..], b"h2"] {
+        let got = fetch_tls(server.addr, &client(&cert, &[alpn], &[&TLS13]), "/");
+        assert_eq!(got.alpn.as_deref(), Some(alpn));
+        assert_eq!(got.reply.text(), "is_tls=true");
+    }
 }

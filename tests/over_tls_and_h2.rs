@@ -11,7 +11,10 @@ use bytes::Bytes;
 use http_body_util::Full;
 use rustls::version::TLS13;
 use support::tls::{client, make_cert, send_h2c, send_tls};
-use support::{decode, parse_byteranges, sample_bytes, sample_text, write_script, Reply, Serveur};
+use support::{
+    build_request, decode, parse_byteranges, sample_bytes, sample_text, write_script, Reply,
+    Serveur,
+};
 
 /// Prints what it knows of the transport, then 50,000 numbered lines (about 290 kB: many
 /// reads of its pipe and many DATA frames).
@@ -60,21 +63,8 @@ fn https(site: &Path, pki: &Path, args: &[&str]) -> (Serveur, std::path::PathBuf
     (Serveur::start(site, &all), cert)
 }
 
-fn request(
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Vec<u8>,
-) -> http::Request<Full<Bytes>> {
-    let mut builder = http::Request::builder().method(method).uri(path);
-    for (name, value) in headers {
-        builder = builder.header(*name, *value);
-    }
-    builder.body(Full::new(Bytes::from(body))).expect("request")
-}
-
 fn get(path: &str, headers: &[(&str, &str)]) -> http::Request<Full<Bytes>> {
-    request("GET", path, headers, Vec::new())
+    build_request("GET", path, headers, Bytes::new())
 }
 
 #[test]
@@ -100,7 +90,7 @@ fn a_cgi_script_over_tls_sees_https_on_and_streams_back_over_http1_and_h2() {
         let echoed = send_tls(
             server.addr,
             &connector,
-            request("POST", "/cgi-bin/echo.sh", &[], upload.clone()),
+            build_request("POST", "/cgi-bin/echo.sh", &[], upload.clone()),
         );
         assert_eq!(echoed.http, version);
         assert_eq!(echoed.reply.status, 200);
@@ -132,7 +122,7 @@ fn a_cgi_script_over_h2c_sees_no_https_and_streams_back() {
     let upload = sample_bytes(1 << 20);
     let (echoed, _) = send_h2c(
         server.addr,
-        request("POST", "/cgi-bin/echo.sh", &[], upload.clone()),
+        build_request("POST", "/cgi-bin/echo.sh", &[], upload.clone()),
     );
     assert_eq!(echoed.status, 200);
     assert!(echoed.body == upload, "the 1 MiB upload came back altered");

@@ -1,9 +1,10 @@
 //! REDbot (<https://redbot.org>, `pip install redbot`), the HTTP linter, run against the real
 //! binary: a text file (compressed on the fly), a precompressed one, a binary file, a listing
 //! and a 404, with the default flags and with `--cache-control` and `--cors`. Every note is
-//! printed (kept in the test log); any note REDbot classes as BAD or WARN fails the test,
-//! except the warnings listed in [`ACCEPTED_WARNINGS`] with the reason. REDbot must be
-//! installed: without it the test fails.
+//! written to stderr, which `.ci/run` shows (`--nocapture`) so that it stays in CI's log when
+//! the test passes; any note REDbot classes as BAD or WARN fails the test, except the warnings
+//! listed in [`ACCEPTED_WARNINGS`] with the reason. REDbot must be installed: without it the
+//! test fails.
 
 mod support;
 
@@ -90,7 +91,7 @@ fn lint_all(args: &[&str]) {
         ));
     }
     // One print per run, so that parallel tests do not interleave their reports.
-    println!("{log}");
+    eprintln!("{log}");
     assert!(bad.is_empty(), "REDbot found problems:\n{}", bad.join("\n"));
 }
 

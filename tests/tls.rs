@@ -1,6 +1,6 @@
-//! HTTPS: real handshakes with rustls, curl and openssl over TLS 1.2 and 1.3, RSA / EC /
-//! PKCS#1 / encrypted PKCS#8 keys, the static-file answers over TLS, plain HTTP and stalled
-//! handshakes on the TLS port, and `ConnectionInfo::tls` as handlers see it.
+//! HTTPS: real handshakes with rustls, curl and openssl over TLS 1.2 and 1.3; RSA and EC keys
+//! as PKCS#8, PKCS#1, SEC1 and encrypted PKCS#8; the static-file answers over TLS; plain HTTP
+//! and stalled handshakes on the TLS port; and `ConnectionInfo::tls` as handlers see it.
 
 mod support;
 
@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use rustls::version::{TLS12, TLS13};
 use support::tls::{
-    assert_static_answers, client, encrypt_key, fetch_tls, make_cert, openssl, site,
+    assert_static_answers, client, encrypt_key, fetch_tls, make_cert, openssl, send_tls, site,
 };
-use support::{raw, Serveur};
+use support::{library, raw, Serveur};
 
 /// A site served over HTTPS with a fresh `NAME.crt`/`NAME.key` pair made with `algorithm`
 /// (`ec` gives `ec.*`, `rsa:2048` gives `rsa.*`); returns the site and certificate folders.
@@ -85,12 +85,14 @@ fn static_answers_are_the_same_over_tls_http1_and_h2() {
             fetch_tls(server.addr, &connector, "/").alpn.as_deref(),
             Some(alpn)
         );
-        assert_static_answers(|path| fetch_tls(server.addr, &connector, path).reply);
+        assert_static_answers(|request| send_tls(server.addr, &connector, request).reply);
     }
     // One access-log shape for both versions.
     server.wait_for_log("\"GET /a.txt HTTP/1.1\" 200 6");
     server.wait_for_log("\"GET /a.txt HTTP/2.0\" 200 6");
     server.wait_for_log("\"GET /sub?x=1 HTTP/2.0\" 301 0");
+    server.wait_for_log("\"HEAD /a.txt HTTP/1.1\" 200 0");
+    server.wait_for_log("\"GET /a.txt HTTP/2.0\" 304 0");
 }
 
 #[test]
@@ -129,34 +131,61 @@ fn s_client(args: &[&str]) -> String {
 }
 
 #[test]
-fn pkcs1_rsa_and_encrypted_pkcs8_keys_load() {
+fn traditional_keys_load_pkcs1_rsa_and_sec1_ec_with_or_without_curve_parameters() {
+    let site = site();
+    let pki = tempfile::tempdir().expect("tempdir");
+    let dir = pki.path();
+    let (rsa_cert, _) = make_cert(dir, "rsa", "rsa:2048");
+    let (ec_cert, _) = make_cert(dir, "ec", "ec");
+    let pkcs1 = openssl(dir, &["pkey", "-in", "rsa.key", "-traditional"]);
+    let sec1 = openssl(dir, &["pkey", "-in", "ec.key", "-traditional"]);
+    // `openssl ecparam -genkey` writes an `EC PARAMETERS` block before the key.
+    let mut with_curve = openssl(dir, &["ecparam", "-name", "prime256v1"]);
+    with_curve.extend_from_slice(&sec1);
+    for (cert, file, pem, header) in [
+        (
+            &rsa_cert,
+            "pkcs1.key",
+            pkcs1,
+            "-----BEGIN RSA PRIVATE KEY-----",
+        ),
+        (
+            &ec_cert,
+            "sec1.key",
+            sec1.clone(),
+            "-----BEGIN EC PRIVATE KEY-----",
+        ),
+        (
+            &ec_cert,
+            "ecparam.key",
+            with_curve,
+            "-----BEGIN EC PARAMETERS-----",
+        ),
+    ] {
+        assert!(
+            pem.starts_with(header.as_bytes()),
+            "{file} starts with {header}"
+        );
+        let key = dir.join(file);
+        std::fs::write(&key, pem).expect("write");
+        let server = https(
+            site.path(),
+            cert,
+            &["--tls-key", key.to_str().expect("utf-8")],
+        );
+        for version in [&TLS13, &TLS12] {
+            let got = fetch_tls(server.addr, &client(cert, &[], &[version]), "/a.txt");
+            assert_eq!(got.reply.text(), "hello\n", "{file} over {version:?}");
+        }
+    }
+}
+
+#[test]
+fn an_encrypted_pkcs8_key_loads_with_its_password_file() {
     let site = site();
     let pki = tempfile::tempdir().expect("tempdir");
     let dir = pki.path();
     let (cert, _) = make_cert(dir, "rsa", "rsa:2048");
-    openssl(
-        dir,
-        &[
-            "pkey",
-            "-in",
-            "rsa.key",
-            "-traditional",
-            "-out",
-            "pkcs1.key",
-        ],
-    );
-    assert!(std::fs::read_to_string(dir.join("pkcs1.key"))
-        .expect("read")
-        .starts_with("-----BEGIN RSA PRIVATE KEY-----"));
-    let server = https(
-        site.path(),
-        &cert,
-        &["--tls-key", dir.join("pkcs1.key").to_str().expect("utf-8")],
-    );
-    let got = fetch_tls(server.addr, &client(&cert, &[], &[&TLS13]), "/a.txt");
-    assert_eq!(got.reply.text(), "hello\n");
-    drop(server);
-
     encrypt_key(dir, "rsa.key", "enc.key", "s3cret");
     // Python strips the password file's text.
     std::fs::write(dir.join("pass.txt"), "s3cret\n").expect("write");
@@ -212,47 +241,16 @@ impl serveur::Handler for TellsTls {
     }
 }
 
-/// Runs the library's server with `tls` on a thread until the returned sender is dropped.
-fn library_server(
-    tls: Option<serveur::TlsConfig>,
-) -> (std::net::SocketAddr, std::sync::mpsc::Sender<()>) {
-    let mut server = serveur::Server::bind("127.0.0.1:0".parse().expect("addr"))
-        .expect("bind")
-        .access_log(serveur::AccessLog::off());
-    if let Some(tls) = tls {
-        server = server.tls(tls);
-    }
-    let addr = server.local_addr().expect("addr");
-    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        runtime.block_on(async move {
-            let stop = tokio::task::spawn_blocking(move || {
-                let _ = stop_rx.recv();
-            });
-            let _ = server
-                .serve_until(TellsTls, async {
-                    let _ = stop.await;
-                })
-                .await;
-        });
-    });
-    (addr, stop_tx)
-}
-
 #[test]
 fn handlers_see_connection_info_tls_true_only_under_tls() {
     let pki = tempfile::tempdir().expect("tempdir");
     let (cert, key) = make_cert(pki.path(), "ec", "ec");
     let config = serveur::TlsConfig::from_pem_files(&cert, Some(&key), None).expect("config");
-    let (addr, _stop) = library_server(Some(config));
-    let got = fetch_tls(addr, &client(&cert, &[b"h2"], &[&TLS13]), "/");
+    let tls = library::serve(library::bind().tls(config), TellsTls);
+    let got = fetch_tls(tls.addr, &client(&cert, &[b"h2"], &[&TLS13]), "/");
     assert_eq!(got.reply.text(), "tls=Some(true)");
-    let (plain, _stop_plain) = library_server(None);
-    assert_eq!(support::get(plain, "/").text(), "tls=Some(false)");
+    let plain = library::serve(library::bind(), TellsTls);
+    assert_eq!(support::get(plain.addr, "/").text(), "tls=Some(false)");
 }
 
 #[test]

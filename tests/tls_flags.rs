@@ -1,5 +1,6 @@
 //! The TLS flags: Python 3.14's errors for each mistake, the expired-certificate warning,
-//! and `--tls-self-signed` (its names and the fingerprint it prints).
+//! `--tls-self-signed` (its names, the bind address among them, the fingerprint it prints,
+//! and nothing written to disk), and the HTTPS startup line without `-b`.
 
 mod support;
 
@@ -95,6 +96,31 @@ fn an_expired_certificate_is_served_with_a_warning() {
     server.wait_for_log("serveur: warning: the TLS certificate expired on 2021-01-01");
 }
 
+/// `openssl x509 -in served.pem -noout ARGS` in `dir`, as text.
+fn inspect_served(dir: &Path, args: &[&str]) -> String {
+    let mut all = vec!["x509", "-in", "served.pem", "-noout"];
+    all.extend_from_slice(args);
+    String::from_utf8_lossy(&openssl(dir, &all)).into_owned()
+}
+
+/// Saves the certificate `server` presents as `served.pem` in `dir` (with `openssl s_client`),
+/// checks that its subjectAltName lists every one of `names`, and that a client trusting that
+/// certificate alone gets `/a.txt`: it really is the one served.
+fn check_served_certificate(dir: &Path, server: &Serveur, names: &[&str]) {
+    let pem = openssl(dir, &["s_client", "-connect", &server.addr.to_string()]);
+    std::fs::write(dir.join("served.pem"), pem).expect("write");
+    let listed = inspect_served(dir, &["-ext", "subjectAltName"]);
+    for name in names {
+        assert!(listed.contains(name), "{name} in {listed}");
+    }
+    let got = fetch_tls(
+        server.addr,
+        &client(&dir.join("served.pem"), &[b"h2"], &[&TLS13]),
+        "/a.txt",
+    );
+    assert_eq!(got.reply.text(), "hello\n");
+}
+
 #[test]
 fn self_signed_covers_local_names_and_prints_its_fingerprint() {
     let site = site();
@@ -106,49 +132,96 @@ fn self_signed_covers_local_names_and_prints_its_fingerprint() {
     let printed = printed.rsplit(' ').next().expect("fingerprint").to_owned();
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let connect = format!("127.0.0.1:{}", server.port());
-    let pem = openssl(dir.path(), &["s_client", "-connect", &connect]);
-    std::fs::write(dir.path().join("served.pem"), pem).expect("write");
-    let fingerprint = String::from_utf8_lossy(&openssl(
-        dir.path(),
-        &[
-            "x509",
-            "-in",
-            "served.pem",
-            "-noout",
-            "-fingerprint",
-            "-sha256",
-        ],
-    ))
-    .into_owned();
+    let names = [
+        "DNS:localhost",
+        "IP Address:127.0.0.1",
+        "IP Address:0:0:0:0:0:0:0:1",
+    ];
+    check_served_certificate(dir.path(), &server, &names);
+    let fingerprint = inspect_served(dir.path(), &["-fingerprint", "-sha256"]);
     assert_eq!(
         fingerprint.trim().rsplit('=').next(),
         Some(printed.as_str())
     );
-    let names = String::from_utf8_lossy(&openssl(
-        dir.path(),
-        &[
-            "x509",
-            "-in",
-            "served.pem",
-            "-noout",
-            "-ext",
-            "subjectAltName",
-        ],
-    ))
-    .into_owned();
-    for name in [
+}
+
+/// Every path below `dir`, relative to it, sorted.
+fn tree(dir: &Path) -> Vec<String> {
+    let mut paths = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(next) = pending.pop() {
+        for entry in std::fs::read_dir(&next).expect("read_dir") {
+            let path = entry.expect("entry").path();
+            let relative = path.strip_prefix(dir).expect("below dir");
+            paths.push(relative.to_string_lossy().into_owned());
+            if path.is_dir() && !path.is_symlink() {
+                pending.push(path);
+            }
+        }
+    }
+    paths.sort();
+    paths
+}
+
+#[test]
+fn self_signed_names_the_bind_address_and_writes_nothing_to_disk() {
+    let site = site();
+    let before = tree(site.path());
+    // The working directory, HOME and TMPDIR: where a certificate could be left behind.
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let mut command = serveur_command();
+    command
+        .current_dir(elsewhere.path())
+        .env("HOME", elsewhere.path())
+        .env("TMPDIR", elsewhere.path())
+        .arg("-d")
+        .arg(site.path())
+        .args(["-b", "127.0.0.2", "--tls-self-signed", "0"]);
+    let mut server = Serveur::spawn(command);
+    assert!(
+        server
+            .startup_line
+            .starts_with("Serving HTTPS on 127.0.0.2 port "),
+        "{}",
+        server.startup_line
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let names = [
+        "IP Address:127.0.0.2",
         "DNS:localhost",
         "IP Address:127.0.0.1",
-        "IP Address:0:0:0:0:0:0:0:1",
-    ] {
-        assert!(names.contains(name), "{name} in {names}");
-    }
-    // The served certificate really is that one: a client trusting it gets through.
-    let got = fetch_tls(
-        server.addr,
-        &client(&dir.path().join("served.pem"), &[b"h2"], &[&TLS13]),
-        "/a.txt",
+    ];
+    check_served_certificate(dir.path(), &server, &names);
+
+    server.signal("TERM");
+    assert_eq!(server.wait_exit(), 0);
+    assert_eq!(tree(site.path()), before, "written to the served directory");
+    assert_eq!(tree(elsewhere.path()), Vec::<String>::new());
+}
+
+#[test]
+fn without_bind_the_https_startup_line_names_0_0_0_0_as_python_does() {
+    let site = site();
+    let pki = tempfile::tempdir().expect("tempdir");
+    let (cert, key) = make_cert(pki.path(), "ec", "ec");
+    let mut command = serveur_command();
+    command
+        .arg("-d")
+        .arg(site.path())
+        .arg("--tls-cert")
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key)
+        .arg("0");
+    let server = Serveur::spawn(command);
+    assert_eq!(
+        server.startup_line,
+        format!(
+            "Serving HTTPS on 0.0.0.0 port {0} (https://0.0.0.0:{0}/) ...",
+            server.port()
+        )
     );
+    let got = fetch_tls(server.addr, &client(&cert, &[b"h2"], &[&TLS13]), "/a.txt");
     assert_eq!(got.reply.text(), "hello\n");
 }

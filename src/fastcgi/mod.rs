@@ -2,15 +2,20 @@
 //! a flup program, …), as nginx's `fastcgi_pass` or Caddy's `php_fastcgi` are. Requests that
 //! name a script of the application go to it, everything else to a fallback handler (usually
 //! [`StaticFiles`](crate::StaticFiles)). The pipeline: route ([`Pattern`]) and split the path
-//! into `SCRIPT_NAME` and `PATH_INFO` ([`gateway::locate`](crate::gateway::locate)) → meta-variables
-//! as `FCGI_PARAMS` and the body as `FCGI_STDIN` over a pooled connection ([`client`],
-//! [`pool`], [`record`]) → the header block read with the CGI rules and the rest streamed
-//! (`respond`).
+//! into `SCRIPT_NAME` and `PATH_INFO` (`gateway::locate`) → meta-variables as `FCGI_PARAMS`
+//! and the body as `FCGI_STDIN` over a pooled connection (`client`, `pool`, `record`) → the
+//! header block read with the CGI rules and the rest streamed (`respond`).
 
-pub mod client;
+mod client;
 mod log;
-pub mod pool;
+mod pool;
+// The wire format is internal, but the cargo-fuzz target in fuzz/ (a crate of its own) drives
+// its decoders directly. The `fuzzing` feature, which only fuzz/Cargo.toml turns on, makes it
+// public for that crate, so that the library's documented API never includes it.
+#[cfg(feature = "fuzzing")]
 pub mod record;
+#[cfg(not(feature = "fuzzing"))]
+mod record;
 mod respond;
 
 use std::fs::Metadata;
@@ -26,8 +31,8 @@ use crate::handler::{Handler, Request, Response, SharedHandler};
 use crate::safe_path::{Root, UrlPath};
 use crate::static_files::lookup::collapse_leading_slashes;
 
-pub use log::RequestLog;
-pub use pool::{Address, Pool};
+pub use pool::Address;
+use pool::Pool;
 
 /// The static index files, which win over the application's when a directory has both, as
 /// CPython's directory listing rules would serve them.

@@ -94,6 +94,7 @@ pub enum ProtocolError {
     /// An `FCGI_BEGIN_REQUEST` or `FCGI_END_REQUEST` whose content is not 8 bytes.
     BodyLength(u8, usize),
     /// A name-value pair whose lengths run past the end of its content.
+    #[cfg(any(test, feature = "fuzzing"))]
     TruncatedPair,
 }
 
@@ -104,6 +105,7 @@ impl fmt::Display for ProtocolError {
             ProtocolError::BodyLength(kind, len) => {
                 write!(f, "record type {kind} has {len} content bytes (expected 8)")
             }
+            #[cfg(any(test, feature = "fuzzing"))]
             ProtocolError::TruncatedPair => f.write_str("truncated name-value pair"),
         }
     }
@@ -181,6 +183,11 @@ pub fn put_abort_request(out: &mut BytesMut, request_id: u16) {
 }
 
 /// Appends an `FCGI_END_REQUEST` (§5.5).
+///
+/// This and the other functions of the application's side (reading `FCGI_BEGIN_REQUEST` and
+/// `FCGI_PARAMS`) are compiled only for the crate's fake application (`tests.rs`) and for the
+/// fuzzer: serveur itself is only ever the web server's side.
+#[cfg(any(test, feature = "fuzzing"))]
 pub fn put_end_request(out: &mut BytesMut, request_id: u16, end: EndRequest) {
     let mut body = [0u8; 8];
     body[..4].copy_from_slice(&end.app_status.to_be_bytes());
@@ -189,6 +196,7 @@ pub fn put_end_request(out: &mut BytesMut, request_id: u16, end: EndRequest) {
 }
 
 /// The content of an `FCGI_BEGIN_REQUEST`.
+#[cfg(any(test, feature = "fuzzing"))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BeginRequest {
     /// The role asked for ([`ROLE_RESPONDER`]).
@@ -197,6 +205,7 @@ pub struct BeginRequest {
     pub keep_conn: bool,
 }
 
+#[cfg(any(test, feature = "fuzzing"))]
 impl BeginRequest {
     /// Reads the content of an `FCGI_BEGIN_REQUEST` record.
     pub fn parse(content: &[u8]) -> Result<BeginRequest, ProtocolError> {
@@ -270,6 +279,7 @@ fn put_length(out: &mut BytesMut, len: usize) {
 }
 
 /// Reads the name-value pairs of a whole `Params` (or `GetValues`) stream.
+#[cfg(any(test, feature = "fuzzing"))]
 pub fn parse_pairs(mut content: &[u8]) -> Result<Vec<(Bytes, Bytes)>, ProtocolError> {
     let mut pairs = Vec::new();
     while !content.is_empty() {
@@ -286,6 +296,7 @@ pub fn parse_pairs(mut content: &[u8]) -> Result<Vec<(Bytes, Bytes)>, ProtocolEr
     Ok(pairs)
 }
 
+#[cfg(any(test, feature = "fuzzing"))]
 fn take_length(content: &mut &[u8]) -> Result<usize, ProtocolError> {
     match content.first() {
         None => Err(ProtocolError::TruncatedPair),

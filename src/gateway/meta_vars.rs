@@ -89,6 +89,7 @@ impl MetaVars {
     }
 
     /// The value of `name`, if set.
+    #[cfg(test)]
     pub fn get(&self, name: &str) -> Option<&[u8]> {
         self.vars
             .iter()

@@ -43,7 +43,8 @@ impl Mount {
     }
 
     /// Sends requests for `prefix` and everything below it to `handler`. The path is passed on
-    /// whole (the prefix is not stripped). Routes are tried in the order they were added.
+    /// whole (the prefix is not stripped). Routes are tried in the order they were added and
+    /// the first matching prefix wins, so mount `/api/v2` before `/api`, or `/api` takes it.
     pub fn at(mut self, prefix: &str, handler: impl Handler) -> Self {
         let segments = UrlPath::parse(prefix).segments().to_vec();
         self.routes.push((segments, SharedHandler::new(handler)));

@@ -8,7 +8,7 @@ mod conditional;
 mod encoding;
 mod etag;
 mod listing;
-pub mod lookup;
+pub(crate) mod lookup;
 mod mime;
 mod multipart;
 mod negotiate;

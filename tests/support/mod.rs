@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 
+pub mod library;
 pub mod tls;
 
 /// How long any single wait in a test may take before the test fails.
@@ -497,16 +498,29 @@ pub fn request_with_body(
     headers: &[(&str, &str)],
     body: impl Into<Bytes>,
 ) -> Reply {
+    let mut req = build_request(method, path, headers, body);
+    req.headers_mut()
+        .insert(http::header::HOST, addr.to_string().parse().expect("host"));
+    send(addr, req)
+}
+
+/// `METHOD path` with the given headers and body, to send with any client (no `Host`: each
+/// transport adds its own authority).
+pub fn build_request(
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+) -> http::Request<Full<Bytes>> {
     let mut req = http::Request::new(Full::new(body.into()));
     *req.method_mut() = method.parse().expect("method");
     *req.uri_mut() = path.parse().expect("path");
     let map = req.headers_mut();
-    map.insert(http::header::HOST, addr.to_string().parse().expect("host"));
     for (name, value) in headers {
         let name: http::HeaderName = name.parse().expect("header name");
         map.append(name, value.parse().expect("header value"));
     }
-    send(addr, req)
+    req
 }
 
 /// `len` bytes of deterministic, compressible text (words and newlines), for downloads tests.

@@ -14,7 +14,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::net::TcpStream;
 
-use super::{read_reply, Reply, WAIT};
+use super::{build_request, read_reply, Reply, WAIT};
 
 /// Runs `openssl ARGS` in `dir`; panics (failing the test) when openssl is missing or fails.
 pub fn openssl(dir: &Path, args: &[&str]) -> Vec<u8> {
@@ -103,7 +103,11 @@ pub struct TlsReply {
 /// `GET path` over a new TLS connection made with `connector` (HTTP/2 when ALPN agrees on
 /// `h2`, else HTTP/1.1).
 pub fn fetch_tls(addr: SocketAddr, connector: &tokio_rustls::TlsConnector, path: &str) -> TlsReply {
-    send_tls(addr, connector, get_request(path))
+    send_tls(
+        addr,
+        connector,
+        build_request("GET", path, &[], Bytes::new()),
+    )
 }
 
 /// Sends `request` (its URI a path, its authority `localhost`) over a new TLS connection made
@@ -135,11 +139,6 @@ pub fn send_tls(
     })
 }
 
-/// `GET path` over HTTP/2 with prior knowledge (h2c) on a plain connection.
-pub fn fetch_h2c(addr: SocketAddr, path: &str) -> (Reply, http::Version) {
-    send_h2c(addr, get_request(path))
-}
-
 /// Sends `request` (its URI a path, its authority `localhost`) over HTTP/2 with prior
 /// knowledge (h2c) on a new plain connection.
 pub fn send_h2c(addr: SocketAddr, request: http::Request<Full<Bytes>>) -> (Reply, http::Version) {
@@ -147,13 +146,6 @@ pub fn send_h2c(addr: SocketAddr, request: http::Request<Full<Bytes>>) -> (Reply
         let tcp = TcpStream::connect(addr).await.expect("connect");
         send_on(tcp, true, "http", request).await
     })
-}
-
-/// `GET path` with no headers and no body.
-fn get_request(path: &str) -> http::Request<Full<Bytes>> {
-    http::Request::get(path)
-        .body(Full::new(Bytes::new()))
-        .expect("request")
 }
 
 /// Sends `request` over `io` with HTTP/2 (`h2`) or HTTP/1.1. Its URI is a path: HTTP/2 gets
@@ -221,22 +213,48 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-/// The foundation's static-file answers, checked through `fetch` (any transport): a file with
-/// its type and length, Python's 404 page, the slash redirect keeping the query, a listing.
-/// The site must hold `a.txt` = `hello\n` and `sub/b.html`.
-pub fn assert_static_answers(fetch: impl Fn(&str) -> Reply) {
-    let file = fetch("/a.txt");
+/// The foundation's static-file answers, checked through `send` (any transport): a file with
+/// its type, length and validators; HEAD with GET's headers and no body; If-Modified-Since
+/// → 304; Python's 404 page; the slash redirect keeping the query; a listing; and 404 for
+/// paths that would leave the root (a symlink out of it, `..` in any spelling).
+/// The site must be [`site`]'s.
+pub fn assert_static_answers(send: impl Fn(http::Request<Full<Bytes>>) -> Reply) {
+    let fetch = |method: &str, path: &str, headers: &[(&str, &str)]| {
+        send(build_request(method, path, headers, Bytes::new()))
+    };
+    let file = fetch("GET", "/a.txt", &[]);
     assert_eq!((file.status, file.text().as_str()), (200, "hello\n"));
     assert_eq!(file.header("content-type"), "text/plain");
     assert_eq!(file.header("content-length"), "6");
-    let missing = fetch("/nope");
+    let modified = file.header("last-modified");
+    assert!(modified.ends_with(" GMT"), "{modified:?}");
+
+    let head = fetch("HEAD", "/a.txt", &[]);
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty(), "HEAD sent a body: {:?}", head.body);
+    for name in ["content-type", "content-length", "last-modified", "etag"] {
+        assert_eq!(head.header(name), file.header(name), "HEAD's {name}");
+    }
+
+    let unchanged = fetch("GET", "/a.txt", &[("if-modified-since", modified)]);
+    assert_eq!(unchanged.status, 304);
+    assert!(unchanged.body.is_empty());
+
+    let missing = fetch("GET", "/nope", &[]);
     assert_eq!(missing.status, 404);
     assert!(missing.text().contains("<p>Message: File not found.</p>"));
-    let redirect = fetch("/sub?x=1");
+    let redirect = fetch("GET", "/sub?x=1", &[]);
     assert_eq!(redirect.status, 301);
     assert_eq!(redirect.header("location"), "/sub/?x=1");
-    let listing = fetch("/sub/");
+    let listing = fetch("GET", "/sub/", &[]);
     assert!(listing.text().contains("<a href=\"b.html\">b.html</a>"));
+
+    let climbing = format!("{}etc/passwd", "%2e%2e/".repeat(16));
+    for path in ["/outside/", &format!("/{climbing}")] {
+        let escaping = fetch("GET", path, &[]);
+        assert_eq!(escaping.status, 404, "{path}");
+        assert!(escaping.text().contains("<p>Message: File not found.</p>"));
+    }
 }
 
 /// Sends `count` requests for `path` at once as streams of one HTTP/2 connection over `io`
@@ -263,12 +281,14 @@ where
     replies
 }
 
-/// A small site: `a.txt` = `hello\n`, and `sub/b.html`.
+/// A small site: `a.txt` = `hello\n`, `sub/b.html`, and `outside`, a symlink to `..` (the
+/// directory holding the site, outside the root).
 pub fn site() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("a.txt"), "hello\n").expect("write");
     std::fs::create_dir(dir.path().join("sub")).expect("mkdir");
     std::fs::write(dir.path().join("sub/b.html"), "<p>b</p>").expect("write");
+    std::os::unix::fs::symlink("..", dir.path().join("outside")).expect("symlink");
     dir
 }
 
