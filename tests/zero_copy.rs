@@ -153,7 +153,11 @@ fn http_1_0_and_h2c_on_the_plain_port_serve_large_files_whole() {
     assert!(request(http10.addr, "GET", "/large.bin", &[]).body == *large);
     // HTTP/2 frames its data itself: the same connection type must not use placeholders.
     let plain = Serveur::start(dir.path(), &["-q"]);
-    let (reply, version) = support::tls::fetch_h2c(plain.addr, "/large.bin");
+    let request = http::Request::get("/large.bin")
+        .header("host", "t")
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .expect("request");
+    let (reply, version) = support::tls::send_h2c(plain.addr, request);
     assert_eq!(version, http::Version::HTTP_2);
     assert!(reply.body == *large, "h2c body differs");
 }
