@@ -226,6 +226,26 @@ def app(params, stdin, aborted):
     assert_eq!(reply.text(), "see /other.txt");
 }
 
+/// A local redirect is routed from the top, as the client's own request would be: a CGI
+/// script sending a visitor to `/vars.php` gets PHP's answer, never the static files' copy of
+/// the source (the static files come after both gateways).
+#[test]
+fn a_cgi_local_redirect_to_a_php_path_runs_php_and_never_shows_its_source() {
+    let php = php_site(1, &["--cgi"]);
+    support::write_script(
+        php.site.path(),
+        "cgi-bin/go.sh",
+        "#!/bin/sh\nprintf 'Location: /vars.php?from=cgi\\n\\n'\n",
+    );
+    let reply = get(php.server.addr, "/cgi-bin/go.sh");
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert!(!reply.text().contains("<?php"), "the source was served");
+    let vars = json(&reply.text());
+    assert_eq!(vars["SCRIPT_NAME"], "/vars.php");
+    assert_eq!(vars["QUERY_STRING"], "from=cgi");
+    assert_eq!(vars["REQUEST_METHOD"], "GET");
+}
+
 #[test]
 fn a_bodiless_answer_lets_the_script_run_to_its_end() {
     let php = php_site(1, &[]);

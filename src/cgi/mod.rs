@@ -153,9 +153,8 @@ impl Cgi {
             .collect()
     }
 
-    /// Answers `req`; `may_redirect` is false for the request a local redirect made (§6.2.2
-    /// allows one, which must not redirect again).
-    async fn serve(&self, req: Request, may_redirect: bool) -> Response {
+    /// Answers `req`.
+    async fn serve(&self, req: Request) -> Response {
         let path = collapse_leading_slashes(req.uri().path());
         let url = UrlPath::parse(path);
         let Some(dir) = matching_dir(&self.dirs, &url) else {
@@ -163,9 +162,7 @@ impl Cgi {
         };
         let tree_wide = dir.segments().is_empty();
         match locate(&self.root, dir, &url, INDEX_NAMES) {
-            Located::Script(script) if runnable(&script) => {
-                output::run(self, req, *script, may_redirect).await
-            }
+            Located::Script(script) if runnable(&script) => output::run(self, req, *script).await,
             _ if tree_wide => self.elsewhere(req).await,
             Located::Script(script) if script.is_index => {
                 let name = &script.script_name;
@@ -218,7 +215,7 @@ impl Cgi {
 
 impl Handler for Cgi {
     async fn handle(&self, req: Request) -> Response {
-        self.serve(req, true).await
+        self.serve(req).await
     }
 }
 

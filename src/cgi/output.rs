@@ -17,7 +17,7 @@ use super::stdin::{feed, Input, Refused};
 use super::Cgi;
 use crate::body::Body;
 use crate::gateway::{
-    bodiless, local_request, parse, parse_nph, response, MetaVars, ResponseHead, ScriptPath,
+    bodiless, parse, parse_nph, redirect_locally, response, MetaVars, ResponseHead, ScriptPath,
     ScriptReply,
 };
 use crate::handler::{Request, Response};
@@ -25,12 +25,7 @@ use crate::response::error;
 use crate::server::ConnectionInfo;
 
 /// Runs `script` for `req` and answers with what it writes.
-pub(super) async fn run(
-    cgi: &Cgi,
-    req: Request,
-    script: ScriptPath,
-    may_redirect: bool,
-) -> Response {
+pub(super) async fn run(cgi: &Cgi, req: Request, script: ScriptPath) -> Response {
     let (parts, body) = req.into_parts();
     let mut running = match start(cgi, &parts, body, &script).await {
         Ok(running) => running,
@@ -61,7 +56,8 @@ pub(super) async fn run(
                 }
                 None => {
                     drop(running);
-                    local_redirect(cgi, parts, &location, may_redirect).await
+                    let log = log_for(&parts);
+                    redirect_locally(parts, &location, cgi, |why| log(&format!("CGI {why}"))).await
                 }
             }
         }
@@ -165,33 +161,14 @@ async fn read_reply(
     Err(error(failure))
 }
 
-/// §6.2.2: the server answers as if the client had asked for `location` with GET.
-async fn local_redirect(
-    cgi: &Cgi,
-    parts: http::request::Parts,
-    location: &str,
-    may_redirect: bool,
-) -> Response {
+/// A way to write a line about this request to the server's log (nowhere without a server).
+fn log_for(parts: &http::request::Parts) -> impl Fn(&str) {
     let info = parts.extensions.get::<ConnectionInfo>().cloned();
-    let log = |what: &str| {
+    move |what: &str| {
         if let Some(info) = &info {
             info.log.message(Some(info.peer.ip()), what.to_owned());
         }
-    };
-    if !may_redirect {
-        log(&format!(
-            "CGI local redirect to {location} refused: only one is followed"
-        ));
-        return error(StatusCode::INTERNAL_SERVER_ERROR);
     }
-    let req = match local_request(parts, location) {
-        Ok(req) => req,
-        Err(why) => {
-            log(&format!("CGI {why}"));
-            return error(StatusCode::INTERNAL_SERVER_ERROR);
-        }
-    };
-    Box::pin(cgi.serve(req, false)).await
 }
 
 /// The response: `head`, then `first` and the rest of stdout as the body. For HEAD (and a

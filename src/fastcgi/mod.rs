@@ -201,12 +201,11 @@ impl FastCgi {
         }
     }
 
-    /// Answers `req`; `may_redirect` is false for the request a local redirect made (RFC 3875
-    /// §6.2.2 allows one, which must not redirect again).
-    async fn serve(&self, req: Request, may_redirect: bool) -> Response {
+    /// Answers `req`.
+    async fn serve(&self, req: Request) -> Response {
         let url = UrlPath::parse(collapse_leading_slashes(req.uri().path()));
         match self.script(&url) {
-            Some(script) => respond::run(self, req, script, may_redirect).await,
+            Some(script) => respond::run(self, req, script).await,
             None => self.fallback.handle(req).await,
         }
     }
@@ -214,7 +213,7 @@ impl FastCgi {
 
 impl Handler for FastCgi {
     async fn handle(&self, req: Request) -> Response {
-        self.serve(req, true).await
+        self.serve(req).await
     }
 }
 

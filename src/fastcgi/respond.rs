@@ -13,18 +13,15 @@ use super::log::RequestLog;
 use super::FastCgi;
 use crate::body::Body;
 use crate::cgi::stdin::{Input, Refused};
-use crate::gateway::{bodiless, local_request, parse, response, MetaVars, ScriptPath, ScriptReply};
+use crate::gateway::{
+    bodiless, parse, redirect_locally, response, MetaVars, ScriptPath, ScriptReply,
+};
 use crate::handler::{Request, Response};
 use crate::response::error;
 use crate::server::ConnectionInfo;
 
 /// Runs `script` for `req` on `fcgi`'s application and answers with what it writes.
-pub(super) async fn run(
-    fcgi: &FastCgi,
-    req: Request,
-    script: ScriptPath,
-    may_redirect: bool,
-) -> Response {
+pub(super) async fn run(fcgi: &FastCgi, req: Request, script: ScriptPath) -> Response {
     let (parts, body) = req.into_parts();
     let info = parts.extensions.get::<ConnectionInfo>();
     let log = RequestLog {
@@ -93,7 +90,7 @@ pub(super) async fn run(
                     Some(Ok(chunk)) => chunk,
                     Some(Err(failure)) => return failed(failure),
                     None => {
-                        return redirect_locally(fcgi, parts, &location, may_redirect, &log).await
+                        return redirect_locally(parts, &location, fcgi, |why| log.say(why)).await
                     }
                 }
             } else {
@@ -120,28 +117,5 @@ fn failed(failure: Failure) -> Response {
     match failure {
         Failure::Unavailable => error(StatusCode::BAD_GATEWAY),
         Failure::TimedOut => error(StatusCode::GATEWAY_TIMEOUT),
-    }
-}
-
-/// §6.2.2: answers as if the client had asked for `location`, once.
-async fn redirect_locally(
-    fcgi: &FastCgi,
-    parts: http::request::Parts,
-    location: &str,
-    may_redirect: bool,
-    log: &RequestLog,
-) -> Response {
-    if !may_redirect {
-        log.say(&format!(
-            "local redirect to {location} refused: only one is followed"
-        ));
-        return error(StatusCode::INTERNAL_SERVER_ERROR);
-    }
-    match local_request(parts, location) {
-        Ok(req) => Box::pin(fcgi.serve(req, false)).await,
-        Err(why) => {
-            log.say(&why);
-            error(StatusCode::INTERNAL_SERVER_ERROR)
-        }
     }
 }

@@ -259,6 +259,7 @@ mod tests {
             local: "[::1]:8443".parse().expect("addr"),
             tls: true,
             log: crate::AccessLog::off(),
+            top_handler: None,
         });
         let v = vars(request);
         assert_eq!(v.get("REMOTE_ADDR"), Some(&b"192.0.2.7"[..]));

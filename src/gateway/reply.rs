@@ -1,6 +1,7 @@
 //! Turning a script's parsed answer into what the server does next, the same for every
 //! gateway: whether a body is sent at all, the [`Response`] for a [`ResponseHead`] and its body,
-//! and, for a local redirect (RFC 3875 §6.2.2), the request the server answers in its place.
+//! and a local redirect (RFC 3875 §6.2.2): the request the server answers in its place,
+//! served from the top of the server's handlers.
 
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
 use http::request::Parts;
@@ -8,7 +9,13 @@ use http::StatusCode;
 
 use super::script_response::ResponseHead;
 use crate::body::{Body, RequestBody};
-use crate::handler::{Request, Response};
+use crate::handler::{DynHandler, Handler, Request, Response};
+use crate::response::error;
+use crate::server::ConnectionInfo;
+
+/// Marks the request a local redirect made: §6.2.2 allows one, and it must not redirect again.
+#[derive(Clone, Copy)]
+struct Redirected;
 
 /// Whether the response to send has no body although the script may write one: HEAD, `204`
 /// and `304` (RFC 9110 §9.3.2, §6.4.1). hyper sends none for them and never reads the body
@@ -30,10 +37,47 @@ pub fn response(head: ResponseHead, body: Body) -> Response {
     response
 }
 
-/// §6.2.2: the request the server answers instead, as if the client had asked for `location`
-/// (a local path and query) with GET: the client's header fields and connection facts are
-/// kept, those describing its body are not. `Err` names a location that is not a path.
-pub fn local_request(parts: Parts, location: &str) -> Result<Request, String> {
+/// §6.2.2: answers as if the client had asked for `location` with GET, once. The new request
+/// starts from the top of the server's handlers (the connection's
+/// top handler, in its `ConnectionInfo`), as a request from the client would: a handler further down
+/// (the static files under a gateway) must not answer a path that an earlier one owns, or a
+/// redirect to `/app.php` would send PHP's source. Without a server (a handler called
+/// directly) the gateway that redirected, `here`, answers. `say` logs why a redirect fails.
+pub async fn redirect_locally(
+    parts: Parts,
+    location: &str,
+    here: &impl Handler,
+    say: impl Fn(&str),
+) -> Response {
+    if parts.extensions.get::<Redirected>().is_some() {
+        say(&format!(
+            "local redirect to {location} refused: only one is followed"
+        ));
+        return error(StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    let mut req = match local_request(parts, location) {
+        Ok(req) => req,
+        Err(why) => {
+            say(&why);
+            return error(StatusCode::INTERNAL_SERVER_ERROR);
+        }
+    };
+    req.extensions_mut().insert(Redirected);
+    let top = req
+        .extensions()
+        .get::<ConnectionInfo>()
+        .and_then(|info| info.top_handler.clone());
+    match top {
+        Some(top) => top.handle(req).await,
+        // Boxed (type-erased): `here` may redirect again, refused above.
+        None => here.handle_boxed(req).await,
+    }
+}
+
+/// The request the server answers instead, as if the client had asked for `location` (a local
+/// path and query) with GET: the client's header fields and connection facts are kept, those
+/// describing its body are not. `Err` names a location that is not a path.
+fn local_request(parts: Parts, location: &str) -> Result<Request, String> {
     let uri = location
         .parse::<http::Uri>()
         .map_err(|_| format!("local redirect to a bad path {location:?}"))?;

@@ -68,6 +68,17 @@ impl SharedHandler {
     pub fn new(handler: impl Handler) -> Self {
         SharedHandler(Arc::new(handler))
     }
+
+    /// Shares a handler already behind an `Arc`.
+    pub(crate) fn from_arc(handler: Arc<impl Handler>) -> Self {
+        SharedHandler(handler)
+    }
+}
+
+impl std::fmt::Debug for SharedHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedHandler")
+    }
 }
 
 impl Handler for SharedHandler {

@@ -21,7 +21,7 @@ use super::read_ahead::ReadAhead;
 use super::zero_copy::FileRegions;
 use super::Protocol;
 use crate::body::RequestBody;
-use crate::handler::{Handler, Request};
+use crate::handler::{Handler, Request, SharedHandler};
 use crate::response::ErrorMessage;
 
 /// `Server:` as sent on every response, like CPython's `SimpleHTTP/0.6 Python/3.x`.
@@ -46,6 +46,9 @@ pub struct ConnectionInfo {
     pub tls: bool,
     /// The server's log, for handlers that have something to say (a CGI script's stderr).
     pub log: AccessLog,
+    /// The handler the server serves, for a request a handler makes anew (a gateway's local
+    /// redirect, RFC 3875 §6.2.2), which must be routed as the client's would be.
+    pub(crate) top_handler: Option<SharedHandler>,
 }
 
 /// Serves requests on `io` until the client leaves or the connection is shut down, counting

@@ -30,7 +30,7 @@ pub use connection::ConnectionInfo;
 pub use shutdown::{stop_signal, StopSignal};
 pub use tls::{TlsConfig, TlsError};
 
-use crate::handler::Handler;
+use crate::handler::{Handler, SharedHandler};
 use malformed::Parsed;
 
 /// The HTTP version a server speaks on HTTP/1 connections (`-p`).
@@ -174,6 +174,7 @@ impl Server {
             .as_ref()
             .map(|tls| tls.acceptor(self.protocol == Protocol::Http11));
         let handler = Arc::new(handler);
+        let top_handler = SharedHandler::from_arc(Arc::clone(&handler));
         let graceful = GracefulShutdown::new();
         let slots = Arc::new(Semaphore::new(self.max_connections));
         tokio::pin!(stop);
@@ -215,6 +216,7 @@ impl Server {
                 local,
                 tls: acceptor.is_some(),
                 log: self.log.clone(),
+                top_handler: Some(top_handler.clone()),
             };
             let handler = Arc::clone(&handler);
             let (log, client) = (info.log.clone(), info.peer.ip());
