@@ -6,7 +6,6 @@
 //! and the `Range` planned (`range`).
 
 use std::fs::Metadata;
-use std::sync::Arc;
 use std::time::SystemTime;
 
 use http::header::RANGE;
@@ -160,7 +159,7 @@ fn open(files: &StaticFiles, url: &UrlPath, found: Found, headers: &HeaderMap) -
         Verdict::Failed => return Outcome::PreconditionFailed,
     }
     let content = match sibling {
-        Some(file) => Content::File(Arc::new(file)),
+        Some(content) => content,
         None => match files.small_files.open(&found.path, &metadata) {
             Ok(content) => content,
             // CPython answers 404 for any open() failure, permission denied included.

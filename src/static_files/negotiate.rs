@@ -11,13 +11,14 @@
 //! sibling (if the sibling changed, `If-Range` fails and the whole sibling is sent). Ranges are
 //! never cut from on-the-fly output, whose bytes are not stable.
 
-use std::fs::{File, Metadata};
+use std::fs::Metadata;
 use std::time::SystemTime;
 
 use http::header::{IF_RANGE, RANGE};
 use http::HeaderMap;
 
 use super::encoding::{compressible, Accepted, Encoding, MIN_COMPRESS_LEN};
+use super::small_files::Content;
 use super::{etag, precompressed, StaticFiles};
 use crate::safe_path::UrlPath;
 
@@ -28,8 +29,8 @@ pub enum Choice {
         /// Whether the response must say `Vary: Accept-Encoding`.
         vary: bool,
     },
-    /// A precompressed sibling, open, with its metadata.
-    Stored(Encoding, File, Metadata),
+    /// A precompressed sibling's content, with its metadata.
+    Stored(Encoding, Content, Metadata),
     /// Compressed while sent.
     OnTheFly(Encoding),
     /// The client refuses identity and nothing else is on offer: `406`.
@@ -52,8 +53,8 @@ pub fn for_file(
         return Choice::Identity { vary: true };
     };
     let stored = |encoding| {
-        precompressed::find(&files.root, url, encoding, modified)
-            .map(|(file, meta)| Choice::Stored(encoding, file, meta))
+        precompressed::find(&files.root, &files.small_files, url, encoding, modified)
+            .map(|(content, meta)| Choice::Stored(encoding, content, meta))
     };
     if headers.contains_key(RANGE) {
         let resumed = headers

@@ -14,8 +14,8 @@
 //! entries, a file changed less than [`SETTLE`] ago is read but not kept: any later change
 //! then gets a change time different from the kept one.
 //!
-//! Bounded: at most [`MAX_ENTRIES`] files (so [`MAX_ENTRIES`] × [`MAX_LEN`] bytes); a full
-//! cache drops an entry at random. No file handle is kept.
+//! Bounded: at most [`MAX_ENTRIES`] files and [`MAX_BYTES`] bytes; a full cache drops entries
+//! at random. No file handle is kept.
 
 use std::collections::HashMap;
 use std::fs::{File, Metadata};
@@ -30,11 +30,15 @@ use bytes::Bytes;
 use crate::body::Body;
 
 /// Largest file kept in memory; larger ones are sent from an open file (with `sendfile` where
-/// the connection allows), where the `open` is a small part of the cost.
-pub const MAX_LEN: u64 = 16 * 1024;
+/// the connection allows), where the `open` is a small part of the cost. Up to this size one
+/// copy into the socket costs less than the `open`, `sendfile` and `close` that spare it.
+pub const MAX_LEN: u64 = 64 * 1024;
 
 /// Most files kept.
 pub const MAX_ENTRIES: usize = 1024;
+
+/// Most bytes kept, all files together.
+pub const MAX_BYTES: usize = 32 * 1024 * 1024;
 
 /// How long after its last change a file's bytes may be kept (see the module's notes).
 const SETTLE: Duration = Duration::from_secs(2);
@@ -98,7 +102,22 @@ struct Entry {
 
 /// The cache of one [`StaticFiles`](super::StaticFiles) (shared by its clones).
 #[derive(Clone, Default)]
-pub struct SmallFiles(Arc<Mutex<HashMap<PathBuf, Entry>>>);
+pub struct SmallFiles(Arc<Mutex<Entries>>);
+
+#[derive(Default)]
+struct Entries {
+    map: HashMap<PathBuf, Entry>,
+    /// The bytes of all entries.
+    bytes: usize,
+}
+
+impl Entries {
+    fn remove(&mut self, path: &Path) {
+        if let Some(entry) = self.map.remove(path) {
+            self.bytes -= entry.bytes.len();
+        }
+    }
+}
 
 impl std::fmt::Debug for SmallFiles {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -116,13 +135,11 @@ impl SmallFiles {
         }
         {
             let mut entries = self.lock();
-            match entries.get(path) {
+            match entries.map.get(path) {
                 Some(entry) if entry.identity == identity => {
                     return Ok(Content::Memory(entry.bytes.clone()))
                 }
-                Some(_) => {
-                    entries.remove(path);
-                }
+                Some(_) => entries.remove(path),
                 None => {}
             }
         }
@@ -147,16 +164,19 @@ impl SmallFiles {
 
     fn keep(&self, path: &Path, entry: Entry) {
         let mut entries = self.lock();
-        if entries.len() >= MAX_ENTRIES && !entries.contains_key(path) {
+        entries.remove(path);
+        while entries.map.len() >= MAX_ENTRIES || entries.bytes + entry.bytes.len() > MAX_BYTES {
             // Iteration order is the hash order, random per process: a random victim.
-            if let Some(victim) = entries.keys().next().cloned() {
-                entries.remove(&victim);
-            }
+            let Some(victim) = entries.map.keys().next().cloned() else {
+                break;
+            };
+            entries.remove(&victim);
         }
-        entries.insert(path.to_path_buf(), entry);
+        entries.bytes += entry.bytes.len();
+        entries.map.insert(path.to_path_buf(), entry);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Entry>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
         // Every change is one call on the map: a panic elsewhere cannot leave it half-changed.
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -202,12 +222,12 @@ mod tests {
         std::fs::write(&path, "one").expect("write");
         settle();
         assert_eq!(open(&cache, &path), b"one");
-        assert_eq!(cache.lock().len(), 1, "a settled file is kept");
+        assert_eq!(cache.lock().map.len(), 1, "a settled file is kept");
         // Same length, written in place right away: only the change time tells.
         std::fs::write(&path, "two").expect("write");
         assert_eq!(open(&cache, &path), b"two");
         assert!(
-            cache.lock().is_empty(),
+            cache.lock().map.is_empty(),
             "the stale entry is dropped, the fresh one not kept"
         );
         // Replaced by a rename: another inode.
@@ -224,7 +244,7 @@ mod tests {
         std::fs::write(&path, "new").expect("write");
         let cache = SmallFiles::default();
         assert_eq!(open(&cache, &path), b"new");
-        assert!(cache.lock().is_empty());
+        assert!(cache.lock().map.is_empty());
     }
 
     #[test]
@@ -235,7 +255,7 @@ mod tests {
         let metadata = std::fs::metadata(&path).expect("stat");
         let cache = SmallFiles::default();
         assert!(matches!(cache.open(&path, &metadata), Ok(Content::File(_))));
-        assert!(cache.lock().is_empty());
+        assert!(cache.lock().map.is_empty());
     }
 
     #[test]
@@ -253,6 +273,29 @@ mod tests {
         for (i, path) in paths.iter().enumerate() {
             assert_eq!(open(&cache, path), i.to_string().as_bytes());
         }
-        assert_eq!(cache.lock().len(), MAX_ENTRIES);
+        assert_eq!(cache.lock().map.len(), MAX_ENTRIES);
+        let bytes: usize = cache.lock().map.values().map(|e| e.bytes.len()).sum();
+        assert_eq!(cache.lock().bytes, bytes);
+    }
+
+    #[test]
+    fn the_cache_never_holds_more_bytes_than_its_bound() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = SmallFiles::default();
+        let count = MAX_BYTES / MAX_LEN as usize + 5;
+        let paths: Vec<PathBuf> = (0..count)
+            .map(|i| {
+                let path = dir.path().join(format!("{i}.bin"));
+                std::fs::write(&path, vec![i as u8; MAX_LEN as usize]).expect("write");
+                path
+            })
+            .collect();
+        settle();
+        for path in &paths {
+            open(&cache, path);
+        }
+        let entries = cache.lock();
+        assert!(entries.bytes <= MAX_BYTES, "{} bytes kept", entries.bytes);
+        assert_eq!(entries.map.len(), MAX_BYTES / MAX_LEN as usize);
     }
 }
