@@ -142,8 +142,9 @@ fn open(files: &StaticFiles, url: &UrlPath, found: Found, headers: &HeaderMap) -
     );
     let (sibling, metadata, coding, vary) = match choice {
         Choice::Identity { vary } => (None, metadata, Coding::Identity, vary),
-        Choice::Stored(encoding, sibling, meta) => {
-            (Some(sibling), meta, Coding::Stored(encoding), true)
+        Choice::Stored(encoding, sibling) => {
+            let (content, meta) = *sibling;
+            (Some(content), meta, Coding::Stored(encoding), true)
         }
         Choice::OnTheFly(encoding) => (None, metadata, Coding::OnTheFly(encoding), true),
         Choice::NotAcceptable => return Outcome::NotAcceptable,

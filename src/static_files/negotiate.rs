@@ -29,8 +29,9 @@ pub enum Choice {
         /// Whether the response must say `Vary: Accept-Encoding`.
         vary: bool,
     },
-    /// A precompressed sibling's content, with its metadata.
-    Stored(Encoding, Content, Metadata),
+    /// A precompressed sibling's content, with its metadata (boxed: the other choices are
+    /// a few bytes).
+    Stored(Encoding, Box<(Content, Metadata)>),
     /// Compressed while sent.
     OnTheFly(Encoding),
     /// The client refuses identity and nothing else is on offer: `406`.
@@ -54,7 +55,7 @@ pub fn for_file(
     };
     let stored = |encoding| {
         precompressed::find(&files.root, &files.small_files, url, encoding, modified)
-            .map(|(content, meta)| Choice::Stored(encoding, content, meta))
+            .map(|sibling| Choice::Stored(encoding, Box::new(sibling)))
     };
     if headers.contains_key(RANGE) {
         let resumed = headers
