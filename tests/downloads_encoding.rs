@@ -220,6 +220,22 @@ fn stale_or_escaping_precompressed_siblings_are_ignored() {
 }
 
 #[test]
+fn a_sibling_in_a_subdirectory_or_symlinked_inside_the_root_is_served() {
+    let (dir, text) = fixture();
+    let sub = dir.path().join("js/lib");
+    std::fs::create_dir_all(&sub).expect("mkdir");
+    std::fs::rename(dir.path().join("app.js"), sub.join("app.js")).expect("move");
+    let stored = precompress(&sub, &text, "gzip", 60);
+    // The sibling is a link to a file elsewhere in the root.
+    std::fs::rename(sub.join("app.js.gz"), dir.path().join("app.gz")).expect("move");
+    std::os::unix::fs::symlink("../../app.gz", sub.join("app.js.gz")).expect("symlink");
+    let server = Serveur::start(dir.path(), &[]);
+    let reply = get(&server, "/js/lib/app.js", &[("accept-encoding", "gzip")]);
+    assert_eq!(reply.header("content-encoding"), "gzip");
+    assert_eq!(reply.body, stored, "the linked sibling's bytes");
+}
+
+#[test]
 fn ranges_come_from_identity_unless_if_range_names_the_stored_coding() {
     let (dir, text) = fixture();
     let stored = precompress(dir.path(), &text, "br", 60);

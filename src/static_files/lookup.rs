@@ -135,6 +135,7 @@ fn open(files: &StaticFiles, url: &UrlPath, found: Found, headers: &HeaderMap) -
     let choice = negotiate::for_file(
         files,
         url,
+        &found.path,
         metadata.len(),
         modified,
         content_type.as_bytes(),

@@ -12,6 +12,7 @@
 //! never cut from on-the-fly output, whose bytes are not stable.
 
 use std::fs::Metadata;
+use std::path::Path;
 use std::time::SystemTime;
 
 use http::header::{IF_RANGE, RANGE};
@@ -38,10 +39,11 @@ pub enum Choice {
     NotAcceptable,
 }
 
-/// The file at `url` (`len` bytes, modified at `modified`, of `content_type`).
+/// The file at `url`, found at `path` (`len` bytes, modified at `modified`, of `content_type`).
 pub fn for_file(
     files: &StaticFiles,
     url: &UrlPath,
+    path: &Path,
     len: u64,
     modified: SystemTime,
     content_type: &[u8],
@@ -54,8 +56,15 @@ pub fn for_file(
         return Choice::Identity { vary: true };
     };
     let stored = |encoding| {
-        precompressed::find(&files.root, &files.small_files, url, encoding, modified)
-            .map(|sibling| Choice::Stored(encoding, Box::new(sibling)))
+        precompressed::find(
+            &files.root,
+            &files.small_files,
+            url,
+            path,
+            encoding,
+            modified,
+        )
+        .map(|sibling| Choice::Stored(encoding, Box::new(sibling)))
     };
     if headers.contains_key(RANGE) {
         let resumed = headers
