@@ -133,7 +133,9 @@ pub fn start(
 /// `FCGI_BEGIN_REQUEST`, the `FCGI_PARAMS` stream, and for a request without a body the empty
 /// `FCGI_STDIN` too: the whole request in one write.
 fn request_head(params: &[(&str, &[u8])], empty_body: bool) -> Bytes {
-    let mut pairs = BytesMut::new();
+    // Sized once: each pair is its name, its value and at most 8 bytes of lengths.
+    let size: usize = params.iter().map(|(n, v)| n.len() + v.len() + 8).sum();
+    let mut pairs = BytesMut::with_capacity(size);
     record::put_pairs(&mut pairs, params.iter().map(|(n, v)| (n.as_bytes(), *v)));
     let mut head = BytesMut::with_capacity(pairs.len() + 64);
     record::put_begin_request(&mut head, REQUEST_ID, ROLE_RESPONDER, true);

@@ -5,6 +5,8 @@
 //! Failures are Python-style error pages: `502` when the application cannot be reached or
 //! answers wrongly, `504` when it is too slow; the log says which and why.
 
+use std::sync::Arc;
+
 use bytes::{Buf, BytesMut};
 use http::{Method, StatusCode};
 
@@ -27,11 +29,8 @@ pub(super) async fn run(fcgi: &FastCgi, req: Request, script: ScriptPath) -> Res
     let log = RequestLog {
         log: info.map(|i| i.log.clone()).unwrap_or_default(),
         client: info.map(|i| i.peer.ip()),
-        name: format!(
-            "{} {}",
-            fcgi.pool.address(),
-            String::from_utf8_lossy(&script.script_name)
-        ),
+        application: Arc::clone(&fcgi.pool),
+        script: script.script_name.clone(),
     };
     let input = match Input::prepare(&parts.headers, body, fcgi.max_body).await {
         Ok(input) => input,

@@ -166,7 +166,8 @@ fn start(pool: &Arc<Pool>, log: AccessLog) -> Output {
     let log = RequestLog {
         log,
         client: None,
-        name: "fake /x".into(),
+        application: Arc::clone(pool),
+        script: b"/x".to_vec(),
     };
     let params: [(&str, &[u8]); 1] = [("SCRIPT_NAME", b"/x")];
     client::start(
@@ -289,13 +290,10 @@ async fn stderr_lines_and_a_failing_status_are_logged() {
     collect(start(&pool, log.clone())).await;
     log.flush();
     let text = String::from_utf8(lines.0.lock().expect("lock").clone()).expect("utf-8");
-    assert!(text.contains("] FastCGI fake /x: one\n"), "{text}");
-    assert!(text.contains("] FastCGI fake /x: tw\n"), "{text}");
-    assert!(text.contains("] FastCGI fake /x: o\n"), "{text}");
-    assert!(
-        text.contains("] FastCGI fake /x: application exited with status 3\n"),
-        "{text}"
-    );
+    let name = format!("] FastCGI {} /x: ", pool.address());
+    for said in ["one", "tw", "o", "application exited with status 3"] {
+        assert!(text.contains(&format!("{name}{said}\n")), "{text}");
+    }
 }
 
 #[tokio::test]
@@ -331,8 +329,9 @@ async fn an_application_that_does_not_speak_fastcgi_is_a_logged_failure() {
     );
     log.flush();
     let text = String::from_utf8(lines.0.lock().expect("lock").clone()).expect("utf-8");
-    assert!(
-        text.contains("FastCGI fake /x: protocol error: FastCGI version 72 (expected 1)"),
-        "{text}"
+    let said = format!(
+        "] FastCGI {} /x: protocol error: FastCGI version 72 (expected 1)",
+        pool.address()
     );
+    assert!(text.contains(&said), "{text}");
 }
