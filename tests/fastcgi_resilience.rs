@@ -2,7 +2,8 @@
 //! pool recovers), too slow (504), a hundred requests at once with four workers, twenty at once
 //! on two connections, a client that leaves midway (the application is told); a non-PHP
 //! application (Python WSGI under flup) at a path prefix; an application on a TCP port; several
-//! `--fastcgi` routes in one server; and the flags' checks.
+//! `--fastcgi` routes in one server; an idle kept connection closed so that another server
+//! sharing php-fpm gets its worker; and the flags' checks.
 
 mod fastcgi_apps;
 mod support;
@@ -216,6 +217,31 @@ fn each_fastcgi_route_reaches_its_application_and_the_first_given_takes_an_overl
         get(app_first.addr, "/app/both.php").text(),
         "flup /both.php"
     );
+}
+
+#[test]
+fn an_idle_kept_connection_is_closed_so_another_server_gets_the_worker() {
+    // One php-fpm worker, shared by two servers. The first keeps its connection after a
+    // request, which ties the worker to it; the second's request waits in php-fpm's queue
+    // until the first closes that connection for being idle (two to four seconds).
+    let php = php_site(1, &[]);
+    let php_route = format!("*.php={}", php.app.address());
+    let other = Serveur::start(
+        php.site.path(),
+        &["--fastcgi", &php_route, "--fastcgi-timeout", "15"],
+    );
+    assert_eq!(get(php.server.addr, "/sub/").text(), "sub index");
+    let asked = Instant::now();
+    let reply = get(other.addr, "/sub/");
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.text(), "sub index");
+    assert!(
+        asked.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        asked.elapsed()
+    );
+    // And the first server, whose connection was closed, opens another.
+    assert_eq!(get(php.server.addr, "/sub/").text(), "sub index");
 }
 
 #[test]

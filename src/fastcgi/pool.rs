@@ -10,14 +10,17 @@
 //! while a newer connection may sit in php-fpm's accept queue waiting for a worker. The pool
 //! therefore counts connections that have not been answered yet, and while any is waiting, a
 //! finished connection is closed instead of kept, which frees its worker for the one waiting.
+//! For the same reason a connection left idle for [`IDLE_TIMEOUT`] is closed: a php-fpm that
+//! other servers or tools share gets its worker back once serveur's traffic stops.
 
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpStream, UnixStream};
@@ -110,12 +113,20 @@ impl Stream {
     }
 }
 
+/// How long a connection may stay idle in the pool. Short, because each one holds a php-fpm
+/// worker; a new connection costs a `connect(2)`. Checked every period, so an idle connection
+/// closes between one and two periods after its last request.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// A bounded pool of connections to one application.
 pub struct Pool {
     address: Address,
-    idle: Mutex<Vec<Stream>>,
+    /// Idle connections, the most recently used last, with the time each became idle.
+    idle: Mutex<Vec<(Stream, Instant)>>,
     slots: Arc<Semaphore>,
     unanswered: AtomicUsize,
+    /// Whether the task that closes connections idle too long has been started.
+    reaping: AtomicBool,
 }
 
 impl Pool {
@@ -127,6 +138,7 @@ impl Pool {
             idle: Mutex::new(Vec::new()),
             slots: Arc::new(Semaphore::new(max.max(1))),
             unanswered: AtomicUsize::new(0),
+            reaping: AtomicBool::new(false),
         })
     }
 
@@ -145,8 +157,8 @@ impl Pool {
         loop {
             let idle = self.idle.lock().map_or(None, |mut idle| idle.pop());
             match idle {
-                Some(stream) if stream.is_closed() => continue,
-                Some(stream) => return Ok(self.connection(stream, slot, true)),
+                Some((stream, _)) if stream.is_closed() => continue,
+                Some((stream, _)) => return Ok(self.connection(stream, slot, true)),
                 None => break,
             }
         }
@@ -159,6 +171,26 @@ impl Pool {
         let slot = broken.slot;
         let stream = Stream::connect(&self.address).await?;
         Ok(self.connection(stream, slot, false))
+    }
+
+    /// Keeps `stream` for the next request, and starts the task that closes idle connections
+    /// the first time one is kept (the pool is made before the runtime runs).
+    fn keep(self: &Arc<Self>, stream: Stream) {
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.push((stream, Instant::now()));
+        }
+        if !self.reaping.swap(true, Ordering::Relaxed) {
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(close_idle_connections(Arc::downgrade(self)));
+            }
+        }
+    }
+
+    /// Closes the connections idle for [`IDLE_TIMEOUT`] or longer.
+    fn close_idle(&self) {
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.retain(|(_, since)| since.elapsed() < IDLE_TIMEOUT);
+        }
     }
 
     fn connection(
@@ -221,9 +253,16 @@ impl Connection {
         if self.pool.unanswered.load(Ordering::Relaxed) > 0 {
             return;
         }
-        if let Ok(mut idle) = self.pool.idle.lock() {
-            idle.push(self.stream);
-        }
+        self.pool.keep(self.stream);
+    }
+}
+
+/// Every [`IDLE_TIMEOUT`], closes the connections idle for that long; ends with the pool.
+async fn close_idle_connections(pool: Weak<Pool>) {
+    loop {
+        tokio::time::sleep(IDLE_TIMEOUT).await;
+        let Some(pool) = pool.upgrade() else { return };
+        pool.close_idle();
     }
 }
 
