@@ -17,6 +17,10 @@
 #   --duration SEC       measured seconds per wrk run (default 10)
 #   --warmup SEC         unmeasured seconds before each run, 0 = none (default 1)
 #   --repeats N          interleaved repetitions (default 3)
+#   --pause SEC          idle seconds after each run (default 5): serveur closes a FastCGI
+#                        connection idle for 2 s (checked every 2 s), nginx's keepalive here
+#                        uses keepalive_timeout 2s, so php-fpm's workers, which a kept
+#                        connection holds, are free again before the other server's run
 #   --nginx-keepalive N  nginx keeps N FastCGI connections open (upstream keepalive,
 #                        fastcgi_keep_conn on); 0 = nginx's default, a connection per
 #                        request (default 0)
@@ -36,6 +40,7 @@ CONN=32
 DURATION=10
 WARMUP=1
 REPEATS=3
+PAUSE=5
 NGINX_KEEPALIVE=0
 SERVEUR_ARGS=""
 SERVER_CPU=0
@@ -50,6 +55,7 @@ while (($#)); do
         --duration)        DURATION=$2; shift ;;
         --warmup)          WARMUP=$2; shift ;;
         --repeats)         REPEATS=$2; shift ;;
+        --pause)           PAUSE=$2; shift ;;
         --nginx-keepalive) NGINX_KEEPALIVE=$2; shift ;;
         --serveur-args)    SERVEUR_ARGS=$2; shift ;;
         --server-cpu)      SERVER_CPU=$2; shift ;;
@@ -110,7 +116,7 @@ for _ in $(seq 100); do [[ -S $SOCK ]] && break; sleep 0.1; done
 
 # nginx: the same shape as shared/bench/anchors/nginx.sh, with PHP through FastCGI.
 if ((NGINX_KEEPALIVE > 0)); then
-    UPSTREAM="upstream php { server unix:$SOCK; keepalive $NGINX_KEEPALIVE; }"
+    UPSTREAM="upstream php { server unix:$SOCK; keepalive $NGINX_KEEPALIVE; keepalive_timeout 2s; }"
     PASS="fastcgi_pass php; fastcgi_keep_conn on;"
 else
     UPSTREAM=""
@@ -191,6 +197,7 @@ for ((r = 1; r <= REPEATS; r++)); do
         rps=$(run_wrk "${URLS[$i]}" "$DURATION")
         RESULTS[${NAMES[$i]}]+="$rps "
         printf 'run %d  %-8s %10s req/s\n' "$r" "${NAMES[$i]}" "$rps"
+        sleep "$PAUSE"
     done
 done
 
