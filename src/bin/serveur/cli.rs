@@ -110,6 +110,7 @@ struct Args {
     fastcgi_timeout: f64,
 
     /// Most connections open to each FastCGI application; they are kept open between requests
+    /// (for php-fpm, its pm.max_children gives every request a kept connection)
     #[arg(long, value_name = "N", default_value_t = 32, help_heading = "FastCGI")]
     fastcgi_connections: usize,
 
