@@ -179,8 +179,11 @@ impl Pool {
         if let Ok(mut idle) = self.idle.lock() {
             idle.push((stream, Instant::now()));
         }
-        if !self.reaping.swap(true, Ordering::Relaxed) {
-            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        if self.reaping.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            if !self.reaping.swap(true, Ordering::Relaxed) {
                 runtime.spawn(close_idle_connections(Arc::downgrade(self)));
             }
         }
