@@ -93,6 +93,14 @@ fn prefix_routes_give_the_prefix_as_script_name() {
 #[derive(Clone, Default)]
 struct Lines(Arc<Mutex<Vec<u8>>>);
 
+impl Lines {
+    /// Everything `log` (writing to these lines) has logged so far.
+    fn logged_by(&self, log: &AccessLog) -> String {
+        log.flush();
+        String::from_utf8(self.0.lock().expect("lock").clone()).expect("utf-8")
+    }
+}
+
 impl Write for Lines {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.0.lock().expect("lock").extend_from_slice(buf);
@@ -288,8 +296,7 @@ async fn stderr_lines_and_a_failing_status_are_logged() {
     let log = AccessLog::to_writer(lines.clone());
     collect(start(&pool, log.clone())).await;
     collect(start(&pool, log.clone())).await;
-    log.flush();
-    let text = String::from_utf8(lines.0.lock().expect("lock").clone()).expect("utf-8");
+    let text = lines.logged_by(&log);
     let name = format!("] FastCGI {} /x: ", pool.address());
     for said in ["one", "tw", "o", "application exited with status 3"] {
         assert!(text.contains(&format!("{name}{said}\n")), "{text}");
@@ -327,8 +334,7 @@ async fn an_application_that_does_not_speak_fastcgi_is_a_logged_failure() {
         output.next().await.expect("a failure"),
         Err(client::Failure::Unavailable)
     );
-    log.flush();
-    let text = String::from_utf8(lines.0.lock().expect("lock").clone()).expect("utf-8");
+    let text = lines.logged_by(&log);
     let said = format!(
         "] FastCGI {} /x: protocol error: FastCGI version 72 (expected 1)",
         pool.address()
