@@ -1,10 +1,12 @@
 //! Content codings over real sockets: Accept-Encoding negotiation with q-values, every coding
 //! decoded (flate2, brotli, zstd) and compared with the file, precompressed siblings chosen
-//! and not chosen, `Vary`, ranges of encoded representations, listings, `--no-compress`.
+//! and not chosen, `Vary`, ranges of encoded representations, listings, `--no-compress`, and
+//! the compressed output kept for a settled file until it changes.
 
 mod support;
 
 use std::path::Path;
+use std::time::Duration;
 
 use support::{age, decode, request, sample_bytes, sample_text, Reply, Serveur};
 
@@ -97,8 +99,10 @@ fn every_coding_decodes_back_to_the_file_with_its_own_etag() {
 
 #[test]
 fn head_of_a_compressed_answer_has_the_headers_of_get() {
-    let (dir, _) = fixture();
+    let (dir, text) = fixture();
     let server = Serveur::start(dir.path(), &[]);
+    // Written just now, so its output is not kept: both answers are the compressor's.
+    std::fs::write(dir.path().join("app.js"), &text).expect("write");
     let accept = [("accept-encoding", "br")];
     let got = get(&server, "/app.js", &accept);
     let head = request(server.addr, "HEAD", "/app.js", &accept);
@@ -114,6 +118,47 @@ fn head_of_a_compressed_answer_has_the_headers_of_get() {
     ] {
         assert_eq!(head.header(name), got.header(name), "{name}");
     }
+}
+
+#[test]
+fn a_settled_files_compressed_output_is_kept_and_made_anew_once_the_file_changes() {
+    let (dir, text) = fixture();
+    // Output is kept only for a file whose last change is two seconds old (small_files).
+    std::thread::sleep(Duration::from_millis(2100));
+    let server = Serveur::start(dir.path(), &[]);
+    let accept = [("accept-encoding", "br")];
+    let first = get(&server, "/app.js", &accept);
+    assert_eq!(
+        first.header("content-length"),
+        "",
+        "streamed by the compressor"
+    );
+    assert_eq!(decode("br", &first.body), text);
+    // The kept output: the same bytes and tag, with its length, for HEAD too.
+    let second = get(&server, "/app.js", &accept);
+    assert_eq!(second.body, first.body);
+    assert_eq!(second.header("etag"), first.header("etag"));
+    assert_eq!(
+        second.header("content-length"),
+        second.body.len().to_string()
+    );
+    let head = request(server.addr, "HEAD", "/app.js", &accept);
+    assert_eq!(
+        head.header("content-length"),
+        second.header("content-length")
+    );
+    // Each coding is compressed, and kept, on its own.
+    let gzip = get(&server, "/app.js", &[("accept-encoding", "gzip")]);
+    assert_eq!(gzip.header("content-length"), "");
+    assert_eq!(decode("gzip", &gzip.body), text);
+    // Changed in place, same length: the new bytes are compressed, never the old output sent.
+    let changed: Vec<u8> = text.iter().map(|b| b.to_ascii_uppercase()).collect();
+    assert_ne!(changed, text);
+    std::fs::write(dir.path().join("app.js"), &changed).expect("write");
+    let third = get(&server, "/app.js", &accept);
+    assert_eq!(decode("br", &third.body), changed);
+    assert_eq!(third.header("content-length"), "");
+    assert_ne!(third.header("etag"), first.header("etag"));
 }
 
 #[test]

@@ -1,7 +1,9 @@
 //! On-the-fly compression: a file (or a listing page) streamed through async-compression's
 //! encoders, chunk by chunk as the client reads, so memory stays at a few buffers whatever
 //! the file's size. Levels are fast ones, as servers pick for on-the-fly work (nginx's
-//! `gzip_comp_level` defaults to 1); better ratios come from precompressed siblings.
+//! `gzip_comp_level` defaults to 1); better ratios come from precompressed siblings. A file's
+//! output, once complete, can be handed to an [`EncodedKeeper`] so that later answers send it
+//! without compressing again.
 
 use std::fs::File;
 use std::io;
@@ -12,14 +14,14 @@ use std::task::{Context, Poll};
 use async_compression::tokio::bufread::{BrotliEncoder, GzipEncoder, ZstdEncoder};
 use async_compression::Level;
 use bytes::Bytes;
-use futures_util::TryStreamExt;
+use futures_util::{ready, Stream, StreamExt, TryStreamExt};
 use http_body::Frame;
 use http_body_util::StreamBody;
 use tokio::io::{AsyncBufRead, AsyncRead, BufReader, ReadBuf};
 use tokio_util::io::ReaderStream;
 
 use super::encoding::Encoding;
-use super::small_files::Content;
+use super::small_files::{Content, EncodedKeeper};
 use crate::body::Body;
 
 /// gzip level 1: nginx's default, the fastest deflate.
@@ -32,42 +34,96 @@ const ZSTD_LEVEL: i32 = 3;
 /// Bytes read from the source, and at most written per chunk of output.
 const CHUNK: usize = 64 * 1024;
 
-/// `content` compressed with `encoding` as the client reads.
-pub fn content(content: Content, encoding: Encoding) -> Body {
+/// `content` compressed with `encoding` as the client reads (or, already compressed, sent as
+/// it is); the whole output goes to `keeper`, if any, once sent.
+pub fn content(content: Content, encoding: Encoding, keeper: Option<EncodedKeeper>) -> Body {
     match content {
         Content::File(file) => encode(
             BufReader::with_capacity(CHUNK, BlockingFile { file, offset: 0 }),
             encoding,
+            keeper,
         ),
-        Content::Memory(bytes) => self::bytes(bytes, encoding),
+        Content::Memory(bytes) => encode(io::Cursor::new(bytes), encoding, keeper),
+        Content::Encoded(bytes) => Body::full(bytes),
     }
 }
 
 /// `bytes` (a page already in memory) compressed with `encoding`.
 pub fn bytes(bytes: Bytes, encoding: Encoding) -> Body {
-    encode(io::Cursor::new(bytes), encoding)
+    encode(io::Cursor::new(bytes), encoding, None)
 }
 
-fn encode<R: AsyncBufRead + Send + Unpin + 'static>(source: R, encoding: Encoding) -> Body {
+fn encode<R: AsyncBufRead + Send + Unpin + 'static>(
+    source: R,
+    encoding: Encoding,
+    keeper: Option<EncodedKeeper>,
+) -> Body {
     match encoding {
-        Encoding::Gzip => stream(GzipEncoder::with_quality(
-            source,
-            Level::Precise(GZIP_LEVEL),
-        )),
-        Encoding::Brotli => stream(BrotliEncoder::with_quality(
-            source,
-            Level::Precise(BROTLI_LEVEL),
-        )),
-        Encoding::Zstd => stream(ZstdEncoder::with_quality(
-            source,
-            Level::Precise(ZSTD_LEVEL),
-        )),
+        Encoding::Gzip => stream(
+            GzipEncoder::with_quality(source, Level::Precise(GZIP_LEVEL)),
+            keeper,
+        ),
+        Encoding::Brotli => stream(
+            BrotliEncoder::with_quality(source, Level::Precise(BROTLI_LEVEL)),
+            keeper,
+        ),
+        Encoding::Zstd => stream(
+            ZstdEncoder::with_quality(source, Level::Precise(ZSTD_LEVEL)),
+            keeper,
+        ),
     }
 }
 
-fn stream<R: AsyncRead + Send + 'static>(encoder: R) -> Body {
-    let frames = ReaderStream::with_capacity(encoder, CHUNK).map_ok(Frame::data);
+fn stream<R: AsyncRead + Send + Unpin + 'static>(
+    encoder: R,
+    keeper: Option<EncodedKeeper>,
+) -> Body {
+    let chunks = ReaderStream::with_capacity(encoder, CHUNK);
+    let frames = match keeper {
+        Some(keeper) => Keeping::new(chunks, keeper)
+            .map_ok(Frame::data)
+            .left_stream(),
+        None => chunks.map_ok(Frame::data).right_stream(),
+    };
     Body::stream(StreamBody::new(frames))
+}
+
+/// The compressor's output passed through, and collected for the keeper: handed over when
+/// the output is complete, dropped if it fails or the client leaves first.
+struct Keeping<S> {
+    chunks: S,
+    output: Vec<u8>,
+    keeper: Option<EncodedKeeper>,
+}
+
+impl<S> Keeping<S> {
+    fn new(chunks: S, keeper: EncodedKeeper) -> Self {
+        Keeping {
+            chunks,
+            output: Vec::new(),
+            keeper: Some(keeper),
+        }
+    }
+}
+
+impl<S: Stream<Item = io::Result<Bytes>> + Unpin> Stream for Keeping<S> {
+    type Item = io::Result<Bytes>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        let item = ready!(Pin::new(&mut this.chunks).poll_next(cx));
+        match &item {
+            Some(Ok(chunk)) if this.keeper.is_some() => this.output.extend_from_slice(chunk),
+            Some(Ok(_)) => {}
+            Some(Err(_)) => this.keeper = None,
+            None => {
+                if let Some(keeper) = this.keeper.take() {
+                    keeper.keep(std::mem::take(&mut this.output).into());
+                }
+            }
+        }
+        Poll::Ready(item)
+    }
 }
 
 /// A file read from its start with plain blocking `pread(2)` calls on the runtime's thread, as

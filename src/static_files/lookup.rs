@@ -15,7 +15,7 @@ use super::conditional::{self, Verdict};
 use super::encoding::Coding;
 use super::negotiate::{self, Choice};
 use super::range::{self, ByteRange, Plan};
-use super::small_files::Content;
+use super::small_files::{Content, EncodedKeeper};
 use super::{etag, listing, mime, StaticFiles};
 use crate::safe_path::{Found, UrlPath};
 
@@ -74,6 +74,8 @@ pub struct Representation {
     pub coding: Coding,
     /// Its validators.
     pub validators: Validators,
+    /// For on-the-fly coding, what keeps the output for later answers.
+    pub keeper: Option<EncodedKeeper>,
 }
 
 /// The request path after CPython's `//` collapsing (gh-87389: a leading `//x` would be read as
@@ -160,9 +162,18 @@ fn open(files: &StaticFiles, url: &UrlPath, found: Found, headers: &HeaderMap) -
         Verdict::NotModified => return Outcome::NotModified(validators),
         Verdict::Failed => return Outcome::PreconditionFailed,
     }
-    let content = match sibling {
+    let cache = &files.small_files;
+    // On the fly: the output kept from an earlier answer, or what keeps this answer's.
+    let (kept, keeper) = match coding {
+        Coding::OnTheFly(encoding) => match cache.encoded(&found.path, &metadata, encoding) {
+            Some(output) => (Some(Content::Encoded(output)), None),
+            None => (None, cache.encoded_keeper(&found.path, &metadata, encoding)),
+        },
+        _ => (None, None),
+    };
+    let content = match kept.or(sibling) {
         Some(content) => content,
-        None => match files.small_files.open(&found.path, &metadata) {
+        None => match cache.open(&found.path, &metadata) {
             Ok(content) => content,
             // CPython answers 404 for any open() failure, permission denied included.
             Err(_) => return Outcome::NotFound,
@@ -174,6 +185,7 @@ fn open(files: &StaticFiles, url: &UrlPath, found: Found, headers: &HeaderMap) -
         content_type,
         coding,
         validators,
+        keeper,
     };
     let plan = match headers.get(RANGE) {
         Some(value)

@@ -33,6 +33,7 @@ use crate::safe_path::Root;
 use encoding::Coding;
 use lookup::{Outcome, Representation, Validators};
 use range::ByteRange;
+use small_files::Content;
 
 /// Serves the files below a directory, with Python's index files, listings, redirects and
 /// error pages.
@@ -131,12 +132,16 @@ impl StaticFiles {
     fn render(&self, outcome: Outcome, head: bool) -> Response {
         match outcome {
             Outcome::Full(rep) => {
-                let length = rep.coding.rangeable().then_some(rep.len);
+                let length = match &rep.content {
+                    // An earlier answer's kept output: its length is known, for HEAD too.
+                    Content::Encoded(output) => Some(output.len() as u64),
+                    _ => rep.coding.rangeable().then_some(rep.len),
+                };
                 let mut response = content_response(Body::empty());
                 content_headers(response.headers_mut(), &rep, length);
                 if !head {
                     *response.body_mut() = match rep.coding {
-                        Coding::OnTheFly(e) => compress::content(rep.content, e),
+                        Coding::OnTheFly(e) => compress::content(rep.content, e, rep.keeper),
                         _ => rep.content.body(0, rep.len),
                     };
                 }

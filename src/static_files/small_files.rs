@@ -14,20 +14,28 @@
 //! entries, a file changed less than [`SETTLE`] ago is read but not kept: any later change
 //! then gets a change time different from the kept one.
 //!
-//! Bounded: at most [`MAX_ENTRIES`] files and [`MAX_BYTES`] bytes; a full cache drops entries
-//! at random. No file handle is kept.
+//! The same cache keeps the output of on-the-fly compression for files up to
+//! [`MAX_ENCODED_SOURCE`], under the same identity rule: compressing 100 KiB of JavaScript
+//! costs a thousand times more than sending it, and a site's pages and scripts are asked for
+//! again and again (lighttpd keeps such output on disk, `deflate.cache-dir`). The first answer
+//! streams from the compressor and hands its output to an [`EncodedKeeper`]; later answers
+//! send the kept bytes.
+//!
+//! Bounded: at most [`MAX_ENTRIES`] entries and [`MAX_BYTES`] bytes, files and compressed
+//! outputs together; a full cache drops entries at random. No file handle is kept.
 
 use std::collections::HashMap;
 use std::fs::{File, Metadata};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
+use super::encoding::Encoding;
 use crate::body::Body;
 
 /// Largest file kept in memory; larger ones are sent from an open file (with `sendfile` where
@@ -41,6 +49,9 @@ pub const MAX_ENTRIES: usize = 1024;
 /// Most bytes kept, all files together.
 pub const MAX_BYTES: usize = 32 * 1024 * 1024;
 
+/// Largest file whose on-the-fly compressed output is kept.
+pub const MAX_ENCODED_SOURCE: u64 = 1024 * 1024;
+
 /// How long after its last change a file's bytes may be kept (see the module's notes).
 const SETTLE: Duration = Duration::from_secs(2);
 
@@ -50,6 +61,8 @@ pub enum Content {
     File(Arc<File>),
     /// Already in memory.
     Memory(Bytes),
+    /// The on-the-fly coding's output for the file, kept from an earlier answer: sent as is.
+    Encoded(Bytes),
 }
 
 impl Content {
@@ -57,7 +70,7 @@ impl Content {
     pub fn body(&self, offset: u64, len: u64) -> Body {
         match self {
             Content::File(file) => Body::shared_file(Arc::clone(file), offset, len),
-            Content::Memory(bytes) => {
+            Content::Memory(bytes) | Content::Encoded(bytes) => {
                 let start = (offset as usize).min(bytes.len());
                 let end = start.saturating_add(len as usize).min(bytes.len());
                 Body::full(bytes.slice(start..end))
@@ -165,9 +178,47 @@ impl SmallFiles {
         Ok(Content::Memory(bytes))
     }
 
-    fn keep(&self, path: &Path, entry: Entry) {
+    /// The kept output of compressing the file at `path` (as `metadata` describes it) with
+    /// `encoding`, if there is one.
+    pub fn encoded(&self, path: &Path, metadata: &Metadata, encoding: Encoding) -> Option<Bytes> {
+        let key = encoded_key(path, encoding);
         let mut entries = self.lock();
-        entries.remove(key(path));
+        match entries.map.get(&key[..]) {
+            Some(entry) if entry.identity == Identity::of(metadata) => Some(entry.bytes.clone()),
+            Some(_) => {
+                entries.remove(&key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// What keeps the output of compressing the file at `path` with `encoding` once it is
+    /// complete; `None` for a file too large to keep, or changed moments ago. Settled *now*,
+    /// at the request's `stat`: a slow client can make the compression last minutes, and a
+    /// change in that time must get a change time other than the one `metadata` holds.
+    pub fn encoded_keeper(
+        &self,
+        path: &Path,
+        metadata: &Metadata,
+        encoding: Encoding,
+    ) -> Option<EncodedKeeper> {
+        let identity = Identity::of(metadata);
+        (identity.size <= MAX_ENCODED_SOURCE && identity.settled()).then(|| EncodedKeeper {
+            cache: self.clone(),
+            path: path.to_owned(),
+            encoding,
+            identity,
+        })
+    }
+
+    fn keep(&self, path: &Path, entry: Entry) {
+        self.keep_at(key(path).into(), entry);
+    }
+
+    fn keep_at(&self, key: Box<[u8]>, entry: Entry) {
+        let mut entries = self.lock();
+        entries.remove(&key);
         while entries.map.len() >= MAX_ENTRIES || entries.bytes + entry.bytes.len() > MAX_BYTES {
             // Iteration order is the hash order, random per process: a random victim.
             let Some(victim) = entries.map.keys().next().cloned() else {
@@ -176,7 +227,7 @@ impl SmallFiles {
             entries.remove(&victim);
         }
         entries.bytes += entry.bytes.len();
-        entries.map.insert(key(path).into(), entry);
+        entries.map.insert(key, entry);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
@@ -187,6 +238,41 @@ impl SmallFiles {
 
 fn key(path: &Path) -> &[u8] {
     path.as_os_str().as_bytes()
+}
+
+/// The key of a compressed output: the path, a NUL (never in a path), the coding's name.
+fn encoded_key(path: &Path, encoding: Encoding) -> Box<[u8]> {
+    [key(path), b"\0", encoding.token().as_bytes()]
+        .concat()
+        .into()
+}
+
+/// Keeps a compressed output for later answers, if the file it was made from is still the
+/// file the request found.
+pub struct EncodedKeeper {
+    cache: SmallFiles,
+    path: PathBuf,
+    encoding: Encoding,
+    identity: Identity,
+}
+
+impl EncodedKeeper {
+    /// Keeps `output`, the whole output of compressing the file, if the file is still the one
+    /// the request found: then nothing changed it while it was read.
+    pub fn keep(self, output: Bytes) {
+        let unchanged =
+            std::fs::metadata(&self.path).is_ok_and(|m| Identity::of(&m) == self.identity);
+        if unchanged {
+            let key = encoded_key(&self.path, self.encoding);
+            self.cache.keep_at(
+                key,
+                Entry {
+                    identity: self.identity,
+                    bytes: output,
+                },
+            );
+        }
+    }
 }
 
 /// The first `len` bytes of `file`, or `None` if it holds fewer now.
@@ -215,7 +301,7 @@ mod tests {
         let metadata = std::fs::metadata(path).expect("stat");
         match cache.open(path, &metadata).expect("open") {
             Content::Memory(bytes) => bytes.to_vec(),
-            Content::File(_) => panic!("a small file was not read into memory"),
+            _ => panic!("a small file was not read into memory"),
         }
     }
 
@@ -306,5 +392,58 @@ mod tests {
         let entries = cache.lock();
         assert!(entries.bytes <= MAX_BYTES, "{} bytes kept", entries.bytes);
         assert_eq!(entries.map.len(), MAX_BYTES / MAX_LEN as usize);
+    }
+
+    #[test]
+    fn a_compressed_output_is_kept_for_one_coding_and_one_identity_of_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("app.js");
+        std::fs::write(&path, "x".repeat(2000)).expect("write");
+        settle();
+        let cache = SmallFiles::default();
+        let metadata = std::fs::metadata(&path).expect("stat");
+        assert!(cache.encoded(&path, &metadata, Encoding::Gzip).is_none());
+        let keeper = cache.encoded_keeper(&path, &metadata, Encoding::Gzip);
+        keeper
+            .expect("a keeper")
+            .keep(Bytes::from_static(b"zipped"));
+        assert_eq!(
+            cache.encoded(&path, &metadata, Encoding::Gzip).as_deref(),
+            Some(&b"zipped"[..])
+        );
+        assert!(cache.encoded(&path, &metadata, Encoding::Brotli).is_none());
+        // The same length written in place: the kept output no longer answers, and goes.
+        std::fs::write(&path, "y".repeat(2000)).expect("write");
+        let changed = std::fs::metadata(&path).expect("stat");
+        assert!(cache.encoded(&path, &changed, Encoding::Gzip).is_none());
+        assert!(cache.lock().map.is_empty());
+    }
+
+    #[test]
+    fn no_output_is_kept_of_a_fresh_or_large_file_or_of_one_changed_while_compressed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = SmallFiles::default();
+        let fresh = dir.path().join("fresh.js");
+        std::fs::write(&fresh, "x".repeat(2000)).expect("write");
+        let metadata = std::fs::metadata(&fresh).expect("stat");
+        assert!(cache
+            .encoded_keeper(&fresh, &metadata, Encoding::Gzip)
+            .is_none());
+        let large = dir.path().join("large.js");
+        std::fs::write(&large, vec![b'x'; MAX_ENCODED_SOURCE as usize + 1]).expect("write");
+        let changing = dir.path().join("changing.js");
+        std::fs::write(&changing, "x".repeat(2000)).expect("write");
+        settle();
+        let metadata = std::fs::metadata(&large).expect("stat");
+        assert!(cache
+            .encoded_keeper(&large, &metadata, Encoding::Gzip)
+            .is_none());
+        let metadata = std::fs::metadata(&changing).expect("stat");
+        let keeper = cache.encoded_keeper(&changing, &metadata, Encoding::Gzip);
+        std::fs::write(&changing, "z".repeat(2000)).expect("write");
+        keeper
+            .expect("a keeper")
+            .keep(Bytes::from_static(b"zipped x"));
+        assert!(cache.lock().map.is_empty());
     }
 }
