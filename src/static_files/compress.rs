@@ -113,8 +113,16 @@ impl<S: Stream<Item = io::Result<Bytes>> + Unpin> Stream for Keeping<S> {
         let this = self.get_mut();
         let item = ready!(Pin::new(&mut this.chunks).poll_next(cx));
         match &item {
-            Some(Ok(chunk)) if this.keeper.is_some() => this.output.extend_from_slice(chunk),
-            Some(Ok(_)) => {}
+            Some(Ok(chunk)) => {
+                if let Some(keeper) = &this.keeper {
+                    if this.output.len() + chunk.len() > keeper.limit() {
+                        this.keeper = None;
+                        this.output = Vec::new();
+                    } else {
+                        this.output.extend_from_slice(chunk);
+                    }
+                }
+            }
             Some(Err(_)) => this.keeper = None,
             None => {
                 if let Some(keeper) = this.keeper.take() {

@@ -24,7 +24,7 @@
 //! Bounded: at most [`MAX_ENTRIES`] entries and [`MAX_BYTES`] bytes, files and compressed
 //! outputs together; a full cache drops entries at random. No file handle is kept.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{File, Metadata};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
@@ -125,6 +125,11 @@ struct Entries {
     map: HashMap<Box<[u8]>, Entry>,
     /// The bytes of all entries.
     bytes: usize,
+    /// The keys of the compressed outputs being made for the cache: one at a time per file
+    /// and coding, however many clients ask at once.
+    filling: HashSet<Box<[u8]>>,
+    /// The bytes those outputs may grow to, all together: at most [`MAX_BYTES`] more.
+    reserved: usize,
 }
 
 impl Entries {
@@ -194,9 +199,10 @@ impl SmallFiles {
     }
 
     /// What keeps the output of compressing the file at `path` with `encoding` once it is
-    /// complete; `None` for a file too large to keep, or changed moments ago. Settled *now*,
-    /// at the request's `stat`: a slow client can make the compression last minutes, and a
-    /// change in that time must get a change time other than the one `metadata` holds.
+    /// complete; `None` for a file too large to keep, changed moments ago, whose output
+    /// another answer is already making, or when the outputs being made would pass the bound.
+    /// Settled *now*, at the request's `stat`: a slow client can make the compression last
+    /// minutes, and a change in that time must get a change time other than `metadata`'s.
     pub fn encoded_keeper(
         &self,
         path: &Path,
@@ -204,11 +210,24 @@ impl SmallFiles {
         encoding: Encoding,
     ) -> Option<EncodedKeeper> {
         let identity = Identity::of(metadata);
-        (identity.size <= MAX_ENCODED_SOURCE && identity.settled()).then(|| EncodedKeeper {
+        if identity.size > MAX_ENCODED_SOURCE || !identity.settled() {
+            return None;
+        }
+        // Compressed output can pass its source by a few bytes of framing.
+        let limit = identity.size as usize + 1024;
+        let key = encoded_key(path, encoding);
+        let mut entries = self.lock();
+        if entries.reserved + limit > MAX_BYTES || entries.filling.contains(&key) {
+            return None;
+        }
+        entries.reserved += limit;
+        entries.filling.insert(key.clone());
+        Some(EncodedKeeper {
             cache: self.clone(),
             path: path.to_owned(),
-            encoding,
+            key,
             identity,
+            limit,
         })
     }
 
@@ -248,30 +267,44 @@ fn encoded_key(path: &Path, encoding: Encoding) -> Box<[u8]> {
 }
 
 /// Keeps a compressed output for later answers, if the file it was made from is still the
-/// file the request found.
+/// file the request found. Holds its file and coding's place in the cache's `filling` set, and
+/// its share of the bytes reserved, until dropped.
 pub struct EncodedKeeper {
     cache: SmallFiles,
     path: PathBuf,
-    encoding: Encoding,
+    key: Box<[u8]>,
     identity: Identity,
+    limit: usize,
 }
 
 impl EncodedKeeper {
+    /// The most output it keeps; the one collecting it may stop past this.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
     /// Keeps `output`, the whole output of compressing the file, if the file is still the one
     /// the request found: then nothing changed it while it was read.
     pub fn keep(self, output: Bytes) {
         let unchanged =
             std::fs::metadata(&self.path).is_ok_and(|m| Identity::of(&m) == self.identity);
-        if unchanged {
-            let key = encoded_key(&self.path, self.encoding);
+        if unchanged && output.len() <= self.limit {
             self.cache.keep_at(
-                key,
+                self.key.clone(),
                 Entry {
                     identity: self.identity,
                     bytes: output,
                 },
             );
         }
+    }
+}
+
+impl Drop for EncodedKeeper {
+    fn drop(&mut self) {
+        let mut entries = self.cache.lock();
+        entries.reserved -= self.limit;
+        entries.filling.remove(&self.key);
     }
 }
 
@@ -404,9 +437,15 @@ mod tests {
         let metadata = std::fs::metadata(&path).expect("stat");
         assert!(cache.encoded(&path, &metadata, Encoding::Gzip).is_none());
         let keeper = cache.encoded_keeper(&path, &metadata, Encoding::Gzip);
+        // One answer at a time makes a file's output for a coding; the others just stream.
+        assert!(cache
+            .encoded_keeper(&path, &metadata, Encoding::Gzip)
+            .is_none());
         keeper
             .expect("a keeper")
             .keep(Bytes::from_static(b"zipped"));
+        assert_eq!(cache.lock().reserved, 0);
+        assert!(cache.lock().filling.is_empty());
         assert_eq!(
             cache.encoded(&path, &metadata, Encoding::Gzip).as_deref(),
             Some(&b"zipped"[..])
@@ -445,5 +484,33 @@ mod tests {
             .expect("a keeper")
             .keep(Bytes::from_static(b"zipped x"));
         assert!(cache.lock().map.is_empty());
+    }
+
+    #[test]
+    fn outputs_being_made_never_reserve_more_than_the_bound() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = SmallFiles::default();
+        let count = MAX_BYTES / MAX_ENCODED_SOURCE as usize;
+        let paths: Vec<PathBuf> = (0..count)
+            .map(|i| {
+                let path = dir.path().join(format!("{i}.js"));
+                std::fs::write(&path, vec![b'x'; MAX_ENCODED_SOURCE as usize]).expect("write");
+                path
+            })
+            .collect();
+        settle();
+        let keeper = |path: &PathBuf| {
+            let metadata = std::fs::metadata(path).expect("stat");
+            cache.encoded_keeper(path, &metadata, Encoding::Brotli)
+        };
+        let mut keepers: Vec<EncodedKeeper> = paths.iter().filter_map(keeper).collect();
+        assert_eq!(
+            keepers.len(),
+            count - 1,
+            "each reserves a little over 1 MiB"
+        );
+        assert!(cache.lock().reserved <= MAX_BYTES);
+        keepers.pop();
+        assert!(keeper(&paths[count - 1]).is_some(), "room again");
     }
 }
