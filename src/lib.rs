@@ -73,8 +73,8 @@ pub use bytes;
 pub use cgi::{Cgi, PASSED_ENV};
 pub use fastcgi::FastCgi;
 pub use handler::{
-    by_method, BoxResponseFuture, ByMethod, DynHandler, Handler, Mount, Request, Response,
-    SharedHandler,
+    by_method, BoxResponseFuture, ByMethod, DynHandler, Handler, Hook, Hooked, Hooks, Mount,
+    NoHooks, Request, Response, SharedHandler,
 };
 pub use http;
 pub use request::{Form, FormField, RequestExt};

@@ -11,7 +11,7 @@ mod mount;
 
 use crate::body::{Body, RequestBody};
 
-pub use by_method::{by_method, ByMethod};
+pub use by_method::{by_method, ByMethod, Hook, Hooked, Hooks, NoHooks};
 pub use mount::Mount;
 
 /// An HTTP request as a handler sees it: the `http` crate's type with serveur's body.
