@@ -139,6 +139,30 @@ fn request_helpers_see_the_decoded_path_query_and_both_addresses() {
 }
 
 #[test]
+fn the_connection_stays_known_after_the_body_is_read_or_replaced() {
+    let server = serve(by_method().post(|mut req: Request| async move {
+        let read = req.body_bytes(100).await.unwrap_or_default();
+        let after_read = req.peer_addr();
+        *req.body_mut() = serveur::RequestBody::full(read.clone()).with_connection_of(req.body());
+        let after_replace = req.peer_addr();
+        *req.body_mut() = serveur::RequestBody::full(read);
+        let replaced_alone = req.peer_addr();
+        response::text(format!(
+            "{after_read:?} {after_replace:?} {replaced_alone:?}"
+        ))
+    }));
+    let reply = post(server.addr, "/", &[], b"hello");
+    let peer = reply
+        .text()
+        .split(' ')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(peer.starts_with("Some(127.0.0.1:"), "{}", reply.text());
+    assert_eq!(reply.text(), format!("{peer} {peer} None"));
+}
+
+#[test]
 fn body_bytes_reads_up_to_the_limit_and_answers_413_past_it() {
     let server = serve(by_method().post(|mut req: Request| async move {
         match req.body_bytes(10).await {

@@ -233,10 +233,8 @@ struct TellsTls;
 
 impl serveur::Handler for TellsTls {
     async fn handle(&self, req: serveur::Request) -> serveur::Response {
-        let tls = req
-            .extensions()
-            .get::<serveur::ConnectionInfo>()
-            .map(|info| info.tls);
+        use serveur::RequestExt;
+        let tls = req.connection().map(|info| info.tls);
         serveur::response::text(format!("tls={tls:?}"))
     }
 }

@@ -27,7 +27,8 @@ use crate::server::ConnectionInfo;
 /// Runs `script` for `req` and answers with what it writes.
 pub(super) async fn run(cgi: &Cgi, req: Request, script: ScriptPath) -> Response {
     let (parts, body) = req.into_parts();
-    let mut running = match start(cgi, &parts, body, &script).await {
+    let connection = body.shared_connection();
+    let mut running = match start(cgi, &parts, connection.as_deref(), body, &script).await {
         Ok(running) => running,
         Err(refusal) => return refusal,
     };
@@ -56,8 +57,9 @@ pub(super) async fn run(cgi: &Cgi, req: Request, script: ScriptPath) -> Response
                 }
                 None => {
                     drop(running);
-                    let log = log_for(&parts);
-                    redirect_locally(parts, &location, cgi, |why| log(&format!("CGI {why}"))).await
+                    let log = log_for(connection.as_deref());
+                    let say = |why: &str| log(&format!("CGI {why}"));
+                    redirect_locally(parts, connection, &location, cgi, say).await
                 }
             }
         }
@@ -68,10 +70,10 @@ pub(super) async fn run(cgi: &Cgi, req: Request, script: ScriptPath) -> Response
 async fn start(
     cgi: &Cgi,
     parts: &http::request::Parts,
+    info: Option<&ConnectionInfo>,
     body: crate::RequestBody,
     script: &ScriptPath,
 ) -> Result<Running, Response> {
-    let info = parts.extensions.get::<ConnectionInfo>();
     let log = ScriptLog {
         log: info.map(|i| i.log.clone()).unwrap_or_default(),
         client: info.map(|i| i.peer.ip()),
@@ -87,7 +89,7 @@ async fn start(
             return Err(error(StatusCode::BAD_REQUEST));
         }
     };
-    let vars = MetaVars::new(parts, script, cgi.root.dir(), input.length());
+    let vars = MetaVars::new(parts, info, script, cgi.root.dir(), input.length());
     let Ok(permit) = cgi.slots.clone().acquire_owned().await else {
         return Err(error(StatusCode::SERVICE_UNAVAILABLE));
     };
@@ -162,8 +164,8 @@ async fn read_reply(
 }
 
 /// A way to write a line about this request to the server's log (nowhere without a server).
-fn log_for(parts: &http::request::Parts) -> impl Fn(&str) {
-    let info = parts.extensions.get::<ConnectionInfo>().cloned();
+fn log_for(connection: Option<&ConnectionInfo>) -> impl Fn(&str) {
+    let info = connection.cloned();
     move |what: &str| {
         if let Some(info) = &info {
             info.log.message(Some(info.peer.ip()), what.to_owned());

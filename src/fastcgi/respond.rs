@@ -20,12 +20,12 @@ use crate::gateway::{
 };
 use crate::handler::{Request, Response};
 use crate::response::error;
-use crate::server::ConnectionInfo;
 
 /// Runs `script` for `req` on `fcgi`'s application and answers with what it writes.
 pub(super) async fn run(fcgi: &FastCgi, req: Request, script: ScriptPath) -> Response {
     let (parts, body) = req.into_parts();
-    let info = parts.extensions.get::<ConnectionInfo>();
+    let connection = body.shared_connection();
+    let info = connection.as_deref();
     let log = RequestLog {
         log: info.map(|i| i.log.clone()).unwrap_or_default(),
         client: info.map(|i| i.peer.ip()),
@@ -42,7 +42,7 @@ pub(super) async fn run(fcgi: &FastCgi, req: Request, script: ScriptPath) -> Res
             return error(StatusCode::BAD_REQUEST);
         }
     };
-    let vars = MetaVars::new(&parts, &script, fcgi.root.dir(), input.length());
+    let vars = MetaVars::new(&parts, info, &script, fcgi.root.dir(), input.length());
     let params: Vec<(&str, &[u8])> = vars.iter().collect();
     let stdin = match input {
         Input::None => Stdin::Empty,
@@ -89,7 +89,10 @@ pub(super) async fn run(fcgi: &FastCgi, req: Request, script: ScriptPath) -> Res
                     Some(Ok(chunk)) => chunk,
                     Some(Err(failure)) => return failed(failure),
                     None => {
-                        return redirect_locally(parts, &location, fcgi, |why| log.say(why)).await
+                        return redirect_locally(parts, connection, &location, fcgi, |why| {
+                            log.say(why)
+                        })
+                        .await
                     }
                 }
             } else {

@@ -32,10 +32,12 @@ pub struct MetaVars {
 }
 
 impl MetaVars {
-    /// The meta-variables for the request `parts` to the script `script` below the directory
-    /// `document_root`, whose body is `content_length` bytes long (`None`: no body).
+    /// The meta-variables for the request `parts`, from the connection `info`, to the script `script`
+    /// below the directory `document_root`, whose body is `content_length` bytes long (`None`:
+    /// no body).
     pub fn new(
         parts: &Parts,
+        info: Option<&ConnectionInfo>,
         script: &ScriptPath,
         document_root: &Path,
         content_length: Option<u64>,
@@ -44,7 +46,6 @@ impl MetaVars {
             bytes: Vec::with_capacity(1024),
             pairs: Vec::with_capacity(32),
         };
-        let info = parts.extensions.get::<ConnectionInfo>();
         vars.set("GATEWAY_INTERFACE", "CGI/1.1");
         vars.set("SERVER_SOFTWARE", SERVER_SOFTWARE);
         vars.set("SERVER_NAME", server_name(parts, info));
@@ -245,6 +246,10 @@ mod tests {
     use super::*;
 
     fn vars(request: http::Request<()>) -> MetaVars {
+        vars_from(request, None)
+    }
+
+    fn vars_from(request: http::Request<()>, connection: Option<&ConnectionInfo>) -> MetaVars {
         let (parts, ()) = request.into_parts();
         let script = ScriptPath {
             script_name: b"/cgi-bin/a.py".to_vec(),
@@ -253,7 +258,7 @@ mod tests {
             metadata: std::fs::metadata("/").expect("metadata"),
             is_index: false,
         };
-        MetaVars::new(&parts, &script, Path::new("/srv"), Some(3))
+        MetaVars::new(&parts, connection, &script, Path::new("/srv"), Some(3))
     }
 
     #[test]
@@ -298,18 +303,18 @@ mod tests {
 
     #[test]
     fn the_connection_gives_the_addresses_and_https() {
-        let mut request = http::Request::builder()
+        let request = http::Request::builder()
             .uri("/cgi-bin/a.py")
             .body(())
             .expect("request");
-        request.extensions_mut().insert(ConnectionInfo {
+        let connection = ConnectionInfo {
             peer: "192.0.2.7:4321".parse().expect("addr"),
             local: "[::1]:8443".parse().expect("addr"),
             tls: true,
             log: crate::AccessLog::off(),
             top_handler: None,
-        });
-        let v = vars(request);
+        };
+        let v = vars_from(request, Some(&connection));
         assert_eq!(v.get("REMOTE_ADDR"), Some(&b"192.0.2.7"[..]));
         assert_eq!(v.get("REMOTE_PORT"), Some(&b"4321"[..]));
         assert_eq!(v.get("SERVER_PORT"), Some(&b"8443"[..]));

@@ -6,6 +6,7 @@
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
 use http::request::Parts;
 use http::StatusCode;
+use std::sync::Arc;
 
 use super::script_response::ResponseHead;
 use crate::body::{Body, RequestBody};
@@ -37,14 +38,16 @@ pub fn response(head: ResponseHead, body: Body) -> Response {
     response
 }
 
-/// §6.2.2: answers as if the client had asked for `location` with GET, once. The new request
-/// starts from the top of the server's handlers (the connection's
-/// top handler, in its `ConnectionInfo`), as a request from the client would: a handler further down
-/// (the static files under a gateway) must not answer a path that an earlier one owns, or a
-/// redirect to `/app.php` would send PHP's source. Without a server (a handler called
-/// directly) the gateway that redirected, `here`, answers. `say` logs why a redirect fails.
+/// §6.2.2: answers as if the client had asked for `location` with GET, once, on the same
+/// `connection`. The new request starts from the top of the server's handlers (the
+/// connection's top handler, in its `ConnectionInfo`), as a request from the client would: a
+/// handler further down (the static files under a gateway) must not answer a path that an
+/// earlier one owns, or a redirect to `/app.php` would send PHP's source. Without a server (a
+/// handler called directly) the gateway that redirected, `here`, answers. `say` logs why a
+/// redirect fails.
 pub async fn redirect_locally(
     parts: Parts,
+    connection: Option<Arc<ConnectionInfo>>,
     location: &str,
     here: &impl Handler,
     say: impl Fn(&str),
@@ -55,7 +58,10 @@ pub async fn redirect_locally(
         ));
         return error(StatusCode::INTERNAL_SERVER_ERROR);
     }
-    let mut req = match local_request(parts, location) {
+    let top = connection
+        .as_ref()
+        .and_then(|info| info.top_handler.clone());
+    let mut req = match local_request(parts, location, connection) {
         Ok(req) => req,
         Err(why) => {
             say(&why);
@@ -63,10 +69,6 @@ pub async fn redirect_locally(
         }
     };
     req.extensions_mut().insert(Redirected);
-    let top = req
-        .extensions()
-        .get::<ConnectionInfo>()
-        .and_then(|info| info.top_handler.clone());
     match top {
         Some(top) => top.handle(req).await,
         // Boxed (type-erased): `here` may redirect again, refused above.
@@ -77,11 +79,15 @@ pub async fn redirect_locally(
 /// The request the server answers instead, as if the client had asked for `location` (a local
 /// path and query) with GET: the client's header fields and connection facts are kept, those
 /// describing its body are not. `Err` names a location that is not a path.
-fn local_request(parts: Parts, location: &str) -> Result<Request, String> {
+fn local_request(
+    parts: Parts,
+    location: &str,
+    connection: Option<Arc<ConnectionInfo>>,
+) -> Result<Request, String> {
     let uri = location
         .parse::<http::Uri>()
         .map_err(|_| format!("local redirect to a bad path {location:?}"))?;
-    let mut req = Request::new(RequestBody::empty());
+    let mut req = Request::new(RequestBody::empty().on_connection(connection));
     *req.uri_mut() = uri;
     *req.version_mut() = parts.version;
     *req.headers_mut() = parts.headers;
@@ -107,7 +113,7 @@ mod tests {
             .body(())
             .expect("request")
             .into_parts();
-        let req = local_request(parts, "/done?x=1").expect("a path");
+        let req = local_request(parts, "/done?x=1", None).expect("a path");
         assert_eq!(req.method(), "GET");
         assert_eq!(req.uri(), "/done?x=1");
         assert_eq!(req.headers()["cookie"], "a=1");

@@ -16,7 +16,8 @@ pub use mount::Mount;
 
 /// An HTTP request as a handler sees it: the `http` crate's type with serveur's body.
 ///
-/// The connection layer adds a [`ConnectionInfo`](crate::ConnectionInfo) extension.
+/// A request from a client carries its [`ConnectionInfo`](crate::ConnectionInfo) with its body
+/// ([`RequestExt::connection`](crate::RequestExt::connection)).
 pub type Request = http::Request<RequestBody>;
 
 /// An HTTP response as a handler returns it: the `http` crate's type with serveur's body.

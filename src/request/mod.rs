@@ -55,6 +55,11 @@ pub trait RequestExt: sealed::Sealed {
     /// the `multer` crate. Other types get `415`, malformed bodies `400`.
     fn form(&mut self, limit: usize) -> impl Future<Output = Result<Form, Response>> + Send;
 
+    /// The connection the request came from: addresses, TLS, the server's log. `None` for a
+    /// request a handler or a test built. (It travels with the body: see
+    /// [`RequestBody::connection`](crate::RequestBody::connection).)
+    fn connection(&self) -> Option<&ConnectionInfo>;
+
     /// The client's address, when the request came from a connection.
     fn peer_addr(&self) -> Option<SocketAddr>;
 
@@ -81,7 +86,7 @@ impl RequestExt for Request {
     }
 
     async fn body_bytes(&mut self, limit: usize) -> Result<Bytes, Response> {
-        let body = std::mem::take(self.body_mut());
+        let body = self.body_mut().take_content();
         // Refuse a body announced too large before reading any of it.
         if body.size_hint().lower() > limit as u64 {
             return Err(error(StatusCode::PAYLOAD_TOO_LARGE));
@@ -102,22 +107,20 @@ impl RequestExt for Request {
         Form::parse(content_type.as_deref(), body).await
     }
 
+    fn connection(&self) -> Option<&ConnectionInfo> {
+        self.body().connection()
+    }
+
     fn peer_addr(&self) -> Option<SocketAddr> {
-        self.extensions()
-            .get::<ConnectionInfo>()
-            .map(|info| info.peer)
+        self.connection().map(|info| info.peer)
     }
 
     fn local_addr(&self) -> Option<SocketAddr> {
-        self.extensions()
-            .get::<ConnectionInfo>()
-            .map(|info| info.local)
+        self.connection().map(|info| info.local)
     }
 
     fn is_tls(&self) -> bool {
-        self.extensions()
-            .get::<ConnectionInfo>()
-            .is_some_and(|info| info.tls)
+        self.connection().is_some_and(|info| info.tls)
     }
 }
 

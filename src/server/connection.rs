@@ -27,11 +27,13 @@ use crate::response::ErrorMessage;
 /// `Server:` as sent on every response, like CPython's `SimpleHTTP/0.6 Python/3.x`.
 pub(super) const SERVER_NAME: &str = concat!("serveur/", env!("CARGO_PKG_VERSION"));
 
-/// Facts about the connection a request arrived on, found in every request's extensions.
+/// Facts about the connection a request arrived on, carried by the request's body
+/// ([`RequestExt::connection`](crate::RequestExt::connection)).
 ///
 /// ```
 /// # fn f(req: &serveur::Request) {
-/// if let Some(info) = req.extensions().get::<serveur::ConnectionInfo>() {
+/// use serveur::RequestExt;
+/// if let Some(info) = req.connection() {
 ///     println!("{} asked on {}", info.peer, info.local);
 /// }
 /// # }
@@ -100,8 +102,8 @@ where
                     malformed::error_response(&verdict)
                 }
                 None => {
-                    let mut req: Request = req.map(RequestBody::incoming);
-                    req.extensions_mut().insert(ConnectionInfo::clone(&info));
+                    let connection = Arc::clone(&info);
+                    let req: Request = req.map(|body| RequestBody::incoming(body, connection));
                     handler.handle(req).await
                 }
             };
