@@ -4,11 +4,11 @@
 
 pub mod access_log;
 mod connection;
-mod deadline;
 mod listener;
 mod malformed;
 mod read_ahead;
 mod shutdown;
+mod supervisor;
 mod tls;
 pub(crate) mod zero_copy;
 
@@ -21,9 +21,10 @@ use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 pub use access_log::AccessLog;
 pub use connection::ConnectionInfo;
@@ -175,7 +176,10 @@ impl Server {
             .map(|tls| tls.acceptor(self.protocol == Protocol::Http11));
         let handler = Arc::new(handler);
         let top_handler = SharedHandler::from_arc(Arc::clone(&handler));
-        let graceful = GracefulShutdown::new();
+        // Every connection's task is tracked, from before its TLS handshake to its end, so the
+        // stop can wait for them; the token tells their supervisors to finish.
+        let tasks = TaskTracker::new();
+        let stopping = CancellationToken::new();
         let slots = Arc::new(Semaphore::new(self.max_connections));
         tokio::pin!(stop);
         loop {
@@ -219,9 +223,14 @@ impl Server {
                 top_handler: Some(top_handler.clone()),
             };
             let handler = Arc::clone(&handler);
-            let (log, client) = (info.log.clone(), info.peer.ip());
             let parsed = Parsed::default();
-            let header_timeout = self.header_timeout;
+            let watch = supervisor::Watch {
+                parsed: parsed.clone(),
+                header_timeout: self.header_timeout,
+                stopping: stopping.clone().cancelled_owned(),
+                log: info.log.clone(),
+                client: info.peer.ip(),
+            };
             let Some(acceptor) = acceptor.clone() else {
                 let (stream, regions) = zero_copy::ZeroCopy::new(stream);
                 let conn = connection::serve(
@@ -233,30 +242,29 @@ impl Server {
                     &parsed,
                     Some(regions),
                 );
-                let watched = graceful.watch(conn);
-                tokio::spawn(boxed(async move {
-                    deadline::run(watched, &parsed, header_timeout, &log, client).await;
+                tasks.spawn(boxed(async move {
+                    supervisor::run(conn, watch).await;
                     drop(slot);
                 }));
                 continue;
             };
-            // The handshake runs in the connection's own task; the watcher keeps the graceful
-            // stop waiting for it.
-            let watcher = graceful.watcher();
+            // The handshake runs in the connection's own task.
             let builder = Arc::clone(&builder);
             let (protocol, timeout) = (self.protocol, self.handshake_timeout);
-            tokio::spawn(boxed(async move {
-                if let Some(tls) = tls::handshake(&acceptor, stream, timeout, &log, client).await {
+            tasks.spawn(boxed(async move {
+                let (log, client) = (&watch.log, watch.client);
+                if let Some(tls) = tls::handshake(&acceptor, stream, timeout, log, client).await {
                     let conn =
                         connection::serve(&builder, tls, info, handler, protocol, &parsed, None);
-                    let watched = watcher.watch(conn);
-                    deadline::run(watched, &parsed, header_timeout, &log, client).await;
+                    supervisor::run(conn, watch).await;
                 }
                 drop(slot);
             }));
         }
         drop(listener);
-        if tokio::time::timeout(self.shutdown_grace, graceful.shutdown())
+        stopping.cancel();
+        tasks.close();
+        if tokio::time::timeout(self.shutdown_grace, tasks.wait())
             .await
             .is_err()
         {
