@@ -20,9 +20,16 @@ async fn hello(
     _req: hyper::Request<hyper::body::Incoming>,
 ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
     let mut response = hyper::Response::new(Full::new(Bytes::from_static(b"Hello, world!\n")));
-    response.headers_mut().insert(
+    let headers = response.headers_mut();
+    headers.insert(
         hyper::header::CONTENT_TYPE,
         hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    // serveur names itself as CPython's server does; the baseline sends the same header so
+    // that both answer the same bytes (as TechEmpower's rules ask of every entrant).
+    headers.insert(
+        hyper::header::SERVER,
+        hyper::header::HeaderValue::from_static(concat!("serveur/", env!("CARGO_PKG_VERSION"))),
     );
     Ok(response)
 }

@@ -8,7 +8,7 @@
 use std::io::{self, BufWriter, Write};
 use std::net::IpAddr;
 use std::pin::Pin;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::task::{Context, Poll};
 use std::time::SystemTime;
 
@@ -16,7 +16,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Local};
 use http_body::{Frame, SizeHint};
 
-use super::malformed::Parsed;
+use super::ConnectionInfo;
 use crate::body::Body;
 
 /// Where log lines go: a writer thread fed by a channel, or nowhere.
@@ -241,18 +241,17 @@ pub(crate) struct LoggedBody {
     inner: Body,
     sent: u64,
     entry: Option<Entry>,
-    log: AccessLog,
-    parsed: Parsed,
+    /// The connection: its log and its counters.
+    connection: Arc<ConnectionInfo>,
 }
 
 impl LoggedBody {
-    pub(crate) fn new(inner: Body, entry: Option<Entry>, log: AccessLog, parsed: Parsed) -> Self {
+    pub(crate) fn new(inner: Body, entry: Option<Entry>, connection: Arc<ConnectionInfo>) -> Self {
         LoggedBody {
             inner,
             sent: 0,
             entry,
-            log,
-            parsed,
+            connection,
         }
     }
 
@@ -265,14 +264,14 @@ impl LoggedBody {
                 push_decimal(&mut line, entry.status.into());
                 line.push_str(", message ");
                 line.push_str(error);
-                self.log.message(Some(entry.client), line);
+                self.connection.log.message(Some(entry.client), line);
             }
             let mut line = entry.request_line;
             line.push_str("\" ");
             push_decimal(&mut line, entry.status.into());
             line.push(' ');
             push_decimal(&mut line, self.sent);
-            self.log.message(Some(entry.client), line);
+            self.connection.log.message(Some(entry.client), line);
         }
     }
 }
@@ -280,7 +279,7 @@ impl LoggedBody {
 impl Drop for LoggedBody {
     fn drop(&mut self) {
         self.finish();
-        self.parsed.finish();
+        self.connection.parsed.finish();
     }
 }
 

@@ -38,7 +38,7 @@ pub(super) const SERVER_NAME: &str = concat!("serveur/", env!("CARGO_PKG_VERSION
 /// }
 /// # }
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ConnectionInfo {
     /// The client's address (IPv4-mapped IPv6 addresses shown as IPv4).
     pub peer: SocketAddr,
@@ -51,19 +51,35 @@ pub struct ConnectionInfo {
     /// The handler the server serves, for a request a handler makes anew (a gateway's local
     /// redirect, RFC 3875 §6.2.2), which must be routed as the client's would be.
     pub(crate) top_handler: Option<SharedHandler>,
+    /// The connection's counters, which each response's body reports to when it is done.
+    pub(crate) parsed: Parsed,
+    /// Where HTTP/1 responses' files go to be sent by `sendfile`, when the connection's IO is a
+    /// [`ZeroCopy`](super::zero_copy::ZeroCopy).
+    pub(crate) regions: Option<FileRegions>,
+}
+
+impl std::fmt::Debug for ConnectionInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionInfo")
+            .field("peer", &self.peer)
+            .field("local", &self.local)
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Serves requests on `io` until the client leaves or the connection is shut down, counting
-/// in `parsed` the requests that reach the service. `regions` is given when `io` is a
+/// in `info.parsed` the requests that reach the service. `info.regions` is given when `io` is a
 /// [`ZeroCopy`](super::zero_copy::ZeroCopy): HTTP/1 responses' files then go by `sendfile`.
+///
+/// Each request costs two clones of the connection's one `Arc` (its future's and its body's),
+/// and one of the handler's: atomic operations are among the dearest instructions here.
 pub(crate) fn serve<H, IO>(
     builder: &auto::Builder<TokioExecutor>,
     io: IO,
     info: ConnectionInfo,
     handler: Arc<H>,
     protocol: Protocol,
-    parsed: &Parsed,
-    regions: Option<FileRegions>,
 ) -> impl hyper_util::server::graceful::GracefulConnection<
     Error = Box<dyn std::error::Error + Send + Sync>,
 >
@@ -71,27 +87,21 @@ where
     H: Handler,
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let parsed = parsed.clone();
     let peer = Peer {
         client: info.peer.ip(),
         log: info.log.clone(),
         version: protocol.status_version(),
     };
-    let io = Guard::new(ReadAhead::new(io), parsed.clone(), peer);
+    let io = Guard::new(ReadAhead::new(io), info.parsed.clone(), peer);
     let info = Arc::new(info);
     let service = service_fn(move |req: http::Request<Incoming>| {
-        parsed.bump(req.version());
-        let parsed = parsed.clone();
+        info.parsed.bump(req.version());
         let handler = Arc::clone(&handler);
         let info = Arc::clone(&info);
-        // HTTP/2 (h2c) frames data itself: placeholders would be sent as bytes.
-        let regions = regions
-            .as_ref()
-            .filter(|_| req.version() <= Version::HTTP_11)
-            .cloned();
         async move {
-            let log = info.log.clone();
-            let mut request_line = log.is_on().then(|| request_line(&req));
+            // HTTP/2 (h2c) frames data itself: placeholders would be sent as bytes.
+            let by_regions = req.version() <= Version::HTTP_11;
+            let mut request_line = info.log.is_on().then(|| request_line(&req));
             let refused = python_limits(&req);
             let mut response = match refused {
                 Some(verdict) => {
@@ -124,11 +134,11 @@ where
                     .map(|m| m.0.clone()),
             });
             Ok::<_, Infallible>(response.map(|body| {
-                let body = match &regions {
+                let body = match info.regions.as_ref().filter(|_| by_regions) {
                     Some(regions) => body.sent_by_regions(regions),
                     None => body,
                 };
-                LoggedBody::new(body, entry, log, parsed)
+                LoggedBody::new(body, entry, info)
             }))
         }
     });

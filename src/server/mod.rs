@@ -215,15 +215,17 @@ impl Server {
             // Nagle's algorithm would hold a response's last small segment back until the
             // client's delayed ACK (up to 40 ms); failing to turn it off only costs latency.
             let _ = stream.set_nodelay(true);
+            let parsed = Parsed::default();
             let info = ConnectionInfo {
                 peer: SocketAddr::new(peer.ip().to_canonical(), peer.port()),
                 local,
                 tls: acceptor.is_some(),
                 log: self.log.clone(),
                 top_handler: Some(top_handler.clone()),
+                parsed: parsed.clone(),
+                regions: None,
             };
             let handler = Arc::clone(&handler);
-            let parsed = Parsed::default();
             let watch = supervisor::Watch {
                 parsed: parsed.clone(),
                 header_timeout: self.header_timeout,
@@ -233,15 +235,11 @@ impl Server {
             };
             let Some(acceptor) = acceptor.clone() else {
                 let (stream, regions) = zero_copy::ZeroCopy::new(stream);
-                let conn = connection::serve(
-                    &builder,
-                    stream,
-                    info,
-                    handler,
-                    self.protocol,
-                    &parsed,
-                    Some(regions),
-                );
+                let info = ConnectionInfo {
+                    regions: Some(regions),
+                    ..info
+                };
+                let conn = connection::serve(&builder, stream, info, handler, self.protocol);
                 tasks.spawn(boxed(async move {
                     supervisor::run(conn, watch).await;
                     drop(slot);
@@ -254,8 +252,7 @@ impl Server {
             tasks.spawn(boxed(async move {
                 let (log, client) = (&watch.log, watch.client);
                 if let Some(tls) = tls::handshake(&acceptor, stream, timeout, log, client).await {
-                    let conn =
-                        connection::serve(&builder, tls, info, handler, protocol, &parsed, None);
+                    let conn = connection::serve(&builder, tls, info, handler, protocol);
                     supervisor::run(conn, watch).await;
                 }
                 drop(slot);
