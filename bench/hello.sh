@@ -10,7 +10,8 @@
 #
 # Reports, per server, the median req/s of the repeats, the server's CPU use during the runs,
 # and requests per server CPU-second. When the server is below 100% CPU, wrk was the bottleneck
-# and req/s says little: compare requests per CPU-second then. The ratio line is serveur/hyper.
+# and req/s says little: compare requests per CPU-second then. The ratio lines are serveur/hyper:
+# of the medians, and the median of each run's ratio to the run beside it.
 set -euo pipefail
 
 DURATION=10 REPEATS=5 CONN=64 WARMUP=2 SERVER_CPU=0 CLIENT_CPU=1 BUILD=1
@@ -102,3 +103,8 @@ for name in "${NAMES[@]}"; do
 done
 awk -v a="$(median serveur 2)" -v b="$(median hyper 2)" -v c="$(median serveur 3)" -v d="$(median hyper 3)" \
     'BEGIN{printf "serveur/hyper: req/s %.3f, req/cpu-s %.3f (API cost %.1f%% of req/s)\n", a / b, c / d, 100 * (1 - a / b)}'
+# Each serveur run against the hyper run right after it: drift on a shared machine moves both
+# runs of a pair alike, so the median of these ratios is steadier than the ratio of medians.
+awk '$1 == "serveur" {s = $2} $1 == "hyper" {print s / $2}' "$WORK/results" | sort -g |
+    awk '{v[NR] = $1} END {m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
+        printf "median of paired runs serveur/hyper: req/s %.3f (API cost %.1f%%), from %d pairs\n", m, 100 * (1 - m), NR}'

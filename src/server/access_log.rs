@@ -236,7 +236,7 @@ pub(crate) struct Entry {
 /// A response body that counts the bytes it hands to the connection and writes the access
 /// line when it ends or is dropped (a client that goes away still gets its line, with the bytes
 /// actually sent). When hyper drops it, the response is done with: the connection's counters
-/// hear of it (the header timeout waits for no answer in flight, `deadline`).
+/// hear of it (the header timeout waits for no answer in flight, `supervisor`).
 pub(crate) struct LoggedBody {
     inner: Body,
     sent: u64,

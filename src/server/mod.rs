@@ -314,7 +314,7 @@ impl Protocol {
         let mut builder = auto::Builder::new(TokioExecutor::new());
         builder
             .http1()
-            // No per-request timer: `deadline` watches each connection instead.
+            // No per-request timer: `supervisor` watches each connection instead.
             .header_read_timeout(None)
             // A client may shut down its write side once the request is sent and still expects
             // the whole response (RFC 9112 §9.6). Its FIN is the same as a closing client's, so
