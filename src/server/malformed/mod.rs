@@ -215,16 +215,17 @@ impl<IO: AsyncWrite + Unpin> Guard<IO> {
         if self.windows.is_off() {
             return false;
         }
+        let last = bufs.iter().rev().find(|b| !b.is_empty());
+        let Some(head) = last.and_then(|b| page::auto_head_at_end(b)) else {
+            return false;
+        };
         // The replacement copies the write's bytes; a file placeholder must never be copied
-        // (`zero_copy`), so such a write keeps hyper's bare head.
+        // (`zero_copy`), so such a write keeps hyper's bare head. (Looked for only now: most
+        // writes end in no head at all.)
         if bufs.iter().any(|b| placeholder_offset(b).is_some()) {
             return false;
         }
-        let last = bufs.iter().rev().find(|b| !b.is_empty());
-        match last.and_then(|b| page::auto_head_at_end(b)) {
-            Some(head) => self.replace(bufs, head),
-            None => false,
-        }
+        self.replace(bufs, head)
     }
 }
 
