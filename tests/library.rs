@@ -405,3 +405,30 @@ fn is_tls_is_true_for_requests_that_came_over_tls_http1_and_h2() {
         assert_eq!(got.reply.text(), "is_tls=true");
     }
 }
+
+#[test]
+fn a_stop_closes_an_idle_kept_alive_connection_at_once_not_at_the_grace_period() {
+    use std::io::{Read, Write};
+    let server = serve(by_method().get(named("hi")));
+    let mut idle = std::net::TcpStream::connect(server.addr).expect("connect");
+    idle.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("write");
+    let mut answer = [0u8; 1024];
+    let n = idle.read(&mut answer).expect("read");
+    assert!(answer[..n].ends_with(b"hi"), "answered before the stop");
+    idle.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let stopped = std::time::Instant::now();
+    // Stops the server (10 s grace period) and waits for `serve_until` to return.
+    drop(server);
+    assert!(
+        stopped.elapsed() < Duration::from_secs(3),
+        "the stop waited {:?} for an idle connection",
+        stopped.elapsed()
+    );
+    assert_eq!(
+        idle.read(&mut answer).expect("read after stop"),
+        0,
+        "closed"
+    );
+}
