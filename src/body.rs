@@ -79,8 +79,11 @@ impl Body {
     /// gain by it. Only for a connection whose IO is the `ZeroCopy` owning `regions`, and an
     /// HTTP/1 response (see `server::zero_copy`).
     pub(crate) fn sent_by_regions(self, regions: &FileRegions) -> Self {
+        if !self.gains_by_regions() {
+            return self;
+        }
         match self.kind {
-            Kind::File(chunks) if chunks.remaining >= ZERO_COPY_MIN => Body {
+            Kind::File(chunks) => Body {
                 kind: Kind::Regions(FileByRegions {
                     file: chunks.file,
                     offset: chunks.offset,
@@ -90,6 +93,11 @@ impl Body {
             },
             kind => Body { kind },
         }
+    }
+
+    /// Whether this body is a file large enough to gain by `sendfile`.
+    pub(crate) fn gains_by_regions(&self) -> bool {
+        matches!(&self.kind, Kind::File(chunks) if chunks.remaining >= ZERO_COPY_MIN)
     }
 
     /// Any body: a stream of chunks produced as the client reads them.

@@ -1,6 +1,8 @@
 //! Files of 16 KiB and more go by `sendfile` on plain HTTP/1 connections (the connection's IO
-//! swaps placeholders for file regions, `src/server/zero_copy.rs`). These tests read the bytes
-//! back off real sockets: pipelined responses interleaving copied and zero-copy bodies, ranges,
+//! swaps placeholders for file regions, `src/server/zero_copy.rs`), once the server has sent
+//! one such file: connections made before that are flat and copy files. These tests read the
+//! bytes back off real sockets, on servers that have sent a large file first
+//! ([`sendfile_ready`]), and on a fresh one where the case differs: pipelined responses interleaving copied and zero-copy bodies, ranges,
 //! a reader slow enough to fill the socket, HEAD, HTTP/1.0, h2c on the same port (which must
 //! not use the path; TLS never does), and a file cut short while it is sent (the connection
 //! ends; no byte is invented).
@@ -60,6 +62,14 @@ fn head_end(bytes: &[u8]) -> Option<usize> {
         .map(|i| i + 4)
 }
 
+/// A server on `root` that has sent `warm` (16 KiB or more) on a connection of its own, so that
+/// the connections made next send large files by `sendfile`.
+fn sendfile_ready(root: &std::path::Path, args: &[&str], warm: &str) -> Serveur {
+    let server = Serveur::start(root, args);
+    assert_eq!(request(server.addr, "GET", warm, &[]).status, 200, "{warm}");
+    server
+}
+
 fn connect(server: &Serveur) -> TcpStream {
     let stream = TcpStream::connect(server.addr).expect("connect");
     stream
@@ -71,9 +81,17 @@ fn connect(server: &Serveur) -> TcpStream {
 #[test]
 fn pipelined_small_and_large_files_arrive_whole_and_in_order() {
     let (dir, files) = site();
-    let server = Serveur::start(dir.path(), &["-q"]);
-    let mut stream = connect(&server);
-    // Every file twice, in one write: the connection queues several regions at once.
+    let fresh = Serveur::start(dir.path(), &["-q"]);
+    let ready = sendfile_ready(dir.path(), &["-q"], "/mid.bin");
+    for server in [&fresh, &ready] {
+        pipeline_every_file_twice(server, &files);
+    }
+}
+
+/// Every file twice, in one write, on one connection: a vectored connection queues several
+/// regions at once; a flat one copies every file.
+fn pipeline_every_file_twice(server: &Serveur, files: &[(&str, Vec<u8>)]) {
+    let mut stream = connect(server);
     let order: Vec<&(&str, Vec<u8>)> = files.iter().chain(files.iter().rev()).collect();
     let mut requests = Vec::new();
     for (name, _) in &order {
@@ -90,7 +108,7 @@ fn pipelined_small_and_large_files_arrive_whole_and_in_order() {
 #[test]
 fn ranges_of_large_files_are_the_files_bytes() {
     let (dir, files) = site();
-    let server = Serveur::start(dir.path(), &["-q"]);
+    let server = sendfile_ready(dir.path(), &["-q"], "/mid.bin");
     let large = &files[3].1;
     for (range, start, end) in [
         ("bytes=100000-3000000", 100_000, 3_000_001),
@@ -106,7 +124,7 @@ fn ranges_of_large_files_are_the_files_bytes() {
 #[test]
 fn a_slow_reader_gets_every_byte_of_a_large_file() {
     let (dir, files) = site();
-    let server = Serveur::start(dir.path(), &["-q"]);
+    let server = sendfile_ready(dir.path(), &["-q"], "/mid.bin");
     let mut stream = connect(&server);
     stream
         .write_all(b"GET /large.bin HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
@@ -128,7 +146,7 @@ fn a_slow_reader_gets_every_byte_of_a_large_file() {
 #[test]
 fn head_then_get_on_one_connection_sends_the_body_once() {
     let (dir, files) = site();
-    let server = Serveur::start(dir.path(), &["-q"]);
+    let server = sendfile_ready(dir.path(), &["-q"], "/mid.bin");
     let mut stream = connect(&server);
     stream
         .write_all(
@@ -149,10 +167,10 @@ fn head_then_get_on_one_connection_sends_the_body_once() {
 fn http_1_0_and_h2c_on_the_plain_port_serve_large_files_whole() {
     let (dir, files) = site();
     let large = &files[3].1;
-    let http10 = Serveur::start(dir.path(), &["-q", "-p", "HTTP/1.0"]);
+    let http10 = sendfile_ready(dir.path(), &["-q", "-p", "HTTP/1.0"], "/mid.bin");
     assert!(request(http10.addr, "GET", "/large.bin", &[]).body == *large);
     // HTTP/2 frames its data itself: the same connection type must not use placeholders.
-    let plain = Serveur::start(dir.path(), &["-q"]);
+    let plain = sendfile_ready(dir.path(), &["-q"], "/mid.bin");
     let request = http::Request::get("/large.bin")
         .header("host", "t")
         .body(http_body_util::Full::new(bytes::Bytes::new()))
@@ -168,7 +186,8 @@ fn a_file_cut_short_while_sent_ends_the_connection_without_invented_bytes() {
     let data = sample_bytes(32 * 1024 * 1024);
     let path = dir.path().join("shrinks.bin");
     std::fs::write(&path, &data).expect("write");
-    let server = Serveur::start(dir.path(), &["-q"]);
+    std::fs::write(dir.path().join("warm.bin"), sample_bytes(16 * 1024)).expect("write");
+    let server = sendfile_ready(dir.path(), &["-q"], "/warm.bin");
     let mut stream = connect(&server);
     stream
         .write_all(b"GET /shrinks.bin HTTP/1.1\r\nHost: t\r\n\r\n")

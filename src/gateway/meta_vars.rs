@@ -314,7 +314,7 @@ mod tests {
             log: crate::AccessLog::off(),
             top_handler: None,
             parsed: Default::default(),
-            regions: None,
+            files: None,
         };
         let v = vars_from(request, Some(&connection));
         assert_eq!(v.get("REMOTE_ADDR"), Some(&b"192.0.2.7"[..]));

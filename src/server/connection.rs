@@ -18,7 +18,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::access_log::{AccessLog, Entry, LoggedBody};
 use super::malformed::{self, Guard, Parsed, Peer};
 use super::read_ahead::ReadAhead;
-use super::zero_copy::FileRegions;
+use super::zero_copy::FileSending;
 use super::Protocol;
 use crate::body::RequestBody;
 use crate::handler::{Handler, Request, SharedHandler};
@@ -53,9 +53,9 @@ pub struct ConnectionInfo {
     pub(crate) top_handler: Option<SharedHandler>,
     /// The connection's counters, which each response's body reports to when it is done.
     pub(crate) parsed: Parsed,
-    /// Where HTTP/1 responses' files go to be sent by `sendfile`, when the connection's IO is a
+    /// How HTTP/1 responses' files are sent, when the connection's IO is a
     /// [`ZeroCopy`](super::zero_copy::ZeroCopy).
-    pub(crate) regions: Option<FileRegions>,
+    pub(crate) files: Option<FileSending>,
 }
 
 impl std::fmt::Debug for ConnectionInfo {
@@ -69,8 +69,8 @@ impl std::fmt::Debug for ConnectionInfo {
 }
 
 /// Serves requests on `io` until the client leaves or the connection is shut down, counting
-/// in `info.parsed` the requests that reach the service. `info.regions` is given when `io` is a
-/// [`ZeroCopy`](super::zero_copy::ZeroCopy): HTTP/1 responses' files then go by `sendfile`.
+/// in `info.parsed` the requests that reach the service. `info.files` is given when `io` is a
+/// [`ZeroCopy`](super::zero_copy::ZeroCopy), and prepares HTTP/1 responses' files for it.
 ///
 /// Each request costs two clones of the connection's one `Arc` (its future's and its body's),
 /// and one of the handler's: atomic operations are among the dearest instructions here.
@@ -134,8 +134,8 @@ where
                     .map(|m| m.0.clone()),
             });
             Ok::<_, Infallible>(response.map(|body| {
-                let body = match info.regions.as_ref().filter(|_| by_regions) {
-                    Some(regions) => body.sent_by_regions(regions),
+                let body = match info.files.as_ref().filter(|_| by_regions) {
+                    Some(files) => files.prepare(body),
                     None => body,
                 };
                 LoggedBody::new(body, entry, info)

@@ -181,6 +181,7 @@ impl Server {
         let tasks = TaskTracker::new();
         let stopping = CancellationToken::new();
         let slots = Arc::new(Semaphore::new(self.max_connections));
+        let sendfile_demand = zero_copy::SendfileDemand::default();
         tokio::pin!(stop);
         loop {
             let slot = match Arc::clone(&slots).try_acquire_owned() {
@@ -223,7 +224,7 @@ impl Server {
                 log: self.log.clone(),
                 top_handler: Some(top_handler.clone()),
                 parsed: parsed.clone(),
-                regions: None,
+                files: None,
             };
             let handler = Arc::clone(&handler);
             let watch = supervisor::Watch {
@@ -234,9 +235,9 @@ impl Server {
                 client: info.peer.ip(),
             };
             let Some(acceptor) = acceptor.clone() else {
-                let (stream, regions) = zero_copy::ZeroCopy::new(stream);
+                let (stream, files) = zero_copy::ZeroCopy::new(stream, &sendfile_demand);
                 let info = ConnectionInfo {
-                    regions: Some(regions),
+                    files: Some(files),
                     ..info
                 };
                 let conn = connection::serve(&builder, stream, info, handler, self.protocol);
