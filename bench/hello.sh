@@ -9,9 +9,11 @@
 # Run from the repository root. Requires: cargo, wrk, taskset, setsid, awk.
 #
 # Reports, per server, the median req/s of the repeats, the server's CPU use during the runs,
-# and requests per server CPU-second. When the server is below 100% CPU, wrk was the bottleneck
-# and req/s says little: compare requests per CPU-second then. The ratio lines are serveur/hyper:
-# of the medians, and the median of each run's ratio to the run beside it.
+# requests per server CPU-second, and the server's user and kernel CPU time per request (µs).
+# When the server is below 100% CPU, wrk was the bottleneck and req/s says little: compare
+# requests per CPU-second then. The kernel's share (the sockets) is the same work for both
+# servers; the API's cost is in the user time. The ratio lines are serveur/hyper: of the
+# medians, and the median of each run's ratio to the run beside it.
 set -euo pipefail
 
 DURATION=10 REPEATS=5 CONN=64 WARMUP=2 SERVER_CPU=0 CLIENT_CPU=1 BUILD=1
@@ -63,32 +65,36 @@ start() {
     exit 1
 }
 
-# The server's user+system CPU time so far, in clock ticks.
+# The server's user and system CPU time so far, in clock ticks.
 cpu_ticks() {
-    awk '{print $14 + $15}' "/proc/$1/stat"
+    awk '{print $14, $15}' "/proc/$1/stat"
 }
 
 for name in "${NAMES[@]}"; do start "$name"; done
 TICKS=$(getconf CLK_TCK)
 
-printf '%-8s %4s %12s %8s %14s\n' server run req/s srv_cpu% req/cpu-s
+printf '%-8s %4s %12s %8s %14s %10s %10s\n' server run req/s srv_cpu% req/cpu-s user_us/req sys_us/req
 for run in $(seq "$REPEATS"); do
     for name in "${NAMES[@]}"; do
         url=http://127.0.0.1:${PORT[$name]}/
         if ((WARMUP > 0)); then
             taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONN" -d"${WARMUP}s" "$url" >/dev/null
         fi
-        before=$(cpu_ticks "${PID[$name]}")
+        read -r user_before sys_before < <(cpu_ticks "${PID[$name]}")
         taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONN" -d"${DURATION}s" "$url" >"$WORK/wrk.out"
-        after=$(cpu_ticks "${PID[$name]}")
+        read -r user_after sys_after < <(cpu_ticks "${PID[$name]}")
         rps=$(awk '/^Requests\/sec:/{print $2}' "$WORK/wrk.out")
         if grep -q 'Non-2xx' "$WORK/wrk.out"; then
             echo "hello.sh: $name answered non-2xx responses:" >&2; cat "$WORK/wrk.out" >&2; exit 1
         fi
-        cpu=$(awk -v t=$((after - before)) -v hz="$TICKS" -v d="$DURATION" 'BEGIN{printf "%.1f", 100 * t / hz / d}')
+        user=$((user_after - user_before)) sys=$((sys_after - sys_before))
+        cpu=$(awk -v t=$((user + sys)) -v hz="$TICKS" -v d="$DURATION" 'BEGIN{printf "%.1f", 100 * t / hz / d}')
         per_cpu=$(awk -v r="$rps" -v c="$cpu" 'BEGIN{printf "%.0f", (c > 0 ? r * 100 / c : 0)}')
-        printf '%-8s %4s %12s %8s %14s\n' "$name" "$run" "$rps" "$cpu" "$per_cpu"
-        echo "$name $rps $per_cpu" >>"$WORK/results"
+        # CPU µs per request: ticks / hz * 1e6 / (req/s * duration).
+        read -r user_us sys_us < <(awk -v u="$user" -v s="$sys" -v hz="$TICKS" -v r="$rps" -v d="$DURATION" \
+            'BEGIN{n = r * d; printf "%.2f %.2f\n", u / hz * 1e6 / n, s / hz * 1e6 / n}')
+        printf '%-8s %4s %12s %8s %14s %10s %10s\n' "$name" "$run" "$rps" "$cpu" "$per_cpu" "$user_us" "$sys_us"
+        echo "$name $rps $per_cpu $user_us $sys_us" >>"$WORK/results"
     done
 done
 
@@ -97,9 +103,10 @@ median() { # median of column $2 for server $1
         awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'
 }
 echo
-printf '%-8s %14s %14s\n' server 'median req/s' 'median req/cpu-s'
+printf '%-8s %14s %14s %12s %12s\n' server 'median req/s' 'median req/cpu-s' 'user us/req' 'sys us/req'
 for name in "${NAMES[@]}"; do
-    printf '%-8s %14s %14s\n' "$name" "$(median "$name" 2)" "$(median "$name" 3)"
+    printf '%-8s %14s %14s %12s %12s\n' "$name" "$(median "$name" 2)" "$(median "$name" 3)" \
+        "$(median "$name" 4)" "$(median "$name" 5)"
 done
 awk -v a="$(median serveur 2)" -v b="$(median hyper 2)" -v c="$(median serveur 3)" -v d="$(median hyper 3)" \
     'BEGIN{printf "serveur/hyper: req/s %.3f, req/cpu-s %.3f (API cost %.1f%% of req/s)\n", a / b, c / d, 100 * (1 - a / b)}'
