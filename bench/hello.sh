@@ -2,7 +2,8 @@
 # bench/hello.sh - the cost of serveur's handler API: a hello-world handler served through
 # serveur (examples/bench_hello.rs) against hyper's own hello world (examples/bench_hyper_hello.rs),
 # side by side in one run. Both servers are pinned to one core, wrk to the other; the runs are
-# interleaved (serveur, hyper, serveur, hyper, ...) so drift on a shared machine hits both.
+# interleaved in pairs whose order alternates (serveur then hyper, hyper then serveur, ...), so
+# drift on a shared machine hits both, and favours neither by coming always first.
 #
 # Usage: bench/hello.sh [--duration SEC] [--repeats N] [--conn N] [--warmup SEC]
 #                       [--server-cpu CPU] [--client-cpu CPU] [--no-build]
@@ -75,7 +76,9 @@ TICKS=$(getconf CLK_TCK)
 
 printf '%-8s %4s %12s %8s %14s %10s %10s\n' server run req/s srv_cpu% req/cpu-s user_us/req sys_us/req
 for run in $(seq "$REPEATS"); do
-    for name in "${NAMES[@]}"; do
+    order=("${NAMES[@]}")
+    ((run % 2)) || order=("${NAMES[1]}" "${NAMES[0]}")
+    for name in "${order[@]}"; do
         url=http://127.0.0.1:${PORT[$name]}/
         if ((WARMUP > 0)); then
             taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONN" -d"${WARMUP}s" "$url" >/dev/null
@@ -110,8 +113,9 @@ for name in "${NAMES[@]}"; do
 done
 awk -v a="$(median serveur 2)" -v b="$(median hyper 2)" -v c="$(median serveur 3)" -v d="$(median hyper 3)" \
     'BEGIN{printf "serveur/hyper: req/s %.3f, req/cpu-s %.3f (API cost %.1f%% of req/s)\n", a / b, c / d, 100 * (1 - a / b)}'
-# Each serveur run against the hyper run right after it: drift on a shared machine moves both
+# Each serveur run against the hyper run of the same pair: drift on a shared machine moves both
 # runs of a pair alike, so the median of these ratios is steadier than the ratio of medians.
-awk '$1 == "serveur" {s = $2} $1 == "hyper" {print s / $2}' "$WORK/results" | sort -g |
+awk '$1 == "serveur" {s[++i] = $2} $1 == "hyper" {h[++j] = $2} END {for (k = 1; k <= i; k++) print s[k] / h[k]}' \
+    "$WORK/results" | sort -g |
     awk '{v[NR] = $1} END {m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
         printf "median of paired runs serveur/hyper: req/s %.3f (API cost %.1f%%), from %d pairs\n", m, 100 * (1 - m), NR}'
