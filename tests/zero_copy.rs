@@ -2,10 +2,10 @@
 //! swaps placeholders for file regions, `src/server/zero_copy.rs`), once the server has sent
 //! one such file: connections made before that are flat and copy files. These tests read the
 //! bytes back off real sockets, on servers that have sent a large file first
-//! ([`sendfile_ready`]), and on a fresh one where the case differs: pipelined responses interleaving copied and zero-copy bodies, ranges,
-//! a reader slow enough to fill the socket, HEAD, HTTP/1.0, h2c on the same port (which must
-//! not use the path; TLS never does), and a file cut short while it is sent (the connection
-//! ends; no byte is invented).
+//! ([`sendfile_ready`]), and on a fresh one where the case differs: pipelined responses
+//! interleaving copied and zero-copy bodies, ranges, a reader slow enough to fill the socket,
+//! HEAD, HTTP/1.0, h2c on the same port (which must not use the path; TLS never does), and a
+//! file cut short while it is sent (the connection ends; no byte is invented).
 
 mod support;
 
