@@ -16,7 +16,7 @@
 //! handed over, as if the bytes had been its own.
 //!
 //! Vectored writes cost hyper about 500 instructions per response more than its flat strategy
-//! (one buffer, one `write`; callgrind, hyper's own hello world with `writev(false)`: 6,299
+//! (one buffer, one `sendto`; callgrind, hyper's own hello world with `writev(false)`: 6,299
 //! against 6,844), and hyper picks the strategy once per connection. A server that never sends
 //! a file large enough for `sendfile` should not pay that on every response, so a server's
 //! plain connections start flat ([`FileSending::Copied`]: files are read and copied, as on TLS)
