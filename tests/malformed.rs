@@ -148,7 +148,7 @@ fn a_request_line_of_exactly_64_kib_is_served() {
     let (_dir, server) = serve();
     // 65,536 bytes with CRLF: CPython's limit, not over it.
     let uri_len = 65_536 - "GET /".len() - " HTTP/1.1\r\n".len();
-    let request = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(uri_len));
+    let request = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(uri_len));
     let got = answers(&raw(server.addr, request.as_bytes()));
     assert_eq!(got[0].status_line, "HTTP/1.1 404 File not found");
 }
@@ -170,9 +170,10 @@ fn a_header_line_over_64_kib_is_431_line_too_long() {
 #[test]
 fn more_than_100_headers_is_431_too_many_headers_and_100_are_fine() {
     let (_dir, server) = serve();
+    // `Host` is one of the `n` (HTTP/1.1 requires it).
     let with = |n: usize| {
-        let mut request = "GET /a.txt HTTP/1.1\r\n".to_owned();
-        for i in 0..n {
+        let mut request = "GET /a.txt HTTP/1.1\r\nHost: x\r\n".to_owned();
+        for i in 1..n {
             request.push_str(&format!("X-H{i}: v\r\n"));
         }
         request + "\r\n"
@@ -186,8 +187,8 @@ fn more_than_100_headers_is_431_too_many_headers_and_100_are_fine() {
 #[test]
 fn pipelined_good_requests_are_answered_before_the_bad_one_and_not_after() {
     let (_dir, server) = serve();
-    let request = b"GET /a.txt HTTP/1.1\r\n\r\nGET /a.txt HTTP/1.1\r\n\r\n\
-        GET / HTTP/2.0\r\n\r\nGET /a.txt HTTP/1.1\r\n\r\n";
+    let request = b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n\
+        GET / HTTP/2.0\r\n\r\nGET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n";
     let got = answers(&raw(server.addr, request));
     let lines: Vec<&str> = got.iter().map(|a| a.status_line.as_str()).collect();
     assert_eq!(
@@ -205,7 +206,8 @@ fn pipelined_good_requests_are_answered_before_the_bad_one_and_not_after() {
 #[test]
 fn a_bad_request_after_a_request_with_a_body_is_found() {
     let (_dir, server) = serve();
-    let request = b"GET /a.txt HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloGET / HTTP/3.1\r\n\r\n";
+    let request =
+        b"GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET / HTTP/3.1\r\n\r\n";
     let got = answers(&raw(server.addr, request));
     assert_eq!(got.len(), 2);
     assert_eq!(
@@ -224,7 +226,7 @@ fn a_file_that_looks_like_hypers_error_head_is_served_untouched() {
     std::fs::write(dir.path().join("fake.txt"), &fake).expect("write");
     let server = Serveur::start(dir.path(), &[]);
     let request =
-        b"GET /fake.txt HTTP/1.1\r\n\r\nGET /fake.txt HTTP/1.1\r\nConnection: close\r\n\r\n";
+        b"GET /fake.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /fake.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
     let got = raw(server.addr, request);
     let text = String::from_utf8_lossy(&got);
     assert_eq!(text.matches(fake.as_str()).count(), 2, "{text}");
@@ -247,7 +249,7 @@ fn a_bad_request_after_a_chunked_body_still_gets_a_page_with_hyper_s_code() {
     let (_dir, server) = serve();
     // The chunked body cannot be walked without an HTTP parser: the refused bytes are not
     // located, so the page carries hyper's 400 (Python would say 505) and no request line.
-    let request = b"GET /a.txt HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n\
+    let request = b"GET /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\
         5\r\nhello\r\n0\r\n\r\nGET / HTTP/2.0\r\n\r\n";
     let got = answers(&raw(server.addr, request));
     let lines: Vec<&str> = got.iter().map(|a| a.status_line.as_str()).collect();

@@ -172,7 +172,6 @@ fn http_1_0_and_h2c_on_the_plain_port_serve_large_files_whole() {
     // HTTP/2 frames its data itself: the same connection type must not use placeholders.
     let plain = sendfile_ready(dir.path(), &["-q"], "/mid.bin");
     let request = http::Request::get("/large.bin")
-        .header("host", "t")
         .body(http_body_util::Full::new(bytes::Bytes::new()))
         .expect("request");
     let (reply, version) = support::tls::send_h2c(plain.addr, request);

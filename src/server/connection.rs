@@ -7,8 +7,9 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use http::header::{HeaderValue, SERVER};
+use http::header::{HeaderValue, CONNECTION, SERVER};
 use http::Version;
+use http_body::Body as _;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -16,6 +17,7 @@ use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::access_log::{AccessLog, Entry, LoggedBody};
+use super::admission;
 use super::malformed::{self, Guard, Parsed, Peer};
 use super::read_ahead::ReadAhead;
 use super::zero_copy::FileSending;
@@ -96,13 +98,17 @@ where
     let info = Arc::new(info);
     let service = service_fn(move |req: http::Request<Incoming>| {
         info.parsed.bump(req.version());
+        if !req.body().is_end_stream() {
+            info.parsed.note_body();
+        }
         let handler = Arc::clone(&handler);
         let info = Arc::clone(&info);
         async move {
             // HTTP/2 (h2c) frames data itself: placeholders would be sent as bytes.
             let by_regions = req.version() <= Version::HTTP_11;
             let mut request_line = info.log.is_on().then(|| request_line(&req));
-            let refused = python_limits(&req);
+            let keep_alive_10 = req.version() == Version::HTTP_10 && asks_keep_alive(&req);
+            let refused = admission::refusal(&req, &target(&req));
             let mut response = match refused {
                 Some(verdict) => {
                     // CPython logs an empty request line for a 414 (it never kept it).
@@ -121,8 +127,21 @@ where
                 .headers_mut()
                 .entry(SERVER)
                 .or_insert(HeaderValue::from_static(SERVER_NAME));
-            if protocol == Protocol::Http10 {
+            // An HTTP/1.0 client that asked for keep-alive, given a body whose end only the
+            // close can mark (no length; 1.0 has no chunking): hyper would still say
+            // `connection: keep-alive` and the client could not tell where the body ends
+            // (RFC 9112 §9.3). Said as an HTTP/1.0 answer with `close`, hyper closes after it.
+            let unframed_10 = keep_alive_10 && response.body().size_hint().exact().is_none();
+            if protocol == Protocol::Http10 || unframed_10 {
                 *response.version_mut() = Version::HTTP_10;
+            }
+            // CPython's `send_error` says `Connection: close`; under `-p HTTP/1.0` it is true.
+            let python_error = protocol == Protocol::Http10
+                && response.extensions().get::<ErrorMessage>().is_some();
+            if unframed_10 || python_error {
+                response
+                    .headers_mut()
+                    .insert(CONNECTION, HeaderValue::from_static("close"));
             }
             let entry = request_line.map(|request_line| Entry {
                 client: info.peer.ip(),
@@ -147,12 +166,15 @@ where
         .into_owned()
 }
 
-/// CPython's line limits, which only HTTP/1 heads can reach (HTTP/2 bounds its header list).
-fn python_limits<B>(req: &http::Request<B>) -> Option<malformed::Verdict> {
-    if req.version() > Version::HTTP_11 {
-        return None;
-    }
-    malformed::over_limits(req, target(req).len())
+/// Whether an HTTP/1.0 request's `Connection` field asks to keep the connection (RFC 9112
+/// §9.3: 1.0 connections close unless `keep-alive` is among its options).
+fn asks_keep_alive<B>(req: &http::Request<B>) -> bool {
+    req.headers().get_all(CONNECTION).iter().any(|value| {
+        value.to_str().is_ok_and(|v| {
+            v.split(',')
+                .any(|o| o.trim().eq_ignore_ascii_case("keep-alive"))
+        })
+    })
 }
 
 /// The request target as sent: the origin form (`/path?q`) or, for HTTP/1, the absolute or

@@ -3,6 +3,7 @@
 //! response looks like.
 
 pub mod access_log;
+mod admission;
 mod connection;
 mod listener;
 mod malformed;

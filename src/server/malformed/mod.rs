@@ -36,12 +36,13 @@ use std::task::{ready, Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+mod long_line;
 mod page;
 mod python_rules;
 mod unparsed;
 
 pub(crate) use page::error_response;
-pub(crate) use python_rules::{over_limits, Verdict};
+pub(crate) use python_rules::{Verdict, MAX_LINE};
 
 use super::access_log::AccessLog;
 use super::zero_copy::placeholder_offset;
@@ -62,6 +63,8 @@ struct Counters {
     heard_after: AtomicUsize,
     /// Whether the connection speaks HTTP/2 (its requests are streams, not heads).
     http2: AtomicBool,
+    /// Whether a request on it had a body.
+    had_body: AtomicBool,
 }
 
 impl Parsed {
@@ -76,6 +79,16 @@ impl Parsed {
     /// One response is done with: sent, or dropped with its connection.
     pub(crate) fn finish(&self) {
         self.0.finished.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The request that reached the service has a body.
+    pub(crate) fn note_body(&self) {
+        self.0.had_body.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether a request had a body: after one, where the next head starts is hyper's to know.
+    fn had_body(&self) -> bool {
+        self.0.had_body.load(Ordering::Relaxed)
     }
 
     /// How many requests so far.
@@ -128,7 +141,10 @@ pub(crate) struct Guard<IO> {
     parsed: Parsed,
     peer: Peer,
     windows: unparsed::Windows,
+    line: long_line::LongLine,
     replacing: Option<Replacement>,
+    /// A request line went past CPython's limit: its 414 goes out, then the read side ends.
+    ended: bool,
 }
 
 /// Bytes written instead of what hyper asked for, and how much hyper is told was written.
@@ -145,7 +161,9 @@ impl<IO> Guard<IO> {
             parsed,
             peer,
             windows: unparsed::Windows::default(),
+            line: long_line::LongLine::default(),
             replacing: None,
+            ended: false,
         }
     }
 
@@ -164,7 +182,14 @@ impl<IO> Guard<IO> {
             bytes.extend_from_slice(buf);
         }
         bytes.truncate(report - head.len);
-        let body_len = page::render(&verdict, self.peer.version, &mut bytes);
+        self.answer(&verdict, bytes, report);
+        true
+    }
+
+    /// Prepares Python's page for `verdict` after the `bytes` of hyper's write kept before it
+    /// (`report` bytes, what hyper is told was written), and logs it as CPython would.
+    fn answer(&mut self, verdict: &Verdict, mut bytes: Vec<u8>, report: usize) {
+        let body_len = page::render(verdict, self.peer.version, &mut bytes);
         let client = Some(self.peer.client);
         let log = &self.peer.log;
         log.message(
@@ -189,7 +214,6 @@ impl<IO> Guard<IO> {
             written: 0,
             report,
         });
-        true
     }
 }
 
@@ -229,13 +253,19 @@ impl<IO: AsyncWrite + Unpin> Guard<IO> {
     }
 }
 
-impl<IO: AsyncRead + Unpin> AsyncRead for Guard<IO> {
+impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for Guard<IO> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if this.ended {
+            // The 414 is written whole, then hyper reads the end of the stream (and, holding
+            // an unfinished head, closes without an answer of its own).
+            ready!(this.poll_replacement(cx))?;
+            return Poll::Ready(Ok(()));
+        }
         let before = buf.filled().len();
         ready!(Pin::new(&mut this.io).poll_read(cx, buf))?;
         let fresh = &buf.filled()[before..];
@@ -243,6 +273,13 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Guard<IO> {
             this.parsed.hear();
         }
         this.windows.record(fresh, this.parsed.get());
+        if !this.windows.is_off() && this.line.passes_limit(fresh, &this.parsed) {
+            buf.set_filled(before);
+            this.answer(&Verdict::uri_too_long(), Vec::new(), 0);
+            this.ended = true;
+            ready!(this.poll_replacement(cx))?;
+            return Poll::Ready(Ok(()));
+        }
         Poll::Ready(Ok(()))
     }
 }

@@ -3,9 +3,8 @@
 //! reason phrase and the `code N, message M` log line) and the request line it logs.
 //!
 //! hyper parses requests; this module never does. It reads bytes hyper has already refused
-//! (to tell *why*, the way Python would say it), and checks two CPython limits hyper has no
-//! setting for: a request line over 64 KiB with a URI hyper still accepts, and one header line
-//! over 64 KiB.
+//! (to tell *why*, the way Python would say it), and gives the verdicts that `admission` and
+//! the guard's early 414 hand out for the CPython limits hyper has no setting for.
 
 use http::StatusCode;
 
@@ -57,7 +56,7 @@ pub(crate) fn judge(head: &[u8], hyper_code: StatusCode) -> Verdict {
     // A line longer than CPython reads (`readline(65537)`), or one whose end we never saw.
     let unfinished = !first.ends_with(b"\n");
     if first.len() > MAX_LINE || (unfinished && hyper_code != StatusCode::BAD_REQUEST) {
-        return Verdict::new(StatusCode::URI_TOO_LONG, None, None, String::new());
+        return Verdict::uri_too_long();
     }
     let line = latin1(first.strip_suffix(b"\n").unwrap_or(first));
     let line = line.trim_end_matches(['\r', '\n']).to_owned();
@@ -140,26 +139,22 @@ fn version_number(version: &str) -> Option<(u64, u64)> {
     Some((part(major)?, part(minor)?))
 }
 
-/// The two CPython limits hyper cannot be told about, checked on a request hyper accepted:
-/// a request line over [`MAX_LINE`] (hyper's own URI limit is 65,534 bytes of URI, a little
-/// more) and a header line over [`MAX_LINE`] (hyper only bounds the whole head).
-pub(crate) fn over_limits<B>(req: &http::Request<B>, target_len: usize) -> Option<Verdict> {
-    // `METHOD SP target SP HTTP/1.1 CRLF`
-    let line_len = req.method().as_str().len() + 1 + target_len + 1 + 8 + 2;
-    if line_len > MAX_LINE {
-        return Some(Verdict::new(
-            StatusCode::URI_TOO_LONG,
-            None,
-            None,
-            String::new(),
-        ));
+impl Verdict {
+    /// A refusal of serveur's own (not one of CPython's verdicts): `code` with `message`, the
+    /// standard explanation, and the request line the access log shows anyway.
+    pub(crate) fn refusal(code: StatusCode, message: String) -> Self {
+        Verdict::new(code, Some(message), None, String::new())
     }
-    // `Name: value CRLF`
-    let too_long = req
-        .headers()
-        .iter()
-        .any(|(name, value)| name.as_str().len() + 2 + value.len() + 2 > MAX_LINE);
-    too_long.then(|| too_long_header(String::new()))
+
+    /// CPython's 414 for a request line over [`MAX_LINE`] (it logs no request line then).
+    pub(crate) fn uri_too_long() -> Self {
+        Verdict::new(StatusCode::URI_TOO_LONG, None, None, String::new())
+    }
+
+    /// CPython's 431 for a header line over [`MAX_LINE`].
+    pub(crate) fn header_line_too_long() -> Self {
+        too_long_header(String::new())
+    }
 }
 
 fn trim_leading_newlines(bytes: &[u8]) -> &[u8] {
