@@ -156,7 +156,10 @@ fn a_backslash_in_a_redirected_path_is_encoded_so_the_location_stays_on_the_site
     // Browsers read `\` as `/` (WHATWG URL parser): CPython 3.13's Location leads to the host
     // `evil.example` (gh-132826); serveur's leads back to the same directory.
     let (_tmp, www) = site();
-    #[allow(clippy::join_absolute_paths, reason = "on Unix, `\\` is a character of a name")]
+    #[allow(
+        clippy::join_absolute_paths,
+        reason = "on Unix, `\\` is a character of a name"
+    )]
     fs::create_dir_all(www.join("\\evil.example/x")).expect("mkdir");
     let python = start_python(&www);
     let ours = Serveur::start(&www, &[]);
