@@ -60,6 +60,7 @@ mod cgi;
 pub mod fastcgi;
 mod gateway;
 mod handler;
+mod location;
 mod py_repr;
 mod request;
 pub mod response;

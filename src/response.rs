@@ -15,6 +15,7 @@ use hyper::ext::ReasonPhrase;
 
 use crate::body::Body;
 use crate::handler::Response;
+use crate::location::same_site;
 use crate::status_text::python_status_text;
 
 /// `DEFAULT_ERROR_CONTENT_TYPE` of CPython's `http.server` (no space before `charset`).
@@ -151,12 +152,38 @@ fn error_page(code: u16, message: &str, explain: &str) -> String {
 }
 
 /// A redirect with status `code` (301, 302, 303, 307, 308) to `location`, and no body,
-/// as Python's directory redirect is. A `location` that cannot be a header value (a control
-/// character such as a line break) gives CPython's 500 page instead, never a split header.
+/// as Python's directory redirect is.
+///
+/// A `location` with a scheme (`https://example.org/x`) is sent as it is: sending the client
+/// to another site on purpose is the program's business. Any other `location` (a path such as
+/// `/docs/`, or a relative reference) is made to stay on this site, however it is spelt:
+/// a browser reads `\` as `/` and drops tabs and line breaks, so `/\evil.example/` (or `/`,
+/// a tab, `/evil.example/`) echoed from a request would send the visitor to `evil.example`
+/// (CWE-601, CPython gh-132826). So `\` in the path, control characters, spaces and non-ASCII
+/// characters are percent-encoded (`%` is not: the path is taken as already encoded), and
+/// leading slashes collapse to one (`//evil.example/` is a host to a browser). To send a
+/// client to another host, give an absolute URL.
+///
+/// ```
+/// use serveur::http::StatusCode;
+/// use serveur::response::redirect;
+///
+/// let moved = redirect(StatusCode::MOVED_PERMANENTLY, "/docs/");
+/// assert_eq!(moved.headers()["location"], "/docs/");
+/// // A path stays a path on this site, however a request spelt it.
+/// let echoed = redirect(StatusCode::FOUND, "//\\evil.example/\tx/?q=\\");
+/// assert_eq!(echoed.headers()["location"], "/%5Cevil.example/%09x/?q=\\");
+/// // An absolute URL is where the program means to send the client.
+/// let away = redirect(StatusCode::FOUND, "https://example.org/x");
+/// assert_eq!(away.headers()["location"], "https://example.org/x");
+/// ```
+///
+/// An absolute URL that cannot be a header value (a control character such as a line break)
+/// gives CPython's 500 page instead, never a split header.
 pub fn redirect(code: StatusCode, location: &str) -> Response {
     let mut response = http::Response::new(Body::empty());
     *response.status_mut() = code;
-    match HeaderValue::from_str(location) {
+    match HeaderValue::from_str(&same_site(location)) {
         Ok(value) => {
             response.headers_mut().insert(LOCATION, value);
             response

@@ -380,8 +380,16 @@ async fn redirect_answers_the_status_and_location_with_an_empty_body() {
 }
 
 #[tokio::test]
-async fn redirect_to_a_location_that_cannot_be_a_header_is_pythons_500_page() {
+async fn redirect_to_a_path_with_a_line_break_encodes_it_and_never_splits_the_header() {
     let answer = response::redirect(StatusCode::FOUND, "/next\r\nSet-Cookie: x=1");
+    assert_eq!(answer.status(), StatusCode::FOUND);
+    assert_eq!(answer.headers()["location"], "/next%0D%0ASet-Cookie:%20x=1");
+    assert!(answer.headers().get("set-cookie").is_none());
+}
+
+#[tokio::test]
+async fn redirect_to_a_url_that_cannot_be_a_header_is_pythons_500_page() {
+    let answer = response::redirect(StatusCode::FOUND, "https://example.org/\r\nSet-Cookie: x=1");
     assert_eq!(answer.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert!(answer.headers().get("location").is_none());
     assert!(answer.headers().get("set-cookie").is_none());

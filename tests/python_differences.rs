@@ -150,3 +150,31 @@ fn a_fragment_in_the_request_target_is_not_kept_in_the_redirect() {
     assert_eq!(theirs.header("location"), Some("/sub/?a#b"));
     assert_eq!(mine.header("location"), Some("/sub/?a"));
 }
+
+#[test]
+fn a_backslash_in_a_redirected_path_is_encoded_so_the_location_stays_on_the_site() {
+    // Browsers read `\` as `/` (WHATWG URL parser): CPython 3.13's Location leads to the host
+    // `evil.example` (gh-132826); serveur's leads back to the same directory.
+    let (_tmp, www) = site();
+    #[allow(
+        clippy::join_absolute_paths,
+        reason = "on Unix, `\\` is a character of a name"
+    )]
+    fs::create_dir_all(www.join("\\evil.example/x")).expect("mkdir");
+    let python = start_python(&www);
+    let ours = Serveur::start(&www, &[]);
+    let theirs = raw_request(python.addr, "GET", "/\\evil.example/x");
+    let mine = raw_request(ours.addr, "GET", "/\\evil.example/x");
+    assert_eq!(theirs.header("location"), Some("/\\evil.example/x/"));
+    assert_eq!(mine.header("location"), Some("/%5Cevil.example/x/"));
+    let base = url::Url::parse("http://127.0.0.1:8000/").expect("base");
+    let host = |reply: &support::RawReply| {
+        let location = reply.header("location").expect("location");
+        base.join(location)
+            .expect("url")
+            .host_str()
+            .map(str::to_owned)
+    };
+    assert_eq!(host(&theirs).as_deref(), Some("evil.example"));
+    assert_eq!(host(&mine).as_deref(), Some("127.0.0.1"));
+}

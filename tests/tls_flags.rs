@@ -1,6 +1,6 @@
 //! The TLS flags: Python 3.14's errors for each mistake, the expired-certificate warning,
-//! `--tls-self-signed` (its names, the bind address among them, the fingerprint it prints,
-//! and nothing written to disk), and the HTTPS startup line without `-b`.
+//! `--tls-self-signed` (its names, the bind address among them, the fingerprint it prints, its
+//! validity, and nothing written to disk), and the HTTPS startup line without `-b`.
 
 mod support;
 
@@ -103,12 +103,18 @@ fn inspect_served(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&openssl(dir, &all)).into_owned()
 }
 
-/// Saves the certificate `server` presents as `served.pem` in `dir` (with `openssl s_client`),
-/// checks that its subjectAltName lists every one of `names`, and that a client trusting that
-/// certificate alone gets `/a.txt`: it really is the one served.
-fn check_served_certificate(dir: &Path, server: &Serveur, names: &[&str]) {
+/// Saves the certificate `server` presents in a real handshake as `served.pem` in `dir` (with
+/// `openssl s_client`).
+fn save_served(dir: &Path, server: &Serveur) {
     let pem = openssl(dir, &["s_client", "-connect", &server.addr.to_string()]);
     std::fs::write(dir.join("served.pem"), pem).expect("write");
+}
+
+/// Saves the certificate `server` presents ([`save_served`]), checks that its subjectAltName
+/// lists every one of `names`, and that a client trusting that certificate alone gets
+/// `/a.txt`: it really is the one served.
+fn check_served_certificate(dir: &Path, server: &Serveur, names: &[&str]) {
+    save_served(dir, server);
     let listed = inspect_served(dir, &["-ext", "subjectAltName"]);
     for name in names {
         assert!(listed.contains(name), "{name} in {listed}");
@@ -142,6 +148,45 @@ fn self_signed_covers_local_names_and_prints_its_fingerprint() {
     assert_eq!(
         fingerprint.trim().rsplit('=').next(),
         Some(printed.as_str())
+    );
+}
+
+#[test]
+fn self_signed_is_valid_from_a_day_before_start_up_for_365_days() {
+    use std::time::{Duration, SystemTime};
+    use x509_cert::der::Decode;
+    const DAY: Duration = Duration::from_secs(24 * 60 * 60);
+    let site = site();
+    let started = SystemTime::now();
+    let server = Serveur::start(site.path(), &["--tls-self-signed"]);
+    let listening = SystemTime::now();
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    save_served(dir.path(), &server);
+    let der = openssl(
+        dir.path(),
+        &["x509", "-in", "served.pem", "-outform", "DER"],
+    );
+    let cert = x509_cert::Certificate::from_der(&der).expect("a DER certificate");
+    let validity = cert.tbs_certificate.validity;
+    let (not_before, not_after) = (
+        validity.not_before.to_system_time(),
+        validity.not_after.to_system_time(),
+    );
+    // Made between `started` and `listening`, in whole seconds (so up to 1 s earlier).
+    assert!(
+        not_before + DAY + Duration::from_secs(1) >= started && not_before + DAY <= listening,
+        "notBefore {} is not a day before start-up",
+        validity.not_before
+    );
+    assert_eq!(
+        not_after
+            .duration_since(not_before)
+            .expect("notAfter after notBefore"),
+        365 * DAY,
+        "valid {} to {}",
+        validity.not_before,
+        validity.not_after
     );
 }
 

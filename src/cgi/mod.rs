@@ -20,10 +20,10 @@ use tokio::sync::Semaphore;
 
 use crate::gateway::{locate, matching_dir, Located, ScriptPath};
 use crate::handler::{Handler, Request, Response, SharedHandler};
+use crate::location::{add_slash, collapse_leading_slashes};
 use crate::py_repr::py_repr;
 use crate::response::{error_with, redirect};
 use crate::safe_path::{Root, UrlPath};
-use crate::static_files::lookup::collapse_leading_slashes;
 use crate::status_text::python_status_text;
 
 pub use spawn::PASSED_ENV;
@@ -189,13 +189,10 @@ impl Cgi {
                 "CGI script is not a plain file",
                 &name,
             ),
-            Located::AddSlash => {
-                let location = match req.uri().query() {
-                    Some(query) => format!("{path}/?{query}"),
-                    None => format!("{path}/"),
-                };
-                redirect(StatusCode::MOVED_PERMANENTLY, &location)
-            }
+            Located::AddSlash => redirect(
+                StatusCode::MOVED_PERMANENTLY,
+                &add_slash(path, req.uri().query()),
+            ),
         }
     }
 

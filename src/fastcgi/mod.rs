@@ -28,8 +28,8 @@ use std::time::Duration;
 use crate::gateway::script_path::url_name;
 use crate::gateway::{locate, Located, ScriptPath};
 use crate::handler::{Handler, Request, Response, SharedHandler};
+use crate::location::collapse_leading_slashes;
 use crate::safe_path::{Root, UrlPath};
-use crate::static_files::lookup::collapse_leading_slashes;
 
 pub use pool::Address;
 use pool::Pool;

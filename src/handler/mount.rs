@@ -4,8 +4,8 @@
 //! `/cgi-bin`: no spelling of a path slips past its mount.
 
 use super::{Handler, Request, Response, SharedHandler};
+use crate::location::collapse_leading_slashes;
 use crate::safe_path::UrlPath;
-use crate::static_files::lookup::collapse_leading_slashes;
 
 /// Routes requests by path prefix.
 ///

@@ -17,6 +17,7 @@ use super::negotiate::{self, Choice};
 use super::range::{self, ByteRange, Plan};
 use super::small_files::{Content, EncodedKeeper};
 use super::{etag, listing, mime, StaticFiles};
+use crate::location::add_slash;
 use crate::safe_path::{Found, UrlPath};
 
 /// What the static-file handler will answer, decided before anything is rendered.
@@ -78,16 +79,6 @@ pub struct Representation {
     pub keeper: Option<EncodedKeeper>,
 }
 
-/// The request path after CPython's `//` collapsing (gh-87389: a leading `//x` would be read as
-/// a host by the client following a redirect).
-pub fn collapse_leading_slashes(path: &str) -> &str {
-    if path.starts_with("//") {
-        &path[path.len() - path.trim_start_matches('/').len() - 1..]
-    } else {
-        path
-    }
-}
-
 /// Decides the outcome for a GET or HEAD of `path` (collapsed, without query).
 pub fn decide(
     files: &StaticFiles,
@@ -101,12 +92,7 @@ pub fn decide(
     };
     if found.metadata.is_dir() {
         if !url.has_trailing_slash() {
-            // As CPython's urlunsplit: an empty query (`/dir?`) leaves no `?` behind.
-            let location = match query {
-                Some(q) if !q.is_empty() => format!("{path}/?{q}"),
-                _ => format!("{path}/"),
-            };
-            return Outcome::AddSlash(location);
+            return Outcome::AddSlash(add_slash(path, query));
         }
         for index in &files.index_files {
             let index_url = url.join(index);
@@ -242,17 +228,5 @@ fn directory_validators(metadata: &Metadata, coding: Coding, vary: bool) -> Vali
         etag: etag::of(metadata, coding),
         modified: metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH),
         vary,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::collapse_leading_slashes;
-
-    #[test]
-    fn leading_slashes_collapse_to_one() {
-        assert_eq!(collapse_leading_slashes("//evil.com/x"), "/evil.com/x");
-        assert_eq!(collapse_leading_slashes("///a"), "/a");
-        assert_eq!(collapse_leading_slashes("/a//b"), "/a//b");
     }
 }

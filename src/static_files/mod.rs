@@ -28,6 +28,7 @@ use http::{HeaderMap, Method, StatusCode};
 
 use crate::body::Body;
 use crate::handler::{Handler, Request, Response};
+use crate::location::collapse_leading_slashes;
 use crate::response::{error, error_with, redirect};
 use crate::safe_path::Root;
 use encoding::Coding;
@@ -339,7 +340,7 @@ impl Handler for StaticFiles {
         if method != Method::GET && method != Method::HEAD {
             return self.policy.decorate(unsupported_method(method));
         }
-        let path = lookup::collapse_leading_slashes(req.uri().path());
+        let path = collapse_leading_slashes(req.uri().path());
         let outcome = lookup::decide(self, path, req.uri().query(), req.headers());
         let response = self.render(outcome, method == Method::HEAD);
         self.policy.decorate(response)

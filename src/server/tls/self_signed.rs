@@ -2,6 +2,7 @@
 //! names a developer types in a browser (localhost, 127.0.0.1, `[::1]`) and the bind address.
 
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use time::{Duration, OffsetDateTime};
 
 use super::TlsError;
 
@@ -18,9 +19,22 @@ pub(super) fn generate(
             names.push(name.clone());
         }
     }
+    let failed =
+        |e: rcgen::Error| TlsError::new(format!("cannot make a self-signed certificate: {e}"));
     // rcgen makes IP address entries of the names that parse as addresses.
-    let made = rcgen::generate_simple_self_signed(names)
-        .map_err(|e| TlsError::new(format!("cannot make a self-signed certificate: {e}")))?;
-    let key = PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
-    Ok((vec![made.cert.der().clone()], key.into()))
+    let mut params = rcgen::CertificateParams::new(names).map_err(failed)?;
+    (params.not_before, params.not_after) = validity(OffsetDateTime::now_utc());
+    let key_pair = rcgen::KeyPair::generate().map_err(failed)?;
+    let cert = params.self_signed(&key_pair).map_err(failed)?;
+    let key = PrivatePkcs8KeyDer::from(key_pair.serialize_der());
+    Ok((vec![cert.der().clone()], key.into()))
+}
+
+/// The validity of a certificate made `now`: from a day before (a client whose clock is a
+/// little behind still accepts it) for 365 days in all. rcgen's default, 1975 to 4096, is a
+/// lifetime browsers and TLS scanners flag; CA/Browser Forum rules cap a server certificate
+/// at 398 days.
+fn validity(now: OffsetDateTime) -> (OffsetDateTime, OffsetDateTime) {
+    let not_before = now - Duration::days(1);
+    (not_before, not_before + Duration::days(365))
 }
