@@ -101,13 +101,13 @@ where
         if !req.body().is_end_stream() {
             info.parsed.note_body();
         }
+        let keep_alive_10 = req.version() == Version::HTTP_10 && asks_keep_alive(&req);
         let handler = Arc::clone(&handler);
         let info = Arc::clone(&info);
         async move {
             // HTTP/2 (h2c) frames data itself: placeholders would be sent as bytes.
             let by_regions = req.version() <= Version::HTTP_11;
             let mut request_line = info.log.is_on().then(|| request_line(&req));
-            let keep_alive_10 = req.version() == Version::HTTP_10 && asks_keep_alive(&req);
             let refused = admission::refusal(&req, &target(&req));
             let mut response = match refused {
                 Some(verdict) => {

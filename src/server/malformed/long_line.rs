@@ -47,17 +47,21 @@ impl LongLine {
         if self.ended {
             return false;
         }
-        let fresh = if self.unended == 0 {
-            let start = fresh.iter().position(|&b| b != b'\r' && b != b'\n');
-            &fresh[start.unwrap_or(fresh.len())..]
+        let start = if self.unended == 0 {
+            fresh.iter().position(|&b| b != b'\r' && b != b'\n')
         } else {
-            fresh
+            Some(0)
         };
-        if fresh.contains(&b'\n') {
+        let Some(line) = start.map(|start| &fresh[start..]) else {
+            return false;
+        };
+        // Lines end in order, so a line end anywhere in `line` ends the first line. A head
+        // usually arrives whole and ends in one: the search is rarely needed.
+        if line.last() == Some(&b'\n') || line.contains(&b'\n') {
             self.ended = true;
             return false;
         }
-        self.unended += fresh.len();
+        self.unended += line.len();
         self.unended > MAX_LINE
     }
 }
