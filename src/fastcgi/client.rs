@@ -2,7 +2,9 @@
 //! with `FCGI_KEEP_CONN`, the meta-variables as `FCGI_PARAMS`, the request body as `FCGI_STDIN`
 //! records written as it arrives while `FCGI_STDOUT` is read back and handed on as it arrives,
 //! `FCGI_STDERR` to the log line by line, and `FCGI_END_REQUEST` ending it all. When the client
-//! goes away the application gets `FCGI_ABORT_REQUEST` (§5.4).
+//! goes away the application gets `FCGI_ABORT_REQUEST` (§5.4), or under
+//! `--ignore-client-abort` the request runs to its end, its output dropped; a request whose
+//! client left while it waited for a connection is never sent.
 //!
 //! The exchange runs in a task of its own, so that it can finish (abort, then wait for the end
 //! so the connection can be reused) after the handler's future or the response body is dropped.
@@ -40,6 +42,15 @@ pub enum Failure {
     Unavailable,
     /// It was too slow (`504`).
     TimedOut,
+}
+
+/// What happens to a request whose client leaves before it has ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnLeaving {
+    /// The application gets `FCGI_ABORT_REQUEST`.
+    Abort,
+    /// It runs to its end, its output read and dropped (`--ignore-client-abort`).
+    Finish,
 }
 
 /// The request body, as the application reads it on `FCGI_STDIN`.
@@ -108,6 +119,7 @@ pub fn start(
     params: &[(&str, &[u8])],
     stdin: Stdin,
     limit: Duration,
+    on_leaving: OnLeaving,
     log: RequestLog,
 ) -> Output {
     let empty_body = matches!(stdin, Stdin::Empty);
@@ -121,6 +133,7 @@ pub fn start(
             answered: false,
             tx,
             limit,
+            on_leaving,
             log,
         };
         if let Err(failure) = exchange.run(&pool).await {
@@ -176,12 +189,21 @@ struct Exchange {
     answered: bool,
     tx: mpsc::Sender<Result<Bytes, Failure>>,
     limit: Duration,
+    on_leaving: OnLeaving,
     log: RequestLog,
 }
 
 impl Exchange {
     async fn run(&mut self, pool: &Arc<Pool>) -> Result<(), Failure> {
-        let mut conn = self.connect(pool.get()).await?;
+        let abort = self.on_leaving == OnLeaving::Abort;
+        let mut conn = tokio::select! {
+            conn = self.connect(pool.get()) => conn?,
+            // Gone while waiting for a connection: its turn goes to the next request.
+            () = self.tx.closed(), if abort => {
+                self.log.say("not sent: the client went away");
+                return Ok(());
+            }
+        };
         let mut ended = self.exchange(&mut conn).await;
         if let Err(Broken::Io(_)) = &ended {
             // A kept connection the application closed meanwhile (a restart): nothing of this
@@ -257,6 +279,9 @@ impl Exchange {
         ));
         // `sending` until the request is written; `sent` if all of it was.
         let (mut sending, mut sent) = (true, false);
+        // Whether the client left and the request goes on without it (`OnLeaving::Finish`).
+        let mut unheard = false;
+        let (on_leaving, log) = (self.on_leaving, &self.log);
         let ended = loop {
             let record = tokio::select! {
                 done = &mut send, if sending => {
@@ -271,7 +296,13 @@ impl Exchange {
                     }
                     continue;
                 }
-                _ = tx.closed() => break Ended::ClientGone(sent),
+                _ = tx.closed(), if !unheard => {
+                    if aborts(on_leaving, log) {
+                        break Ended::ClientGone(sent);
+                    }
+                    unheard = true;
+                    continue;
+                }
                 record = read_record(&mut reader, &mut buf, limit) => record?,
             };
             self.answered = true;
@@ -280,11 +311,14 @@ impl Exchange {
                 _ if record.request_id != REQUEST_ID => {} // management records (§4)
                 Some(Kind::Stdout) => {
                     let content = record.content;
-                    if !content.is_empty() && tx.send(Ok(content)).await.is_err() {
-                        break Ended::ClientGone(sent);
+                    if !unheard && !content.is_empty() && tx.send(Ok(content)).await.is_err() {
+                        if aborts(on_leaving, log) {
+                            break Ended::ClientGone(sent);
+                        }
+                        unheard = true;
                     }
                 }
-                Some(Kind::Stderr) => stderr.push(&record.content, &self.log),
+                Some(Kind::Stderr) => stderr.push(&record.content, log),
                 Some(Kind::EndRequest) => {
                     // An application may end a request before reading all of its body (§6.1);
                     // the rest was not sent, so the connection is not in a state to reuse.
@@ -293,7 +327,7 @@ impl Exchange {
                 _ => {}
             }
         };
-        stderr.flush(&self.log);
+        stderr.flush(log);
         drop(waiting);
         Ok(ended)
     }
@@ -318,6 +352,15 @@ impl Exchange {
             }
         }
     }
+}
+
+/// The client left: whether to end the exchange and abort the request (which the caller
+/// logs), or else to let it run to its end (logged here).
+fn aborts(on_leaving: OnLeaving, log: &RequestLog) -> bool {
+    if on_leaving == OnLeaving::Finish {
+        log.say("goes on: the client went away");
+    }
+    on_leaving == OnLeaving::Abort
 }
 
 /// Writes the request head, then the body as `FCGI_STDIN` records as it arrives, then the
