@@ -35,6 +35,13 @@ const REQUEST_ID: u16 = 1;
 /// How much of the application's output is read at a time.
 const READ_CHUNK: usize = 64 * 1024;
 
+/// How long an aborted request's `FCGI_END_REQUEST` is waited for, to keep its connection. An
+/// application that honours `FCGI_ABORT_REQUEST` ends the request at once; php-fpm reads it
+/// only between requests, and its script may run on for minutes: its connection is closed
+/// instead, which frees the pool's turn, and PHP stops the script at its next output (unless
+/// `ignore_user_abort`), as behind nginx.
+const ABORT_GRACE: Duration = Duration::from_secs(1);
+
 /// Why the application gave no (complete) answer. The log has already said it in full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failure {
@@ -332,18 +339,20 @@ impl Exchange {
         Ok(ended)
     }
 
-    /// Tells the application the client left and waits for its `FCGI_END_REQUEST`, so that the
-    /// connection can be reused; false if that did not happen in time.
+    /// Tells the application the client left and waits (for [`ABORT_GRACE`]) for its
+    /// `FCGI_END_REQUEST`, so that the connection can be reused; false if that did not happen
+    /// in time.
     async fn abort(&self, conn: &mut Connection) -> bool {
         let (mut reader, mut writer, _) = conn.split();
+        let limit = self.limit.min(ABORT_GRACE);
         let mut out = BytesMut::new();
         record::put_abort_request(&mut out, REQUEST_ID);
-        if write(&mut writer, &out, self.limit).await.is_err() {
+        if write(&mut writer, &out, limit).await.is_err() {
             return false;
         }
         let mut buf = BytesMut::new();
         loop {
-            match read_record(&mut reader, &mut buf, self.limit).await {
+            match read_record(&mut reader, &mut buf, limit).await {
                 Ok(r) if r.kind == Kind::EndRequest as u8 && r.request_id == REQUEST_ID => {
                     return true
                 }
