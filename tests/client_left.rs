@@ -15,7 +15,7 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use fastcgi_apps::{php_site, responder, site_with, write};
+use fastcgi_apps::{php_site, responder, site_with, write, Site};
 use support::tls::{client, h2_handshake, make_cert, runtime};
 use support::{get, wait_for_file, write_script, Serveur, WAIT};
 
@@ -290,13 +290,18 @@ def app(params, stdin, aborted):
     yield b"Content-Type: text/plain\r\n\r\nlate"
 "#;
 
-#[test]
-fn three_fastcgi_requests_whose_clients_leave_are_aborted_and_free_their_connections() {
-    let python = site_with(
+/// [`WAITS_FOR_ABORT`] under responder.py at `/app`, with `--fastcgi-connections CONNECTIONS`.
+fn waiting_app(connections: &str) -> Site {
+    site_with(
         "/app",
         |run| responder(run, WAITS_FOR_ABORT),
-        &["--fastcgi-connections", "3"],
-    );
+        &["--fastcgi-connections", connections],
+    )
+}
+
+#[test]
+fn three_fastcgi_requests_whose_clients_leave_are_aborted_and_free_their_connections() {
+    let python = waiting_app("3");
     let (server, app) = (&python.server, &python.app);
     let clients: Vec<TcpStream> = (1..=3)
         .map(|n| ask(server.addr, &format!("/app/hang?{n}")))
@@ -350,4 +355,25 @@ fn a_php_script_whose_client_left_is_aborted_and_stops_at_its_next_output() {
     // closed, has stopped the script.
     assert_eq!(get(php.server.addr, "/quick.php").text(), "quick");
     assert!(!site.join("finished").exists(), "the script ran to its end");
+}
+
+#[test]
+fn a_fastcgi_request_whose_client_left_while_waiting_for_a_connection_is_never_sent() {
+    let python = waiting_app("1");
+    let (server, app) = (&python.server, &python.app);
+    let first = ask(server.addr, "/app/hang?first");
+    app.wait_for_output("started first");
+    let waiting = ask(server.addr, "/app/hang?second");
+    // Let the second request reach its wait for the only connection before it leaves.
+    std::thread::sleep(Duration::from_millis(200));
+    drop(waiting);
+    server.wait_for_log("/app: not sent: the client went away");
+    drop(first);
+    server.wait_for_log("/app: aborted: the client went away");
+    assert_eq!(get(server.addr, "/app/quick").text(), "quick");
+    assert!(
+        !app.output().iter().any(|l| l == "started second"),
+        "{:#?}",
+        app.output()
+    );
 }

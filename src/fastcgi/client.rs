@@ -36,8 +36,8 @@ const REQUEST_ID: u16 = 1;
 const READ_CHUNK: usize = 64 * 1024;
 
 /// How long an aborted request's `FCGI_END_REQUEST` is waited for, to keep its connection. An
-/// application that honours `FCGI_ABORT_REQUEST` ends the request at once; php-fpm reads it
-/// only between requests, and its script may run on for minutes: its connection is closed
+/// application that honours `FCGI_ABORT_REQUEST` ends the request at once; php-fpm does not act
+/// on it while a script runs, which may go on for minutes: its connection is closed
 /// instead, which frees the pool's turn, and PHP stops the script at its next output (unless
 /// `ignore_user_abort`), as behind nginx.
 const ABORT_GRACE: Duration = Duration::from_secs(1);
