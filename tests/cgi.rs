@@ -9,7 +9,10 @@ use std::path::Path;
 use std::process::Command;
 
 use support::tls::h2_handshake;
-use support::{get, post, raw, raw_text, request, serve_script, write_script, RawReply, Serveur};
+use support::{
+    get, post, raw_text, raw_to_script, request, send_until, serve_script, write_script, RawReply,
+    Serveur,
+};
 
 /// Prints its environment as `NAME=value` lines, its arguments, then its stdin.
 const ENV_SCRIPT: &str = "#!/bin/sh
@@ -290,7 +293,7 @@ Content-Type: application/octet-stream\r\n\r\n"
 #[test]
 fn a_chunked_body_is_spooled_so_content_length_is_set() {
     let (_dir, server) = serve_script("cgi-bin/echo.py", ECHO_PY, &["--cgi"]);
-    let answer = raw_text(
+    let answer = raw_to_script(
         server.addr,
         b"POST /cgi-bin/echo.py HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n\
 Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
@@ -328,7 +331,7 @@ Connection: close\r\n\r\n6\r\n012345\r\n6\r\n678901\r\n0\r\n\r\n",
 #[test]
 fn status_sets_the_status_line_and_headers_pass_through() {
     let (_dir, server) = serve_script("cgi-bin/status.py", "#!/usr/bin/env python3\nprint('Status: 418 Short And Stout')\nprint('Content-Type: text/plain')\nprint('X-Extra: yes')\nprint()\nprint('teapot')\n", &["--cgi"]);
-    let answer = raw_text(
+    let answer = raw_to_script(
         server.addr,
         b"GET /cgi-bin/status.py HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     );
@@ -386,10 +389,13 @@ fn a_local_location_is_served_in_place_once() {
 #[test]
 fn nph_scripts_choose_status_and_fields_but_the_server_frames_the_response() {
     let (_dir, server) = serve_script("cgi-bin/nph-raw.sh", "#!/bin/sh\nprintf 'HTTP/1.0 299 Very Custom\\r\\nX-Nph: yes\\r\\nStatus: 500\\r\\nConnection: close\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\nraw body'\n", &["--cgi"]);
-    let reply = RawReply::parse(&raw(
+    // Kept alive (no `Connection: close` of the client's in the answer), read to the last chunk.
+    let (_, answer) = send_until(
         server.addr,
         b"GET /cgi-bin/nph-raw.sh HTTP/1.1\r\nHost: x\r\n\r\n",
-    ));
+        |seen| seen.ends_with("\r\n0\r\n\r\n"),
+    );
+    let reply = RawReply::parse(&answer);
     // The connection's version, not the script's: hyper writes the status line.
     assert_eq!(reply.status_line, "HTTP/1.1 299 Very Custom");
     assert_eq!(reply.header("x-nph"), Some("yes"));

@@ -1,6 +1,6 @@
 //! A script's life under `--cgi`: killed with its whole process group at the timeout or when
-//! the client leaves (an HTTP/1 client gone before the header block: at the timeout), never
-//! left a zombie; many at once, waiting for a turn past `--cgi-max`; run for HEAD; streamed
+//! the client leaves (before the header block too: more in `client_left.rs`), never left a
+//! zombie; many at once, waiting for a turn past `--cgi-max`; run for HEAD; streamed
 //! close-delimited under `-p HTTP/1.0`; its output to a slow client and a large upload to it
 //! never held in the server's memory.
 
@@ -11,8 +11,8 @@ use std::net::TcpStream;
 
 use support::tls::h2_handshake;
 use support::{
-    children_of, get, get_until, raw_text, request, serve_script, wait_for_file, wait_process_dead,
-    wait_process_gone, write_script, Serveur, WAIT,
+    children_of, get, get_until, raw_to_script, request, serve_script, wait_for_file,
+    wait_process_dead, wait_process_gone, write_script, Serveur, WAIT,
 };
 
 #[test]
@@ -51,35 +51,6 @@ fn silent_pids(dir: &std::path::Path) -> (u32, u32) {
     let pid = wait_for_file(&dir.join("pid")).parse().expect("pid");
     let child = wait_for_file(&dir.join("child")).parse().expect("pid");
     (pid, child)
-}
-
-#[test]
-fn over_http_1_a_client_gone_before_the_header_block_gets_its_script_killed_at_the_timeout() {
-    // A FIN before anything is written reads the same as a half-close, which must still get
-    // its answer (RFC 9112 §9.6): the timeout is what bounds such a script.
-    let dir = tempfile::tempdir().expect("tempdir");
-    write_script(dir.path(), "cgi-bin/silent.sh", SILENT_SCRIPT);
-    write_script(
-        dir.path(),
-        "cgi-bin/quick.sh",
-        "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nquick\\n'\n",
-    );
-    let server = Serveur::start(
-        dir.path(),
-        &["--cgi", "--cgi-timeout", "1", "--cgi-max", "1"],
-    );
-    let mut stream = TcpStream::connect(server.addr).expect("connect");
-    stream
-        .write_all(b"GET /cgi-bin/silent.sh HTTP/1.1\r\nHost: x\r\n\r\n")
-        .expect("write");
-    let (pid, child) = silent_pids(dir.path());
-    drop(stream);
-    // The only turn (`--cgi-max 1`) comes back once the silent script is killed and reaped.
-    let reply = get(server.addr, "/cgi-bin/quick.sh");
-    assert_eq!((reply.status, reply.text().as_str()), (200, "quick\n"));
-    server.wait_for_log("CGI script /cgi-bin/silent.sh timed out after 1s; killed");
-    wait_process_gone(pid);
-    wait_process_dead(child);
 }
 
 #[test]
@@ -183,7 +154,7 @@ fn under_http_1_0_the_body_is_close_delimited() {
         "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nhello\\n'\n",
         &["--cgi", "-p", "HTTP/1.0"],
     );
-    let answer = raw_text(
+    let answer = raw_to_script(
         server.addr,
         b"GET /cgi-bin/hi.sh HTTP/1.1\r\nHost: x\r\n\r\n",
     );
@@ -195,7 +166,7 @@ fn under_http_1_0_the_body_is_close_delimited() {
 #[test]
 fn a_script_silent_past_its_timeout_mid_body_is_cut_off_and_killed() {
     let (dir, server) = serve_script("cgi-bin/stalls.sh", "#!/bin/sh\necho $$ > \"$DOCUMENT_ROOT/pid\"\nprintf 'Content-Type: text/plain\\n\\nstarted\\n'\nsleep 60\n", &["--cgi", "--cgi-timeout", "1"]);
-    let answer = raw_text(
+    let answer = raw_to_script(
         server.addr,
         b"GET /cgi-bin/stalls.sh HTTP/1.1\r\nHost: x\r\n\r\n",
     );

@@ -6,7 +6,9 @@ mod support;
 
 use std::os::unix::fs::symlink;
 
-use support::{ask, body_text, get, post, raw_text, serve_script, write_script, Serveur};
+use support::{
+    ask, body_text, get, post, raw_text, raw_to_script, serve_script, write_script, Serveur,
+};
 
 /// A script whose source holds a marker its output never does.
 const SECRET: &str =
@@ -138,7 +140,7 @@ fn no_spelling_of_a_scripts_path_serves_its_source() {
             );
             assert!(reply.status >= 400, "{args:?} {path}: {}", reply.status);
         }
-        let answer = raw_text(
+        let answer = raw_to_script(
             server.addr,
             b"GET /linked/../cgi-bin/s.sh/more HTTP/1.0\r\n\r\n",
         );

@@ -149,7 +149,7 @@ fn a_chunked_request_body_gets_a_content_length_for_php() {
         "echo.php",
         "<?php echo $_SERVER['CONTENT_LENGTH'], ':', file_get_contents('php://input');",
     );
-    let answer = support::raw_text(
+    let answer = support::raw_to_script(
         php.server.addr,
         b"POST /echo.php HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
           Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",

@@ -59,6 +59,7 @@ pub struct Cgi {
     timeout: Duration,
     max_body: u64,
     slots: Arc<Semaphore>,
+    ignore_client_abort: bool,
 }
 
 impl Cgi {
@@ -74,6 +75,7 @@ impl Cgi {
             timeout: Duration::from_secs(60),
             max_body: 1 << 30,
             slots: Arc::new(Semaphore::new(32)),
+            ignore_client_abort: false,
         })
     }
 
@@ -130,6 +132,18 @@ impl Cgi {
     pub fn max_running(self, scripts: usize) -> Self {
         Cgi {
             slots: Arc::new(Semaphore::new(scripts.max(1))),
+            ..self
+        }
+    }
+
+    /// Whether a script runs on to its end (or its timeout) when its client leaves, its output
+    /// read and dropped, rather than being killed with its process group (the default: a
+    /// client gone is one whose HTTP/1 connection's end is closed, half-closed included, or
+    /// whose HTTP/2 stream is reset; see README, CGI). As nginx's `proxy_ignore_client_abort`,
+    /// for the rare script that must finish.
+    pub fn ignore_client_abort(self, ignore: bool) -> Self {
+        Cgi {
+            ignore_client_abort: ignore,
             ..self
         }
     }

@@ -11,24 +11,33 @@ use http_body::Frame;
 use http_body_util::{BodyExt, StreamBody};
 use tokio::time::Instant;
 
-use super::running::{describe, HeadError, Running, ScriptLog};
+use super::running::{describe, Ending, HeadError, Running, ScriptLog};
 use super::spawn::spawn;
 use super::stdin::{feed, Input, Refused};
 use super::Cgi;
 use crate::body::Body;
 use crate::gateway::{
-    bodiless, parse, parse_nph, redirect_locally, response, MetaVars, ResponseHead, ScriptPath,
-    ScriptReply,
+    bodiless, departure, parse, parse_nph, redirect_locally, response, MetaVars, ResponseHead,
+    ScriptPath, ScriptReply,
 };
 use crate::handler::{Request, Response};
 use crate::response::error;
+use crate::server::departure::{ClientLeft, Departure};
 use crate::server::ConnectionInfo;
 
 /// Runs `script` for `req` and answers with what it writes.
 pub(super) async fn run(cgi: &Cgi, req: Request, script: ScriptPath) -> Response {
     let (parts, body) = req.into_parts();
     let connection = body.shared_connection();
-    let mut running = match start(cgi, &parts, connection.as_deref(), body, &script).await {
+    // Watched from the wait for a turn to the header block: a client gone by then gets no
+    // answer, and its script no (more) turn.
+    let mut departure = departure(
+        connection.as_deref(),
+        parts.version,
+        cgi.ignore_client_abort,
+    );
+    let info = connection.as_deref();
+    let mut running = match start(cgi, &parts, info, body, &script, &mut departure).await {
         Ok(running) => running,
         Err(refusal) => return refusal,
     };
@@ -36,7 +45,16 @@ pub(super) async fn run(cgi: &Cgi, req: Request, script: ScriptPath) -> Response
         .file
         .file_name()
         .is_some_and(|name| name.as_encoded_bytes().starts_with(b"nph-"));
-    let (reply, leftover) = match read_reply(&mut running, nph, cgi.timeout).await {
+    let read = tokio::select! {
+        read = read_reply(&mut running, nph, cgi.timeout) => read,
+        () = departure.wait() => {
+            // Dropped, the script is killed with its process group, and the log says why.
+            drop(running);
+            return ClientLeft::response();
+        }
+    };
+    drop(departure);
+    let (reply, leftover) = match read {
         Ok(reply) => reply,
         Err(failure) => return failure,
     };
@@ -73,6 +91,7 @@ async fn start(
     info: Option<&ConnectionInfo>,
     body: crate::RequestBody,
     script: &ScriptPath,
+    departure: &mut Departure,
 ) -> Result<Running, Response> {
     let log = ScriptLog {
         log: info.map(|i| i.log.clone()).unwrap_or_default(),
@@ -90,8 +109,15 @@ async fn start(
         }
     };
     let vars = MetaVars::new(parts, info, script, cgi.root.dir(), input.length());
-    let Ok(permit) = cgi.slots.clone().acquire_owned().await else {
-        return Err(error(StatusCode::SERVICE_UNAVAILABLE));
+    let permit = tokio::select! {
+        permit = cgi.slots.clone().acquire_owned() => match permit {
+            Ok(permit) => permit,
+            Err(_) => return Err(error(StatusCode::SERVICE_UNAVAILABLE)),
+        },
+        () = departure.wait() => {
+            log.say("not started: the client went away");
+            return Err(ClientLeft::response());
+        }
     };
     let (stdin, body) = input.into_stdio();
     let query = parts.uri.query().unwrap_or("");
@@ -111,7 +137,12 @@ async fn start(
         Some(feed(first, body, stdin))
     });
     let deadline = Instant::now() + cgi.timeout;
-    Ok(Running::new(child, feeder, permit, deadline, log))
+    let ends = if cgi.ignore_client_abort {
+        Ending::RunOn
+    } else {
+        Ending::Kill
+    };
+    Ok(Running::new(child, feeder, permit, deadline, log, ends))
 }
 
 /// Reads the script's header block (a status line too for `nph-` scripts): what it asks for,

@@ -1,8 +1,10 @@
 //! One running script, from spawn to reaping: its stdout read (first the header block, then the
 //! body as a stream), its stderr copied to the log line by line, its deadline, and its end. A
 //! `Running` that is dropped before the script finished (the client went away, the deadline
-//! passed, the output was unusable) kills the script's whole process group; either way a task
-//! reaps the script, so no zombie is ever left, and logs how it ended.
+//! passed, the output was unusable) kills the script's whole process group, except that under
+//! `--ignore-client-abort` a script whose client left runs on to its end, its output read and
+//! dropped; either way a task reaps the script, so no zombie is ever left, and logs how it
+//! ended.
 
 use std::net::IpAddr;
 use std::process::ExitStatus;
@@ -56,6 +58,15 @@ pub enum HeadError {
     Read(std::io::Error),
 }
 
+/// What becomes of a script whose client leaves before it has finished.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// Its process group is killed.
+    Kill,
+    /// It runs on to its end or its deadline (`--ignore-client-abort`).
+    RunOn,
+}
+
 /// A script started by [`spawn`](super::spawn::spawn), until it is reaped.
 pub struct Running {
     child: Option<Child>,
@@ -76,6 +87,8 @@ pub struct Running {
     ended: bool,
     /// Whether the reason it is being killed was already logged.
     explained: bool,
+    /// What happens to it if its client leaves.
+    ends: Ending,
 }
 
 impl Running {
@@ -86,6 +99,7 @@ impl Running {
         permit: OwnedSemaphorePermit,
         deadline: Instant,
         log: ScriptLog,
+        ends: Ending,
     ) -> Running {
         if let Some(stderr) = child.stderr.take() {
             tokio::spawn(copy_stderr(stderr, log.clone()));
@@ -102,6 +116,7 @@ impl Running {
             remaining: None,
             ended: false,
             explained: false,
+            ends,
         }
     }
 
@@ -202,25 +217,40 @@ impl Running {
 
 impl Drop for Running {
     fn drop(&mut self) {
-        if let Some(feeder) = self.feeder.take() {
-            feeder.abort();
-        }
-        if !self.ended {
-            if !self.explained {
-                self.log.say("killed: the client went away");
+        // Left to run on, a script whose client left still has its output read (to its end),
+        // so that it never blocks on a full pipe; its stdin goes on being fed.
+        let runs_on = !self.ended && !self.explained && self.ends == Ending::RunOn;
+        let mut output = None;
+        if runs_on {
+            self.log.say("goes on: the client went away");
+            output = self.stdout.take();
+        } else {
+            if let Some(feeder) = self.feeder.take() {
+                feeder.abort();
             }
-            self.group.kill();
+            if !self.ended {
+                if !self.explained {
+                    self.log.say("killed: the client went away");
+                }
+                self.group.kill();
+            }
         }
         let Some(mut child) = self.child.take() else {
             return;
         };
         let mut group = std::mem::replace(&mut self.group, ProcessGroup::none());
         let (deadline, log, permit) = (self.deadline, self.log.clone(), self.permit.take());
-        let killed = !self.ended;
+        let killed = !self.ended && !runs_on;
         // Outside a runtime, `kill_on_drop` and tokio's orphan reaping are the fallback.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                let status = match timeout_at(deadline, child.wait()).await {
+                let finished = timeout_at(deadline, async {
+                    if let Some(mut output) = output {
+                        let _ = tokio::io::copy(&mut output, &mut tokio::io::sink()).await;
+                    }
+                    child.wait().await
+                });
+                let status = match finished.await {
                     Ok(status) => status,
                     Err(_) => {
                         log.say("still running at its deadline; killed");

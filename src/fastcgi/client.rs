@@ -2,7 +2,9 @@
 //! with `FCGI_KEEP_CONN`, the meta-variables as `FCGI_PARAMS`, the request body as `FCGI_STDIN`
 //! records written as it arrives while `FCGI_STDOUT` is read back and handed on as it arrives,
 //! `FCGI_STDERR` to the log line by line, and `FCGI_END_REQUEST` ending it all. When the client
-//! goes away the application gets `FCGI_ABORT_REQUEST` (§5.4).
+//! goes away the application gets `FCGI_ABORT_REQUEST` (§5.4), or under
+//! `--ignore-client-abort` the request runs to its end, its output dropped; a request whose
+//! client left while it waited for a connection is never sent.
 //!
 //! The exchange runs in a task of its own, so that it can finish (abort, then wait for the end
 //! so the connection can be reused) after the handler's future or the response body is dropped.
@@ -33,6 +35,13 @@ const REQUEST_ID: u16 = 1;
 /// How much of the application's output is read at a time.
 const READ_CHUNK: usize = 64 * 1024;
 
+/// How long an aborted request's `FCGI_END_REQUEST` is waited for, to keep its connection. An
+/// application that honours `FCGI_ABORT_REQUEST` ends the request at once; php-fpm does not act
+/// on it while a script runs, which may go on for minutes: its connection is closed
+/// instead, which frees the pool's turn, and PHP stops the script at its next output (unless
+/// `ignore_user_abort`), as behind nginx.
+const ABORT_GRACE: Duration = Duration::from_secs(1);
+
 /// Why the application gave no (complete) answer. The log has already said it in full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failure {
@@ -40,6 +49,15 @@ pub enum Failure {
     Unavailable,
     /// It was too slow (`504`).
     TimedOut,
+}
+
+/// What happens to a request whose client leaves before it has ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnLeaving {
+    /// The application gets `FCGI_ABORT_REQUEST`.
+    Abort,
+    /// It runs to its end, its output read and dropped (`--ignore-client-abort`).
+    Finish,
 }
 
 /// The request body, as the application reads it on `FCGI_STDIN`.
@@ -108,6 +126,7 @@ pub fn start(
     params: &[(&str, &[u8])],
     stdin: Stdin,
     limit: Duration,
+    on_leaving: OnLeaving,
     log: RequestLog,
 ) -> Output {
     let empty_body = matches!(stdin, Stdin::Empty);
@@ -121,6 +140,7 @@ pub fn start(
             answered: false,
             tx,
             limit,
+            on_leaving,
             log,
         };
         if let Err(failure) = exchange.run(&pool).await {
@@ -176,12 +196,21 @@ struct Exchange {
     answered: bool,
     tx: mpsc::Sender<Result<Bytes, Failure>>,
     limit: Duration,
+    on_leaving: OnLeaving,
     log: RequestLog,
 }
 
 impl Exchange {
     async fn run(&mut self, pool: &Arc<Pool>) -> Result<(), Failure> {
-        let mut conn = self.connect(pool.get()).await?;
+        let abort = self.on_leaving == OnLeaving::Abort;
+        let mut conn = tokio::select! {
+            conn = self.connect(pool.get()) => conn?,
+            // Gone while waiting for a connection: its turn goes to the next request.
+            () = self.tx.closed(), if abort => {
+                self.log.say("not sent: the client went away");
+                return Ok(());
+            }
+        };
         let mut ended = self.exchange(&mut conn).await;
         if let Err(Broken::Io(_)) = &ended {
             // A kept connection the application closed meanwhile (a restart): nothing of this
@@ -257,6 +286,9 @@ impl Exchange {
         ));
         // `sending` until the request is written; `sent` if all of it was.
         let (mut sending, mut sent) = (true, false);
+        // Whether the client left and the request goes on without it (`OnLeaving::Finish`).
+        let mut unheard = false;
+        let (on_leaving, log) = (self.on_leaving, &self.log);
         let ended = loop {
             let record = tokio::select! {
                 done = &mut send, if sending => {
@@ -271,7 +303,13 @@ impl Exchange {
                     }
                     continue;
                 }
-                _ = tx.closed() => break Ended::ClientGone(sent),
+                _ = tx.closed(), if !unheard => {
+                    if aborts(on_leaving, log) {
+                        break Ended::ClientGone(sent);
+                    }
+                    unheard = true;
+                    continue;
+                }
                 record = read_record(&mut reader, &mut buf, limit) => record?,
             };
             self.answered = true;
@@ -280,11 +318,14 @@ impl Exchange {
                 _ if record.request_id != REQUEST_ID => {} // management records (§4)
                 Some(Kind::Stdout) => {
                     let content = record.content;
-                    if !content.is_empty() && tx.send(Ok(content)).await.is_err() {
-                        break Ended::ClientGone(sent);
+                    if !unheard && !content.is_empty() && tx.send(Ok(content)).await.is_err() {
+                        if aborts(on_leaving, log) {
+                            break Ended::ClientGone(sent);
+                        }
+                        unheard = true;
                     }
                 }
-                Some(Kind::Stderr) => stderr.push(&record.content, &self.log),
+                Some(Kind::Stderr) => stderr.push(&record.content, log),
                 Some(Kind::EndRequest) => {
                     // An application may end a request before reading all of its body (§6.1);
                     // the rest was not sent, so the connection is not in a state to reuse.
@@ -293,23 +334,25 @@ impl Exchange {
                 _ => {}
             }
         };
-        stderr.flush(&self.log);
+        stderr.flush(log);
         drop(waiting);
         Ok(ended)
     }
 
-    /// Tells the application the client left and waits for its `FCGI_END_REQUEST`, so that the
-    /// connection can be reused; false if that did not happen in time.
+    /// Tells the application the client left and waits (for [`ABORT_GRACE`]) for its
+    /// `FCGI_END_REQUEST`, so that the connection can be reused; false if that did not happen
+    /// in time.
     async fn abort(&self, conn: &mut Connection) -> bool {
         let (mut reader, mut writer, _) = conn.split();
+        let limit = self.limit.min(ABORT_GRACE);
         let mut out = BytesMut::new();
         record::put_abort_request(&mut out, REQUEST_ID);
-        if write(&mut writer, &out, self.limit).await.is_err() {
+        if write(&mut writer, &out, limit).await.is_err() {
             return false;
         }
         let mut buf = BytesMut::new();
         loop {
-            match read_record(&mut reader, &mut buf, self.limit).await {
+            match read_record(&mut reader, &mut buf, limit).await {
                 Ok(r) if r.kind == Kind::EndRequest as u8 && r.request_id == REQUEST_ID => {
                     return true
                 }
@@ -318,6 +361,15 @@ impl Exchange {
             }
         }
     }
+}
+
+/// The client left: whether to end the exchange and abort the request (which the caller
+/// logs), or else to let it run to its end (logged here).
+fn aborts(on_leaving: OnLeaving, log: &RequestLog) -> bool {
+    if on_leaving == OnLeaving::Finish {
+        log.say("goes on: the client went away");
+    }
+    on_leaving == OnLeaving::Abort
 }
 
 /// Writes the request head, then the body as `FCGI_STDIN` records as it arrives, then the

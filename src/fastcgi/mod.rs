@@ -91,6 +91,7 @@ pub struct FastCgi {
     timeout: Duration,
     max_body: u64,
     fallback: SharedHandler,
+    ignore_client_abort: bool,
 }
 
 impl FastCgi {
@@ -119,6 +120,7 @@ impl FastCgi {
             timeout: Duration::from_secs(60),
             max_body: 1 << 30,
             fallback: SharedHandler::new(crate::cgi::NotFound),
+            ignore_client_abort: false,
         })
     }
 
@@ -139,6 +141,17 @@ impl FastCgi {
     pub fn max_body(self, bytes: u64) -> Self {
         FastCgi {
             max_body: bytes,
+            ..self
+        }
+    }
+
+    /// Whether a request whose client leaves runs on to its end at the application, its output
+    /// read and dropped, rather than being aborted (`FCGI_ABORT_REQUEST`, the default; a client
+    /// gone is one whose HTTP/1 connection's end is closed, half-closed included, or whose
+    /// HTTP/2 stream is reset; see README, CGI). As nginx's `fastcgi_ignore_client_abort`.
+    pub fn ignore_client_abort(self, ignore: bool) -> Self {
+        FastCgi {
+            ignore_client_abort: ignore,
             ..self
         }
     }

@@ -10,16 +10,17 @@ use std::sync::Arc;
 use bytes::{Buf, BytesMut};
 use http::{Method, StatusCode};
 
-use super::client::{self, Failure, Output, Stdin};
+use super::client::{self, Failure, OnLeaving, Output, Stdin};
 use super::log::RequestLog;
 use super::FastCgi;
 use crate::body::Body;
 use crate::cgi::stdin::{Input, Refused};
 use crate::gateway::{
-    bodiless, parse, redirect_locally, response, MetaVars, ScriptPath, ScriptReply,
+    bodiless, departure, parse, redirect_locally, response, MetaVars, ScriptPath, ScriptReply,
 };
 use crate::handler::{Request, Response};
 use crate::response::error;
+use crate::server::departure::ClientLeft;
 
 /// Runs `script` for `req` on `fcgi`'s application and answers with what it writes.
 pub(super) async fn run(fcgi: &FastCgi, req: Request, script: ScriptPath) -> Response {
@@ -49,8 +50,23 @@ pub(super) async fn run(fcgi: &FastCgi, req: Request, script: ScriptPath) -> Res
         Input::Stream(_, first, body) => Stdin::Stream(first, body),
         Input::Spooled(_, file) => Stdin::Spooled(tokio::fs::File::from_std(file)),
     };
-    let mut output = client::start(fcgi.pool.clone(), &params, stdin, fcgi.timeout, log.clone());
-
+    let on_leaving = if fcgi.ignore_client_abort {
+        OnLeaving::Finish
+    } else {
+        OnLeaving::Abort
+    };
+    let limit = fcgi.timeout;
+    let mut output = client::start(
+        fcgi.pool.clone(),
+        &params,
+        stdin,
+        limit,
+        on_leaving,
+        log.clone(),
+    );
+    // Watched until the header block: a client gone by then gets no answer, and the request is
+    // aborted (the exchange sees its output dropped, and says so in the log).
+    let mut departure = departure(info, parts.version, fcgi.ignore_client_abort);
     let mut buf = BytesMut::new();
     let (reply, used) = loop {
         match parse(&buf) {
@@ -61,7 +77,11 @@ pub(super) async fn run(fcgi: &FastCgi, req: Request, script: ScriptPath) -> Res
                 return error(StatusCode::BAD_GATEWAY);
             }
         }
-        match output.next().await {
+        let next = tokio::select! {
+            next = output.next() => next,
+            () = departure.wait() => return ClientLeft::response(),
+        };
+        match next {
             Some(Ok(chunk)) => buf.extend_from_slice(&chunk),
             Some(Err(failure)) => return failed(failure),
             None => {
@@ -70,6 +90,7 @@ pub(super) async fn run(fcgi: &FastCgi, req: Request, script: ScriptPath) -> Res
             }
         }
     };
+    drop(departure);
     buf.advance(used);
     let first = buf.freeze();
     let head_only = parts.method == Method::HEAD;

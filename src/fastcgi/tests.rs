@@ -183,6 +183,7 @@ fn start(pool: &Arc<Pool>, log: AccessLog) -> Output {
         &params,
         Stdin::Empty,
         Duration::from_secs(5),
+        client::OnLeaving::Abort,
         log,
     )
 }

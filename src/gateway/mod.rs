@@ -10,6 +10,7 @@ pub mod script_path;
 pub mod script_response;
 
 pub use meta_vars::MetaVars;
+pub(crate) use reply::departure;
 pub use reply::{bodiless, redirect_locally, response};
 pub use script_path::{locate, matching_dir, Located, ScriptPath};
 pub use script_response::{parse, parse_nph, ResponseHead, ScriptReply};

@@ -1,22 +1,38 @@
 //! Turning a script's parsed answer into what the server does next, the same for every
 //! gateway: whether a body is sent at all, the [`Response`] for a [`ResponseHead`] and its body,
 //! and a local redirect (RFC 3875 §6.2.2): the request the server answers in its place,
-//! served from the top of the server's handlers.
+//! served from the top of the server's handlers. And, before any answer, whether the client is
+//! still there to get one ([`departure`]).
 
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
 use http::request::Parts;
-use http::StatusCode;
+use http::{StatusCode, Version};
 use std::sync::Arc;
 
 use super::script_response::ResponseHead;
 use crate::body::{Body, RequestBody};
 use crate::handler::{DynHandler, Handler, Request, Response};
 use crate::response::error;
+use crate::server::departure::Departure;
 use crate::server::ConnectionInfo;
 
 /// Marks the request a local redirect made: §6.2.2 allows one, and it must not redirect again.
 #[derive(Clone, Copy)]
 struct Redirected;
+
+/// The watch for the client's leaving while its script has not answered (README, CGI): none
+/// outside a server, and none when the gateway lets its scripts finish whatever the client
+/// does (`ignore_abort`, `--ignore-client-abort`).
+pub(crate) fn departure(
+    connection: Option<&ConnectionInfo>,
+    version: Version,
+    ignore_abort: bool,
+) -> Departure {
+    match connection {
+        Some(info) if !ignore_abort => info.departure(version),
+        _ => Departure::never(),
+    }
+}
 
 /// Whether the response to send has no body although the script may write one: HEAD, `204`
 /// and `304` (RFC 9110 §9.3.2, §6.4.1). hyper sends none for them and never reads the body

@@ -3,7 +3,6 @@
 //! responses get the `Server` header and the protocol version, and bodies get their access-log
 //! line.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -18,6 +17,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::access_log::{AccessLog, Entry, LoggedBody};
 use super::admission;
+use super::departure::{ClientLeft, Departure};
 use super::malformed::{self, Guard, Parsed, Peer};
 use super::read_ahead::ReadAhead;
 use super::zero_copy::FileSending;
@@ -58,6 +58,18 @@ pub struct ConnectionInfo {
     /// How HTTP/1 responses' files are sent, when the connection's IO is a
     /// [`ZeroCopy`](super::zero_copy::ZeroCopy).
     pub(crate) files: Option<FileSending>,
+}
+
+impl ConnectionInfo {
+    /// A watch for the client's leaving while `version`'s request waits on a script (see
+    /// [`departure`](super::departure)). HTTP/2 needs none: hyper drops the handler's future
+    /// when the client resets the stream or closes the connection.
+    pub(crate) fn departure(&self, version: Version) -> Departure {
+        if version > Version::HTTP_11 {
+            return Departure::never();
+        }
+        Departure::of(self.parsed.clone())
+    }
 }
 
 impl std::fmt::Debug for ConnectionInfo {
@@ -120,7 +132,13 @@ where
                 None => {
                     let connection = Arc::clone(&info);
                     let req: Request = req.map(|body| RequestBody::incoming(body, connection));
-                    handler.handle(req).await
+                    let response = handler.handle(req).await;
+                    // A gateway saw the client leave before it had an answer: no response is
+                    // written; hyper, given an error, closes the connection.
+                    if response.extensions().get::<ClientLeft>().is_some() {
+                        return Err(ClientLeft);
+                    }
+                    response
                 }
             };
             response
@@ -152,7 +170,7 @@ where
                     .get::<ErrorMessage>()
                     .map(|m| m.0.clone()),
             });
-            Ok::<_, Infallible>(response.map(|body| {
+            Ok::<_, ClientLeft>(response.map(|body| {
                 let body = match info.files.as_ref().filter(|_| by_regions) {
                     Some(files) => files.prepare(body),
                     None => body,

@@ -5,6 +5,7 @@
 pub mod access_log;
 mod admission;
 mod connection;
+pub(crate) mod departure;
 mod listener;
 mod malformed;
 mod read_ahead;
@@ -217,7 +218,9 @@ impl Server {
             // Nagle's algorithm would hold a response's last small segment back until the
             // client's delayed ACK (up to 40 ms); failing to turn it off only costs latency.
             let _ = stream.set_nodelay(true);
-            let parsed = Parsed::default();
+            // The socket's number, for a gateway to watch its client (`departure`); for TLS the
+            // TCP socket under it.
+            let parsed = Parsed::on_socket(std::os::fd::AsRawFd::as_raw_fd(&stream));
             let info = ConnectionInfo {
                 peer: SocketAddr::new(peer.ip().to_canonical(), peer.port()),
                 local,
@@ -321,7 +324,8 @@ impl Protocol {
             // A client may shut down its write side once the request is sent and still expects
             // the whole response (RFC 9112 §9.6). Its FIN is the same as a closing client's, so
             // hyper stops reading until the response is written: a client gone before the
-            // response starts is seen at the first write that fails (README, CGI).
+            // response starts is seen at the first write that fails, or, while a gateway waits
+            // on a script, by the gateway's own watch (`departure`).
             .half_close(true)
             .keep_alive(self == Protocol::Http11)
             // CPython's `_MAXHEADERS`: the 101st header is a 431 (`malformed` words it as

@@ -162,10 +162,23 @@ pub fn wait_for_line(needle: &str, lines: impl Fn() -> Vec<String>) -> String {
 /// Sends `request` as raw bytes, half-closes, and returns everything the server answers
 /// until it closes the connection.
 pub fn raw(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
+    send_raw(addr, request, true)
+}
+
+/// [`raw`] without the half-close, for a request that runs a script: a client that half-closes
+/// before the script's answer has left, and gets none (README, CGI). The request must end the
+/// connection itself (`Connection: close`, HTTP/1.0).
+pub fn raw_to_script(addr: SocketAddr, request: &[u8]) -> String {
+    String::from_utf8_lossy(&send_raw(addr, request, false)).into_owned()
+}
+
+fn send_raw(addr: SocketAddr, request: &[u8], half_close: bool) -> Vec<u8> {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream.set_read_timeout(Some(WAIT)).expect("timeout");
     stream.write_all(request).expect("write request");
-    let _ = stream.shutdown(Shutdown::Write);
+    if half_close {
+        let _ = stream.shutdown(Shutdown::Write);
+    }
     let mut answer = Vec::new();
     let _ = stream.read_to_end(&mut answer);
     answer
@@ -174,9 +187,20 @@ pub fn raw(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
 /// `GET path` on a new connection, read until the answer so far (as text) is `enough`; the
 /// connection is handed back open, for the test to drop as a client that goes away midway.
 pub fn get_until(addr: SocketAddr, path: &str, enough: impl Fn(&str) -> bool) -> TcpStream {
+    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+    send_until(addr, request.as_bytes(), enough).0
+}
+
+/// Sends `request` raw on a new connection and reads until the answer so far (as text) is
+/// `enough`: the connection, still open, and what was read.
+pub fn send_until(
+    addr: SocketAddr,
+    request: &[u8],
+    enough: impl Fn(&str) -> bool,
+) -> (TcpStream, Vec<u8>) {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream.set_read_timeout(Some(WAIT)).expect("timeout");
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").expect("write request");
+    stream.write_all(request).expect("write request");
     let mut seen = Vec::new();
     let mut buf = [0u8; 1024];
     while !enough(&String::from_utf8_lossy(&seen)) {
@@ -184,7 +208,7 @@ pub fn get_until(addr: SocketAddr, path: &str, enough: impl Fn(&str) -> bool) ->
         assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&seen));
         seen.extend_from_slice(&buf[..n]);
     }
-    stream
+    (stream, seen)
 }
 
 /// [`raw`], as text (lossy).
@@ -433,7 +457,9 @@ impl RawReply {
 /// `METHOD path HTTP/1.1` with `Connection: close`, sent raw, answered raw.
 pub fn raw_request(addr: SocketAddr, method: &str, path: &str) -> RawReply {
     let request = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
-    RawReply::parse(&raw(addr, request.as_bytes()))
+    // No half-close: the path may run a script, and a client that half-closes before a
+    // script answers has left. `Connection: close` ends the exchange.
+    RawReply::parse(&send_raw(addr, request.as_bytes(), false))
 }
 
 /// Whether the tests run as root, for whom file permissions do not stop reading.

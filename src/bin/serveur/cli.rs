@@ -114,6 +114,13 @@ struct Args {
     #[arg(long, value_name = "N", default_value_t = 32, help_heading = "FastCGI")]
     fastcgi_connections: usize,
 
+    /// Let a CGI script or FastCGI request whose client leaves before its answer run on to its
+    /// end (or its timeout), its output dropped; by default it is stopped at once (the script's
+    /// process group killed, FCGI_ABORT_REQUEST sent). A client that half-closes its
+    /// connection after its request counts as leaving
+    #[arg(long, help_heading = "serveur options")]
+    ignore_client_abort: bool,
+
     /// Follow symlinks whose target is outside the served directory
     #[arg(long, help_heading = "serveur options")]
     follow_symlinks: bool,
@@ -217,6 +224,8 @@ pub struct Config {
     pub fastcgi_timeout: Duration,
     /// The connection bound for each FastCGI application.
     pub fastcgi_connections: usize,
+    /// Whether scripts run on when their client leaves (`--ignore-client-abort`).
+    pub ignore_client_abort: bool,
 }
 
 /// The CGI flags, checked.
@@ -292,6 +301,11 @@ fn validate(args: Args) -> Result<Config, String> {
             directory.display()
         ));
     }
+    if args.ignore_client_abort && !args.cgi && args.fastcgi.is_empty() {
+        return Err(
+            "argument --ignore-client-abort: only meaningful with --cgi or --fastcgi".into(),
+        );
+    }
     let bind = args
         .bind
         .as_deref()
@@ -353,6 +367,7 @@ fn validate(args: Args) -> Result<Config, String> {
             0 => return Err("argument --fastcgi-connections: must be at least 1".into()),
             n => n,
         },
+        ignore_client_abort: args.ignore_client_abort,
         cgi,
     })
 }

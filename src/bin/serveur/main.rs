@@ -71,6 +71,7 @@ async fn run(config: cli::Config) -> Result<(), String> {
             .follow_symlinks(config.follow_symlinks)
             .timeout(config.fastcgi_timeout)
             .max_connections(config.fastcgi_connections)
+            .ignore_client_abort(config.ignore_client_abort)
             .fallback(handler);
         handler = SharedHandler::new(fastcgi);
     }
@@ -148,7 +149,8 @@ fn compose_cgi(
         .pass_env(&cgi.pass_env)
         .timeout(cgi.timeout)
         .max_body(cgi.max_body)
-        .max_running(cgi.max_running);
+        .max_running(cgi.max_running)
+        .ignore_client_abort(config.ignore_client_abort);
     for dir in gateway.script_dirs() {
         files = files.hide(dir);
     }

@@ -29,6 +29,7 @@
 
 use std::io::{self, IoSlice};
 use std::net::IpAddr;
+use std::os::fd::RawFd;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -45,12 +46,14 @@ pub(crate) use page::error_response;
 pub(crate) use python_rules::{Verdict, MAX_LINE};
 
 use super::access_log::AccessLog;
+use super::departure::SocketSlot;
 use super::zero_copy::placeholder_offset;
 
 /// How many requests hyper has parsed on a connection (the service counts them as it gets
 /// them) and how many of their responses are done with, and whether the client sent bytes
 /// after the last of them (the guard notes it as it reads): what tells a busy connection from
-/// an idle one, and a client stalled in a head from an idle one (`supervisor`).
+/// an idle one, and a client stalled in a head from an idle one (`supervisor`). It also holds
+/// the connection's socket, for a gateway to watch for the client's leaving (`departure`).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Parsed(Arc<Counters>);
 
@@ -65,9 +68,24 @@ struct Counters {
     http2: AtomicBool,
     /// Whether a request on it had a body.
     had_body: AtomicBool,
+    /// The socket, marked closed by the [`Guard`] that owns it.
+    socket: SocketSlot,
 }
 
 impl Parsed {
+    /// The counters of a connection on `socket`.
+    pub(crate) fn on_socket(socket: RawFd) -> Parsed {
+        Parsed(Arc::new(Counters {
+            socket: SocketSlot::open(socket),
+            ..Counters::default()
+        }))
+    }
+
+    /// The connection's socket.
+    pub(crate) fn socket(&self) -> &SocketSlot {
+        &self.0.socket
+    }
+
     /// One more request reached the service.
     pub(crate) fn bump(&self, version: http::Version) {
         self.0.requests.fetch_add(1, Ordering::Relaxed);
@@ -214,6 +232,14 @@ impl<IO> Guard<IO> {
             written: 0,
             report,
         });
+    }
+}
+
+/// The socket closes when the IO is dropped, right after this: a departure watch must not
+/// take its number from then on.
+impl<IO> Drop for Guard<IO> {
+    fn drop(&mut self) {
+        self.parsed.socket().close();
     }
 }
 
