@@ -277,7 +277,9 @@ fn a_script_writing_to_a_client_that_does_not_read_is_held_back_not_buffered() {
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    // A server that read on regardless would have taken hundreds of MiB by now.
+    // Blocked once is not held back: a server that read on regardless would unblock it and
+    // take hundreds of MiB within a fraction of a second (dd writes GiB/s to a pipe that is
+    // read). Only waiting shows that the script stays blocked; 300 ms is ample at that rate.
     std::thread::sleep(std::time::Duration::from_millis(300));
     let wchan = std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
     assert!(wchan.contains("pipe_write"), "the script went on: {wchan}");

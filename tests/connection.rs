@@ -86,9 +86,17 @@ fn connections_that_end_normally_log_no_timeout() {
     assert!(closed.starts_with("HTTP/1.1 200 OK"), "{closed}");
     drop(TcpStream::connect(server.addr).expect("connect and leave"));
     server.wait_for_log("\"GET /a.txt HTTP/1.1\" 200 6");
-    std::thread::sleep(Duration::from_millis(1500));
+    // Rather than sleep past the timeout, a last client sends half a head and stalls: its
+    // timeout, started after the others ended, fires after any of theirs would have.
+    let mut stalled = TcpStream::connect(server.addr).expect("connect");
+    stalled
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow:")
+        .expect("write");
+    read_until_closed(&mut stalled);
+    server.wait_for_log("Request timed out");
     let log = server.log();
-    assert!(!log.iter().any(|l| l.contains("timed out")), "{log:#?}");
+    let timeouts = log.iter().filter(|l| l.contains("timed out")).count();
+    assert_eq!(timeouts, 1, "only the stalled client's line: {log:#?}");
 }
 
 #[test]
@@ -119,7 +127,10 @@ fn a_connection_busy_for_several_header_timeouts_is_never_cut() {
     std::fs::write(dir.path().join("a.txt"), "hello\n").expect("write");
     let server = Serveur::start(dir.path(), &["--header-timeout", "1"]);
 
-    // A download the client does not read for 3 s: the server waits on a full socket.
+    // A download the client does not read for 2.5 s: the server waits on a full socket. A
+    // supervisor that took a response stuck in flight for idleness would cut it at the end of
+    // the first whole second without progress, at most 2 s in; 2.5 s shows it did not. Only
+    // waiting shows that something does not happen.
     let socket =
         socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
     socket
@@ -129,15 +140,16 @@ fn a_connection_busy_for_several_header_timeouts_is_never_cut() {
     let mut slow: TcpStream = socket.into();
     slow.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .expect("write");
-    std::thread::sleep(Duration::from_secs(3));
+    std::thread::sleep(Duration::from_millis(2500));
     let (got, _) = read_until_closed(&mut slow);
     let body_start = got.windows(4).position(|w| w == b"\r\n\r\n").expect("head") + 4;
     assert!(got[body_start..] == content[..], "the download was cut");
 
-    // Requests every 0.6 s keep a connection open across 3 s of 1 s timeouts.
+    // Requests every 0.6 s keep a connection open across 2.4 s of 1 s timeouts: more than two
+    // whole periods, each of which would have closed an idle one.
     let mut chatty = TcpStream::connect(server.addr).expect("connect");
     chatty.set_read_timeout(Some(WAIT)).expect("timeout");
-    for _ in 0..5 {
+    for _ in 0..4 {
         chatty
             .write_all(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
             .expect("the connection is still open");
