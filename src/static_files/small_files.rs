@@ -103,8 +103,7 @@ impl Identity {
     /// Whether the last change is at least [`SETTLE`] older than `now`.
     fn settled(&self, now: SystemTime) -> bool {
         let changed = UNIX_EPOCH + Duration::new(self.ctime.0.max(0) as u64, self.ctime.1 as u32);
-        now.duration_since(changed)
-            .is_ok_and(|age| age >= SETTLE)
+        now.duration_since(changed).is_ok_and(|age| age >= SETTLE)
     }
 }
 
@@ -395,7 +394,10 @@ mod tests {
         std::fs::write(&path, vec![7u8; MAX_LEN as usize + 1]).expect("write");
         let metadata = std::fs::metadata(&path).expect("stat");
         let cache = SmallFiles::default();
-        assert!(matches!(cache.open(&path, &metadata, SystemTime::now), Ok(Content::File(_))));
+        assert!(matches!(
+            cache.open(&path, &metadata, SystemTime::now),
+            Ok(Content::File(_))
+        ));
         assert!(cache.lock().map.is_empty());
     }
 

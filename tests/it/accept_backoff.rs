@@ -1,7 +1,6 @@
 //! Out of file descriptors, the accept loop backs off with a log line instead of spinning on
 //! the failing `accept(2)`, and serves again once descriptors are free (issue 2).
 
-
 use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -10,8 +10,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 use std::sync::{Arc, Barrier};
 
-use chrono::{Local, NaiveDateTime};
 use crate::support::{get, raw, request, serveur_command, Serveur};
+use chrono::{Local, NaiveDateTime};
 
 fn site() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().expect("tempdir");

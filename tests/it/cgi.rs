@@ -2,13 +2,14 @@
 //! script receives (meta-variables, arguments, its working directory, the request body byte for
 //! byte) and how its answer becomes the response (Status, Location, nph-, failures).
 
-
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
 
 use crate::support::tls::h2_handshake;
-use crate::support::{get, post, raw, raw_text, request, serve_script, write_script, RawReply, Serveur};
+use crate::support::{
+    get, post, raw, raw_text, request, serve_script, write_script, RawReply, Serveur,
+};
 
 /// Prints its environment as `NAME=value` lines, its arguments, then its stdin.
 const ENV_SCRIPT: &str = "#!/bin/sh

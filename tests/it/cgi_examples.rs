@@ -1,7 +1,6 @@
 //! The tutorial programs of `examples/cgi/`, served as README shows them: `serveur --cgi` runs
 //! the scripts of `cgi-bin/`, `serveur --cgi --cgi-dir /` also runs the form page at `/`.
 
-
 use std::path::PathBuf;
 
 use crate::support::{get, post, Serveur};

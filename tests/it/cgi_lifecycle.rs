@@ -4,7 +4,6 @@
 //! close-delimited under `-p HTTP/1.0`; its output to a slow client and a large upload to it
 //! never held in the server's memory.
 
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 

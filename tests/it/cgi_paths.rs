@@ -2,7 +2,6 @@
 //! its messages, `--cgi-dir` (including `/`), and no spelling of a path, symlinks included,
 //! that serves a script's source.
 
-
 use std::os::unix::fs::symlink;
 
 use crate::support::{ask, body_text, get, post, raw_text, serve_script, write_script, Serveur};

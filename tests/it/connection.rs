@@ -1,6 +1,5 @@
 //! The connection layer under slow, idle, numerous and departing clients, and on stop.
 
-
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};

@@ -2,7 +2,6 @@
 //! ETag and Last-Modified, the RFC 9110 §13.2.2 precedence table, single and multipart ranges
 //! (parsed back with multer), 416, If-Range, HEAD, and `curl -C -` resuming a download.
 
-
 use std::path::Path;
 use std::process::Command;
 

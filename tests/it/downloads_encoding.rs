@@ -3,7 +3,6 @@
 //! and not chosen, `Vary`, ranges of encoded representations, listings, `--no-compress`, and
 //! the compressed output kept for a settled file until it changes.
 
-
 use std::path::Path;
 use std::time::Duration;
 

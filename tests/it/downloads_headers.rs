@@ -1,7 +1,6 @@
 //! Headers on request: `--cache-control`, `--cors` (with preflight), `OPTIONS` → 204 with
 //! `Allow` (CPython answers 501), and the flags' validation.
 
-
 use crate::support::{request, Serveur};
 
 fn fixture() -> tempfile::TempDir {

@@ -13,8 +13,8 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
-use bytes::Bytes;
 use crate::support::{get, raw_text, request, Reply, Serveur};
+use bytes::Bytes;
 
 const EXAMPLES: [&str; 4] = ["hello", "files", "form", "mount"];
 

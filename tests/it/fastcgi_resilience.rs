@@ -5,7 +5,6 @@
 //! `--fastcgi` routes in one server; an idle kept connection closed so that another server
 //! sharing php-fpm gets its worker; and the flags' checks.
 
-
 use std::time::{Duration, Instant};
 
 use crate::fastcgi_apps::{

@@ -5,12 +5,12 @@ use crate::support;
 
 use std::process::Command;
 
-use rustls::pki_types::ServerName;
-use rustls::version::TLS13;
 use crate::support::tls::{
     assert_static_answers, client, make_cert, many_streams, runtime, send_h2c, site,
 };
 use crate::support::Serveur;
+use rustls::pki_types::ServerName;
+use rustls::version::TLS13;
 
 #[test]
 fn h2c_with_prior_knowledge_gets_the_same_answers_and_log_lines() {

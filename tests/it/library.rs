@@ -2,19 +2,18 @@
 //! `Server` on 127.0.0.1 port 0 and asked over real sockets, or called in-process with
 //! hand-built requests where no connection is involved.
 
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::support::library::{self, Running};
+use crate::support::tls::{client, fetch_tls, make_cert};
+use crate::support::{ask, body_text, get, raw_text, request, request_with_body, Reply};
 use bytes::Bytes;
 use rustls::version::TLS13;
 use serveur::http::{Method, StatusCode};
 use serveur::{
     by_method, response, Handler, Mount, Request, RequestExt, Response, StaticFiles, TlsConfig,
 };
-use crate::support::library::{self, Running};
-use crate::support::tls::{client, fetch_tls, make_cert};
-use crate::support::{ask, body_text, get, raw_text, request, request_with_body, Reply};
 
 /// `handler` served by the library's `Server` on 127.0.0.1 port 0.
 fn serve(handler: impl Handler) -> Running {

@@ -2,11 +2,10 @@
 //! case-insensitively, directories with `/`, symlinks with `@`, and a web root of hostile names
 //! where every entry is listed correctly and fetchable through the link the listing gives.
 
-
 use std::fs;
 use std::os::unix::fs::symlink;
 
-use crate::support::{get, write_file, Serveur};
+use crate::support::{get, hostile_site, write_file, Serveur, HOSTILE_NAMES, HOSTILE_SUBDIRS};
 
 /// The page CPython 3.14 writes for `title` with these `<li>` lines.
 fn python_page(title: &str, items: &[&str]) -> String {
@@ -132,38 +131,12 @@ fn empty_directory_lists_nothing() {
     );
 }
 
-/// Names a web root must survive: each is listed and fetchable through its own href.
-const HOSTILE: [&str; 15] = [
-    "with space.txt",
-    "100%.txt",
-    "%41%2e.txt",
-    "double\"quote",
-    "single'quote",
-    "<script>alert(1)",
-    "<img src=x onerror=alert(2)>",
-    "amp&amp;.txt",
-    "café.txt",
-    "日本語 ☃.txt",
-    "hash#frag",
-    "question?mark",
-    "new\nline",
-    "tab\tand\rcr",
-    "plus+semi;colon=eq",
-];
-
 #[test]
 fn hostile_names_are_listed_escaped_and_fetchable_through_their_hrefs() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("hostile");
-    for (i, name) in HOSTILE.iter().enumerate() {
-        write_file(&dir, name, &format!("file {i}"));
-    }
-    fs::create_dir_all(dir.join("dir <&> #?")).expect("mkdir");
-    write_file(&dir, "dir <&> #?/inner.txt", "inner");
-    let server = Serveur::start(tmp.path(), &[]);
+    let server = Serveur::start(hostile_site(), &[]);
     let page = get(server.addr, "/hostile/").text();
 
-    for name in HOSTILE {
+    for name in HOSTILE_NAMES {
         // html.escape(name, quote=False): only &, < and > are replaced.
         let shown = name
             .replace('&', "&amp;")
@@ -178,7 +151,7 @@ fn hostile_names_are_listed_escaped_and_fetchable_through_their_hrefs() {
     assert!(page.contains("<a href=\"dir%20%3C%26%3E%20%23%3F/\">dir &lt;&amp;&gt; #?/</a>"));
 
     let links = hrefs(&page);
-    assert_eq!(links.len(), HOSTILE.len() + 1);
+    assert_eq!(links.len(), HOSTILE_NAMES.len() + HOSTILE_SUBDIRS.len());
     for href in &links {
         assert!(
             href.bytes().all(|b| b.is_ascii_graphic() && b != b'"'),
@@ -192,8 +165,9 @@ fn hostile_names_are_listed_escaped_and_fetchable_through_their_hrefs() {
             let name = percent_encoding::percent_decode_str(href)
                 .decode_utf8()
                 .expect("utf-8 name");
-            let i = HOSTILE.iter().position(|n| *n == name).expect("known name");
-            assert_eq!(reply.text(), format!("file {i}"), "{name:?}");
+            assert!(HOSTILE_NAMES.contains(&&*name), "unknown name {name:?}");
+            // Each file holds its own name.
+            assert_eq!(reply.text(), name, "{name:?}");
         }
     }
     let inner = get(server.addr, "/hostile/dir%20%3C%26%3E%20%23%3F/inner.txt");
@@ -223,17 +197,12 @@ fn hrefs_are_quoted_as_urllib_parse_quote_does() {
 
 #[test]
 fn listing_survives_a_name_that_is_not_utf8() {
-    use std::ffi::OsStr;
-    use std::os::unix::ffi::OsStrExt;
-    let tmp = tempfile::tempdir().expect("tempdir");
-    fs::write(tmp.path().join(OsStr::from_bytes(b"bad\xffname")), "raw").expect("write");
-    write_file(tmp.path(), "ok.txt", "ok");
-    let server = Serveur::start(tmp.path(), &[]);
-    let reply = get(server.addr, "/");
+    let server = Serveur::start(hostile_site(), &[]);
+    let reply = get(server.addr, "/not-utf8/");
     assert_eq!(reply.status, 200);
     assert!(reply.text().contains("ok.txt"));
     // The href carries the name's own bytes, so the link leads to the file.
     let links = hrefs(&reply.text());
-    assert_eq!(links[0], "bad%FFname");
-    assert_eq!(get(server.addr, "/bad%FFname").text(), "raw");
+    assert_eq!(links, ["ok.txt", "x%FFy"]);
+    assert_eq!(get(server.addr, "/not-utf8/x%FFy").text(), "raw");
 }

@@ -1,7 +1,6 @@
 //! Requests hyper refuses to parse get CPython's codes, its HTML error page with a real status
 //! line, `Connection: close`, and its two log lines; normal responses are never touched.
 
-
 use std::time::SystemTime;
 
 use crate::support::{raw, Serveur};

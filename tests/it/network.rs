@@ -7,9 +7,9 @@ use crate::support;
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
+use crate::support::{get, raw, raw_keep_open, send_on_one_connection, serveur_command, Serveur};
 use bytes::Bytes;
 use http_body_util::Full;
-use crate::support::{get, raw, raw_keep_open, send_on_one_connection, serveur_command, Serveur};
 
 fn site() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().expect("tempdir");

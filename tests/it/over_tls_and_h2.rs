@@ -3,17 +3,16 @@
 //! `SERVER_PORT` as it should and streaming its output and the request body byte for byte;
 //! ranges, multipart/byteranges, content codings and validators over HTTP/2.
 
-
 use std::path::Path;
 
-use bytes::Bytes;
-use http_body_util::Full;
-use rustls::version::TLS13;
 use crate::support::tls::{client, make_cert, send_h2c, send_tls};
 use crate::support::{
     build_request, decode, parse_byteranges, sample_bytes, sample_text, write_script, Reply,
     Serveur,
 };
+use bytes::Bytes;
+use http_body_util::Full;
+use rustls::version::TLS13;
 
 /// Prints what it knows of the transport, then 50,000 numbered lines (about 290 kB: many
 /// reads of its pipe and many DATA frames).

@@ -5,11 +5,7 @@
 
 use crate::support;
 
-use std::fs;
-use std::os::unix::fs::symlink;
-use std::path::PathBuf;
-
-use crate::support::{raw_request, start_python, write_file, RawReply, Serveur};
+use crate::support::{hostile_site, raw_request, start_python, write_file, RawReply, Serveur};
 
 /// The style block CPython 3.14 adds to listings (and serveur writes); 3.13 has none.
 const LISTING_STYLE: &str =
@@ -17,48 +13,6 @@ const LISTING_STYLE: &str =
 
 /// The same block as CPython 3.14 indents it in the error page.
 const ERROR_STYLE: &str = "        <style type=\"text/css\">\n            :root {\n                color-scheme: light dark;\n            }\n        </style>\n";
-
-/// One tree for both servers: plain files, index files, hostile names, links inside and out.
-fn tree() -> (tempfile::TempDir, PathBuf) {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let www = tmp.path().join("www");
-    write_file(tmp.path(), "outside.txt", "outside");
-    write_file(&www, "a.txt", "alpha\n");
-    write_file(&www, "B.html", "<p>b</p>");
-    write_file(&www, "b c.txt", "space");
-    write_file(&www, ".hidden", "h");
-    write_file(&www, "data.tar.gz", "gz");
-    write_file(&www, "noext", "?");
-    write_file(&www, "sub/in.txt", "inner");
-    write_file(&www, "idx/index.html", "index");
-    write_file(&www, "htm/index.htm", "htm");
-    write_file(&www, "evil.com/dir/x.txt", "x");
-    fs::create_dir_all(www.join("empty")).expect("mkdir");
-    fs::create_dir_all(www.join("a <b> & c")).expect("mkdir");
-    for name in [
-        "with space",
-        "100%",
-        "q\"uote",
-        "it's",
-        "<script>x",
-        "amp&",
-        "café",
-        "日本語 ☃",
-        "hash#",
-        "qm?",
-        "new\nline",
-        "Zebra",
-        "apple",
-        "_under",
-    ] {
-        write_file(&www.join("hostile"), name, name);
-    }
-    fs::create_dir_all(www.join("hostile/dir #?")).expect("mkdir");
-    symlink("a.txt", www.join("link-in")).expect("symlink");
-    symlink("sub", www.join("link-dir")).expect("symlink");
-    symlink(tmp.path().join("outside.txt"), www.join("link-out")).expect("symlink");
-    (tmp, www)
-}
 
 /// `page` without exactly one copy of `block`, which must be there.
 fn without(page: &[u8], block: &str) -> String {
@@ -94,7 +48,7 @@ fn assert_same_page(mine: &RawReply, theirs: &RawReply, style: &str, what: &str)
 
 #[test]
 fn listings_are_python_3_13_pages_plus_the_style_block() {
-    let (_tmp, www) = tree();
+    let www = hostile_site();
     let python = start_python(&www);
     let ours = Serveur::start(&www, &[]);
     for path in [
@@ -120,7 +74,7 @@ fn listings_are_python_3_13_pages_plus_the_style_block() {
 
 #[test]
 fn error_pages_are_python_3_13_pages_plus_the_style_block() {
-    let (_tmp, www) = tree();
+    let www = hostile_site();
     let python = start_python(&www);
     let ours = Serveur::start(&www, &[]);
     for (method, path) in [
@@ -147,7 +101,7 @@ fn error_pages_are_python_3_13_pages_plus_the_style_block() {
 
 #[test]
 fn status_codes_and_locations_match_for_a_table_of_paths() {
-    let (_tmp, www) = tree();
+    let www = hostile_site();
     let python = start_python(&www);
     let ours = Serveur::start(&www, &[]);
     let paths = [
@@ -239,7 +193,7 @@ fn status_codes_and_locations_match_for_a_table_of_paths() {
 
 #[test]
 fn file_headers_match_apart_from_name_case_and_server() {
-    let (_tmp, www) = tree();
+    let www = hostile_site();
     let python = start_python(&www);
     let ours = Serveur::start(&www, &[]);
     for path in ["/a.txt", "/B.html", "/data.tar.gz", "/noext", "/idx/"] {
@@ -266,7 +220,7 @@ fn file_headers_match_apart_from_name_case_and_server() {
 
 #[test]
 fn status_lines_match_exactly_under_http_1_0() {
-    let (_tmp, www) = tree();
+    let www = hostile_site();
     let python = start_python(&www);
     let ours = Serveur::start(&www, &["-p", "HTTP/1.0"]);
     for (method, path) in [
@@ -284,7 +238,7 @@ fn status_lines_match_exactly_under_http_1_0() {
 
 #[test]
 fn conditional_answers_match() {
-    let (_tmp, www) = tree();
+    let www = hostile_site();
     let python = start_python(&www);
     let ours = Serveur::start(&www, &[]);
     let ask = |addr, extra: &str| {

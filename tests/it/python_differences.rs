@@ -4,25 +4,11 @@
 
 use crate::support;
 
-use std::fs;
-
-use crate::support::{raw, raw_keep_open, raw_request, start_python, write_file, Serveur};
-
-/// `tmp/www` with a file, a directory, and a link to `tmp/outside.txt`.
-fn site() -> (tempfile::TempDir, std::path::PathBuf) {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let www = tmp.path().join("www");
-    write_file(tmp.path(), "outside.txt", "outside");
-    write_file(&www, "a.txt", "alpha\n");
-    write_file(&www, "sub/in.txt", "inner");
-    std::os::unix::fs::symlink(tmp.path().join("outside.txt"), www.join("link-out"))
-        .expect("symlink");
-    (tmp, www)
-}
+use crate::support::{hostile_site, raw, raw_keep_open, raw_request, start_python, Serveur};
 
 #[test]
 fn listing_title_leaves_out_the_query_that_python_3_13_keeps() {
-    let (_tmp, www) = site();
+    let www = hostile_site();
     let python = start_python(&www);
     let ours = Serveur::start(&www, &[]);
     let theirs = raw_request(python.addr, "GET", "/sub/?x=1");
@@ -34,14 +20,10 @@ fn listing_title_leaves_out_the_query_that_python_3_13_keeps() {
 
 #[test]
 fn names_that_are_not_utf8_link_to_their_own_bytes() {
-    use std::ffi::OsStr;
-    use std::os::unix::ffi::OsStrExt;
-    let tmp = tempfile::tempdir().expect("tempdir");
-    fs::write(tmp.path().join(OsStr::from_bytes(b"x\xffy")), "raw").expect("write");
-    let python = start_python(tmp.path());
-    let ours = Serveur::start(tmp.path(), &[]);
-    let theirs = raw_request(python.addr, "GET", "/").body;
-    let mine = raw_request(ours.addr, "GET", "/").body;
+    let python = start_python(hostile_site());
+    let ours = Serveur::start(hostile_site(), &[]);
+    let theirs = raw_request(python.addr, "GET", "/not-utf8/").body;
+    let mine = raw_request(ours.addr, "GET", "/not-utf8/").body;
     // CPython links the name as `x%ED%B3%BFy` (the surrogatepass encoding of its
     // surrogateescape'd name, which only CPython maps back to 0xFF) and writes the raw 0xFF
     // byte into a page declared UTF-8; serveur links the name's own bytes (`x%FFy`, which any
@@ -57,13 +39,19 @@ fn names_that_are_not_utf8_link_to_their_own_bytes() {
         mine_text.contains("<a href=\"x%FFy\">x\u{fffd}y</a>"),
         "{mine_text}"
     );
-    assert_eq!(raw_request(python.addr, "GET", "/x%ED%B3%BFy").body, b"raw");
-    assert_eq!(raw_request(ours.addr, "GET", "/x%FFy").body, b"raw");
+    assert_eq!(
+        raw_request(python.addr, "GET", "/not-utf8/x%ED%B3%BFy").body,
+        b"raw"
+    );
+    assert_eq!(
+        raw_request(ours.addr, "GET", "/not-utf8/x%FFy").body,
+        b"raw"
+    );
 }
 
 #[test]
 fn nul_in_the_path_is_a_404_where_python_drops_the_connection() {
-    let (_tmp, www) = site();
+    let www = hostile_site();
     let python = start_python(&www);
     let ours = Serveur::start(&www, &[]);
     // CPython's open() raises ValueError on the NUL byte and the connection drops unanswered.
@@ -80,7 +68,7 @@ fn nul_in_the_path_is_a_404_where_python_drops_the_connection() {
 
 #[test]
 fn links_out_of_the_root_are_refused_where_python_follows_them() {
-    let (_tmp, www) = site();
+    let www = hostile_site();
     let python = start_python(&www);
     let ours = Serveur::start(&www, &[]);
     assert_eq!(
@@ -100,7 +88,7 @@ fn links_out_of_the_root_are_refused_where_python_follows_them() {
 
 #[test]
 fn http_1_1_keep_alive_is_the_default_where_python_speaks_http_1_0() {
-    let (_tmp, www) = site();
+    let www = hostile_site();
     let python = start_python(&www);
     let ours = Serveur::start(&www, &[]);
     let request = b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n";
@@ -115,7 +103,7 @@ fn http_1_1_keep_alive_is_the_default_where_python_speaks_http_1_0() {
 
 #[test]
 fn access_log_has_the_byte_count_where_python_writes_a_dash() {
-    let (_tmp, www) = site();
+    let www = hostile_site();
     let python = start_python(&www);
     let ours = Serveur::start(&www, &[]);
     raw_request(python.addr, "GET", "/a.txt");
@@ -126,7 +114,7 @@ fn access_log_has_the_byte_count_where_python_writes_a_dash() {
 
 #[test]
 fn log_reads_the_request_target_as_utf8_where_python_reads_latin_1() {
-    let (_tmp, www) = site();
+    let www = hostile_site();
     let python = start_python(&www);
     let ours = Serveur::start(&www, &[]);
     // U+0085 (NEL) is the bytes C2 85: one escaped control for serveur, "Â" and an escaped
@@ -142,7 +130,7 @@ fn log_reads_the_request_target_as_utf8_where_python_reads_latin_1() {
 fn a_fragment_in_the_request_target_is_not_kept_in_the_redirect() {
     // Browsers never send a fragment; CPython keeps one it receives in the Location of its
     // directory redirect, hyper drops it while parsing the target, so serveur cannot.
-    let (_tmp, www) = site();
+    let www = hostile_site();
     let python = start_python(&www);
     let ours = Serveur::start(&www, &[]);
     let theirs = raw_request(python.addr, "GET", "/sub?a#b");
@@ -155,12 +143,8 @@ fn a_fragment_in_the_request_target_is_not_kept_in_the_redirect() {
 fn a_backslash_in_a_redirected_path_is_encoded_so_the_location_stays_on_the_site() {
     // Browsers read `\` as `/` (WHATWG URL parser): CPython 3.13's Location leads to the host
     // `evil.example` (gh-132826); serveur's leads back to the same directory.
-    let (_tmp, www) = site();
-    #[allow(
-        clippy::join_absolute_paths,
-        reason = "on Unix, `\\` is a character of a name"
-    )]
-    fs::create_dir_all(www.join("\\evil.example/x")).expect("mkdir");
+    let www = hostile_site();
+    // The site's `\evil.example/x` (one of HOSTILE_DIRS).
     let python = start_python(&www);
     let ours = Serveur::start(&www, &[]);
     let theirs = raw_request(python.addr, "GET", "/\\evil.example/x");

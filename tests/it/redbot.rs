@@ -6,7 +6,6 @@
 //! listed in [`ACCEPTED_WARNINGS`] with the reason. REDbot must be installed: without it the
 //! test fails.
 
-
 use std::process::Command;
 
 use crate::support::{age, sample_bytes, sample_text, Serveur};

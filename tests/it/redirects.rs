@@ -11,28 +11,15 @@
 use crate::support;
 
 use std::net::SocketAddr;
-use std::path::Path;
 
 use serveur::http::StatusCode;
 use serveur::{by_method, response, Mount, Request, RequestExt, StaticFiles};
 use url::{Position, Url};
 
 use crate::fastcgi_apps::{responder, site_with};
-use crate::support::{get, raw_request, write_script, RawReply, Serveur};
-
-/// Directories whose names a browser would read as the start of another host, or which hold
-/// bytes a WHATWG parser strips (Linux allows any byte in a name but `/` and NUL).
-const HOSTILE_DIRS: &[&str] = &[
-    "\\evil.example/x",
-    "\\/evil.example",
-    "\\\\evil.example",
-    "evil.example",
-    "\t/evil.example",
-    "\tevil.example",
-    "\r\nevil.example",
-    "..\\..\\evil.example",
-    "\u{FF0F}evil.example",
-];
+use crate::support::{
+    get, hostile_site, make_hostile_dirs, raw_request, write_script, RawReply, Serveur,
+};
 
 /// Spellings of those directories without their trailing slash: each must get a 301 that
 /// stays on the site and leads to the directory's listing.
@@ -60,19 +47,6 @@ const STATIC_TARGETS: &[&str] = &[
     "/\\evil.example/x?q=\\\\evil.example//x",
     "/\\evil.example?//evil.example",
 ];
-
-/// A tree holding [`HOSTILE_DIRS`].
-fn hostile_tree() -> tempfile::TempDir {
-    let tree = tempfile::tempdir().expect("tempdir");
-    make_hostile_dirs(tree.path());
-    tree
-}
-
-fn make_hostile_dirs(root: &Path) {
-    for dir in HOSTILE_DIRS {
-        std::fs::create_dir_all(root.join(dir)).expect("create a hostile directory");
-    }
-}
 
 /// `GET target` sent raw; the answer must be a redirect whose `Location`, resolved as a
 /// browser would, stays on `addr`. Returns that resolved URL.
@@ -121,8 +95,7 @@ fn assert_all_stay(addr: SocketAddr, targets: &[&str], then: &str) {
 
 #[test]
 fn the_static_trailing_slash_redirect_stays_on_the_site() {
-    let tree = hostile_tree();
-    let server = Serveur::start(tree.path(), &[]);
+    let server = Serveur::start(hostile_site(), &[]);
     assert_all_stay(server.addr, STATIC_TARGETS, "200");
     // The query is kept, as CPython keeps it.
     let resolved = redirect_staying(server.addr, "/\\evil.example?a=1&b=\\//x");
@@ -152,7 +125,7 @@ fn a_cgi_directory_redirect_stays_on_the_site() {
 }
 
 /// Local paths for a gateway to send back as a bare `Location` (RFC 3875 §6.2.2), percent-
-/// encoded in a query for the script to decode: each names a directory of [`HOSTILE_DIRS`]
+/// encoded in a query for the script to decode: each names a directory of `HOSTILE_DIRS`
 /// without its trailing slash, so the server answers it with the static 301.
 const LOCAL_LOCATIONS: &[&str] = &[
     "?/%5Cevil.example/x",
@@ -164,7 +137,9 @@ const LOCAL_LOCATIONS: &[&str] = &[
 
 #[test]
 fn a_cgi_local_redirect_to_a_directory_stays_on_the_site() {
-    let tree = hostile_tree();
+    // Its own tree: the script goes into it.
+    let tree = tempfile::tempdir().expect("tempdir");
+    make_hostile_dirs(tree.path());
     write_script(
         tree.path(),
         "cgi-bin/go.py",
@@ -203,8 +178,7 @@ def app(params, stdin, aborted):
 /// is given (decoded from `?to=`) with `response::redirect`.
 #[test]
 fn the_library_mount_and_redirect_stay_on_the_site() {
-    let tree = hostile_tree();
-    let files = StaticFiles::new(tree.path()).expect("static files");
+    let files = StaticFiles::new(hostile_site()).expect("static files");
     let go = by_method().get(|req: Request| async move {
         let to = req.query("to").unwrap_or_default();
         response::redirect(StatusCode::FOUND, &to)

@@ -16,7 +16,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::Full;
 
-use crate::support::{raw, raw_keep_open, sample_text, write_file, write_script, RawReply, Serveur, WAIT};
+use crate::support::{
+    raw, raw_keep_open, sample_text, write_file, write_script, RawReply, Serveur, WAIT,
+};
 
 fn site() -> (tempfile::TempDir, Serveur) {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -1,6 +1,5 @@
 //! The binary starts, prints CPython's startup line and serves a file.
 
-
 use crate::support::{get, Serveur};
 
 #[test]

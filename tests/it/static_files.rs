@@ -8,7 +8,9 @@ use std::fs;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use crate::support::{get, raw, raw_request, request, running_as_root, write_file, RawReply, Serveur};
+use crate::support::{
+    get, raw, raw_request, request, running_as_root, write_file, RawReply, Serveur,
+};
 
 /// CPython 3.14's error page for `404 File not found`, byte for byte.
 const NOT_FOUND_PAGE: &str = r#"<!DOCTYPE HTML>

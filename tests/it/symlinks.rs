@@ -1,7 +1,6 @@
 //! Symlinks over real HTTP: followed while the target stays inside the served root, refused
 //! (404) when it leads outside unless `--follow-symlinks`, and always shown in listings.
 
-
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};

@@ -9,11 +9,11 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use rustls::version::{TLS12, TLS13};
 use crate::support::tls::{
     assert_static_answers, client, encrypt_key, fetch_tls, make_cert, openssl, send_tls, site,
 };
 use crate::support::{library, raw, Serveur};
+use rustls::version::{TLS12, TLS13};
 
 /// A site served over HTTPS with a fresh `NAME.crt`/`NAME.key` pair made with `algorithm`
 /// (`ec` gives `ec.*`, `rsa:2048` gives `rsa.*`); returns the site and certificate folders.

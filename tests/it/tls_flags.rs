@@ -2,12 +2,11 @@
 //! `--tls-self-signed` (its names, the bind address among them, the fingerprint it prints, its
 //! validity, and nothing written to disk), and the HTTPS startup line without `-b`.
 
-
 use std::path::Path;
 
-use rustls::version::TLS13;
 use crate::support::tls::{client, encrypt_key, fetch_tls, make_cert, openssl, site};
 use crate::support::{run_to_exit, serveur_command, Serveur};
+use rustls::version::TLS13;
 
 /// Runs the binary with `args` expecting it to refuse to start: returns (exit code, stderr).
 /// A server that starts serving instead fails the test (see [`run_to_exit`]).

@@ -180,8 +180,11 @@ fn build_hostile_site(tmp: &Path) -> PathBuf {
         write_file(&hostile.join(dir), "inner.txt", "inner");
     }
     make_hostile_dirs(&www);
-    std::fs::write(www.join("not-utf8").join(OsStr::from_bytes(b"x\xffy")), "raw")
-        .expect("write a name that is not UTF-8");
+    std::fs::write(
+        www.join("not-utf8").join(OsStr::from_bytes(b"x\xffy")),
+        "raw",
+    )
+    .expect("write a name that is not UTF-8");
     symlink("a.txt", www.join("link-in")).expect("symlink");
     symlink("sub", www.join("link-dir")).expect("symlink");
     symlink(tmp.join("outside.txt"), www.join("link-out")).expect("symlink");
