@@ -49,8 +49,8 @@ fn assert_same_page(mine: &RawReply, theirs: &RawReply, style: &str, what: &str)
 #[test]
 fn listings_are_python_3_13_pages_plus_the_style_block() {
     let www = hostile_site();
-    let python = start_python(&www);
-    let ours = Serveur::start(&www, &[]);
+    let python = start_python(www);
+    let ours = Serveur::start(www, &[]);
     for path in [
         "/",
         "/hostile/",
@@ -75,8 +75,8 @@ fn listings_are_python_3_13_pages_plus_the_style_block() {
 #[test]
 fn error_pages_are_python_3_13_pages_plus_the_style_block() {
     let www = hostile_site();
-    let python = start_python(&www);
-    let ours = Serveur::start(&www, &[]);
+    let python = start_python(www);
+    let ours = Serveur::start(www, &[]);
     for (method, path) in [
         ("GET", "/nope"),
         ("GET", "/a.txt/"),
@@ -102,8 +102,8 @@ fn error_pages_are_python_3_13_pages_plus_the_style_block() {
 #[test]
 fn status_codes_and_locations_match_for_a_table_of_paths() {
     let www = hostile_site();
-    let python = start_python(&www);
-    let ours = Serveur::start(&www, &[]);
+    let python = start_python(www);
+    let ours = Serveur::start(www, &[]);
     let paths = [
         "/",
         "/a.txt",
@@ -194,8 +194,8 @@ fn status_codes_and_locations_match_for_a_table_of_paths() {
 #[test]
 fn file_headers_match_apart_from_name_case_and_server() {
     let www = hostile_site();
-    let python = start_python(&www);
-    let ours = Serveur::start(&www, &[]);
+    let python = start_python(www);
+    let ours = Serveur::start(www, &[]);
     for path in ["/a.txt", "/B.html", "/data.tar.gz", "/noext", "/idx/"] {
         let theirs = raw_request(python.addr, "GET", path);
         let mine = raw_request(ours.addr, "GET", path);
@@ -221,8 +221,8 @@ fn file_headers_match_apart_from_name_case_and_server() {
 #[test]
 fn status_lines_match_exactly_under_http_1_0() {
     let www = hostile_site();
-    let python = start_python(&www);
-    let ours = Serveur::start(&www, &["-p", "HTTP/1.0"]);
+    let python = start_python(www);
+    let ours = Serveur::start(www, &["-p", "HTTP/1.0"]);
     for (method, path) in [
         ("GET", "/a.txt"),
         ("GET", "/sub"),
@@ -239,8 +239,8 @@ fn status_lines_match_exactly_under_http_1_0() {
 #[test]
 fn conditional_answers_match() {
     let www = hostile_site();
-    let python = start_python(&www);
-    let ours = Serveur::start(&www, &[]);
+    let python = start_python(www);
+    let ours = Serveur::start(www, &[]);
     let ask = |addr, extra: &str| {
         let request = format!("GET /a.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n{extra}\r\n");
         RawReply::parse(&support::raw(addr, request.as_bytes()))

@@ -9,8 +9,8 @@ use crate::support::{hostile_site, raw, raw_keep_open, raw_request, start_python
 #[test]
 fn listing_title_leaves_out_the_query_that_python_3_13_keeps() {
     let www = hostile_site();
-    let python = start_python(&www);
-    let ours = Serveur::start(&www, &[]);
+    let python = start_python(www);
+    let ours = Serveur::start(www, &[]);
     let theirs = raw_request(python.addr, "GET", "/sub/?x=1");
     let mine = raw_request(ours.addr, "GET", "/sub/?x=1");
     // CPython 3.13 titles the page with the query; serveur leaves it out, as 3.15 does.
@@ -52,8 +52,8 @@ fn names_that_are_not_utf8_link_to_their_own_bytes() {
 #[test]
 fn nul_in_the_path_is_a_404_where_python_drops_the_connection() {
     let www = hostile_site();
-    let python = start_python(&www);
-    let ours = Serveur::start(&www, &[]);
+    let python = start_python(www);
+    let ours = Serveur::start(www, &[]);
     // CPython's open() raises ValueError on the NUL byte and the connection drops unanswered.
     let theirs = raw(
         python.addr,
@@ -69,8 +69,8 @@ fn nul_in_the_path_is_a_404_where_python_drops_the_connection() {
 #[test]
 fn links_out_of_the_root_are_refused_where_python_follows_them() {
     let www = hostile_site();
-    let python = start_python(&www);
-    let ours = Serveur::start(&www, &[]);
+    let python = start_python(www);
+    let ours = Serveur::start(www, &[]);
     assert_eq!(
         raw_request(python.addr, "GET", "/link-out").body,
         b"outside"
@@ -79,7 +79,7 @@ fn links_out_of_the_root_are_refused_where_python_follows_them() {
         raw_request(ours.addr, "GET", "/link-out").status(),
         "404 File not found"
     );
-    let follows = Serveur::start(&www, &["--follow-symlinks"]);
+    let follows = Serveur::start(www, &["--follow-symlinks"]);
     assert_eq!(
         raw_request(follows.addr, "GET", "/link-out").body,
         b"outside"
@@ -89,8 +89,8 @@ fn links_out_of_the_root_are_refused_where_python_follows_them() {
 #[test]
 fn http_1_1_keep_alive_is_the_default_where_python_speaks_http_1_0() {
     let www = hostile_site();
-    let python = start_python(&www);
-    let ours = Serveur::start(&www, &[]);
+    let python = start_python(www);
+    let ours = Serveur::start(www, &[]);
     let request = b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n";
     let idle = std::time::Duration::from_millis(500);
     let (theirs, python_closed) = raw_keep_open(python.addr, request, idle);
@@ -104,8 +104,8 @@ fn http_1_1_keep_alive_is_the_default_where_python_speaks_http_1_0() {
 #[test]
 fn access_log_has_the_byte_count_where_python_writes_a_dash() {
     let www = hostile_site();
-    let python = start_python(&www);
-    let ours = Serveur::start(&www, &[]);
+    let python = start_python(www);
+    let ours = Serveur::start(www, &[]);
     raw_request(python.addr, "GET", "/a.txt");
     raw_request(ours.addr, "GET", "/a.txt");
     python.wait_for_log("\"GET /a.txt HTTP/1.1\" 200 -");
@@ -115,8 +115,8 @@ fn access_log_has_the_byte_count_where_python_writes_a_dash() {
 #[test]
 fn log_reads_the_request_target_as_utf8_where_python_reads_latin_1() {
     let www = hostile_site();
-    let python = start_python(&www);
-    let ours = Serveur::start(&www, &[]);
+    let python = start_python(www);
+    let ours = Serveur::start(www, &[]);
     // U+0085 (NEL) is the bytes C2 85: one escaped control for serveur, "Â" and an escaped
     // control for CPython, which decodes the request line as ISO-8859-1.
     let request = "GET /x\u{85} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
@@ -131,8 +131,8 @@ fn a_fragment_in_the_request_target_is_not_kept_in_the_redirect() {
     // Browsers never send a fragment; CPython keeps one it receives in the Location of its
     // directory redirect, hyper drops it while parsing the target, so serveur cannot.
     let www = hostile_site();
-    let python = start_python(&www);
-    let ours = Serveur::start(&www, &[]);
+    let python = start_python(www);
+    let ours = Serveur::start(www, &[]);
     let theirs = raw_request(python.addr, "GET", "/sub?a#b");
     let mine = raw_request(ours.addr, "GET", "/sub?a#b");
     assert_eq!(theirs.header("location"), Some("/sub/?a#b"));
@@ -145,8 +145,8 @@ fn a_backslash_in_a_redirected_path_is_encoded_so_the_location_stays_on_the_site
     // `evil.example` (gh-132826); serveur's leads back to the same directory.
     let www = hostile_site();
     // The site's `\evil.example/x` (one of HOSTILE_DIRS).
-    let python = start_python(&www);
-    let ours = Serveur::start(&www, &[]);
+    let python = start_python(www);
+    let ours = Serveur::start(www, &[]);
     let theirs = raw_request(python.addr, "GET", "/\\evil.example/x");
     let mine = raw_request(ours.addr, "GET", "/\\evil.example/x");
     assert_eq!(theirs.header("location"), Some("/\\evil.example/x/"));

@@ -386,7 +386,7 @@ fn if_modified_since_gives_304_unless_if_none_match_is_present() {
 fn other_methods_get_501_with_the_method_in_the_reason_phrase() {
     let (_tmp, www) = tree();
     let server = Serveur::start(&www, &[]);
-    // OPTIONS is answered (204 with `Allow`, RFC 9110 §9.3.7): see tests/downloads_headers.rs.
+    // OPTIONS is answered (204 with `Allow`, RFC 9110 §9.3.7): see downloads_headers.rs.
     for method in ["POST", "PUT", "DELETE", "PATCH", "BREW"] {
         let answer = raw(
             server.addr,
