@@ -153,13 +153,16 @@ fn open(files: &StaticFiles, url: &UrlPath, found: Found, headers: &HeaderMap) -
     let (kept, keeper) = match coding {
         Coding::OnTheFly(encoding) => match cache.encoded(&found.path, &metadata, encoding) {
             Some(output) => (Some(Content::Encoded(output)), None),
-            None => (None, cache.encoded_keeper(&found.path, &metadata, encoding)),
+            None => (
+                None,
+                cache.encoded_keeper(&found.path, &metadata, encoding, SystemTime::now),
+            ),
         },
         _ => (None, None),
     };
     let content = match kept.or(sibling) {
         Some(content) => content,
-        None => match cache.open(&found.path, &metadata) {
+        None => match cache.open(&found.path, &metadata, SystemTime::now) {
             Ok(content) => content,
             // CPython answers 404 for any open() failure, permission denied included.
             Err(_) => return Outcome::NotFound,

@@ -28,7 +28,7 @@ pub fn find(
     if !metadata.is_file() || !fresh {
         return None;
     }
-    let content = small_files.open(&path, &metadata).ok()?;
+    let content = small_files.open(&path, &metadata, SystemTime::now).ok()?;
     Some((content, metadata))
 }
 

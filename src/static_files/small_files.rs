@@ -100,12 +100,10 @@ impl Identity {
         }
     }
 
-    /// Whether the last change is at least [`SETTLE`] old.
-    fn settled(&self) -> bool {
+    /// Whether the last change is at least [`SETTLE`] older than `now`.
+    fn settled(&self, now: SystemTime) -> bool {
         let changed = UNIX_EPOCH + Duration::new(self.ctime.0.max(0) as u64, self.ctime.1 as u32);
-        SystemTime::now()
-            .duration_since(changed)
-            .is_ok_and(|age| age >= SETTLE)
+        now.duration_since(changed).is_ok_and(|age| age >= SETTLE)
     }
 }
 
@@ -149,7 +147,16 @@ impl std::fmt::Debug for SmallFiles {
 impl SmallFiles {
     /// The content of the regular file at `path`, whose `metadata` the caller has just read:
     /// from memory when the file has not changed since it was kept, else from the disk.
-    pub fn open(&self, path: &Path, metadata: &Metadata) -> io::Result<Content> {
+    ///
+    /// `now` tells the current time (`SystemTime::now` in the server; a later time in the unit
+    /// tests, which would otherwise wait for files to settle). It is called only when a file is
+    /// read from the disk, so a request answered from memory does not read the clock.
+    pub fn open(
+        &self,
+        path: &Path,
+        metadata: &Metadata,
+        now: impl FnOnce() -> SystemTime,
+    ) -> io::Result<Content> {
         let identity = Identity::of(metadata);
         if identity.size > MAX_LEN {
             return File::open(path).map(|file| Content::File(Arc::new(file)));
@@ -171,7 +178,7 @@ impl SmallFiles {
         };
         // Kept only if the file did not change between the caller's stat and this read
         // (otherwise these bytes may not be the ones `identity` describes), and has settled.
-        if identity.settled() && file.metadata().is_ok_and(|m| Identity::of(&m) == identity) {
+        if identity.settled(now()) && file.metadata().is_ok_and(|m| Identity::of(&m) == identity) {
             self.keep(
                 path,
                 Entry {
@@ -203,14 +210,16 @@ impl SmallFiles {
     /// another answer is already making, or when the outputs being made would pass the bound.
     /// Settled *now*, at the request's `stat`: a slow client can make the compression last
     /// minutes, and a change in that time must get a change time other than `metadata`'s.
+    /// `now` tells the current time, as for [`open`](Self::open).
     pub fn encoded_keeper(
         &self,
         path: &Path,
         metadata: &Metadata,
         encoding: Encoding,
+        now: impl FnOnce() -> SystemTime,
     ) -> Option<EncodedKeeper> {
         let identity = Identity::of(metadata);
-        if identity.size > MAX_ENCODED_SOURCE || !identity.settled() {
+        if identity.size > MAX_ENCODED_SOURCE || !identity.settled(now()) {
             return None;
         }
         // Compressed output can pass its source by a few bytes of framing.
@@ -330,16 +339,19 @@ mod tests {
 
     use super::*;
 
-    fn open(cache: &SmallFiles, path: &Path) -> Vec<u8> {
+    /// Opens `path` through `cache` at the time `now`, expecting its bytes in memory.
+    fn open(cache: &SmallFiles, path: &Path, now: SystemTime) -> Vec<u8> {
         let metadata = std::fs::metadata(path).expect("stat");
-        match cache.open(path, &metadata).expect("open") {
+        match cache.open(path, &metadata, || now).expect("open") {
             Content::Memory(bytes) => bytes.to_vec(),
             _ => panic!("a small file was not read into memory"),
         }
     }
 
-    fn settle() {
-        std::thread::sleep(SETTLE + Duration::from_millis(100));
+    /// A time at which every file written so far has settled, so that the tests need not
+    /// wait [`SETTLE`] for it (the margin covers a file system's coarser clock).
+    fn settled() -> SystemTime {
+        SystemTime::now() + SETTLE + Duration::from_millis(100)
     }
 
     #[test]
@@ -348,12 +360,12 @@ mod tests {
         let path = dir.path().join("a.txt");
         let cache = SmallFiles::default();
         std::fs::write(&path, "one").expect("write");
-        settle();
-        assert_eq!(open(&cache, &path), b"one");
+        assert_eq!(open(&cache, &path, settled()), b"one");
         assert_eq!(cache.lock().map.len(), 1, "a settled file is kept");
         // Same length, written in place right away: only the change time tells.
         std::fs::write(&path, "two").expect("write");
-        assert_eq!(open(&cache, &path), b"two");
+        // Read at the real time: changed moments ago.
+        assert_eq!(open(&cache, &path, SystemTime::now()), b"two");
         assert!(
             cache.lock().map.is_empty(),
             "the stale entry is dropped, the fresh one not kept"
@@ -362,7 +374,7 @@ mod tests {
         let other = dir.path().join("b.txt");
         std::fs::write(&other, "six").expect("write");
         std::fs::rename(&other, &path).expect("rename");
-        assert_eq!(open(&cache, &path), b"six");
+        assert_eq!(open(&cache, &path, settled()), b"six");
     }
 
     #[test]
@@ -371,7 +383,7 @@ mod tests {
         let path = dir.path().join("fresh.txt");
         std::fs::write(&path, "new").expect("write");
         let cache = SmallFiles::default();
-        assert_eq!(open(&cache, &path), b"new");
+        assert_eq!(open(&cache, &path, SystemTime::now()), b"new");
         assert!(cache.lock().map.is_empty());
     }
 
@@ -382,7 +394,10 @@ mod tests {
         std::fs::write(&path, vec![7u8; MAX_LEN as usize + 1]).expect("write");
         let metadata = std::fs::metadata(&path).expect("stat");
         let cache = SmallFiles::default();
-        assert!(matches!(cache.open(&path, &metadata), Ok(Content::File(_))));
+        assert!(matches!(
+            cache.open(&path, &metadata, SystemTime::now),
+            Ok(Content::File(_))
+        ));
         assert!(cache.lock().map.is_empty());
     }
 
@@ -397,9 +412,9 @@ mod tests {
                 path
             })
             .collect();
-        settle();
+        let later = settled();
         for (i, path) in paths.iter().enumerate() {
-            assert_eq!(open(&cache, path), i.to_string().as_bytes());
+            assert_eq!(open(&cache, path, later), i.to_string().as_bytes());
         }
         assert_eq!(cache.lock().map.len(), MAX_ENTRIES);
         let bytes: usize = cache.lock().map.values().map(|e| e.bytes.len()).sum();
@@ -418,9 +433,9 @@ mod tests {
                 path
             })
             .collect();
-        settle();
+        let later = settled();
         for path in &paths {
-            open(&cache, path);
+            open(&cache, path, later);
         }
         let entries = cache.lock();
         assert!(entries.bytes <= MAX_BYTES, "{} bytes kept", entries.bytes);
@@ -432,14 +447,14 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("app.js");
         std::fs::write(&path, "x".repeat(2000)).expect("write");
-        settle();
+        let later = settled();
         let cache = SmallFiles::default();
         let metadata = std::fs::metadata(&path).expect("stat");
         assert!(cache.encoded(&path, &metadata, Encoding::Gzip).is_none());
-        let keeper = cache.encoded_keeper(&path, &metadata, Encoding::Gzip);
+        let keeper = cache.encoded_keeper(&path, &metadata, Encoding::Gzip, || later);
         // One answer at a time makes a file's output for a coding; the others just stream.
         assert!(cache
-            .encoded_keeper(&path, &metadata, Encoding::Gzip)
+            .encoded_keeper(&path, &metadata, Encoding::Gzip, || later)
             .is_none());
         keeper
             .expect("a keeper")
@@ -466,19 +481,19 @@ mod tests {
         std::fs::write(&fresh, "x".repeat(2000)).expect("write");
         let metadata = std::fs::metadata(&fresh).expect("stat");
         assert!(cache
-            .encoded_keeper(&fresh, &metadata, Encoding::Gzip)
+            .encoded_keeper(&fresh, &metadata, Encoding::Gzip, SystemTime::now)
             .is_none());
         let large = dir.path().join("large.js");
         std::fs::write(&large, vec![b'x'; MAX_ENCODED_SOURCE as usize + 1]).expect("write");
         let changing = dir.path().join("changing.js");
         std::fs::write(&changing, "x".repeat(2000)).expect("write");
-        settle();
+        let later = settled();
         let metadata = std::fs::metadata(&large).expect("stat");
         assert!(cache
-            .encoded_keeper(&large, &metadata, Encoding::Gzip)
+            .encoded_keeper(&large, &metadata, Encoding::Gzip, || later)
             .is_none());
         let metadata = std::fs::metadata(&changing).expect("stat");
-        let keeper = cache.encoded_keeper(&changing, &metadata, Encoding::Gzip);
+        let keeper = cache.encoded_keeper(&changing, &metadata, Encoding::Gzip, || later);
         std::fs::write(&changing, "z".repeat(2000)).expect("write");
         keeper
             .expect("a keeper")
@@ -498,10 +513,10 @@ mod tests {
                 path
             })
             .collect();
-        settle();
+        let later = settled();
         let keeper = |path: &PathBuf| {
             let metadata = std::fs::metadata(path).expect("stat");
-            cache.encoded_keeper(path, &metadata, Encoding::Brotli)
+            cache.encoded_keeper(path, &metadata, Encoding::Brotli, || later)
         };
         let mut keepers: Vec<EncodedKeeper> = paths.iter().filter_map(keeper).collect();
         assert_eq!(

@@ -1,0 +1,111 @@
+//! HTTP/2: with prior knowledge (h2c) on the plain port and by ALPN over TLS, the same answers
+//! and log lines as HTTP/1.1, and 100 streams at once on one connection.
+
+use crate::support;
+
+use std::process::Command;
+
+use crate::support::tls::{
+    assert_static_answers, client, make_cert, many_streams, runtime, send_h2c, site,
+};
+use crate::support::Serveur;
+use rustls::pki_types::ServerName;
+use rustls::version::TLS13;
+
+#[test]
+fn h2c_with_prior_knowledge_gets_the_same_answers_and_log_lines() {
+    let site = site();
+    let server = Serveur::start(site.path(), &[]);
+    assert_static_answers(|request| {
+        let (reply, version) = send_h2c(server.addr, request);
+        assert_eq!(version, http::Version::HTTP_2);
+        reply
+    });
+    server.wait_for_log("\"GET /a.txt HTTP/2.0\" 200 6");
+    server.wait_for_log("code 404, message File not found");
+    server.wait_for_log("\"GET /nope HTTP/2.0\" 404 ");
+    server.wait_for_log("\"HEAD /a.txt HTTP/2.0\" 200 0");
+    server.wait_for_log("\"GET /a.txt HTTP/2.0\" 304 0");
+}
+
+#[test]
+fn curl_with_http2_prior_knowledge_speaks_h2c() {
+    let site = site();
+    let server = Serveur::start(site.path(), &[]);
+    let url = format!("http://127.0.0.1:{}/a.txt", server.port());
+    let output = Command::new("curl")
+        .args([
+            "-sS",
+            "--http2-prior-knowledge",
+            "-w",
+            "\n%{http_version}",
+            &url,
+        ])
+        .output()
+        .expect("the curl command is required for the HTTP/2 tests");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "hello\n\n2");
+}
+
+#[test]
+fn a_hundred_concurrent_streams_share_one_h2c_connection() {
+    let site = site();
+    let server = Serveur::start(site.path(), &[]);
+    let replies = runtime().block_on(async {
+        let tcp = tokio::net::TcpStream::connect(server.addr)
+            .await
+            .expect("connect");
+        many_streams(tcp, 100, "/a.txt").await
+    });
+    assert_eq!(replies.len(), 100);
+    assert!(replies
+        .iter()
+        .all(|r| r.status == 200 && r.text() == "hello\n"));
+}
+
+#[test]
+fn a_hundred_concurrent_streams_share_one_tls_connection() {
+    let site = site();
+    let pki = tempfile::tempdir().expect("tempdir");
+    let (cert, _) = make_cert(pki.path(), "ec", "ec");
+    let key = pki.path().join("ec.key");
+    let server = Serveur::start(
+        site.path(),
+        &[
+            "--tls-cert",
+            cert.to_str().expect("utf-8"),
+            "--tls-key",
+            key.to_str().expect("utf-8"),
+        ],
+    );
+    let connector = client(&cert, &[b"h2"], &[&TLS13]);
+    let replies = runtime().block_on(async {
+        let tcp = tokio::net::TcpStream::connect(server.addr)
+            .await
+            .expect("connect");
+        let name = ServerName::try_from("localhost").expect("name");
+        let tls = connector.connect(name, tcp).await.expect("handshake");
+        assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+        many_streams(tls, 100, "/sub/b.html").await
+    });
+    assert!(replies
+        .iter()
+        .all(|r| r.status == 200 && r.text() == "<p>b</p>"));
+}
+
+#[test]
+fn protocol_http_1_0_turns_http2_off() {
+    let site = site();
+    let server = Serveur::start(site.path(), &["-p", "HTTP/1.0", "--tls-self-signed"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let connect = format!("127.0.0.1:{}", server.port());
+    let out = support::tls::openssl(
+        dir.path(),
+        &["s_client", "-connect", &connect, "-alpn", "h2,http/1.1"],
+    );
+    assert!(String::from_utf8_lossy(&out).contains("ALPN protocol: http/1.1"));
+}

@@ -1,0 +1,40 @@
+//! serveur's integration tests, as one test binary (ripgrep's layout): one module per topic,
+//! sharing [`support`] (the real `serveur` binary started on port 0, clients, fixtures) and
+//! [`fastcgi_apps`] (real FastCGI applications). One binary links the crate and compiles the
+//! helpers once, rather than once per topic. Run one topic with `cargo test --test it TOPIC::`.
+
+mod fastcgi_apps;
+mod support;
+
+mod accept_backoff;
+mod access_log;
+mod cgi;
+mod cgi_examples;
+mod cgi_lifecycle;
+mod cgi_paths;
+mod cli;
+mod client_left;
+mod connection;
+mod downloads;
+mod downloads_encoding;
+mod downloads_headers;
+mod examples;
+mod fastcgi;
+mod fastcgi_resilience;
+mod http2;
+mod library;
+mod listing;
+mod malformed;
+mod network;
+mod over_tls_and_h2;
+mod python_compat;
+mod python_differences;
+mod redbot;
+mod redirects;
+mod request_admission;
+mod smoke;
+mod static_files;
+mod symlinks;
+mod tls;
+mod tls_flags;
+mod zero_copy;

@@ -1,0 +1,208 @@
+//! The `serveur` binary (and CPython's `http.server`, the reference) as a test starts it: on
+//! 127.0.0.1 port 0, its startup line read for the port, its log collected, killed when the
+//! test lets go of it.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::fixture::write_script;
+use super::process::spawn_piped;
+use super::WAIT;
+
+/// A running `serveur` process, killed when dropped.
+pub struct Serveur {
+    child: Child,
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    /// The startup line it printed.
+    pub startup_line: String,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Serveur {
+    /// Starts `serveur -b 127.0.0.1 ARGS... 0` serving `dir`.
+    pub fn start(dir: &Path, args: &[&str]) -> Serveur {
+        Self::start_with(dir, "127.0.0.1", args)
+    }
+
+    /// Starts `serveur -b BIND ARGS... 0` serving `dir`.
+    pub fn start_with(dir: &Path, bind: &str, args: &[&str]) -> Serveur {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_serveur"));
+        command
+            .arg("-d")
+            .arg(dir)
+            .args(["-b", bind])
+            .args(args)
+            .arg("0");
+        Self::spawn(command)
+    }
+
+    /// Starts the binary with exactly `command`'s arguments (which must make it listen).
+    pub fn spawn(mut command: Command) -> Serveur {
+        let mut child = spawn_piped(&mut command);
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut startup_line = String::new();
+        stdout
+            .read_line(&mut startup_line)
+            .expect("read startup line");
+        let startup_line = startup_line.trim_end().to_owned();
+        let port = startup_port(&startup_line);
+        let host = startup_line
+            .strip_prefix("Serving HTTP on ")
+            .or_else(|| startup_line.strip_prefix("Serving HTTPS on "))
+            .and_then(|rest| rest.split(' ').next())
+            .expect("host in startup line");
+        let ip = if host == "0.0.0.0" { "127.0.0.1" } else { host };
+        let addr = SocketAddr::new(ip.parse().expect("ip"), port);
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&log);
+        let stderr = child.stderr.take().expect("stderr");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().expect("log lock").push(line);
+            }
+        });
+        // Keep stdout drained so later prints (the Ctrl+C message) never block the server.
+        let out_sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                out_sink
+                    .lock()
+                    .expect("log lock")
+                    .push(format!("stdout: {line}"));
+            }
+        });
+        Serveur {
+            child,
+            addr,
+            startup_line,
+            log,
+        }
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Every line the server has written to stderr so far (and stdout lines after the first,
+    /// prefixed `stdout: `).
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().expect("log lock").clone()
+    }
+
+    /// Waits until a log line containing `needle` appears, and returns it.
+    pub fn wait_for_log(&self, needle: &str) -> String {
+        wait_for_line(needle, || self.log())
+    }
+
+    /// Sends a signal (e.g. `"INT"`, `"TERM"`) to the process.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit and returns its exit code.
+    pub fn wait_exit(&mut self) -> i32 {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status.code().unwrap_or(-1);
+            }
+            assert!(Instant::now() < deadline, "serveur did not exit");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Serveur {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits until one of the `lines` (read again and again) contains `needle`, and returns it;
+/// fails the test after [`WAIT`], showing them.
+pub fn wait_for_line(needle: &str, lines: impl Fn() -> Vec<String>) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(line) = lines().into_iter().find(|l| l.contains(needle)) {
+            return line;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no line containing {needle:?} in {:#?}",
+            lines()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A `Command` running the `serveur` binary with no arguments yet, for [`Serveur::spawn`] and
+/// [`run_to_exit`].
+pub fn serveur_command() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_serveur"))
+}
+
+/// The port a startup line (`Serving HTTP on HOST port PORT (...) ...`) announces.
+pub fn startup_port(line: &str) -> u16 {
+    line.split(" port ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in startup line {line:?}"))
+}
+
+/// CPython 3.13's interpreter under pyenv; fails the test loudly when it is missing.
+pub fn python313() -> std::path::PathBuf {
+    let home = std::env::var_os("HOME").expect("HOME is set");
+    let python = Path::new(&home).join(".pyenv/versions/3.13.0/bin/python3");
+    assert!(
+        python.is_file(),
+        "CPython 3.13 is needed for these tests and is missing at {} \
+         (install it with `pyenv install 3.13.0`)",
+        python.display()
+    );
+    python
+}
+
+/// `python3.13 -m http.server` on `dir`, port 0, its stdout unbuffered so the startup line
+/// arrives at once.
+pub fn start_python(dir: &Path) -> Serveur {
+    let mut command = Command::new(python313());
+    command
+        .args(["-u", "-m", "http.server", "-b", "127.0.0.1", "-d"])
+        .arg(dir)
+        .arg("0");
+    let server = Serveur::spawn(command);
+    assert!(
+        server
+            .startup_line
+            .starts_with("Serving HTTP on 127.0.0.1 port "),
+        "{}",
+        server.startup_line
+    );
+    server
+}
+
+/// A temporary tree holding one executable script at `relative`, served with `args`.
+pub fn serve_script(relative: &str, source: &str, args: &[&str]) -> (tempfile::TempDir, Serveur) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_script(dir.path(), relative, source);
+    let server = Serveur::start(dir.path(), args);
+    (dir, server)
+}
