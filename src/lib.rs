@@ -55,6 +55,7 @@
 // writes: `response` (the answer builders), `fastcgi` (the `--fastcgi` pattern and address
 // types) and `safe_path` (the URL-to-file resolution a hand-written file handler needs, as
 // `examples/files.rs` shows). Everything else is an implementation detail.
+mod access_log;
 mod body;
 mod cgi;
 pub mod fastcgi;
@@ -69,7 +70,8 @@ mod server;
 mod static_files;
 mod status_text;
 
-pub use body::{Body, RequestBody};
+pub use access_log::AccessLog;
+pub use body::Body;
 pub use bytes;
 pub use cgi::{Cgi, PASSED_ENV};
 pub use fastcgi::FastCgi;
@@ -78,8 +80,8 @@ pub use handler::{
     NoHooks, Request, Response, SharedHandler,
 };
 pub use http;
-pub use request::{Form, FormField, RequestExt};
-pub use server::{stop_signal, AccessLog, ConnectionInfo, Protocol, Server, StopSignal};
+pub use request::{ConnectionInfo, Form, FormField, RequestBody, RequestExt};
+pub use server::{stop_signal, Protocol, Server, StopSignal};
 pub use static_files::StaticFiles;
 
 pub use server::{TlsConfig, TlsError};

@@ -3,20 +3,27 @@
 //! the access-log "code N, message M" line look exactly like CPython's everywhere.
 
 use std::cell::RefCell;
+use std::future::Future;
 use std::io;
+use std::pin::Pin;
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use http::header::{HeaderValue, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
-use http::StatusCode;
+use http::{Method, StatusCode};
 use http_body::Frame;
 use http_body_util::StreamBody;
 use hyper::ext::ReasonPhrase;
 
 use crate::body::Body;
-use crate::handler::Response;
 use crate::location::same_site;
 use crate::status_text::python_status_text;
+
+/// An HTTP response as a handler returns it: the `http` crate's type with serveur's body.
+pub type Response = http::Response<Body>;
+
+/// A boxed future of a [`Response`], what [`DynHandler`](crate::DynHandler) returns.
+pub type BoxResponseFuture<'a> = Pin<Box<dyn Future<Output = Response> + Send + 'a>>;
 
 /// `DEFAULT_ERROR_CONTENT_TYPE` of CPython's `http.server` (no space before `charset`).
 const ERROR_CONTENT_TYPE: &str = "text/html;charset=utf-8";
@@ -47,7 +54,7 @@ pub fn error(code: StatusCode) -> Response {
 /// malformed request) add `Connection: close` with [`closing`].
 ///
 /// ```
-/// use http::StatusCode;
+/// use http::{Method, StatusCode};
 /// let resp = serveur::response::error_with(StatusCode::NOT_FOUND, "File not found",
 ///     "Nothing matches the given URI");
 /// assert_eq!(resp.status(), 404);
@@ -251,3 +258,38 @@ where
         .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
 }
+
+/// CPython's `501 Unsupported method ('X')`.
+///
+/// ```
+/// let resp = serveur::response::unsupported_method(&http::Method::PUT);
+/// assert_eq!(resp.status(), 501);
+/// ```
+pub fn unsupported_method(method: &Method) -> Response {
+    let (_, explain) = python_status_text(501);
+    let message = format!("Unsupported method ('{}')", method.as_str());
+    error_with(StatusCode::NOT_IMPLEMENTED, &message, explain)
+}
+
+/// What a handler whose client has left answers: no response at all. The connection finds
+/// this marker on it and ends without writing a byte, by handing hyper this error (HTTP/1 has
+/// no other way to answer nothing; nginx closes the same way).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ClientLeft;
+
+impl ClientLeft {
+    /// The marked non-response.
+    pub(crate) fn response() -> Response {
+        let mut response = Response::new(Body::empty());
+        response.extensions_mut().insert(ClientLeft);
+        response
+    }
+}
+
+impl std::fmt::Display for ClientLeft {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the client left before its response")
+    }
+}
+
+impl std::error::Error for ClientLeft {}

@@ -13,6 +13,16 @@ use std::path::{Path, PathBuf};
 
 use percent_encoding::percent_decode;
 
+/// The request path after CPython's `//` collapsing (gh-87389: a leading `//x` would be read as
+/// a host by the client following a redirect).
+pub(crate) fn collapse_leading_slashes(path: &str) -> &str {
+    if path.starts_with("//") {
+        &path[path.len() - path.trim_start_matches('/').len() - 1..]
+    } else {
+        path
+    }
+}
+
 /// A request path split into decoded segments, with `.` and `..` already resolved.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UrlPath {
@@ -34,6 +44,16 @@ impl UrlPath {
     /// assert!(UrlPath::parse("/../../etc/passwd").segments() == [b"etc".to_vec(), b"passwd".to_vec()]);
     /// ```
     pub fn parse(path: &str) -> UrlPath {
+        UrlPath::parse_collapsed(path)
+    }
+
+    /// A request's path as every handler routes it: leading slashes collapsed to one
+    /// ([`collapse_leading_slashes`]), then [`parse`](UrlPath::parse)d.
+    pub(crate) fn of_request(path: &str) -> UrlPath {
+        UrlPath::parse_collapsed(collapse_leading_slashes(path))
+    }
+
+    fn parse_collapsed(path: &str) -> UrlPath {
         let path = path.split(['?', '#']).next().unwrap_or("");
         let trailing_slash = path.trim_end().ends_with('/');
         let decoded: Vec<u8> = percent_decode(path.as_bytes()).collect();
@@ -222,6 +242,13 @@ impl Root {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn leading_slashes_collapse_to_one() {
+        assert_eq!(collapse_leading_slashes("//evil.com/x"), "/evil.com/x");
+        assert_eq!(collapse_leading_slashes("///a"), "/a");
+        assert_eq!(collapse_leading_slashes("/a//b"), "/a//b");
+    }
 
     fn segs(p: &str) -> Vec<String> {
         UrlPath::parse(p)

@@ -20,10 +20,10 @@ use tokio::sync::Semaphore;
 
 use crate::gateway::{locate, matching_dir, Located, ScriptPath};
 use crate::handler::{Handler, Request, Response, SharedHandler};
-use crate::location::{add_slash, collapse_leading_slashes};
+use crate::location::add_slash;
 use crate::py_repr::py_repr;
 use crate::response::{error_with, redirect};
-use crate::safe_path::{Root, UrlPath};
+use crate::safe_path::{collapse_leading_slashes, Root, UrlPath};
 use crate::status_text::python_status_text;
 
 pub use spawn::PASSED_ENV;

@@ -21,9 +21,10 @@ use crate::gateway::{
     ScriptPath, ScriptReply,
 };
 use crate::handler::{Request, Response};
+use crate::request::departure::Departure;
+use crate::request::ConnectionInfo;
 use crate::response::error;
-use crate::server::departure::{ClientLeft, Departure};
-use crate::server::ConnectionInfo;
+use crate::response::ClientLeft;
 
 /// Runs `script` for `req` and answers with what it writes.
 pub(super) async fn run(cgi: &Cgi, req: Request, script: ScriptPath) -> Response {
@@ -91,7 +92,7 @@ async fn start(
     info: Option<&ConnectionInfo>,
     body: crate::RequestBody,
     script: &ScriptPath,
-    departure: &mut Departure,
+    departure: &mut Departure<'_>,
 ) -> Result<Running, Response> {
     let log = ScriptLog {
         log: info.map(|i| i.log.clone()).unwrap_or_default(),

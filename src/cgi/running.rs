@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{timeout_at, Instant};
 
 use super::spawn::ProcessGroup;
-use crate::server::AccessLog;
+use crate::access_log::AccessLog;
 
 /// How much of the body is read at a time: a pipe holds 64 KiB on Linux.
 const READ_CHUNK: usize = 64 * 1024;

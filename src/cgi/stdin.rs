@@ -13,7 +13,7 @@ use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use tokio::process::ChildStdin;
 use tokio::task::JoinHandle;
 
-use crate::body::RequestBody;
+use crate::request::RequestBody;
 
 /// The request body, ready to become a script's stdin.
 pub enum Input {

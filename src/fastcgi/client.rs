@@ -26,7 +26,8 @@ use tokio::time::timeout;
 use super::log::{RequestLog, StderrLines};
 use super::pool::{Connection, Pool};
 use super::record::{self, EndRequest, Kind, ProtocolError, Record, ROLE_RESPONDER};
-use crate::body::{Body, RequestBody};
+use crate::body::Body;
+use crate::request::RequestBody;
 
 /// Every request on a connection has this id: one request at a time per connection, as nginx
 /// does (§3.3 allows multiplexing, which php-fpm does not implement).

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::pool::Pool;
-use crate::server::AccessLog;
+use crate::access_log::AccessLog;
 
 /// The longest stderr line logged whole; longer ones are logged in pieces.
 const MAX_STDERR_LINE: usize = 8 * 1024;

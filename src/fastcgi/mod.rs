@@ -28,7 +28,6 @@ use std::time::Duration;
 use crate::gateway::script_path::url_name;
 use crate::gateway::{locate, Located, ScriptPath};
 use crate::handler::{Handler, Request, Response, SharedHandler};
-use crate::location::collapse_leading_slashes;
 use crate::safe_path::{Root, UrlPath};
 
 pub use pool::Address;
@@ -216,7 +215,7 @@ impl FastCgi {
 
     /// Answers `req`.
     async fn serve(&self, req: Request) -> Response {
-        let url = UrlPath::parse(collapse_leading_slashes(req.uri().path()));
+        let url = UrlPath::of_request(req.uri().path());
         match self.script(&url) {
             Some(script) => respond::run(self, req, script).await,
             None => self.fallback.handle(req).await,

@@ -20,7 +20,7 @@ use crate::gateway::{
 };
 use crate::handler::{Request, Response};
 use crate::response::error;
-use crate::server::departure::ClientLeft;
+use crate::response::ClientLeft;
 
 /// Runs `script` for `req` on `fcgi`'s application and answers with what it writes.
 pub(super) async fn run(fcgi: &FastCgi, req: Request, script: ScriptPath) -> Response {

@@ -15,7 +15,7 @@ use super::client::{self, Output, Stdin};
 use super::log::RequestLog;
 use super::record::{self, EndRequest, Kind, Record};
 use super::*;
-use crate::server::AccessLog;
+use crate::access_log::AccessLog;
 
 #[test]
 fn patterns_are_an_extension_or_a_prefix() {

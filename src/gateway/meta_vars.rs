@@ -15,7 +15,7 @@ use http::request::Parts;
 use http::{HeaderName, Version};
 
 use super::script_path::ScriptPath;
-use crate::server::ConnectionInfo;
+use crate::request::ConnectionInfo;
 
 /// `SERVER_SOFTWARE`, the same product token as the `Server` header.
 const SERVER_SOFTWARE: &str = concat!("serveur/", env!("CARGO_PKG_VERSION"));
@@ -313,8 +313,8 @@ mod tests {
             tls: true,
             log: crate::AccessLog::off(),
             top_handler: None,
-            parsed: Default::default(),
-            files: None,
+            socket: Default::default(),
+            server: crate::request::ServerSide::new(std::sync::Arc::new(())),
         };
         let v = vars_from(request, Some(&connection));
         assert_eq!(v.get("REMOTE_ADDR"), Some(&b"192.0.2.7"[..]));

@@ -10,11 +10,11 @@ use http::{StatusCode, Version};
 use std::sync::Arc;
 
 use super::script_response::ResponseHead;
-use crate::body::{Body, RequestBody};
+use crate::body::Body;
 use crate::handler::{DynHandler, Handler, Request, Response};
+use crate::request::departure::Departure;
+use crate::request::{ConnectionInfo, RequestBody};
 use crate::response::error;
-use crate::server::departure::Departure;
-use crate::server::ConnectionInfo;
 
 /// Marks the request a local redirect made: §6.2.2 allows one, and it must not redirect again.
 #[derive(Clone, Copy)]
@@ -27,9 +27,9 @@ pub(crate) fn departure(
     connection: Option<&ConnectionInfo>,
     version: Version,
     ignore_abort: bool,
-) -> Departure {
+) -> Departure<'_> {
     match connection {
-        Some(info) if !ignore_abort => info.departure(version),
+        Some(info) if !ignore_abort => Departure::of(info, version),
         _ => Departure::never(),
     }
 }
@@ -86,7 +86,7 @@ pub async fn redirect_locally(
     };
     req.extensions_mut().insert(Redirected);
     match top {
-        Some(top) => top.handle(req).await,
+        Some(top) => top(req).await,
         // Boxed (type-erased): `here` may redirect again, refused above.
         None => here.handle_boxed(req).await,
     }

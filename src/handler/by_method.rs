@@ -23,7 +23,7 @@ use http_body::Body as _;
 
 use super::{Handler, Request, Response};
 use crate::body::Body;
-use crate::static_files::unsupported_method;
+use crate::response::unsupported_method;
 
 /// A handler that answers each HTTP method with the hook registered for it.
 ///

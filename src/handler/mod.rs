@@ -3,25 +3,16 @@
 //! never has to decide what a reply looks like.
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 mod by_method;
 mod mount;
 
-use crate::body::{Body, RequestBody};
-
 pub use by_method::{by_method, ByMethod, Hook, Hooked, Hooks, NoHooks};
 pub use mount::Mount;
 
-/// An HTTP request as a handler sees it: the `http` crate's type with serveur's body.
-///
-/// A request from a client carries its [`ConnectionInfo`](crate::ConnectionInfo) with its body
-/// ([`RequestExt::connection`](crate::RequestExt::connection)).
-pub type Request = http::Request<RequestBody>;
-
-/// An HTTP response as a handler returns it: the `http` crate's type with serveur's body.
-pub type Response = http::Response<Body>;
+pub use crate::request::Request;
+pub use crate::response::{BoxResponseFuture, Response};
 
 /// Something that answers requests.
 ///
@@ -44,9 +35,6 @@ pub trait Handler: Send + Sync + 'static {
     fn handle(&self, req: Request) -> impl Future<Output = Response> + Send;
 }
 
-/// A boxed future returned by [`DynHandler`].
-pub type BoxResponseFuture<'a> = Pin<Box<dyn Future<Output = Response> + Send + 'a>>;
-
 /// The object-safe form of [`Handler`], implemented for every handler, so that handlers of
 /// different types can be composed (see [`SharedHandler`]).
 pub trait DynHandler: Send + Sync + 'static {
@@ -68,11 +56,6 @@ impl SharedHandler {
     /// Wraps `handler`.
     pub fn new(handler: impl Handler) -> Self {
         SharedHandler(Arc::new(handler))
-    }
-
-    /// Shares a handler already behind an `Arc`.
-    pub(crate) fn from_arc(handler: Arc<impl Handler>) -> Self {
-        SharedHandler(handler)
     }
 }
 

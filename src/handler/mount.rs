@@ -4,7 +4,6 @@
 //! `/cgi-bin`: no spelling of a path slips past its mount.
 
 use super::{Handler, Request, Response, SharedHandler};
-use crate::location::collapse_leading_slashes;
 use crate::safe_path::UrlPath;
 
 /// Routes requests by path prefix.
@@ -52,7 +51,7 @@ impl Mount {
     }
 
     fn route(&self, path: &str) -> &SharedHandler {
-        let url = UrlPath::parse(collapse_leading_slashes(path));
+        let url = UrlPath::of_request(path);
         self.routes
             .iter()
             .find(|(prefix, _)| url.segments().starts_with(prefix))

@@ -6,8 +6,7 @@
 use bytes::Bytes;
 use http::StatusCode;
 
-use crate::handler::Response;
-use crate::response::{error, error_with};
+use crate::response::{error, error_with, Response};
 use crate::status_text::python_status_text;
 
 /// The fields of a submitted form, in the order they were sent.

@@ -3,6 +3,9 @@
 //! handler otherwise writes by hand: query pairs, a body read with a size limit, form fields.
 //! Every failure is already the Python-style error response to send back.
 
+mod body;
+mod connection;
+pub(crate) mod departure;
 mod form;
 
 use std::borrow::Cow;
@@ -14,11 +17,18 @@ use http::StatusCode;
 use http_body::Body as _;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
-use crate::handler::{Request, Response};
-use crate::response::error;
-use crate::server::ConnectionInfo;
+use crate::response::{error, Response};
 
+pub use body::RequestBody;
+pub use connection::ConnectionInfo;
+pub(crate) use connection::{ServerSide, TopHandler};
 pub use form::{Form, FormField};
+
+/// An HTTP request as a handler sees it: the `http` crate's type with serveur's body.
+///
+/// A request from a client carries its [`ConnectionInfo`] with its body
+/// ([`RequestExt::connection`]).
+pub type Request = http::Request<RequestBody>;
 
 /// Helpers on [`Request`]; bring them in with `use serveur::RequestExt`.
 ///
@@ -127,5 +137,5 @@ impl RequestExt for Request {
 /// Only [`Request`] implements [`RequestExt`], so methods can be added without breaking anyone.
 mod sealed {
     pub trait Sealed {}
-    impl Sealed for crate::handler::Request {}
+    impl Sealed for super::Request {}
 }

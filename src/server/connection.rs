@@ -3,7 +3,6 @@
 //! responses get the `Server` header and the protocol version, and bodies get their access-log
 //! line.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use http::header::{HeaderValue, CONNECTION, SERVER};
@@ -15,76 +14,43 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::access_log::{AccessLog, Entry, LoggedBody};
 use super::admission;
-use super::departure::{ClientLeft, Departure};
-use super::malformed::{self, Guard, Parsed, Peer};
+use super::logged_body::{Entry, LoggedBody};
+use super::malformed::{self, Guard, Parsed};
 use super::read_ahead::ReadAhead;
 use super::zero_copy::FileSending;
 use super::Protocol;
-use crate::body::RequestBody;
-use crate::handler::{Handler, Request, SharedHandler};
-use crate::response::ErrorMessage;
+use crate::handler::{Handler, Request};
+use crate::request::{ConnectionInfo, RequestBody};
+use crate::response::{ClientLeft, ErrorMessage};
 
 /// `Server:` as sent on every response, like CPython's `SimpleHTTP/0.6 Python/3.x`.
 pub(super) const SERVER_NAME: &str = concat!("serveur/", env!("CARGO_PKG_VERSION"));
 
-/// Facts about the connection a request arrived on, carried by the request's body
-/// ([`RequestExt::connection`](crate::RequestExt::connection)).
-///
-/// ```
-/// # fn f(req: &serveur::Request) {
-/// use serveur::RequestExt;
-/// if let Some(info) = req.connection() {
-///     println!("{} asked on {}", info.peer, info.local);
-/// }
-/// # }
-/// ```
-#[derive(Clone)]
-pub struct ConnectionInfo {
-    /// The client's address (IPv4-mapped IPv6 addresses shown as IPv4).
-    pub peer: SocketAddr,
-    /// The server's address the client connected to.
-    pub local: SocketAddr,
-    /// Whether the connection is TLS.
-    pub tls: bool,
-    /// The server's log, for handlers that have something to say (a CGI script's stderr).
-    pub log: AccessLog,
-    /// The handler the server serves, for a request a handler makes anew (a gateway's local
-    /// redirect, RFC 3875 §6.2.2), which must be routed as the client's would be.
-    pub(crate) top_handler: Option<SharedHandler>,
+/// What the server keeps about a connection, in its [`ConnectionInfo`] where only `server/`
+/// can open it ([`ServerSide`](crate::request::ServerSide)).
+pub(super) struct ConnectionState {
     /// The connection's counters, which each response's body reports to when it is done.
-    pub(crate) parsed: Parsed,
+    pub(super) parsed: Parsed,
     /// How HTTP/1 responses' files are sent, when the connection's IO is a
     /// [`ZeroCopy`](super::zero_copy::ZeroCopy).
-    pub(crate) files: Option<FileSending>,
+    pub(super) files: Option<FileSending>,
 }
 
-impl ConnectionInfo {
-    /// A watch for the client's leaving while `version`'s request waits on a script (see
-    /// [`departure`](super::departure)). HTTP/2 needs none: hyper drops the handler's future
-    /// when the client resets the stream or closes the connection.
-    pub(crate) fn departure(&self, version: Version) -> Departure {
-        if version > Version::HTTP_11 {
-            return Departure::never();
-        }
-        Departure::of(self.parsed.clone())
-    }
-}
-
-impl std::fmt::Debug for ConnectionInfo {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConnectionInfo")
-            .field("peer", &self.peer)
-            .field("local", &self.local)
-            .field("tls", &self.tls)
-            .finish_non_exhaustive()
+impl ConnectionState {
+    /// The state of a connection the server made. Every `ConnectionInfo` a server hands its
+    /// handlers carries one; a handler cannot make another.
+    pub(super) fn of(info: &ConnectionInfo) -> &ConnectionState {
+        info.server
+            .get()
+            .expect("a connection made by the server carries its state")
     }
 }
 
 /// Serves requests on `io` until the client leaves or the connection is shut down, counting
-/// in `info.parsed` the requests that reach the service. `info.files` is given when `io` is a
-/// [`ZeroCopy`](super::zero_copy::ZeroCopy), and prepares HTTP/1 responses' files for it.
+/// in its [`ConnectionState`]'s `parsed` the requests that reach the service. The state's
+/// `files` is given when `io` is a [`ZeroCopy`](super::zero_copy::ZeroCopy), and prepares
+/// HTTP/1 responses' files for it.
 ///
 /// Each request costs two clones of the connection's one `Arc` (its future's and its body's),
 /// and one of the handler's: atomic operations are among the dearest instructions here.
@@ -101,17 +67,18 @@ where
     H: Handler,
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let peer = Peer {
-        client: info.peer.ip(),
-        log: info.log.clone(),
-        version: protocol.status_version(),
-    };
-    let io = Guard::new(ReadAhead::new(io), info.parsed.clone(), peer);
     let info = Arc::new(info);
+    let parsed = ConnectionState::of(&info).parsed.clone();
+    let io = Guard::new(
+        ReadAhead::new(io),
+        parsed.clone(),
+        Arc::clone(&info),
+        protocol.status_version(),
+    );
     let service = service_fn(move |req: http::Request<Incoming>| {
-        info.parsed.bump(req.version());
+        parsed.bump(req.version());
         if !req.body().is_end_stream() {
-            info.parsed.note_body();
+            parsed.note_body();
         }
         let keep_alive_10 = req.version() == Version::HTTP_10 && asks_keep_alive(&req);
         let handler = Arc::clone(&handler);
@@ -171,7 +138,8 @@ where
                     .map(|m| m.0.clone()),
             });
             Ok::<_, ClientLeft>(response.map(|body| {
-                let body = match info.files.as_ref().filter(|_| by_regions) {
+                let files = ConnectionState::of(&info).files.as_ref();
+                let body = match files.filter(|_| by_regions) {
                     Some(files) => files.prepare(body),
                     None => body,
                 };

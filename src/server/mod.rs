@@ -2,11 +2,11 @@
 //! graceful stop. It knows handlers only through the [`Handler`] trait, and never decides what a
 //! response looks like.
 
-pub mod access_log;
 mod admission;
+mod by_regions;
 mod connection;
-pub(crate) mod departure;
 mod listener;
+mod logged_body;
 mod malformed;
 mod read_ahead;
 mod shutdown;
@@ -28,12 +28,14 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use access_log::AccessLog;
-pub use connection::ConnectionInfo;
 pub use shutdown::{stop_signal, StopSignal};
 pub use tls::{TlsConfig, TlsError};
 
-use crate::handler::{Handler, SharedHandler};
+use crate::access_log::AccessLog;
+use crate::handler::Handler;
+use crate::request::departure::SocketSlot;
+use crate::request::{ConnectionInfo, ServerSide, TopHandler};
+use connection::ConnectionState;
 use malformed::Parsed;
 
 /// The HTTP version a server speaks on HTTP/1 connections (`-p`).
@@ -177,7 +179,11 @@ impl Server {
             .as_ref()
             .map(|tls| tls.acceptor(self.protocol == Protocol::Http11));
         let handler = Arc::new(handler);
-        let top_handler = SharedHandler::from_arc(Arc::clone(&handler));
+        let top = Arc::clone(&handler);
+        let top_handler: TopHandler = Arc::new(move |req| {
+            let top = Arc::clone(&top);
+            Box::pin(async move { top.handle(req).await })
+        });
         // Every connection's task is tracked, from before its TLS handshake to its end, so the
         // stop can wait for them; the token tells their supervisors to finish.
         let tasks = TaskTracker::new();
@@ -218,32 +224,30 @@ impl Server {
             // Nagle's algorithm would hold a response's last small segment back until the
             // client's delayed ACK (up to 40 ms); failing to turn it off only costs latency.
             let _ = stream.set_nodelay(true);
-            // The socket's number, for a gateway to watch its client (`departure`); for TLS the
-            // TCP socket under it.
-            let parsed = Parsed::on_socket(std::os::fd::AsRawFd::as_raw_fd(&stream));
-            let info = ConnectionInfo {
-                peer: SocketAddr::new(peer.ip().to_canonical(), peer.port()),
-                local,
-                tls: acceptor.is_some(),
-                log: self.log.clone(),
-                top_handler: Some(top_handler.clone()),
-                parsed: parsed.clone(),
-                files: None,
-            };
-            let handler = Arc::clone(&handler);
+            let parsed = Parsed::default();
             let watch = supervisor::Watch {
                 parsed: parsed.clone(),
                 header_timeout: self.header_timeout,
                 stopping: stopping.clone().cancelled_owned(),
-                log: info.log.clone(),
-                client: info.peer.ip(),
+                log: self.log.clone(),
+                client: peer.ip().to_canonical(),
             };
+            // The socket's number, for a gateway to watch its client (`departure`); for TLS the
+            // TCP socket under it.
+            let socket = SocketSlot::open(std::os::fd::AsRawFd::as_raw_fd(&stream));
+            let info = |files| ConnectionInfo {
+                peer: SocketAddr::new(peer.ip().to_canonical(), peer.port()),
+                local,
+                tls: acceptor.is_some(),
+                log: self.log.clone(),
+                top_handler: Some(Arc::clone(&top_handler)),
+                socket,
+                server: ServerSide::new(Arc::new(ConnectionState { parsed, files })),
+            };
+            let handler = Arc::clone(&handler);
             let Some(acceptor) = acceptor.clone() else {
                 let (stream, files) = zero_copy::ZeroCopy::new(stream, &sendfile_demand);
-                let info = ConnectionInfo {
-                    files: Some(files),
-                    ..info
-                };
+                let info = info(Some(files));
                 let conn = connection::serve(&builder, stream, info, handler, self.protocol);
                 tasks.spawn(boxed(async move {
                     supervisor::run(conn, watch).await;
@@ -251,6 +255,7 @@ impl Server {
                 }));
                 continue;
             };
+            let info = info(None);
             // The handshake runs in the connection's own task.
             let builder = Arc::clone(&builder);
             let (protocol, timeout) = (self.protocol, self.handshake_timeout);

@@ -45,8 +45,8 @@ use hyper_util::server::graceful::GracefulConnection;
 use tokio::time::Instant;
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
-use super::access_log::AccessLog;
 use super::malformed::Parsed;
+use crate::access_log::AccessLog;
 
 /// CPython's line when its `timeout` fires while it waits for a request line
 /// (`handle_one_request` catching `TimeoutError`).

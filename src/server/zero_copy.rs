@@ -45,6 +45,7 @@ use rustix::net::{SendAncillaryBuffer, SendFlags};
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 
+use super::by_regions;
 use crate::body::Body;
 
 /// The longest placeholder, so the most one region sends: larger files are several regions.
@@ -117,9 +118,9 @@ impl FileSending {
     /// `body` as this connection sends it.
     pub(crate) fn prepare(&self, body: Body) -> Body {
         match self {
-            FileSending::ByRegions(regions) => body.sent_by_regions(regions),
+            FileSending::ByRegions(regions) => by_regions::send_by_regions(body, regions),
             FileSending::Copied(demand) => {
-                if body.gains_by_regions() && !demand.is_felt() {
+                if by_regions::gains(&body) && !demand.is_felt() {
                     demand.0.store(true, Ordering::Relaxed);
                 }
                 body
@@ -304,12 +305,12 @@ mod tests {
         assert!(!io.is_write_vectored());
         // ...a large one is still copied on this connection, and makes the next ones vectored.
         let body = files.prepare(file_body(16 * 1024));
-        assert!(body.gains_by_regions(), "the body stays a file to copy");
+        assert!(by_regions::gains(&body), "the body stays a file to copy");
         let (io, files) = ZeroCopy::new(stream().await, &demand);
         assert!(io.is_write_vectored());
         assert!(matches!(files, FileSending::ByRegions(_)));
         // (A body prepared for regions is no longer a file to copy.)
-        assert!(!files.prepare(file_body(16 * 1024)).gains_by_regions());
+        assert!(!by_regions::gains(&files.prepare(file_body(16 * 1024))));
     }
 
     #[test]

@@ -28,9 +28,8 @@ use http::{HeaderMap, Method, StatusCode};
 
 use crate::body::Body;
 use crate::handler::{Handler, Request, Response};
-use crate::location::collapse_leading_slashes;
-use crate::response::{error, error_with, redirect};
-use crate::safe_path::Root;
+use crate::response::{error, error_with, redirect, unsupported_method};
+use crate::safe_path::{collapse_leading_slashes, Root};
 use encoding::Coding;
 use lookup::{Outcome, Representation, Validators};
 use range::ByteRange;
@@ -345,11 +344,4 @@ impl Handler for StaticFiles {
         let response = self.render(outcome, method == Method::HEAD);
         self.policy.decorate(response)
     }
-}
-
-/// CPython's `501 Unsupported method ('X')`.
-pub fn unsupported_method(method: &Method) -> Response {
-    let (_, explain) = crate::status_text::python_status_text(501);
-    let message = format!("Unsupported method ('{}')", method.as_str());
-    error_with(StatusCode::NOT_IMPLEMENTED, &message, explain)
 }

@@ -28,8 +28,6 @@
 //! HTTP/2 connections are left alone (hyper answers their errors with frames, not heads).
 
 use std::io::{self, IoSlice};
-use std::net::IpAddr;
-use std::os::fd::RawFd;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -45,15 +43,13 @@ mod unparsed;
 pub(crate) use page::error_response;
 pub(crate) use python_rules::{Verdict, MAX_LINE};
 
-use super::access_log::AccessLog;
-use super::departure::SocketSlot;
 use super::zero_copy::placeholder_offset;
+use crate::request::ConnectionInfo;
 
 /// How many requests hyper has parsed on a connection (the service counts them as it gets
 /// them) and how many of their responses are done with, and whether the client sent bytes
 /// after the last of them (the guard notes it as it reads): what tells a busy connection from
-/// an idle one, and a client stalled in a head from an idle one (`supervisor`). It also holds
-/// the connection's socket, for a gateway to watch for the client's leaving (`departure`).
+/// an idle one, and a client stalled in a head from an idle one (`supervisor`).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Parsed(Arc<Counters>);
 
@@ -68,24 +64,9 @@ struct Counters {
     http2: AtomicBool,
     /// Whether a request on it had a body.
     had_body: AtomicBool,
-    /// The socket, marked closed by the [`Guard`] that owns it.
-    socket: SocketSlot,
 }
 
 impl Parsed {
-    /// The counters of a connection on `socket`.
-    pub(crate) fn on_socket(socket: RawFd) -> Parsed {
-        Parsed(Arc::new(Counters {
-            socket: SocketSlot::open(socket),
-            ..Counters::default()
-        }))
-    }
-
-    /// The connection's socket.
-    pub(crate) fn socket(&self) -> &SocketSlot {
-        &self.0.socket
-    }
-
     /// One more request reached the service.
     pub(crate) fn bump(&self, version: http::Version) {
         self.0.requests.fetch_add(1, Ordering::Relaxed);
@@ -143,21 +124,15 @@ impl Parsed {
     }
 }
 
-/// Who the connection is with, for the replacement page and its log lines.
-pub(crate) struct Peer {
-    /// The client, as the access log shows it.
-    pub client: IpAddr,
-    /// The log.
-    pub log: AccessLog,
-    /// `HTTP/1.0` or `HTTP/1.1`, the version of the status line (`-p`).
-    pub version: &'static str,
-}
-
 /// A connection's IO with hyper's bare parse-error heads replaced by Python's error page.
 pub(crate) struct Guard<IO> {
     io: IO,
     parsed: Parsed,
-    peer: Peer,
+    /// Who the connection is with, for the replacement page's log lines; its socket is marked
+    /// closed when the IO drops.
+    connection: Arc<ConnectionInfo>,
+    /// `HTTP/1.0` or `HTTP/1.1`, the version of the status line (`-p`).
+    version: &'static str,
     windows: unparsed::Windows,
     line: long_line::LongLine,
     replacing: Option<Replacement>,
@@ -173,11 +148,17 @@ struct Replacement {
 }
 
 impl<IO> Guard<IO> {
-    pub(crate) fn new(io: IO, parsed: Parsed, peer: Peer) -> Self {
+    pub(crate) fn new(
+        io: IO,
+        parsed: Parsed,
+        connection: Arc<ConnectionInfo>,
+        version: &'static str,
+    ) -> Self {
         Guard {
             io,
             parsed,
-            peer,
+            connection,
+            version,
             windows: unparsed::Windows::default(),
             line: long_line::LongLine::default(),
             replacing: None,
@@ -207,9 +188,9 @@ impl<IO> Guard<IO> {
     /// Prepares Python's page for `verdict` after the `bytes` of hyper's write kept before it
     /// (`report` bytes, what hyper is told was written), and logs it as CPython would.
     fn answer(&mut self, verdict: &Verdict, mut bytes: Vec<u8>, report: usize) {
-        let body_len = page::render(verdict, self.peer.version, &mut bytes);
-        let client = Some(self.peer.client);
-        let log = &self.peer.log;
+        let body_len = page::render(verdict, self.version, &mut bytes);
+        let client = Some(self.connection.peer.ip());
+        let log = &self.connection.log;
         log.message(
             client,
             format!(
@@ -239,7 +220,7 @@ impl<IO> Guard<IO> {
 /// take its number from then on.
 impl<IO> Drop for Guard<IO> {
     fn drop(&mut self) {
-        self.parsed.socket().close();
+        self.connection.socket.close();
     }
 }
 

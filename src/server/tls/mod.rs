@@ -22,7 +22,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
-use super::access_log::AccessLog;
+use crate::access_log::AccessLog;
 
 /// A TLS record of type handshake starts every TLS connection (RFC 8446 §5.1, content type 22).
 const HANDSHAKE_RECORD: u8 = 0x16;
