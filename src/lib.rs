@@ -51,11 +51,12 @@
 //! The `examples/` directory holds the tutorials' programs: `hello`, `files` (the course's
 //! `MyHandler`), `form` and `mount`.
 
-// The public surface: the items re-exported below, plus three modules whose names a user
-// writes: `response` (the answer builders), `fastcgi` (the `--fastcgi` pattern and address
+// The public surface: the items re-exported below, plus four modules whose names a user
+// writes: `auth` (access control: `Auth`, `Rules`, `hash_password`), `response` (the answer builders), `fastcgi` (the `--fastcgi` pattern and address
 // types) and `safe_path` (the URL-to-file resolution a hand-written file handler needs, as
 // `examples/files.rs` shows). Everything else is an implementation detail.
 mod access_log;
+pub mod auth;
 mod body;
 mod cgi;
 pub mod fastcgi;

@@ -83,10 +83,10 @@ impl UrlPath {
         self.trailing_slash
     }
 
-    /// The same path with one more segment (e.g. an index file name) appended.
-    pub(crate) fn join(&self, segment: &str) -> UrlPath {
+    /// The same path with one more segment (e.g. an index file name, a listed entry) appended.
+    pub(crate) fn join(&self, segment: impl AsRef<[u8]>) -> UrlPath {
         let mut segments = self.segments.clone();
-        segments.push(segment.as_bytes().to_vec());
+        segments.push(segment.as_ref().to_vec());
         UrlPath {
             segments,
             trailing_slash: false,
@@ -100,6 +100,15 @@ impl UrlPath {
         if let Some(last) = segments.last_mut() {
             last.extend_from_slice(suffix.as_bytes());
         }
+        UrlPath {
+            segments,
+            trailing_slash: false,
+        }
+    }
+
+    /// A path made of `segments` as they are (a configured path, not a request's: nothing is
+    /// decoded); empty, `.` and `..` segments are the caller's to refuse.
+    pub(crate) fn from_segments(segments: Vec<Vec<u8>>) -> UrlPath {
         UrlPath {
             segments,
             trailing_slash: false,
@@ -130,6 +139,19 @@ pub struct Found {
     pub path: PathBuf,
     /// The metadata of the file or directory (of the symlink's target for a symlink).
     pub metadata: Metadata,
+}
+
+/// Where a path leads once its symlinks are followed ([`Root::real_path`]).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum RealPath {
+    /// No symlink on the way: the path is its own real path.
+    AsSpelled,
+    /// Somewhere else below the root.
+    Below(UrlPath),
+    /// Outside the root (a link `follow_symlinks` may serve).
+    Outside,
+    /// Through a dangling or unreadable link.
+    Unknown,
 }
 
 impl Root {
@@ -226,6 +248,42 @@ impl Root {
             None => fs::metadata(&path).ok()?,
         };
         Some(Found { path, metadata })
+    }
+
+    /// Where `url` really leads once symlinks are followed, for a check that must hold for the
+    /// place a path names and not only for its spelling (access rules: a link in an open
+    /// folder to a closed one). A path that does not exist yet (an upload's) is judged by its
+    /// longest existing prefix, the rest appended. One `lstat` per existing segment; a
+    /// `canonicalize` only when one of them is a symlink.
+    pub(crate) fn real_path(&self, url: &UrlPath) -> RealPath {
+        let mut probe = self.dir.clone();
+        let mut linked = false;
+        let mut existing = 0;
+        for segment in url.segments() {
+            probe.push(OsStr::from_bytes(segment));
+            match fs::symlink_metadata(&probe) {
+                Ok(metadata) => linked |= metadata.file_type().is_symlink(),
+                Err(_) => {
+                    probe.pop();
+                    break;
+                }
+            }
+            existing += 1;
+        }
+        if !linked {
+            return RealPath::AsSpelled;
+        }
+        let Ok(real) = fs::canonicalize(&probe) else {
+            // A dangling link: where it would lead cannot be judged.
+            return RealPath::Unknown;
+        };
+        let Ok(below) = real.strip_prefix(&self.dir) else {
+            return RealPath::Outside;
+        };
+        let mut segments: Vec<Vec<u8>> =
+            below.iter().map(|part| part.as_bytes().to_vec()).collect();
+        segments.extend(url.segments()[existing..].iter().cloned());
+        RealPath::Below(UrlPath::from_segments(segments))
     }
 
     /// The slow path: a symlink was met, so the target must be proven to stay inside the root.

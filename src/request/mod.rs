@@ -3,6 +3,7 @@
 //! handler otherwise writes by hand: query pairs, a body read with a size limit, form fields.
 //! Every failure is already the Python-style error response to send back.
 
+mod access;
 mod body;
 mod connection;
 pub(crate) mod departure;
@@ -19,6 +20,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use crate::response::{error, Response};
 
+pub(crate) use access::{Access, LoggedUser, ReadCheck};
 pub use body::RequestBody;
 pub use connection::ConnectionInfo;
 pub(crate) use connection::{ServerSide, TopHandler};
@@ -78,6 +80,11 @@ pub trait RequestExt: sealed::Sealed {
 
     /// Whether the request came over TLS.
     fn is_tls(&self) -> bool;
+
+    /// The user the request was authenticated as (HTTP Basic, checked by
+    /// [`Auth`](crate::auth::Auth) in front of this handler); `None` for an anonymous request
+    /// or when no access control is in front.
+    fn user(&self) -> Option<&str>;
 }
 
 impl RequestExt for Request {
@@ -131,6 +138,10 @@ impl RequestExt for Request {
 
     fn is_tls(&self) -> bool {
         self.connection().is_some_and(|info| info.tls)
+    }
+
+    fn user(&self) -> Option<&str> {
+        self.extensions().get::<Access>()?.user.as_deref()
     }
 }
 
