@@ -12,7 +12,7 @@ const SAFE_FORMATS: &str = "use bcrypt (htpasswd -B), SHA-crypt (htpasswd -5) or
                             (serveur --hash-password)";
 
 /// A configured password.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) enum Credential {
     /// `$2y$`/`$2b$`/`$2a$`: bcrypt.
     Bcrypt(String),
@@ -24,6 +24,19 @@ pub(crate) enum Credential {
     Argon2id(String),
     /// Anything else: the password itself (start-up warns).
     Plain(String),
+}
+
+/// The kind only: a password or hash never reaches a debug print (`Config` is printed whole).
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Credential::Bcrypt(_) => "Bcrypt(..)",
+            Credential::Sha256Crypt(_) => "Sha256Crypt(..)",
+            Credential::Sha512Crypt(_) => "Sha512Crypt(..)",
+            Credential::Argon2id(_) => "Argon2id(..)",
+            Credential::Plain(_) => "Plain(..)",
+        })
+    }
 }
 
 impl Credential {

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use serveur::auth::Rules;
 use serveur::fastcgi::{Address, Pattern};
 use serveur::http::header::{HeaderName, HeaderValue};
 use serveur::{Protocol, TlsConfig};
@@ -129,6 +130,32 @@ struct Args {
     #[arg(short = 'q', long, help_heading = "serveur options")]
     quiet: bool,
 
+    /// An access rule (repeatable): USER:PASSWORD@/PATH[:rw|:ro][,/PATH[:rw|:ro]...] for an
+    /// account (PASSWORD a hash, or plain text for a quick test), @/PATH[:ro|:rw]... for
+    /// anonymous access. The most specific path wins; once a rule exists, a path no rule
+    /// opens is closed
+    #[arg(long, value_name = "RULE", help_heading = "Access control")]
+    auth: Vec<String>,
+
+    /// Accounts from an Apache htpasswd file (bcrypt -B, SHA-crypt -5/-2, argon2id): each may
+    /// read and write everywhere, unless an --auth rule names it (USER@/PATH:ro)
+    #[arg(long, value_name = "FILE", help_heading = "Access control")]
+    auth_file: Option<PathBuf>,
+
+    /// Anyone may read everywhere; the rules then decide who may write
+    #[arg(long, help_heading = "Access control")]
+    auth_anon_read: bool,
+
+    /// Start even though passwords would cross the network in clear (plain HTTP on an
+    /// address other than loopback)
+    #[arg(long, help_heading = "Access control")]
+    auth_insecure_ok: bool,
+
+    /// Read a password (without echo on a terminal, else one line of stdin), print its
+    /// argon2id hash for an --auth rule, and exit
+    #[arg(long, help_heading = "Access control")]
+    hash_password: bool,
+
     /// Never compress responses: no on-the-fly zstd/br/gzip and no precompressed siblings
     /// (app.js.br, .zst, .gz); files are sent as they are, as Python sends them
     #[arg(long, help_heading = "Downloads")]
@@ -226,6 +253,17 @@ pub struct Config {
     pub fastcgi_connections: usize,
     /// Whether scripts run on when their client leaves (`--ignore-client-abort`).
     pub ignore_client_abort: bool,
+    /// Access control, when any rule was given.
+    pub auth: Option<AuthConfig>,
+}
+
+/// The access rules, checked.
+#[derive(Debug)]
+pub struct AuthConfig {
+    /// The accounts and paths.
+    pub rules: Rules,
+    /// Whether passwords will cross the network in clear (`--auth-insecure-ok` allowed it).
+    pub in_clear: bool,
 }
 
 /// The CGI flags, checked.
@@ -266,6 +304,9 @@ pub fn parse() -> Config {
             fail(first.trim_start_matches("error: "));
         }
     };
+    if args.hash_password {
+        std::process::exit(super::hash_password::run());
+    }
     match validate(args) {
         Ok(config) => config,
         Err(message) => fail(&message),
@@ -340,7 +381,9 @@ fn validate(args: Args) -> Result<Config, String> {
         })
         .transpose()?;
     let tls = tls(&args, bind)?;
+    let auth = auth_rules(&args, bind, tls.is_some())?;
     Ok(Config {
+        auth,
         tls,
         handshake_timeout: seconds(args.handshake_timeout, "--handshake-timeout")?,
         bind,
@@ -370,6 +413,45 @@ fn validate(args: Args) -> Result<Config, String> {
         ignore_client_abort: args.ignore_client_abort,
         cgi,
     })
+}
+
+/// The `--auth*` flags as rules (`None`: no access control). Passwords must not cross the
+/// network in clear: accounts on plain HTTP are refused unless the address is loopback (the
+/// bytes never leave the machine) or `--auth-insecure-ok` says so.
+fn auth_rules(
+    args: &Args,
+    bind: Option<SocketAddr>,
+    tls: bool,
+) -> Result<Option<AuthConfig>, String> {
+    let mut rules = Rules::new().anon_read(args.auth_anon_read);
+    if let Some(file) = &args.auth_file {
+        rules
+            .add_htpasswd(file)
+            .map_err(|e| format!("argument --auth-file: {e}"))?;
+    }
+    for rule in &args.auth {
+        rules
+            .add_rule(rule)
+            .map_err(|e| format!("argument --auth: {e}"))?;
+    }
+    if rules.is_empty() {
+        if args.auth_insecure_ok {
+            return Err(
+                "argument --auth-insecure-ok: only meaningful with --auth or --auth-file".into(),
+            );
+        }
+        return Ok(None);
+    }
+    let loopback = bind.is_some_and(|addr| addr.ip().is_loopback());
+    let in_clear = rules.has_accounts() && !tls && !loopback;
+    if in_clear && !args.auth_insecure_ok {
+        return Err(
+            "passwords would cross the network in clear: serve over TLS (--tls-self-signed \
+                    or --tls-cert), bind to loopback (-b 127.0.0.1), or pass --auth-insecure-ok"
+                .into(),
+        );
+    }
+    Ok(Some(AuthConfig { rules, in_clear }))
 }
 
 /// The `--cgi-*` flags, which mean something only with `--cgi`.

@@ -3,10 +3,13 @@
 //! Ctrl+C or SIGTERM.
 
 mod cli;
+mod hash_password;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
+use serveur::auth::Auth;
+use serveur::safe_path::Root;
 use serveur::{
     stop_signal, AccessLog, Cgi, FastCgi, Server, SharedHandler, StaticFiles, StopSignal,
 };
@@ -74,6 +77,25 @@ async fn run(config: cli::Config) -> Result<(), String> {
             .ignore_client_abort(config.ignore_client_abort)
             .fallback(handler);
         handler = SharedHandler::new(fastcgi);
+    }
+    // Outermost: no request reaches a script, an application or a file unless the rules let it.
+    if let Some(auth) = &config.auth {
+        if auth.rules.has_plain_passwords() {
+            eprintln!(
+                "serveur: warning: a password is given in plain text; for more than a quick \
+                 test use a hash (serveur --hash-password)"
+            );
+        }
+        if auth.in_clear {
+            eprintln!(
+                "serveur: warning: passwords cross the network in clear (--auth-insecure-ok)"
+            );
+        }
+        let root = Root::new(&config.directory, config.follow_symlinks)
+            .map_err(|e| format!("cannot serve {}: {e}", config.directory.display()))?;
+        let auth = Auth::new(root, auth.rules.clone(), handler)
+            .map_err(|e| format!("cannot start access control: {e}"))?;
+        handler = SharedHandler::new(auth);
     }
 
     let bound = match config.bind {
