@@ -7,7 +7,7 @@
 
 use std::io::{self, BufWriter, Write};
 use std::net::IpAddr;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::SystemTime;
 
 use chrono::{DateTime, Local};
@@ -28,6 +28,8 @@ enum Record {
     Line {
         time: SystemTime,
         client: Option<IpAddr>,
+        /// The authenticated user, for the identity field (`-` when none).
+        user: Option<Arc<str>>,
         message: String,
     },
     Flush(mpsc::Sender<()>),
@@ -65,11 +67,23 @@ impl AccessLog {
     /// Writes `message` as one log line, `client - - [date] message`, with control characters
     /// escaped as `\xNN` (CPython's fix for log injection). `None` for the client writes `-`.
     pub fn message(&self, client: Option<IpAddr>, message: impl Into<String>) {
+        self.message_by(client, None, message.into());
+    }
+
+    /// [`message`](Self::message) for a request of an authenticated `user`, written in the
+    /// Common Log Format's identity field: `client - user [date] message`.
+    pub(crate) fn message_by(
+        &self,
+        client: Option<IpAddr>,
+        user: Option<Arc<str>>,
+        message: String,
+    ) {
         if let Some(tx) = &self.tx {
             let _ = tx.send(Record::Line {
                 time: SystemTime::now(),
                 client,
-                message: message.into(),
+                user,
+                message,
             });
         }
     }
@@ -102,12 +116,16 @@ fn write_lines(rx: mpsc::Receiver<Record>, writer: impl Write) {
                 Record::Line {
                     time,
                     client,
+                    user,
                     message,
                 } => {
+                    let user = user.as_deref().map_or("-".into(), escape_control);
                     // Piece by piece rather than `writeln!`: core::fmt was most of the line's cost.
                     for part in [
                         clients.format(client).as_bytes(),
-                        b" - - [",
+                        b" - ",
+                        user.as_bytes(),
+                        b" [",
                         clock.format(time).as_bytes(),
                         b"] ",
                         escape_control(&message).as_bytes(),

@@ -15,7 +15,7 @@ use http::request::Parts;
 use http::{HeaderName, Version};
 
 use super::script_path::ScriptPath;
-use crate::request::ConnectionInfo;
+use crate::request::{Access, ConnectionInfo};
 
 /// `SERVER_SOFTWARE`, the same product token as the `Server` header.
 const SERVER_SOFTWARE: &str = concat!("serveur/", env!("CARGO_PKG_VERSION"));
@@ -148,9 +148,20 @@ impl MetaVars {
         })
     }
 
-    /// `AUTH_TYPE` is the scheme of `Authorization`; `REMOTE_USER` the user of a Basic one, as
-    /// CPython sets them. serveur checks no password: the script must, if it cares.
+    /// Behind access control (`auth`), `AUTH_TYPE=Basic` and the `REMOTE_USER` it verified.
+    /// Otherwise `AUTH_TYPE` is the scheme of `Authorization`, `REMOTE_USER` the user of a
+    /// Basic one, as CPython sets them, no password checked: the script must, if it cares.
     fn set_auth(&mut self, parts: &Parts) {
+        // Access control in front checked the credentials: the user is the one it verified.
+        if let Some(user) = parts
+            .extensions
+            .get::<Access>()
+            .and_then(|a| a.user.as_deref())
+        {
+            self.set("AUTH_TYPE", "Basic");
+            self.set("REMOTE_USER", user);
+            return;
+        }
         let Some(auth) = parts.headers.get(AUTHORIZATION) else {
             return;
         };

@@ -21,7 +21,7 @@ use super::read_ahead::ReadAhead;
 use super::zero_copy::FileSending;
 use super::Protocol;
 use crate::handler::{Handler, Request};
-use crate::request::{ConnectionInfo, RequestBody};
+use crate::request::{ConnectionInfo, LoggedUser, RequestBody};
 use crate::response::{ClientLeft, ErrorMessage};
 
 /// `Server:` as sent on every response, like CPython's `SimpleHTTP/0.6 Python/3.x`.
@@ -136,6 +136,10 @@ where
                     .extensions()
                     .get::<ErrorMessage>()
                     .map(|m| m.0.clone()),
+                user: response
+                    .extensions()
+                    .get::<LoggedUser>()
+                    .map(|u| Arc::clone(&u.0)),
             });
             Ok::<_, ClientLeft>(response.map(|body| {
                 let files = ConnectionState::of(&info).files.as_ref();

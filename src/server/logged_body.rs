@@ -24,6 +24,8 @@ pub(crate) struct Entry {
     pub request_line: String,
     pub status: u16,
     pub error: Option<String>,
+    /// The authenticated user (access control's `LoggedUser`), for the identity field.
+    pub user: Option<Arc<str>>,
 }
 
 /// A response body that counts the bytes it hands to the connection and writes the access
@@ -57,14 +59,19 @@ impl LoggedBody {
                 push_decimal(&mut line, entry.status.into());
                 line.push_str(", message ");
                 line.push_str(error);
-                self.connection.log.message(Some(entry.client), line);
+                let user = entry.user.clone();
+                self.connection
+                    .log
+                    .message_by(Some(entry.client), user, line);
             }
             let mut line = entry.request_line;
             line.push_str("\" ");
             push_decimal(&mut line, entry.status.into());
             line.push(' ');
             push_decimal(&mut line, self.sent);
-            self.connection.log.message(Some(entry.client), line);
+            self.connection
+                .log
+                .message_by(Some(entry.client), entry.user, line);
         }
     }
 }
