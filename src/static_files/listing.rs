@@ -28,13 +28,21 @@ struct Entry {
     is_symlink: bool,
 }
 
-/// The listing page of `dir`, titled with the decoded request path `display_path`.
-pub fn render(dir: &Path, display_path: &str) -> io::Result<String> {
+/// The listing page of `dir`, titled with the decoded request path `display_path`, of the
+/// entries whose name `visible` accepts (all of them, unless access control hides some).
+pub fn render(
+    dir: &Path,
+    display_path: &str,
+    visible: impl Fn(&[u8]) -> bool,
+) -> io::Result<String> {
     let mut entries = Vec::new();
     let mut names = String::new();
     let mut keys = String::new();
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
+        if !visible(entry.file_name().as_bytes()) {
+            continue;
+        }
         let file_type = entry.file_type()?;
         let is_symlink = file_type.is_symlink();
         // CPython asks `os.path.isdir`, which follows links: a link to a directory gets `/`.

@@ -18,6 +18,7 @@ use super::range::{self, ByteRange, Plan};
 use super::small_files::{Content, EncodedKeeper};
 use super::{etag, listing, mime, StaticFiles};
 use crate::location::add_slash;
+use crate::request::Access;
 use crate::safe_path::{Found, UrlPath};
 
 /// What the static-file handler will answer, decided before anything is rendered.
@@ -85,6 +86,7 @@ pub fn decide(
     path: &str,
     query: Option<&str>,
     headers: &HeaderMap,
+    access: Option<&Access>,
 ) -> Outcome {
     let url = UrlPath::parse(path);
     let Some(found) = files.root.resolve(&url) else {
@@ -102,7 +104,7 @@ pub fn decide(
                 }
             }
         }
-        return list(files, found, path, headers);
+        return list(files, found, &url, path, headers, access);
     }
     if url.has_trailing_slash() || !found.metadata.is_file() {
         // A FIFO or device is never opened: reading one could block the server.
@@ -202,9 +204,18 @@ fn open(files: &StaticFiles, url: &UrlPath, found: Found, headers: &HeaderMap) -
 
 /// The listing of the directory `found`, with validators from the directory's own metadata:
 /// its modification time changes whenever an entry is added, removed or renamed.
-fn list(files: &StaticFiles, found: Found, path: &str, headers: &HeaderMap) -> Outcome {
+/// Behind access control (`access`), entries the request may not read are left out.
+fn list(
+    files: &StaticFiles,
+    found: Found,
+    url: &UrlPath,
+    path: &str,
+    headers: &HeaderMap,
+    access: Option<&Access>,
+) -> Outcome {
     let display = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
-    let Ok(page) = listing::render(&found.path, &display) else {
+    let visible = |name: &[u8]| access.is_none_or(|access| access.may_read(&url.join(name)));
+    let Ok(page) = listing::render(&found.path, &display, visible) else {
         return Outcome::ListingDenied;
     };
     let (coding, vary) = match negotiate::for_page(files, page.len(), headers) {

@@ -28,6 +28,7 @@ use http::{HeaderMap, Method, StatusCode};
 
 use crate::body::Body;
 use crate::handler::{Handler, Request, Response};
+use crate::request::Access;
 use crate::response::{error, error_with, redirect, unsupported_method};
 use crate::safe_path::{collapse_leading_slashes, Root};
 use encoding::Coding;
@@ -340,7 +341,9 @@ impl Handler for StaticFiles {
             return self.policy.decorate(unsupported_method(method));
         }
         let path = collapse_leading_slashes(req.uri().path());
-        let outcome = lookup::decide(self, path, req.uri().query(), req.headers());
+        // Behind access control, a listing shows only what the request may read.
+        let access = req.extensions().get::<Access>();
+        let outcome = lookup::decide(self, path, req.uri().query(), req.headers(), access);
         let response = self.render(outcome, method == Method::HEAD);
         self.policy.decorate(response)
     }
