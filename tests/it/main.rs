@@ -8,6 +8,7 @@ mod support;
 
 mod accept_backoff;
 mod access_log;
+mod auth;
 mod cgi;
 mod cgi_examples;
 mod cgi_lifecycle;
