@@ -41,11 +41,14 @@ pub(crate) enum Checked {
     Malformed(&'static str),
 }
 
+/// A cached verification: the user, and when its header was verified.
+type Verified = (Arc<str>, Instant);
+
 /// Verifies credentials against [`Rules`]' accounts, with the cache.
 pub(crate) struct Verifier {
     rules: Arc<Rules>,
     key: hmac::Key,
-    cache: Mutex<HashMap<[u8; 32], (Arc<str>, Instant)>>,
+    cache: Mutex<HashMap<[u8; 32], Verified>>,
     /// One permit per core: the hash verifications allowed to run at once.
     running: Arc<Semaphore>,
     /// Verified for unknown users.
