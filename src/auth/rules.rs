@@ -162,45 +162,67 @@ impl Rules {
             .max_by_key(|c| !c.is_plain())
     }
 
-    /// What `user` (`None`: anonymous) may do at `url`: the most specific of the user's own
-    /// paths, or of the anonymous ones if they give more (being logged in never gives less),
-    /// and reading everywhere under `--auth-anon-read`.
+    /// What `user` (`None`: anonymous) may do at `url`. The most specific path any rule
+    /// names over `url` decides, as nginx's longest `location` does: the grants at that path
+    /// that are the user's own or anonymous (being logged in never gives less than anonymous
+    /// access there). So a folder named for some accounts is closed to everyone else, even
+    /// inside a folder open to them; and `--auth-anon-read` lets anyone read everywhere.
     pub(crate) fn right(&self, user: Option<&str>, url: &UrlPath) -> Right {
-        let anonymous = most_specific(&self.anonymous, url);
-        let own = user
-            .and_then(|u| self.accounts.get(u))
-            .map_or(Right::None, |a| most_specific(&a.grants, url));
         let floor = if self.anon_read {
             Right::Read
         } else {
             Right::None
         };
-        anonymous.max(own).max(floor)
+        let own = user.and_then(|u| self.accounts.get(u));
+        let all = self.accounts.values().map(|a| a.grants.as_slice());
+        let Some(depth) = std::iter::once(self.anonymous.as_slice())
+            .chain(all)
+            .filter_map(|grants| deepest(grants, url))
+            .max()
+        else {
+            return floor;
+        };
+        let at = |grants: &[Grant]| {
+            grants
+                .iter()
+                .filter(|g| g.path.segments().len() == depth && covers(g, url))
+                .map(|g| g.right)
+                .max()
+                .unwrap_or(Right::None)
+        };
+        let own = own.map_or(Right::None, |a| at(&a.grants));
+        at(&self.anonymous).max(own).max(floor)
     }
 
     /// Whether `user` has at least `need` at every path, so that no path needs resolving.
+    /// [`right`](Rules::right) changes only at the paths the rules name, so checking the root
+    /// and each of them is checking everywhere.
     pub(crate) fn everywhere(&self, user: Option<&str>, need: Right) -> bool {
-        if self.anon_read && need == Right::Read {
-            return true;
-        }
-        let covers = |grants: &[Grant]| {
-            grants.iter().any(|g| g.path.segments().is_empty())
-                && grants.iter().all(|g| g.right >= need)
-        };
-        covers(&self.anonymous)
-            || user
-                .and_then(|u| self.accounts.get(u))
-                .is_some_and(|a| covers(&a.grants))
+        let root = UrlPath::from_segments(Vec::new());
+        let named = self
+            .accounts
+            .values()
+            .flat_map(|a| a.grants.iter())
+            .chain(self.anonymous.iter())
+            .map(|g| &g.path);
+        std::iter::once(&root)
+            .chain(named)
+            .all(|path| self.right(user, path) >= need)
     }
 }
 
-/// The right of the longest of `grants` covering `url` (the strongest among equals).
-fn most_specific(grants: &[Grant], url: &UrlPath) -> Right {
+/// Whether `grant` covers `url`: its path is `url`'s or an ancestor, segment by segment.
+fn covers(grant: &Grant, url: &UrlPath) -> bool {
+    url.segments().starts_with(grant.path.segments())
+}
+
+/// How deep the longest of `grants` covering `url` is.
+fn deepest(grants: &[Grant], url: &UrlPath) -> Option<usize> {
     grants
         .iter()
-        .filter(|g| url.segments().starts_with(g.path.segments()))
-        .max_by_key(|g| (g.path.segments().len(), g.right))
-        .map_or(Right::None, |g| g.right)
+        .filter(|g| covers(g, url))
+        .map(|g| g.path.segments().len())
+        .max()
 }
 
 /// `PATH[:rw|:ro][,PATH[:rw|:ro]…]`.
@@ -255,6 +277,22 @@ mod tests {
         assert_eq!(rules.right(Some("alice"), &url("/")), Right::None);
         assert_eq!(rules.right(None, &url("/docs/a")), Right::None);
         assert_eq!(rules.right(Some("bob"), &url("/docs/a")), Right::None);
+    }
+
+    #[test]
+    fn a_folder_named_for_an_account_is_closed_inside_an_open_one() {
+        let mut rules = Rules::new();
+        rules.add_rule("@/").expect("anonymous");
+        rules.add_rule("alice:pw@/private:rw").expect("alice");
+        rules.add_rule("bob:pw@/:rw").expect("bob");
+        assert_eq!(rules.right(None, &url("/pub/a")), Right::Read);
+        assert_eq!(rules.right(None, &url("/private/a")), Right::None);
+        assert_eq!(rules.right(Some("bob"), &url("/private/a")), Right::None);
+        assert_eq!(rules.right(Some("alice"), &url("/private/a")), Right::Write);
+        assert_eq!(rules.right(Some("alice"), &url("/pub/a")), Right::Read);
+        assert_eq!(rules.right(Some("bob"), &url("/pub/a")), Right::Write);
+        assert!(!rules.everywhere(None, Right::Read));
+        assert!(!rules.everywhere(Some("bob"), Right::Write));
     }
 
     #[test]
