@@ -53,6 +53,15 @@ impl UrlPath {
         }
     }
 
+    /// The path made of these decoded segments (none of them `.`, `..` or holding `/`: the
+    /// caller checked them), without a trailing slash.
+    pub(crate) fn from_segments(segments: Vec<Vec<u8>>) -> UrlPath {
+        UrlPath {
+            segments,
+            trailing_slash: false,
+        }
+    }
+
     /// The decoded segments, in order.
     pub fn segments(&self) -> &[Vec<u8>] {
         &self.segments

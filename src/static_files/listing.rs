@@ -9,8 +9,10 @@ use std::path::Path;
 
 use percent_encoding::{percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
+use crate::upload::TEMP_PREFIX;
+
 /// What `urllib.parse.quote(name)` leaves alone: letters, digits, `_.-~` and `/`.
-const PYTHON_QUOTE: &AsciiSet = &NON_ALPHANUMERIC
+pub(crate) const PYTHON_QUOTE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'.')
     .remove(b'-')
@@ -28,8 +30,9 @@ struct Entry {
     is_symlink: bool,
 }
 
-/// The listing page of `dir`, titled with the decoded request path `display_path`.
-pub fn render(dir: &Path, display_path: &str) -> io::Result<String> {
+/// The listing page of `dir`, titled with the decoded request path `display_path`. With
+/// `uploads`, the temporary files of uploads in progress are left out.
+pub fn render(dir: &Path, display_path: &str, uploads: bool) -> io::Result<String> {
     let mut entries = Vec::new();
     let mut names = String::new();
     let mut keys = String::new();
@@ -44,6 +47,9 @@ pub fn render(dir: &Path, display_path: &str) -> io::Result<String> {
             file_type.is_dir()
         };
         let raw_name = entry.file_name();
+        if uploads && raw_name.as_bytes().starts_with(TEMP_PREFIX.as_bytes()) {
+            continue;
+        }
         let shown = String::from_utf8_lossy(raw_name.as_bytes());
         let name = push(&mut names, &shown);
         // Python's `str.lower` (final sigma included) is `to_lowercase`; ASCII needs no table.

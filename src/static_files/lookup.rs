@@ -19,6 +19,7 @@ use super::small_files::{Content, EncodedKeeper};
 use super::{etag, listing, mime, StaticFiles};
 use crate::location::add_slash;
 use crate::safe_path::{Found, UrlPath};
+use crate::upload::TEMP_PREFIX;
 
 /// What the static-file handler will answer, decided before anything is rendered.
 pub enum Outcome {
@@ -87,6 +88,9 @@ pub fn decide(
     headers: &HeaderMap,
 ) -> Outcome {
     let url = UrlPath::parse(path);
+    if files.uploads && is_upload_in_progress(&url) {
+        return Outcome::NotFound;
+    }
     let Some(found) = files.root.resolve(&url) else {
         return Outcome::NotFound;
     };
@@ -109,6 +113,13 @@ pub fn decide(
         return Outcome::NotFound;
     }
     open(files, &url, found, headers)
+}
+
+/// Whether `url` names the temporary file of an upload: never served, whatever its state.
+fn is_upload_in_progress(url: &UrlPath) -> bool {
+    url.segments()
+        .last()
+        .is_some_and(|name| name.starts_with(TEMP_PREFIX.as_bytes()))
 }
 
 /// The file `found` at `url`. It is opened last (or found in memory, `small_files`), once the
@@ -204,7 +215,7 @@ fn open(files: &StaticFiles, url: &UrlPath, found: Found, headers: &HeaderMap) -
 /// its modification time changes whenever an entry is added, removed or renamed.
 fn list(files: &StaticFiles, found: Found, path: &str, headers: &HeaderMap) -> Outcome {
     let display = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
-    let Ok(page) = listing::render(&found.path, &display) else {
+    let Ok(page) = listing::render(&found.path, &display, files.uploads) else {
         return Outcome::ListingDenied;
     };
     let (coding, vary) = match negotiate::for_page(files, page.len(), headers) {

@@ -6,7 +6,7 @@
 mod compress;
 mod conditional;
 mod encoding;
-mod etag;
+pub(crate) mod etag;
 mod listing;
 pub(crate) mod lookup;
 mod mime;
@@ -36,6 +36,8 @@ use lookup::{Outcome, Representation, Validators};
 use range::ByteRange;
 use small_files::Content;
 
+pub(crate) use listing::PYTHON_QUOTE;
+
 /// Serves the files below a directory, with Python's index files, listings, redirects and
 /// error pages.
 ///
@@ -57,6 +59,7 @@ pub struct StaticFiles {
     compress: bool,
     policy: policy::Policy,
     small_files: small_files::SmallFiles,
+    uploads: bool,
 }
 
 impl StaticFiles {
@@ -70,6 +73,7 @@ impl StaticFiles {
             compress: true,
             policy: policy::Policy::default(),
             small_files: small_files::SmallFiles::default(),
+            uploads: false,
         })
     }
 
@@ -123,6 +127,14 @@ impl StaticFiles {
     pub fn cors(mut self, cors: bool) -> Self {
         self.policy.cors = cors;
         self
+    }
+
+    /// Whether an [`Upload`](crate::Upload) handler in front writes into this tree: its
+    /// temporary files (uploads in progress, named `.serveur-upload-…`)
+    /// are then never served nor listed. Off by default, so the listing stays CPython's byte
+    /// for byte.
+    pub fn uploads(self, uploads: bool) -> Self {
+        StaticFiles { uploads, ..self }
     }
 
     /// The directory served.
