@@ -422,6 +422,9 @@ impl Refusal {
     /// §11.5), a file too large for the file system `413`, a refusal of the file system `403`.
     fn io(e: io::Error) -> Refusal {
         use rustix::io::Errno;
+        if e.kind() == io::ErrorKind::NotFound {
+            return Refusal::new(StatusCode::NOT_FOUND, "File not found");
+        }
         let code = e.raw_os_error().map(Errno::from_raw_os_error);
         let (status, what) = match code {
             Some(Errno::NOSPC | Errno::DQUOT) => {

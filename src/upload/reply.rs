@@ -53,9 +53,9 @@ pub fn stored(accept: &str, dir: &Target, stored: &[Stored]) -> Response {
         );
         for item in stored {
             let name = String::from_utf8_lossy(&item.name);
-            let _ = write!(
+            let _ = writeln!(
                 page,
-                "<li><a href=\"{}\">{}</a>{}</li>\n",
+                "<li><a href=\"{}\">{}</a>{}</li>",
                 html_escape::encode_double_quoted_attribute(&href(&item.name)),
                 html_escape::encode_text(&name),
                 describe(item)
