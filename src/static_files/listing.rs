@@ -30,8 +30,24 @@ struct Entry {
     is_symlink: bool,
 }
 
+/// The path of the upload form's script, below the reserved prefix so that no upload can
+/// take it.
+pub const UPLOAD_SCRIPT_PATH: &str = "/.serveur-upload-form.js";
+
+/// The form under a listing when uploads are on: a plain form, which a browser posts without
+/// any script (the server answers `303` back to the listing), and the script that adds drag and
+/// drop and progress bars, from a URL of its own (no inline script or handler, so a
+/// `Content-Security-Policy` of `script-src 'self'` allows it).
+const UPLOAD_FORM: &str = "<form id=\"serveur-upload\" method=\"post\" \
+enctype=\"multipart/form-data\">\n<div id=\"serveur-upload-zone\" \
+style=\"border: 2px dashed; padding: 1em\">\n<label>Upload files (or drop them here): \
+<input type=\"file\" name=\"file\" multiple></label>\n<button type=\"submit\">Upload</button>\n\
+</div>\n<ul id=\"serveur-upload-progress\"></ul>\n</form>\n\
+<script src=\"/.serveur-upload-form.js\" defer></script>\n";
+
 /// The listing page of `dir`, titled with the decoded request path `display_path`. With
-/// `uploads`, the temporary files of uploads in progress are left out.
+/// `uploads`, the temporary files of uploads in progress are left out and the upload form
+/// follows the list.
 pub fn render(dir: &Path, display_path: &str, uploads: bool) -> io::Result<String> {
     let mut entries = Vec::new();
     let mut names = String::new();
@@ -99,7 +115,11 @@ pub fn render(dir: &Path, display_path: &str, uploads: bool) -> io::Result<Strin
         page.push_str(shown_suffix);
         page.push_str("</a></li>\n");
     }
-    page.push_str("</ul>\n<hr>\n</body>\n</html>\n");
+    page.push_str("</ul>\n<hr>\n");
+    if uploads {
+        page.push_str(UPLOAD_FORM);
+    }
+    page.push_str("</body>\n</html>\n");
     Ok(page)
 }
 

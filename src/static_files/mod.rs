@@ -131,8 +131,9 @@ impl StaticFiles {
 
     /// Whether an [`Upload`](crate::Upload) handler in front writes into this tree: its
     /// temporary files (uploads in progress, named `.serveur-upload-…`)
-    /// are then never served nor listed. Off by default, so the listing stays CPython's byte
-    /// for byte.
+    /// are then never served nor listed, and each listing ends with an upload form (plain
+    /// HTML, plus a script at `/.serveur-upload-form.js` for drag and drop and progress
+    /// bars). Off by default, so the listing stays CPython's byte for byte.
     pub fn uploads(self, uploads: bool) -> Self {
         StaticFiles { uploads, ..self }
     }
@@ -353,10 +354,21 @@ impl Handler for StaticFiles {
             return self.policy.decorate(unsupported_method(method));
         }
         let path = collapse_leading_slashes(req.uri().path());
+        if self.uploads && path == listing::UPLOAD_SCRIPT_PATH {
+            return self.policy.decorate(upload_script());
+        }
         let outcome = lookup::decide(self, path, req.uri().query(), req.headers());
         let response = self.render(outcome, method == Method::HEAD);
         self.policy.decorate(response)
     }
+}
+
+/// The upload form's script (`listing::UPLOAD_SCRIPT_PATH`), built into the binary.
+fn upload_script() -> Response {
+    crate::response::bytes(
+        "text/javascript; charset=utf-8",
+        &include_bytes!("upload_form.js")[..],
+    )
 }
 
 /// CPython's `501 Unsupported method ('X')`.

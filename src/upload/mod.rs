@@ -51,7 +51,8 @@ type CodeRule = Arc<dyn Fn(&UrlPath) -> bool + Send + Sync>;
 ///   version of the file (the `ETag` downloads carry).
 /// - `POST /dir/` with a `multipart/form-data` body stores each file of the form; a taken
 ///   name becomes `name (1).ext`. The answer lists what was stored, as JSON for
-///   `Accept: application/json`, HTML for a browser, text otherwise.
+///   `Accept: application/json`, text otherwise; a browser's plain form gets `303` back to
+///   the listing.
 /// - `DELETE` (a file or an empty directory) and `MKCOL` (a directory) when allowed.
 ///
 /// A body is written to a temporary file in the target's directory, synced, then renamed: no

@@ -1,6 +1,7 @@
 //! The answer to a form upload: what was stored, under which names, in the form the client
-//! asked for: JSON for `Accept: application/json` (the listing's script), an HTML page for a
-//! browser (the plain form, which works without JavaScript), text lines otherwise (curl).
+//! asked for: JSON for `Accept: application/json` (the listing's script), text lines for
+//! other clients (curl), and for a browser's plain form (`Accept: text/html`, no script) a
+//! `303` back to the listing, which shows the new files.
 
 use std::fmt::Write;
 
@@ -22,7 +23,7 @@ pub struct Stored {
     pub renamed: bool,
 }
 
-/// `201 Created` (`200` when the form held no file) listing `stored`.
+/// `201 Created` (`200` when the form held no file) listing `stored`, or `303` to the listing.
 pub fn stored(accept: &str, dir: &Target, stored: &[Stored]) -> Response {
     let mut base = String::from("/");
     for segment in &dir.segments {
@@ -47,26 +48,10 @@ pub fn stored(accept: &str, dir: &Target, stored: &[Stored]) -> Response {
         json.push_str("]}");
         response::json(json)
     } else if accept.contains("text/html") {
-        let mut page = String::from(
-            "<!DOCTYPE HTML>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-             <title>Upload</title>\n</head>\n<body>\n<h1>Upload</h1>\n<ul>\n",
-        );
-        for item in stored {
-            let name = String::from_utf8_lossy(&item.name);
-            let _ = writeln!(
-                page,
-                "<li><a href=\"{}\">{}</a>{}</li>",
-                html_escape::encode_double_quoted_attribute(&href(&item.name)),
-                html_escape::encode_text(&name),
-                describe(item)
-            );
-        }
-        let _ = write!(
-            page,
-            "</ul>\n<p><a href=\"{}\">Back to the listing</a></p>\n</body>\n</html>\n",
-            html_escape::encode_double_quoted_attribute(&base)
-        );
-        response::html(page)
+        // A browser's plain form post (no script): `303 See Other` back to the listing
+        // (RFC 9110 §15.4.4), which shows the files under the names they took, and which a
+        // reload does not post again.
+        return response::redirect(StatusCode::SEE_OTHER, &base);
     } else {
         let mut text = String::new();
         for item in stored {

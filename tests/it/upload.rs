@@ -173,19 +173,20 @@ fn curl_form_upload_stores_every_file_and_numbers_taken_names() {
     assert_eq!(value["stored"][0]["size"], 8);
     assert_eq!(value["stored"][0]["renamed"], true);
 
-    // A browser gets a page naming what was stored, with the way back.
-    let html = curl(&[
+    // A browser's plain form post goes back to the listing, which shows the new file.
+    let head = curl(&[
+        "-i",
         "-H",
         "Accept: text/html",
         "-F",
         &b,
         &url(&server, "/inbox/"),
     ]);
-    assert!(
-        html.contains("<a href=\"/inbox/b%20%281%29.png\">b (1).png</a>"),
-        "{html}"
-    );
-    assert!(html.contains("<a href=\"/inbox/\">"), "{html}");
+    assert!(head.starts_with("HTTP/1.1 303 See Other\r\n"), "{head}");
+    assert!(head.contains("\r\nlocation: /inbox/\r\n"), "{head}");
+    assert!(get(server.addr, "/inbox/")
+        .text()
+        .contains("<a href=\"b%20%281%29.png\">b (1).png</a>"));
 }
 
 #[test]
@@ -339,7 +340,7 @@ fn a_client_leaving_mid_body_leaves_the_target_unchanged_and_no_temp_file() {
     }
     // ... and is never listed nor served.
     let temp = temp_files(site.path()).remove(0);
-    assert!(!get(server.addr, "/").text().contains(".serveur-upload-"));
+    assert!(!get(server.addr, "/").text().contains(&temp));
     assert_eq!(get(server.addr, &format!("/{temp}")).status, 404);
     drop(stream);
     server.wait_for_log("Upload cut short");
@@ -678,4 +679,43 @@ fn memory_stays_flat_for_a_large_upload_over_http1_and_h2c() {
         growth < 64 * 1024,
         "RSS grew by {growth} KiB for {SIZE} bytes"
     );
+}
+
+#[test]
+fn the_listing_offers_a_form_only_with_upload() {
+    let site = tempfile::tempdir().expect("tempdir");
+    write_file(site.path(), "a.txt", "a");
+    let plain = Serveur::start(site.path(), &[]);
+    let page = get(plain.addr, "/").text();
+    assert!(page.ends_with("</ul>\n<hr>\n</body>\n</html>\n"), "{page}");
+    assert_eq!(get(plain.addr, "/.serveur-upload-form.js").status, 404);
+    drop(plain);
+
+    let csp = "Content-Security-Policy: script-src 'self'";
+    let server = Serveur::start(site.path(), &["--upload", "-H", csp]);
+    let listing = get(server.addr, "/");
+    let page = listing.text();
+    assert_eq!(
+        listing.header("content-security-policy"),
+        "script-src 'self'"
+    );
+    assert!(
+        page.contains(
+            "<form id=\"serveur-upload\" method=\"post\" enctype=\"multipart/form-data\">"
+        ),
+        "{page}"
+    );
+    assert!(page.contains("<input type=\"file\" name=\"file\" multiple>"));
+    // No inline script or handler: the policy above allows the page's script.
+    assert!(page.contains("<script src=\"/.serveur-upload-form.js\" defer></script>"));
+    assert!(!page.contains("onclick") && !page.contains("<script>"));
+    let script = get(server.addr, "/.serveur-upload-form.js");
+    assert_eq!(script.status, 200);
+    assert_eq!(
+        script.header("content-type"),
+        "text/javascript; charset=utf-8"
+    );
+    assert!(script.text().contains("XMLHttpRequest"));
+    // The page before the form is Python's list, unchanged.
+    assert!(page.contains("<li><a href=\"a.txt\">a.txt</a></li>\n</ul>\n<hr>\n<form"));
 }
