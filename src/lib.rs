@@ -13,6 +13,7 @@
 //!    ├── StaticFiles   (GET/HEAD on a directory: lookup → decide → render)
 //!    ├── FastCgi       (matching paths to a pooled FastCGI application, the rest to a fallback)
 //!    ├── Cgi           (RFC 3875 gateway: a script per request, the rest to a fallback)
+//!    ├── Upload        (PUT, form uploads, DELETE, MKCOL: atomic writes, the rest to a fallback)
 //!    ├── Mount         (first matching path prefix wins, else a fallback handler)
 //!    └── by_method()   (one async hook per HTTP method, 501 for the rest: the do_GET feel)
 //! ```
@@ -41,7 +42,8 @@
 //!   [`StaticFiles`] serves a directory as `python -m http.server` does, and [`Mount`] routes
 //!   by path prefix, so "an API under `/api`, files for the rest" is three lines. [`Cgi`] and
 //!   [`FastCgi`] hand the requests they take to scripts or to a FastCGI application (php-fpm)
-//!   and the others to a fallback handler.
+//!   and the others to a fallback handler. [`Upload`] writes files into a tree (atomically,
+//!   within a size limit, never as code a gateway would run) and hands the rest on.
 //! - [`response`] builds answers: CPython's error page ([`response::error`]), redirects,
 //!   HTML, text, JSON, bytes and streamed bodies. [`RequestExt`] reads requests: the decoded
 //!   path, query pairs, a size-limited body, form fields, the peer's address.
@@ -70,6 +72,7 @@ pub mod safe_path;
 mod server;
 mod static_files;
 mod status_text;
+mod upload;
 
 pub use access_log::AccessLog;
 pub use body::Body;
@@ -84,5 +87,6 @@ pub use http;
 pub use request::{ConnectionInfo, Form, FormField, RequestBody, RequestExt};
 pub use server::{stop_signal, Protocol, Server, StopSignal};
 pub use static_files::StaticFiles;
+pub use upload::Upload;
 
 pub use server::{TlsConfig, TlsError};

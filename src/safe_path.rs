@@ -13,6 +13,11 @@ use std::path::{Path, PathBuf};
 
 use percent_encoding::percent_decode;
 
+/// The start of every temporary file an upload writes (`upload/`), and of the upload form's
+/// script (`static_files`). No request can name such a file: the listing skips them, the
+/// static files answer 404, and writes refuse the prefix.
+pub(crate) const TEMP_PREFIX: &str = ".serveur-upload-";
+
 /// The request path after CPython's `//` collapsing (gh-87389: a leading `//x` would be read as
 /// a host by the client following a redirect).
 pub(crate) fn collapse_leading_slashes(path: &str) -> &str {
@@ -73,6 +78,15 @@ impl UrlPath {
         }
     }
 
+    /// The path made of these decoded segments (none of them `.`, `..` or holding `/`: the
+    /// caller checked them), without a trailing slash.
+    pub(crate) fn from_segments(segments: Vec<Vec<u8>>) -> UrlPath {
+        UrlPath {
+            segments,
+            trailing_slash: false,
+        }
+    }
+
     /// The decoded segments, in order.
     pub fn segments(&self) -> &[Vec<u8>] {
         &self.segments
@@ -100,15 +114,6 @@ impl UrlPath {
         if let Some(last) = segments.last_mut() {
             last.extend_from_slice(suffix.as_bytes());
         }
-        UrlPath {
-            segments,
-            trailing_slash: false,
-        }
-    }
-
-    /// A path made of `segments` as they are (a configured path, not a request's: nothing is
-    /// decoded); empty, `.` and `..` segments are the caller's to refuse.
-    pub(crate) fn from_segments(segments: Vec<Vec<u8>>) -> UrlPath {
         UrlPath {
             segments,
             trailing_slash: false,

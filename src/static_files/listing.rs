@@ -9,8 +9,10 @@ use std::path::Path;
 
 use percent_encoding::{percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
+use crate::safe_path::TEMP_PREFIX;
+
 /// What `urllib.parse.quote(name)` leaves alone: letters, digits, `_.-~` and `/`.
-const PYTHON_QUOTE: &AsciiSet = &NON_ALPHANUMERIC
+pub(crate) const PYTHON_QUOTE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'.')
     .remove(b'-')
@@ -28,11 +30,29 @@ struct Entry {
     is_symlink: bool,
 }
 
+/// The path of the upload form's script, below the reserved prefix so that no upload can
+/// take it.
+pub const UPLOAD_SCRIPT_PATH: &str = "/.serveur-upload-form.js";
+
+/// The form under a listing when uploads are on: a plain form, which a browser posts without
+/// any script (the server answers `303` back to the listing), and the script that adds drag and
+/// drop and progress bars, from a URL of its own (no inline script or handler, so a
+/// `Content-Security-Policy` of `script-src 'self'` allows it).
+const UPLOAD_FORM: &str = "<form id=\"serveur-upload\" method=\"post\" \
+enctype=\"multipart/form-data\">\n<div id=\"serveur-upload-zone\" \
+style=\"border: 2px dashed; padding: 1em\">\n<label>Upload files (or drop them here): \
+<input type=\"file\" name=\"file\" multiple></label>\n<button type=\"submit\">Upload</button>\n\
+</div>\n<ul id=\"serveur-upload-progress\"></ul>\n</form>\n\
+<script src=\"/.serveur-upload-form.js\" defer></script>\n";
+
 /// The listing page of `dir`, titled with the decoded request path `display_path`, of the
-/// entries whose name `visible` accepts (all of them, unless access control hides some).
+/// entries whose name `visible` accepts (all of them, unless access control hides some). With
+/// `uploads`, the temporary files of uploads in progress are left out and the upload form
+/// follows the list.
 pub fn render(
     dir: &Path,
     display_path: &str,
+    uploads: bool,
     visible: impl Fn(&[u8]) -> bool,
 ) -> io::Result<String> {
     let mut entries = Vec::new();
@@ -52,6 +72,9 @@ pub fn render(
             file_type.is_dir()
         };
         let raw_name = entry.file_name();
+        if uploads && raw_name.as_bytes().starts_with(TEMP_PREFIX.as_bytes()) {
+            continue;
+        }
         let shown = String::from_utf8_lossy(raw_name.as_bytes());
         let name = push(&mut names, &shown);
         // Python's `str.lower` (final sigma included) is `to_lowercase`; ASCII needs no table.
@@ -101,7 +124,11 @@ pub fn render(
         page.push_str(shown_suffix);
         page.push_str("</a></li>\n");
     }
-    page.push_str("</ul>\n<hr>\n</body>\n</html>\n");
+    page.push_str("</ul>\n<hr>\n");
+    if uploads {
+        page.push_str(UPLOAD_FORM);
+    }
+    page.push_str("</body>\n</html>\n");
     Ok(page)
 }
 

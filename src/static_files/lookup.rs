@@ -19,6 +19,7 @@ use super::small_files::{Content, EncodedKeeper};
 use super::{etag, listing, mime, StaticFiles};
 use crate::location::add_slash;
 use crate::request::Access;
+use crate::safe_path::TEMP_PREFIX;
 use crate::safe_path::{Found, UrlPath};
 
 /// What the static-file handler will answer, decided before anything is rendered.
@@ -89,6 +90,9 @@ pub fn decide(
     access: Option<&Access>,
 ) -> Outcome {
     let url = UrlPath::parse(path);
+    if files.uploads && is_upload_in_progress(&url) {
+        return Outcome::NotFound;
+    }
     let Some(found) = files.root.resolve(&url) else {
         return Outcome::NotFound;
     };
@@ -111,6 +115,13 @@ pub fn decide(
         return Outcome::NotFound;
     }
     open(files, &url, found, headers)
+}
+
+/// Whether `url` names the temporary file of an upload: never served, whatever its state.
+fn is_upload_in_progress(url: &UrlPath) -> bool {
+    url.segments()
+        .last()
+        .is_some_and(|name| name.starts_with(TEMP_PREFIX.as_bytes()))
 }
 
 /// The file `found` at `url`. It is opened last (or found in memory, `small_files`), once the
@@ -215,7 +226,7 @@ fn list(
 ) -> Outcome {
     let display = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
     let visible = |name: &[u8]| access.is_none_or(|access| access.may_read(&url.join(name)));
-    let Ok(page) = listing::render(&found.path, &display, visible) else {
+    let Ok(page) = listing::render(&found.path, &display, files.uploads, visible) else {
         return Outcome::ListingDenied;
     };
     let (coding, vary) = match negotiate::for_page(files, page.len(), headers) {

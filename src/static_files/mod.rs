@@ -6,7 +6,7 @@
 mod compress;
 mod conditional;
 mod encoding;
-mod etag;
+pub(crate) mod etag;
 mod listing;
 pub(crate) mod lookup;
 mod mime;
@@ -36,6 +36,8 @@ use lookup::{Outcome, Representation, Validators};
 use range::ByteRange;
 use small_files::Content;
 
+pub(crate) use listing::PYTHON_QUOTE;
+
 /// Serves the files below a directory, with Python's index files, listings, redirects and
 /// error pages.
 ///
@@ -57,6 +59,7 @@ pub struct StaticFiles {
     compress: bool,
     policy: policy::Policy,
     small_files: small_files::SmallFiles,
+    uploads: bool,
 }
 
 impl StaticFiles {
@@ -70,6 +73,7 @@ impl StaticFiles {
             compress: true,
             policy: policy::Policy::default(),
             small_files: small_files::SmallFiles::default(),
+            uploads: false,
         })
     }
 
@@ -123,6 +127,15 @@ impl StaticFiles {
     pub fn cors(mut self, cors: bool) -> Self {
         self.policy.cors = cors;
         self
+    }
+
+    /// Whether an [`Upload`](crate::Upload) handler in front writes into this tree: its
+    /// temporary files (uploads in progress, named `.serveur-upload-…`)
+    /// are then never served nor listed, and each listing ends with an upload form (plain
+    /// HTML, plus a script at `/.serveur-upload-form.js` for drag and drop and progress
+    /// bars). Off by default, so the listing stays CPython's byte for byte.
+    pub fn uploads(self, uploads: bool) -> Self {
+        StaticFiles { uploads, ..self }
     }
 
     /// The directory served.
@@ -343,8 +356,19 @@ impl Handler for StaticFiles {
         let path = collapse_leading_slashes(req.uri().path());
         // Behind access control, a listing shows only what the request may read.
         let access = req.extensions().get::<Access>();
+        if self.uploads && path == listing::UPLOAD_SCRIPT_PATH {
+            return self.policy.decorate(upload_script());
+        }
         let outcome = lookup::decide(self, path, req.uri().query(), req.headers(), access);
         let response = self.render(outcome, method == Method::HEAD);
         self.policy.decorate(response)
     }
+}
+
+/// The upload form's script (`listing::UPLOAD_SCRIPT_PATH`), built into the binary.
+fn upload_script() -> Response {
+    crate::response::bytes(
+        "text/javascript; charset=utf-8",
+        &include_bytes!("upload_form.js")[..],
+    )
 }

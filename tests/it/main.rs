@@ -38,4 +38,5 @@ mod static_files;
 mod symlinks;
 mod tls;
 mod tls_flags;
+mod upload;
 mod zero_copy;

@@ -77,6 +77,36 @@ struct Args {
     /// Most scripts running at once; more requests wait for a turn [default: 32]
     #[arg(long, value_name = "N", help_heading = "CGI (with --cgi)")]
     cgi_max: Option<usize>,
+
+    /// Accept uploads: PUT of a file, and POST of a form (the listing then shows one) to a
+    /// directory; nothing is ever replaced, partial or executable
+    #[arg(long, help_heading = "Uploads")]
+    upload: bool,
+
+    /// A URL directory where uploads are accepted, instead of everywhere (repeatable)
+    #[arg(long, value_name = "PATH", help_heading = "Uploads")]
+    upload_dir: Vec<String>,
+
+    /// Let an upload replace an existing file (atomically); otherwise PUT gets 409 and a form
+    /// upload stores "name (1).ext"
+    #[arg(long, help_heading = "Uploads")]
+    upload_overwrite: bool,
+
+    /// Largest upload, in bytes (K, M, G suffixes allowed); larger ones get 413 [default: 1G]
+    #[arg(long, value_name = "SIZE", help_heading = "Uploads")]
+    upload_max: Option<String>,
+
+    /// Let DELETE remove a file or an empty directory where uploads are accepted
+    #[arg(long, help_heading = "Uploads")]
+    allow_delete: bool,
+
+    /// Let MKCOL (or the listing's form) make a directory where uploads are accepted
+    #[arg(long, help_heading = "Uploads")]
+    allow_mkdir: bool,
+
+    /// --upload, --allow-delete and --allow-mkdir together, for a quick share on a LAN
+    #[arg(long, help_heading = "Uploads")]
+    allow_all: bool,
     /// Path to the TLS certificate chain file (PEM); serves HTTPS
     #[arg(long = "tls-cert", value_name = "PATH")]
     tls_cert: Option<PathBuf>,
@@ -253,6 +283,8 @@ pub struct Config {
     pub fastcgi_connections: usize,
     /// Whether scripts run on when their client leaves (`--ignore-client-abort`).
     pub ignore_client_abort: bool,
+    /// Uploads, with `--upload` or `--allow-all`.
+    pub upload: Option<UploadConfig>,
     /// Access control, when any rule was given.
     pub auth: Option<AuthConfig>,
 }
@@ -264,6 +296,21 @@ pub struct AuthConfig {
     pub rules: Rules,
     /// Whether passwords will cross the network in clear (`--auth-insecure-ok` allowed it).
     pub in_clear: bool,
+}
+
+/// The upload flags, checked.
+#[derive(Debug)]
+pub struct UploadConfig {
+    /// Where uploads are accepted, as URL paths.
+    pub dirs: Vec<String>,
+    /// Whether an upload may replace a file.
+    pub overwrite: bool,
+    /// The largest upload.
+    pub max_body: u64,
+    /// Whether DELETE is allowed.
+    pub delete: bool,
+    /// Whether MKCOL is allowed.
+    pub mkdir: bool,
 }
 
 /// The CGI flags, checked.
@@ -332,6 +379,7 @@ fn fail(message: &str) -> ! {
 
 fn validate(args: Args) -> Result<Config, String> {
     let cgi = cgi_config(&args)?;
+    let upload = upload_config(&args)?;
     let directory = match args.directory.clone() {
         Some(dir) => dir,
         None => std::env::current_dir().map_err(|e| format!("current directory: {e}"))?,
@@ -412,6 +460,7 @@ fn validate(args: Args) -> Result<Config, String> {
         },
         ignore_client_abort: args.ignore_client_abort,
         cgi,
+        upload,
     })
 }
 
@@ -452,6 +501,41 @@ fn auth_rules(
         );
     }
     Ok(Some(AuthConfig { rules, in_clear }))
+}
+
+/// The upload flags, which mean something only with `--upload` (or `--allow-all`).
+fn upload_config(args: &Args) -> Result<Option<UploadConfig>, String> {
+    if !args.upload && !args.allow_all {
+        let given = [
+            (!args.upload_dir.is_empty(), "--upload-dir"),
+            (args.upload_overwrite, "--upload-overwrite"),
+            (args.upload_max.is_some(), "--upload-max"),
+            (args.allow_delete, "--allow-delete"),
+            (args.allow_mkdir, "--allow-mkdir"),
+        ];
+        return match given.iter().find(|(given, _)| *given) {
+            Some((_, flag)) => Err(format!("argument {flag}: only meaningful with --upload")),
+            None => Ok(None),
+        };
+    }
+    if let Some(bad) = args.upload_dir.iter().find(|d| !d.starts_with('/')) {
+        return Err(format!(
+            "argument --upload-dir: '{bad}' does not start with /"
+        ));
+    }
+    let max_body = args.upload_max.as_deref().unwrap_or("1G");
+    Ok(Some(UploadConfig {
+        dirs: if args.upload_dir.is_empty() {
+            vec!["/".into()]
+        } else {
+            args.upload_dir.clone()
+        },
+        overwrite: args.upload_overwrite,
+        max_body: bytes(max_body)
+            .ok_or_else(|| format!("argument --upload-max: '{max_body}' is not a size"))?,
+        delete: args.allow_delete || args.allow_all,
+        mkdir: args.allow_mkdir || args.allow_all,
+    }))
 }
 
 /// The `--cgi-*` flags, which mean something only with `--cgi`.

@@ -9,9 +9,10 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use serveur::auth::Auth;
-use serveur::safe_path::Root;
+use serveur::fastcgi::Pattern;
+use serveur::safe_path::{Root, UrlPath};
 use serveur::{
-    stop_signal, AccessLog, Cgi, FastCgi, Server, SharedHandler, StaticFiles, StopSignal,
+    stop_signal, AccessLog, Cgi, FastCgi, Server, SharedHandler, StaticFiles, StopSignal, Upload,
 };
 
 fn main() -> ExitCode {
@@ -61,10 +62,14 @@ async fn run(config: cli::Config) -> Result<(), String> {
     for (name, value) in &config.headers {
         files = files.extra_header(name.clone(), value.clone());
     }
+    files = files.uploads(config.upload.is_some());
     let mut handler = match &config.cgi {
         Some(cgi) => compose_cgi(&config, cgi, files)?,
         None => SharedHandler::new(files),
     };
+    if let Some(upload) = &config.upload {
+        handler = compose_upload(&config, upload, handler)?;
+    }
     // Each FastCGI route in front of the rest, the first given tried first: a request that
     // names none of its scripts goes on to the next, and finally to CGI or the files. So a
     // `*.php` file is never served as a file: its path always reaches the application.
@@ -177,6 +182,46 @@ fn compose_cgi(
         files = files.hide(dir);
     }
     Ok(SharedHandler::new(gateway.fallback(files)))
+}
+
+/// `--upload`: an [`Upload`] handler in front of CGI and the files (behind FastCGI, whose
+/// scripts answer their own paths), refusing any write that a gateway would run: into a CGI
+/// directory, or a name a `--fastcgi` route would send to its application.
+fn compose_upload(
+    config: &cli::Config,
+    upload: &cli::UploadConfig,
+    rest: SharedHandler,
+) -> Result<SharedHandler, String> {
+    let cgi_dirs: Vec<UrlPath> = config
+        .cgi
+        .iter()
+        .flat_map(|cgi| cgi.dirs.iter().map(|dir| UrlPath::parse(dir)))
+        .collect();
+    let routes: Vec<Pattern> = config.fastcgi.iter().map(|(p, _)| p.clone()).collect();
+    let runs_code = move |url: &UrlPath| {
+        let segments = url.segments();
+        cgi_dirs
+            .iter()
+            .any(|dir| segments.starts_with(dir.segments()))
+            || routes.iter().any(|route| match route {
+                // Compared without case: refusing `X.PHP` too costs nothing.
+                Pattern::Extension(ext) => segments.last().is_some_and(|name| {
+                    name.len() >= ext.len()
+                        && name[name.len() - ext.len()..].eq_ignore_ascii_case(ext.as_bytes())
+                }),
+                Pattern::Prefix(prefix) => segments.starts_with(UrlPath::parse(prefix).segments()),
+            })
+    };
+    let handler = Upload::new(&config.directory)
+        .map_err(|e| format!("cannot serve {}: {e}", config.directory.display()))?
+        .directories(&upload.dirs)
+        .overwrite(upload.overwrite)
+        .max_body(upload.max_body)
+        .allow_delete(upload.delete)
+        .allow_mkdir(upload.mkdir)
+        .refuse_code(runs_code)
+        .fallback(rest);
+    Ok(SharedHandler::new(handler))
 }
 
 /// CPython's `Serving HTTP on HOST port PORT (http://HOST:PORT/) ...` (`HTTPS` and `https`
