@@ -236,7 +236,10 @@ fn list(
         }
         Choice::NotAcceptable => return Outcome::NotAcceptable,
     };
-    let validators = directory_validators(&found.metadata, coding, vary);
+    let mut validators = directory_validators(&found.metadata, coding, vary);
+    if let Some(access) = access.filter(|access| access.reads.is_some()) {
+        validators.etag = etag::for_viewer(&validators.etag, access.user.as_deref());
+    }
     match conditional::evaluate(headers, &validators.etag, validators.modified) {
         Verdict::Proceed => Outcome::Listing {
             page,

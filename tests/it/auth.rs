@@ -223,6 +223,18 @@ fn hostile_spellings_never_reach_the_private_folder() {
         get_with(server.addr, "/pub/link/s.txt", Some(&basic("alice", "pw"))).code(),
         "200"
     );
+    // Her copy's tag never revalidates the anonymous page, which differs.
+    let tag = alice.header("etag").expect("a listing's ETag").to_owned();
+    assert_ne!(listing.header("etag"), Some(tag.as_str()));
+    let request = format!(
+        "GET /pub/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\nIf-None-Match: {tag}\r\n\r\n"
+    );
+    let again = raw_from([127, 0, 0, 1].into(), server.addr, request.as_bytes());
+    assert_eq!(
+        again.code(),
+        "200",
+        "another viewer's tag gets the page, not a 304"
+    );
 }
 
 #[test]
