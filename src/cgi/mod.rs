@@ -1,13 +1,13 @@
 //! [`Cgi`]: the CGI/1.1 gateway (RFC 3875). Requests below the CGI directories run a script,
 //! everything else goes to a fallback handler (usually [`StaticFiles`](crate::StaticFiles)). The
 //! pipeline: find the script ([`gateway::locate`](crate::gateway::locate)) and refuse what
-//! CPython refuses, with its messages → read the request body ([`stdin`]) → start the script
-//! ([`spawn`]) → read its header block and stream the rest ([`running`], [`output`]).
+//! CPython refuses, with its messages → the gateway's driver
+//! ([`gateway::respond`](crate::gateway::respond)), to which CGI brings how a script starts (a
+//! turn and a process: [`start`], [`spawn`]) and how its output is read ([`running`]).
 
-mod output;
 mod running;
 mod spawn;
-pub(crate) mod stdin;
+mod start;
 
 use std::ffi::OsString;
 use std::io;
@@ -18,7 +18,7 @@ use std::time::Duration;
 use http::{Method, StatusCode};
 use tokio::sync::Semaphore;
 
-use crate::gateway::{locate, matching_dir, Located, ScriptPath};
+use crate::gateway::{locate, matching_dir, respond, Located, NotFound, ScriptPath};
 use crate::handler::{Handler, Request, Response, SharedHandler};
 use crate::location::{add_slash, collapse_leading_slashes};
 use crate::py_repr::py_repr;
@@ -176,7 +176,7 @@ impl Cgi {
         };
         let tree_wide = dir.segments().is_empty();
         match locate(&self.root, dir, &url, INDEX_NAMES) {
-            Located::Script(script) if runnable(&script) => output::run(self, req, *script).await,
+            Located::Script(script) if runnable(&script) => respond(self, req, *script).await,
             _ if tree_wide => self.elsewhere(req).await,
             Located::Script(script) if script.is_index => {
                 let name = &script.script_name;
@@ -241,17 +241,4 @@ fn runnable(script: &ScriptPath) -> bool {
 fn refuse(code: StatusCode, message: &str, name: &[u8]) -> Response {
     let message = format!("{message} ({})", py_repr(&String::from_utf8_lossy(name)));
     error_with(code, &message, python_status_text(code.as_u16()).1)
-}
-
-/// The fallback until one is set (for the FastCGI gateway too): nothing here.
-pub(crate) struct NotFound;
-
-impl Handler for NotFound {
-    async fn handle(&self, _req: Request) -> Response {
-        error_with(
-            StatusCode::NOT_FOUND,
-            "File not found",
-            "Nothing matches the given URI",
-        )
-    }
 }

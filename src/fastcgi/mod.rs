@@ -4,10 +4,11 @@
 //! [`StaticFiles`](crate::StaticFiles)). The pipeline: route ([`Pattern`]) and split the path
 //! into `SCRIPT_NAME` and `PATH_INFO` (`gateway::locate`) → meta-variables as `FCGI_PARAMS`
 //! and the body as `FCGI_STDIN` over a pooled connection (`client`, `pool`, `record`) → the
-//! header block read with the CGI rules and the rest streamed (`respond`).
+//! header block read with the CGI rules and the rest streamed, by the gateway's driver
+//! ([`gateway::respond`](crate::gateway::respond)), which reads `FCGI_STDOUT` as [`client`]'s
+//! `Output`.
 
 mod client;
-mod log;
 mod pool;
 // The wire format is internal, but the cargo-fuzz target in fuzz/ (a crate of its own) drives
 // its decoders directly. The `fuzzing` feature, which only fuzz/Cargo.toml turns on, makes it
@@ -16,7 +17,7 @@ mod pool;
 pub mod record;
 #[cfg(not(feature = "fuzzing"))]
 mod record;
-mod respond;
+mod stderr;
 
 use std::fs::Metadata;
 use std::io;
@@ -25,11 +26,14 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::gateway::log::GatewayKind;
 use crate::gateway::script_path::url_name;
-use crate::gateway::{locate, Located, ScriptPath};
+use crate::gateway::{locate, respond, Gateway, Located, NotFound, Run, ScriptPath};
 use crate::handler::{Handler, Request, Response, SharedHandler};
 use crate::location::collapse_leading_slashes;
 use crate::safe_path::{Root, UrlPath};
+use crate::server::departure::Departure;
+use client::{OnLeaving, Output, Stdin};
 
 pub use pool::Address;
 use pool::Pool;
@@ -88,6 +92,8 @@ pub struct FastCgi {
     index: Vec<String>,
     prefix: UrlPath,
     pool: Arc<Pool>,
+    /// The application's address, as the log names it.
+    application: Arc<str>,
     timeout: Duration,
     max_body: u64,
     fallback: SharedHandler,
@@ -116,10 +122,11 @@ impl FastCgi {
             pattern,
             index,
             prefix,
+            application: address.to_string().into(),
             pool: Pool::new(address, 32),
             timeout: Duration::from_secs(60),
             max_body: 1 << 30,
-            fallback: SharedHandler::new(crate::cgi::NotFound),
+            fallback: SharedHandler::new(NotFound),
             ignore_client_abort: false,
         })
     }
@@ -218,7 +225,7 @@ impl FastCgi {
     async fn serve(&self, req: Request) -> Response {
         let url = UrlPath::parse(collapse_leading_slashes(req.uri().path()));
         match self.script(&url) {
-            Some(script) => respond::run(self, req, script).await,
+            Some(script) => respond(self, req, script).await,
             None => self.fallback.handle(req).await,
         }
     }
@@ -227,6 +234,45 @@ impl FastCgi {
 impl Handler for FastCgi {
     async fn handle(&self, req: Request) -> Response {
         self.serve(req).await
+    }
+}
+
+impl Gateway for FastCgi {
+    type Script = Output;
+
+    fn root(&self) -> &Path {
+        self.root.dir()
+    }
+
+    fn max_body(&self) -> u64 {
+        self.max_body
+    }
+
+    fn ignores_client_abort(&self) -> bool {
+        self.ignore_client_abort
+    }
+
+    fn log_kind(&self) -> GatewayKind {
+        GatewayKind::FastCgi(Arc::clone(&self.application))
+    }
+
+    /// Sends the request on a connection of the pool, in a task of its own. A client that
+    /// leaves while it waits for a connection drops its output, which the task sees.
+    async fn start(&self, run: Run<'_>, _departure: &mut Departure) -> Result<Output, Response> {
+        let params: Vec<(&str, &[u8])> = run.vars.iter().collect();
+        let on_leaving = if self.ignore_client_abort {
+            OnLeaving::Finish
+        } else {
+            OnLeaving::Abort
+        };
+        Ok(client::start(
+            Arc::clone(&self.pool),
+            &params,
+            Stdin::from(run.input),
+            self.timeout,
+            on_leaving,
+            run.log,
+        ))
     }
 }
 

@@ -1,68 +1,89 @@
-//! What a FastCGI request says in the server's log: one line per event, each naming the
-//! application and the script, and the application's `FCGI_STDERR` cut into lines (records need
-//! not end at line ends).
+//! What a request to a script says in the server's log, CGI and FastCGI alike: one line per
+//! event, each naming the gateway and the script (`CGI script /cgi-bin/x.sh killed: …`,
+//! `FastCGI unix:/run/php.sock /x.php: aborted: …`), and the script's stderr, a line of the log
+//! per line it writes.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use super::pool::Pool;
 use crate::server::AccessLog;
 
 /// The longest stderr line logged whole; longer ones are logged in pieces.
-const MAX_STDERR_LINE: usize = 8 * 1024;
+pub const MAX_STDERR_LINE: usize = 8 * 1024;
 
-/// Log lines about one request: `FastCGI ADDRESS SCRIPT_NAME: what`.
+/// Which gateway runs the script: the lines' first words.
 #[derive(Clone)]
-pub struct RequestLog {
-    /// The server's log.
-    pub log: AccessLog,
-    /// The client the request is for.
-    pub client: Option<IpAddr>,
-    /// The application (its address names it).
-    pub application: Arc<Pool>,
+pub enum GatewayKind {
+    /// `CGI script NAME what`.
+    Cgi,
+    /// `FastCGI ADDRESS NAME: what`, the application named by its address.
+    FastCgi(Arc<str>),
+}
+
+/// Log lines about one script's run for one request.
+#[derive(Clone)]
+pub struct ScriptLog {
+    /// The server's log (off in handlers run outside a server).
+    log: AccessLog,
+    /// The client the script runs for.
+    client: Option<IpAddr>,
+    kind: GatewayKind,
     /// The script's `SCRIPT_NAME`. The line is made only when there is something to say (a
     /// `format!` per request was 2,000 instructions of a FastCGI request, callgrind).
-    pub script: Vec<u8>,
+    script: Vec<u8>,
 }
 
-impl RequestLog {
-    /// Logs one line about the request.
+impl ScriptLog {
+    /// Lines to `log` about `script` (its `SCRIPT_NAME`), run by the gateway `kind` for
+    /// `client`.
+    pub fn new(log: AccessLog, client: Option<IpAddr>, kind: GatewayKind, script: &[u8]) -> Self {
+        ScriptLog {
+            log,
+            client,
+            kind,
+            script: script.to_vec(),
+        }
+    }
+
+    /// Logs one line about the script.
     pub fn say(&self, what: &str) {
-        let line = format!(
-            "FastCGI {} {}: {what}",
-            self.application.address(),
-            String::from_utf8_lossy(&self.script)
-        );
+        let name = String::from_utf8_lossy(&self.script);
+        let line = match &self.kind {
+            GatewayKind::Cgi => format!("CGI script {name} {what}"),
+            GatewayKind::FastCgi(application) => format!("FastCGI {application} {name}: {what}"),
+        };
         self.log.message(self.client, line);
     }
-}
 
-/// `FCGI_STDERR` cut into lines for the log; records need not end at line ends.
-#[derive(Default)]
-pub(super) struct StderrLines {
-    partial: Vec<u8>,
-}
+    /// Logs that the script was never run, and why: a CGI script is `not started`, a FastCGI
+    /// request `not sent`.
+    pub fn not_run(&self, why: &str) {
+        let verb = match self.kind {
+            GatewayKind::Cgi => "not started",
+            GatewayKind::FastCgi(_) => "not sent",
+        };
+        self.say(&format!("{verb}: {why}"));
+    }
 
-impl StderrLines {
-    pub(super) fn push(&mut self, mut bytes: &[u8], log: &RequestLog) {
-        while let Some(end) = bytes.iter().position(|&b| b == b'\n') {
-            self.partial.extend_from_slice(&bytes[..end]);
-            self.flush(log);
-            bytes = &bytes[end + 1..];
-        }
-        self.partial.extend_from_slice(bytes);
-        while self.partial.len() > MAX_STDERR_LINE {
-            let rest = self.partial.split_off(MAX_STDERR_LINE);
-            self.flush(log);
-            self.partial = rest;
+    /// Logs why a local redirect (RFC 3875 §6.2.2) could not be followed.
+    pub fn redirect_failed(&self, why: &str) {
+        match self.kind {
+            GatewayKind::Cgi => self.log.message(self.client, format!("CGI {why}")),
+            GatewayKind::FastCgi(_) => self.say(why),
         }
     }
 
-    pub(super) fn flush(&mut self, log: &RequestLog) {
-        if !self.partial.is_empty() {
-            let line = String::from_utf8_lossy(&self.partial);
-            log.say(line.trim_end_matches('\r'));
-            self.partial.clear();
+    /// Logs one line the script wrote on its stderr (its line end trimmed): `NAME: line` for
+    /// a CGI script, the usual `FastCGI ADDRESS NAME: ` before it for a FastCGI application.
+    pub fn stderr(&self, line: &[u8]) {
+        let text = String::from_utf8_lossy(line);
+        let text = text.trim_end_matches(['\n', '\r']);
+        match self.kind {
+            GatewayKind::Cgi => {
+                let name = String::from_utf8_lossy(&self.script);
+                self.log.message(self.client, format!("{name}: {text}"));
+            }
+            GatewayKind::FastCgi(_) => self.say(text),
         }
     }
 }
