@@ -13,7 +13,7 @@ use super::spawn::spawn;
 use super::Cgi;
 use crate::body::RequestBody;
 use crate::gateway::log::GatewayKind;
-use crate::gateway::{Gateway, Run, ScriptPath};
+use crate::gateway::{Gateway, Run, ScriptPath, Settings};
 use crate::handler::Response;
 use crate::response::error;
 use crate::server::departure::{ClientLeft, Departure};
@@ -21,16 +21,8 @@ use crate::server::departure::{ClientLeft, Departure};
 impl Gateway for Cgi {
     type Script = Running;
 
-    fn root(&self) -> &std::path::Path {
-        self.root.dir()
-    }
-
-    fn max_body(&self) -> u64 {
-        self.max_body
-    }
-
-    fn ignores_client_abort(&self) -> bool {
-        self.ignore_client_abort
+    fn settings(&self) -> &Settings {
+        &self.settings
     }
 
     fn log_kind(&self) -> GatewayKind {
@@ -73,7 +65,7 @@ impl Gateway for Cgi {
             let stdin = child.stdin.take()?;
             Some(feed(first, body, stdin))
         });
-        let ends = if self.ignore_client_abort {
+        let ends = if self.settings.ignore_client_abort {
             Ending::RunOn
         } else {
             Ending::Kill
@@ -82,7 +74,7 @@ impl Gateway for Cgi {
             child,
             feeder,
             permit,
-            self.timeout,
+            self.settings.timeout,
             run.log,
             ends,
         ))

@@ -28,10 +28,10 @@ use std::time::Duration;
 
 use crate::gateway::log::GatewayKind;
 use crate::gateway::script_path::url_name;
-use crate::gateway::{locate, respond, Gateway, Located, NotFound, Run, ScriptPath};
+use crate::gateway::{locate, respond, Gateway, Located, NotFound, Run, ScriptPath, Settings};
 use crate::handler::{Handler, Request, Response, SharedHandler};
 use crate::location::collapse_leading_slashes;
-use crate::safe_path::{Root, UrlPath};
+use crate::safe_path::UrlPath;
 use crate::server::departure::Departure;
 use client::{OnLeaving, Output, Stdin};
 
@@ -85,7 +85,7 @@ impl FromStr for Pattern {
 /// ```
 #[derive(Clone)]
 pub struct FastCgi {
-    root: Root,
+    settings: Settings,
     /// The root's metadata: what a prefix application's `ScriptPath` carries, having no file.
     root_metadata: Metadata,
     pattern: Pattern,
@@ -94,10 +94,7 @@ pub struct FastCgi {
     pool: Arc<Pool>,
     /// The application's address, as the log names it.
     application: Arc<str>,
-    timeout: Duration,
-    max_body: u64,
     fallback: SharedHandler,
-    ignore_client_abort: bool,
 }
 
 impl FastCgi {
@@ -106,8 +103,8 @@ impl FastCgi {
     /// request bodies up to 1 GiB; other requests get `404` until a
     /// [`fallback`](FastCgi::fallback) is set.
     pub fn new(dir: impl AsRef<Path>, pattern: Pattern, address: Address) -> io::Result<FastCgi> {
-        let root = Root::new(dir, false)?;
-        let root_metadata = std::fs::metadata(root.dir())?;
+        let settings = Settings::new(dir)?;
+        let root_metadata = std::fs::metadata(settings.root.dir())?;
         let (index, prefix) = match &pattern {
             Pattern::Extension(ext) => {
                 let mut index: Vec<String> = STATIC_INDEX.iter().map(|s| s.to_string()).collect();
@@ -117,17 +114,14 @@ impl FastCgi {
             Pattern::Prefix(prefix) => (Vec::new(), UrlPath::parse(prefix)),
         };
         Ok(FastCgi {
-            root,
+            settings,
             root_metadata,
             pattern,
             index,
             prefix,
             application: address.to_string().into(),
             pool: Pool::new(address, 32),
-            timeout: Duration::from_secs(60),
-            max_body: 1 << 30,
             fallback: SharedHandler::new(NotFound),
-            ignore_client_abort: false,
         })
     }
 
@@ -140,35 +134,30 @@ impl FastCgi {
 
     /// How long each step may wait on the application (a connection, a write, a read) before
     /// the request fails with `504`.
-    pub fn timeout(self, timeout: Duration) -> Self {
-        FastCgi { timeout, ..self }
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.settings.timeout = timeout;
+        self
     }
 
     /// The longest request body passed on; longer ones get `413`.
-    pub fn max_body(self, bytes: u64) -> Self {
-        FastCgi {
-            max_body: bytes,
-            ..self
-        }
+    pub fn max_body(mut self, bytes: u64) -> Self {
+        self.settings.max_body = bytes;
+        self
     }
 
     /// Whether a request whose client leaves runs on to its end at the application, its output
     /// read and dropped, rather than being aborted (`FCGI_ABORT_REQUEST`, the default; a client
     /// gone is one whose HTTP/1 connection's end is closed, half-closed included, or whose
     /// HTTP/2 stream is reset; see README, CGI). As nginx's `fastcgi_ignore_client_abort`.
-    pub fn ignore_client_abort(self, ignore: bool) -> Self {
-        FastCgi {
-            ignore_client_abort: ignore,
-            ..self
-        }
+    pub fn ignore_client_abort(mut self, ignore: bool) -> Self {
+        self.settings.ignore_client_abort = ignore;
+        self
     }
 
     /// Also runs scripts reached through symlinks whose target is outside the tree.
-    pub fn follow_symlinks(self, follow: bool) -> Self {
-        FastCgi {
-            root: self.root.with_follow_symlinks(follow),
-            ..self
-        }
+    pub fn follow_symlinks(mut self, follow: bool) -> Self {
+        self.settings.root = self.settings.root.with_follow_symlinks(follow);
+        self
     }
 
     /// The handler for the requests the application does not take.
@@ -189,7 +178,7 @@ impl FastCgi {
                     return None;
                 }
                 let index: Vec<&str> = self.index.iter().map(String::as_str).collect();
-                match locate(&self.root, &self.prefix, url, &index) {
+                match locate(&self.settings.root, &self.prefix, url, &index) {
                     Located::Script(script)
                         if script.script_name.ends_with(ext) && script.metadata.is_file() =>
                     {
@@ -204,7 +193,7 @@ impl FastCgi {
                     return None;
                 }
                 let path_info = url_name(&url.segments()[depth..], url.has_trailing_slash());
-                let mut file = self.root.dir().to_path_buf();
+                let mut file = self.settings.root.dir().to_path_buf();
                 for segment in self.prefix.segments() {
                     file.push(
                         <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(segment),
@@ -240,16 +229,8 @@ impl Handler for FastCgi {
 impl Gateway for FastCgi {
     type Script = Output;
 
-    fn root(&self) -> &Path {
-        self.root.dir()
-    }
-
-    fn max_body(&self) -> u64 {
-        self.max_body
-    }
-
-    fn ignores_client_abort(&self) -> bool {
-        self.ignore_client_abort
+    fn settings(&self) -> &Settings {
+        &self.settings
     }
 
     fn log_kind(&self) -> GatewayKind {
@@ -260,7 +241,7 @@ impl Gateway for FastCgi {
     /// leaves while it waits for a connection drops its output, which the task sees.
     async fn start(&self, run: Run<'_>, _departure: &mut Departure) -> Result<Output, Response> {
         let params: Vec<(&str, &[u8])> = run.vars.iter().collect();
-        let on_leaving = if self.ignore_client_abort {
+        let on_leaving = if self.settings.ignore_client_abort {
             OnLeaving::Finish
         } else {
             OnLeaving::Abort
@@ -269,7 +250,7 @@ impl Gateway for FastCgi {
             Arc::clone(&self.pool),
             &params,
             Stdin::from(run.input),
-            self.timeout,
+            self.settings.timeout,
             on_leaving,
             run.log,
         ))

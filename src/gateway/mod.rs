@@ -19,7 +19,7 @@ use crate::handler::{Handler, Request, Response};
 use crate::response::error_with;
 
 pub use meta_vars::MetaVars;
-pub(crate) use respond::{respond, Failed, Gateway, Run, Script, Stop};
+pub(crate) use respond::{respond, Failed, Gateway, Run, Script, Settings, Stop};
 pub use script_path::{locate, matching_dir, Located, ScriptPath};
 
 /// A gateway's fallback until one is set: nothing here.

@@ -11,7 +11,9 @@
 //! ([`Script`]): a process and its pipes for CGI, a request on a pooled connection for FastCGI.
 
 use std::future::Future;
+use std::io;
 use std::path::Path;
+use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::stream;
@@ -29,6 +31,7 @@ use super::{MetaVars, ScriptPath};
 use crate::body::Body;
 use crate::handler::{Handler, Request, Response};
 use crate::response::error;
+use crate::safe_path::Root;
 use crate::server::departure::{ClientLeft, Departure};
 
 /// A way to run scripts: a handler that hands the driver the requests that name a script.
@@ -36,14 +39,8 @@ pub(crate) trait Gateway: Handler {
     /// A started script, as its output is read.
     type Script: Script;
 
-    /// The `DOCUMENT_ROOT`.
-    fn root(&self) -> &Path;
-
-    /// The longest request body a script gets; longer ones get `413`.
-    fn max_body(&self) -> u64;
-
-    /// Whether scripts run on when their clients leave (`--ignore-client-abort`).
-    fn ignores_client_abort(&self) -> bool;
+    /// The settings both gateways have.
+    fn settings(&self) -> &Settings;
 
     /// Which gateway the log lines about its scripts name.
     fn log_kind(&self) -> GatewayKind;
@@ -62,6 +59,32 @@ pub(crate) trait Gateway: Handler {
         run: Run<'_>,
         departure: &mut Departure,
     ) -> impl Future<Output = Result<Self::Script, Response>> + Send;
+}
+
+/// The settings of a gateway that the driver reads: the same for both, as are their defaults.
+#[derive(Clone)]
+pub(crate) struct Settings {
+    /// The tree of the scripts, the `DOCUMENT_ROOT`.
+    pub root: Root,
+    /// How long a script may run (CGI), or each step with the application may take (FastCGI).
+    pub timeout: Duration,
+    /// The longest request body a script gets; longer ones get `413`.
+    pub max_body: u64,
+    /// Whether scripts run on when their clients leave (`--ignore-client-abort`).
+    pub ignore_client_abort: bool,
+}
+
+impl Settings {
+    /// The scripts of `dir`, 60 seconds, request bodies up to 1 GiB, stopped when their
+    /// clients leave.
+    pub fn new(dir: impl AsRef<Path>) -> io::Result<Settings> {
+        Ok(Settings {
+            root: Root::new(dir, false)?,
+            timeout: Duration::from_secs(60),
+            max_body: 1 << 30,
+            ignore_client_abort: false,
+        })
+    }
 }
 
 /// What a gateway starts a script with.
@@ -123,8 +146,9 @@ pub(crate) async fn respond<G: Gateway>(gateway: &G, req: Request, script: Scrip
     );
     // Watched from the wait for a turn to the header block: a client gone by then gets no
     // answer, and its script no (more) turn.
-    let mut departure = departure(info, parts.version, gateway.ignores_client_abort());
-    let input = match Input::prepare(&parts.headers, body, gateway.max_body()).await {
+    let settings = gateway.settings();
+    let mut departure = departure(info, parts.version, settings.ignore_client_abort);
+    let input = match Input::prepare(&parts.headers, body, settings.max_body).await {
         Ok(input) => input,
         Err(Refused::TooLarge) => return error(StatusCode::PAYLOAD_TOO_LARGE),
         Err(Refused::Broken(e)) => {
@@ -132,7 +156,7 @@ pub(crate) async fn respond<G: Gateway>(gateway: &G, req: Request, script: Scrip
             return error(StatusCode::BAD_REQUEST);
         }
     };
-    let vars = MetaVars::new(&parts, info, &script, gateway.root(), input.length());
+    let vars = MetaVars::new(&parts, info, &script, settings.root.dir(), input.length());
     let nph = gateway.nph(&script);
     let run = Run {
         parts: &parts,
