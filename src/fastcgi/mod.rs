@@ -5,8 +5,7 @@
 //! into `SCRIPT_NAME` and `PATH_INFO` (`gateway::locate`) → meta-variables as `FCGI_PARAMS`
 //! and the body as `FCGI_STDIN` over a pooled connection (`client`, `pool`, `record`) → the
 //! header block read with the CGI rules and the rest streamed, by the gateway's driver
-//! ([`gateway::respond`](crate::gateway::respond)), which reads `FCGI_STDOUT` as [`client`]'s
-//! `Output`.
+//! (`gateway::respond`), which reads `FCGI_STDOUT` as `client`'s `Output`.
 
 mod client;
 mod pool;
