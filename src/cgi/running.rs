@@ -247,7 +247,7 @@ impl Drop for Running {
 }
 
 /// `exit code N` or `killed by signal N`, as the log says it.
-pub fn describe(status: ExitStatus) -> String {
+fn describe(status: ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
         (Some(code), _) => format!("exit code {code}"),
