@@ -50,7 +50,7 @@ impl Gateway for Cgi {
         };
         let (stdin, body) = run.input.into_stdio();
         let query = run.parts.uri.query().unwrap_or("");
-        let mut child = match spawn(run.script, &run.vars, &self.env, query, stdin) {
+        let mut child = match spawn(run.script, run.vars, &self.env, query, stdin) {
             Ok(child) => child,
             // A `%00` decoded into PATH_INFO or an argument: no environment or argv can hold it.
             Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {

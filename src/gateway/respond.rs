@@ -16,7 +16,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
-use futures_util::stream;
+use futures_util::{stream, StreamExt};
 use http::header::CONTENT_LENGTH;
 use http::request::Parts;
 use http::{Method, StatusCode};
@@ -94,7 +94,7 @@ pub(crate) struct Run<'a> {
     /// The script.
     pub script: &'a ScriptPath,
     /// Its meta-variables (RFC 3875 §4.1).
-    pub vars: MetaVars,
+    pub vars: &'a MetaVars,
     /// Its request body.
     pub input: Input,
     /// Where to say what happens to it.
@@ -161,7 +161,7 @@ pub(crate) async fn respond<G: Gateway>(gateway: &G, req: Request, script: Scrip
     let run = Run {
         parts: &parts,
         script: &script,
-        vars,
+        vars: &vars,
         input,
         log,
     };
@@ -270,17 +270,17 @@ fn response_body<S: Script>(
         tokio::spawn(async move { while let Some(Ok(_)) = script.read_body().await {} });
         return Body::empty();
     }
-    let first = (!first.is_empty()).then_some(first);
-    let frames = stream::unfold((first, script), |(first, mut script)| async move {
-        let next = match first {
-            Some(first) => Ok(first),
-            None => script.read_body().await?,
-        };
+    let first = (!first.is_empty()).then_some(Ok(first));
+    // The script alone is the state: it moves in and out of each read's future.
+    let rest = stream::unfold(script, |mut script| async move {
+        let next = script.read_body().await?;
+        Some((next, script))
+    });
+    let frames = stream::iter(first).chain(rest).map(|next| {
         // A failure midway ends the body with an error: the client sees a truncated response.
-        let frame = next.map(Frame::data).map_err(|Failed(status)| {
+        next.map(Frame::data).map_err(|Failed(status)| {
             std::io::Error::other(format!("the script's output failed ({status})"))
-        });
-        Some((frame, (None, script)))
+        })
     });
     Body::stream(StreamBody::new(frames))
 }
