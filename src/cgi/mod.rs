@@ -1,13 +1,13 @@
 //! [`Cgi`]: the CGI/1.1 gateway (RFC 3875). Requests below the CGI directories run a script,
 //! everything else goes to a fallback handler (usually [`StaticFiles`](crate::StaticFiles)). The
 //! pipeline: find the script ([`gateway::locate`](crate::gateway::locate)) and refuse what
-//! CPython refuses, with its messages → read the request body ([`stdin`]) → start the script
-//! ([`spawn`]) → read its header block and stream the rest ([`running`], [`output`]).
+//! CPython refuses, with its messages → the gateway's driver
+//! ([`gateway::respond`](crate::gateway::respond)), to which CGI brings how a script starts (a
+//! turn and a process: [`start`], [`spawn`]) and how its output is read ([`running`]).
 
-mod output;
 mod running;
 mod spawn;
-pub(crate) mod stdin;
+mod start;
 
 use std::ffi::OsString;
 use std::io;
@@ -18,12 +18,12 @@ use std::time::Duration;
 use http::{Method, StatusCode};
 use tokio::sync::Semaphore;
 
-use crate::gateway::{locate, matching_dir, Located, ScriptPath};
+use crate::gateway::{locate, matching_dir, respond, Located, NotFound, ScriptPath, Settings};
 use crate::handler::{Handler, Request, Response, SharedHandler};
 use crate::location::add_slash;
 use crate::py_repr::py_repr;
 use crate::response::{error_with, redirect};
-use crate::safe_path::{collapse_leading_slashes, Root, UrlPath};
+use crate::safe_path::{collapse_leading_slashes, UrlPath};
 use crate::status_text::python_status_text;
 
 pub use spawn::PASSED_ENV;
@@ -52,14 +52,11 @@ const INDEX_NAMES: &[&str] = &[
 /// ```
 #[derive(Clone)]
 pub struct Cgi {
-    root: Root,
+    settings: Settings,
     dirs: Vec<UrlPath>,
     fallback: SharedHandler,
     env: Arc<Vec<(OsString, OsString)>>,
-    timeout: Duration,
-    max_body: u64,
     slots: Arc<Semaphore>,
-    ignore_client_abort: bool,
 }
 
 impl Cgi {
@@ -68,14 +65,11 @@ impl Cgi {
     /// `404` until a [`fallback`](Cgi::fallback) is set.
     pub fn new(dir: impl AsRef<Path>) -> io::Result<Cgi> {
         Ok(Cgi {
-            root: Root::new(dir, false)?,
+            settings: Settings::new(dir)?,
             dirs: vec![UrlPath::parse("/cgi-bin"), UrlPath::parse("/htbin")],
             fallback: SharedHandler::new(NotFound),
             env: Arc::new(spawn::server_env(&[])),
-            timeout: Duration::from_secs(60),
-            max_body: 1 << 30,
             slots: Arc::new(Semaphore::new(32)),
-            ignore_client_abort: false,
         })
     }
 
@@ -90,11 +84,9 @@ impl Cgi {
     }
 
     /// Also runs scripts reached through symlinks whose target is outside the tree.
-    pub fn follow_symlinks(self, follow: bool) -> Self {
-        Cgi {
-            root: self.root.with_follow_symlinks(follow),
-            ..self
-        }
+    pub fn follow_symlinks(mut self, follow: bool) -> Self {
+        self.settings.root = self.settings.root.with_follow_symlinks(follow);
+        self
     }
 
     /// The handler for requests outside the CGI directories.
@@ -116,16 +108,15 @@ impl Cgi {
 
     /// How long a script may run before its process group is killed (`504` if it had not
     /// answered yet).
-    pub fn timeout(self, timeout: Duration) -> Self {
-        Cgi { timeout, ..self }
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.settings.timeout = timeout;
+        self
     }
 
     /// The longest request body given to a script; longer ones get `413`.
-    pub fn max_body(self, bytes: u64) -> Self {
-        Cgi {
-            max_body: bytes,
-            ..self
-        }
+    pub fn max_body(mut self, bytes: u64) -> Self {
+        self.settings.max_body = bytes;
+        self
     }
 
     /// How many scripts run at once; more requests wait for a turn.
@@ -141,11 +132,9 @@ impl Cgi {
     /// client gone is one whose HTTP/1 connection's end is closed, half-closed included, or
     /// whose HTTP/2 stream is reset; see README, CGI). As nginx's `proxy_ignore_client_abort`,
     /// for the rare script that must finish.
-    pub fn ignore_client_abort(self, ignore: bool) -> Self {
-        Cgi {
-            ignore_client_abort: ignore,
-            ..self
-        }
+    pub fn ignore_client_abort(mut self, ignore: bool) -> Self {
+        self.settings.ignore_client_abort = ignore;
+        self
     }
 
     /// The CGI directories on disk, except the root itself: a fallback serving files should
@@ -156,7 +145,7 @@ impl Cgi {
             .iter()
             .filter(|dir| !dir.segments().is_empty())
             .map(|dir| {
-                let mut path = self.root.dir().to_path_buf();
+                let mut path = self.settings.root.dir().to_path_buf();
                 for segment in dir.segments() {
                     path.push(
                         <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(segment),
@@ -175,8 +164,8 @@ impl Cgi {
             return self.elsewhere(req).await;
         };
         let tree_wide = dir.segments().is_empty();
-        match locate(&self.root, dir, &url, INDEX_NAMES) {
-            Located::Script(script) if runnable(&script) => output::run(self, req, *script).await,
+        match locate(&self.settings.root, dir, &url, INDEX_NAMES) {
+            Located::Script(script) if runnable(&script) => respond(self, req, *script).await,
             _ if tree_wide => self.elsewhere(req).await,
             Located::Script(script) if script.is_index => {
                 let name = &script.script_name;
@@ -241,17 +230,4 @@ fn runnable(script: &ScriptPath) -> bool {
 fn refuse(code: StatusCode, message: &str, name: &[u8]) -> Response {
     let message = format!("{message} ({})", py_repr(&String::from_utf8_lossy(name)));
     error_with(code, &message, python_status_text(code.as_u16()).1)
-}
-
-/// The fallback until one is set (for the FastCGI gateway too): nothing here.
-pub(crate) struct NotFound;
-
-impl Handler for NotFound {
-    async fn handle(&self, _req: Request) -> Response {
-        error_with(
-            StatusCode::NOT_FOUND,
-            "File not found",
-            "Nothing matches the given URI",
-        )
-    }
 }

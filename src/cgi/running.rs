@@ -1,15 +1,17 @@
-//! One running script, from spawn to reaping: its stdout read (first the header block, then the
-//! body as a stream), its stderr copied to the log line by line, its deadline, and its end. A
+//! One running script, from spawn to reaping: its stdout read for the driver (first the header
+//! block, then the body; [`Script`]), its stderr copied to the log line by line, its deadline,
+//! and its end. A
 //! `Running` that is dropped before the script finished (the client went away, the deadline
 //! passed, the output was unusable) kills the script's whole process group, except that under
 //! `--ignore-client-abort` a script whose client left runs on to its end, its output read and
 //! dropped; either way a task reaps the script, so no zombie is ever left, and logs how it
 //! ended.
 
-use std::net::IpAddr;
 use std::process::ExitStatus;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use http::StatusCode;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
 use tokio::process::{Child, ChildStdout};
 use tokio::sync::OwnedSemaphorePermit;
@@ -17,7 +19,8 @@ use tokio::task::JoinHandle;
 use tokio::time::{timeout_at, Instant};
 
 use super::spawn::ProcessGroup;
-use crate::access_log::AccessLog;
+use crate::gateway::log::{ScriptLog, MAX_STDERR_LINE};
+use crate::gateway::{Failed, Script, Stop};
 
 /// How much of the body is read at a time: a pipe holds 64 KiB on Linux.
 const READ_CHUNK: usize = 64 * 1024;
@@ -25,38 +28,6 @@ const READ_CHUNK: usize = 64 * 1024;
 /// How much is read at a time while looking for the header block: most scripts' whole output
 /// fits, and a small buffer is what stays allocated while a small answer waits to be sent.
 const HEAD_CHUNK: usize = 8 * 1024;
-
-/// The longest stderr line logged whole; longer ones are logged in pieces.
-const MAX_STDERR_LINE: u64 = 8 * 1024;
-
-/// Log lines about one script, each naming it.
-#[derive(Clone)]
-pub struct ScriptLog {
-    /// The server's log (off in handlers run outside a server).
-    pub log: AccessLog,
-    /// The client the script runs for.
-    pub client: Option<IpAddr>,
-    /// `SCRIPT_NAME`, as text.
-    pub name: String,
-}
-
-impl ScriptLog {
-    /// Logs `CGI script NAME WHAT`.
-    pub fn say(&self, what: &str) {
-        self.log
-            .message(self.client, format!("CGI script {} {what}", self.name));
-    }
-}
-
-/// How reading the header block failed.
-pub enum HeadError {
-    /// The deadline passed first.
-    TimedOut,
-    /// stdout ended first; the script's exit status, if it exited in time.
-    Ended(Option<ExitStatus>),
-    /// Reading the pipe failed.
-    Read(std::io::Error),
-}
 
 /// What becomes of a script whose client leaves before it has finished.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -74,12 +45,12 @@ pub struct Running {
     stdout: Option<ChildStdout>,
     feeder: Option<JoinHandle<()>>,
     permit: Option<OwnedSemaphorePermit>,
-    /// When the script is killed if it has not finished.
-    pub deadline: Instant,
+    /// How long it may run.
+    timeout: Duration,
+    /// When it is killed if it has not finished.
+    deadline: Instant,
     /// Where to say what happens to it.
-    pub log: ScriptLog,
-    /// Body bytes read with the header block, not yet handed out.
-    pending: Option<Bytes>,
+    log: ScriptLog,
     /// What is left of the body's `Content-Length`, when the script gave one.
     remaining: Option<u64>,
     /// Whether the script finished writing: stdout reached its end, or the whole
@@ -92,12 +63,13 @@ pub struct Running {
 }
 
 impl Running {
-    /// Takes charge of `child`: its stderr starts going to the log now.
+    /// Takes charge of `child`, which may run for `timeout`: its stderr starts going to the log
+    /// now.
     pub fn new(
         mut child: Child,
         feeder: Option<JoinHandle<()>>,
         permit: OwnedSemaphorePermit,
-        deadline: Instant,
+        timeout: Duration,
         log: ScriptLog,
         ends: Ending,
     ) -> Running {
@@ -110,51 +82,14 @@ impl Running {
             child: Some(child),
             feeder,
             permit: Some(permit),
-            deadline,
+            timeout,
+            deadline: Instant::now() + timeout,
             log,
-            pending: None,
             remaining: None,
             ended: false,
             explained: false,
             ends,
         }
-    }
-
-    /// Reads stdout into `buf` until `parse` finds a complete header block in it, and returns
-    /// what `parse` made of it.
-    pub async fn read_head<T, E>(
-        &mut self,
-        buf: &mut BytesMut,
-        parse: impl Fn(&[u8]) -> Result<Option<T>, E>,
-    ) -> Result<Result<T, E>, HeadError> {
-        loop {
-            match parse(buf) {
-                Ok(Some(head)) => return Ok(Ok(head)),
-                Ok(None) => {}
-                Err(e) => return Ok(Err(e)),
-            }
-            buf.reserve(HEAD_CHUNK);
-            let Some(stdout) = self.stdout.as_mut() else {
-                return Err(HeadError::Ended(None));
-            };
-            match timeout_at(self.deadline, stdout.read_buf(buf)).await {
-                Err(_) => return Err(HeadError::TimedOut),
-                Ok(Err(e)) => return Err(HeadError::Read(e)),
-                Ok(Ok(0)) => {
-                    self.ended = true;
-                    return Err(HeadError::Ended(self.wait().await));
-                }
-                Ok(Ok(_)) => {}
-            }
-        }
-    }
-
-    /// Sets what follows the header block: `first`, the body bytes already read, and the
-    /// body's length if the script said it.
-    pub fn body_follows(&mut self, first: Bytes, length: Option<u64>) {
-        self.remaining = length;
-        self.count(first.len());
-        self.pending = (!first.is_empty()).then_some(first);
     }
 
     fn count(&mut self, read: usize) {
@@ -166,42 +101,27 @@ impl Running {
         }
     }
 
-    /// Reads the next piece of the body: `None` at its end, and after an error (a `TimedOut`
-    /// one at the deadline).
-    pub async fn read_more(&mut self) -> Option<std::io::Result<Bytes>> {
-        if let Some(first) = self.pending.take() {
-            return Some(Ok(first));
-        }
-        if self.remaining == Some(0) {
-            return None;
-        }
-        let stdout = self.stdout.as_mut()?;
-        let mut buf = BytesMut::with_capacity(READ_CHUNK);
-        let read = match timeout_at(self.deadline, stdout.read_buf(&mut buf)).await {
-            Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
-            Ok(read) => read,
+    /// Reads stdout into `buf`, until the deadline (then a `TimedOut` error); 0 at its end.
+    async fn read(&mut self, buf: &mut BytesMut) -> std::io::Result<usize> {
+        let Some(stdout) = self.stdout.as_mut() else {
+            return Ok(0);
         };
-        match read {
-            Ok(0) => {
-                self.ended = true;
-                self.stdout = None;
-                None
-            }
-            Ok(read) => {
-                self.count(read);
-                Some(Ok(buf.freeze()))
-            }
-            Err(e) => {
-                self.stdout = None;
-                Some(Err(e))
-            }
+        match timeout_at(self.deadline, stdout.read_buf(buf)).await {
+            Ok(read) => read,
+            Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
         }
     }
 
-    /// Logs `CGI script NAME WHAT`, as the reason the script is about to be killed.
-    pub fn kill_because(&mut self, what: &str) {
-        self.log.say(what);
-        self.explained = true;
+    /// Reading stdout failed with `e`: the script is killed, and the answer is `504` at the
+    /// deadline (`late` says when that was), else `502`.
+    fn failed(&mut self, e: &std::io::Error, late: &str) -> Failed {
+        self.stdout = None;
+        if e.kind() == std::io::ErrorKind::TimedOut {
+            self.give_up(&format!("timed out {late}"));
+            return Failed(StatusCode::GATEWAY_TIMEOUT);
+        }
+        self.give_up(&format!("output could not be read ({e})"));
+        Failed(StatusCode::BAD_GATEWAY)
     }
 
     /// Waits (until the deadline) for the script to exit.
@@ -212,6 +132,62 @@ impl Running {
         self.group.disarm();
         self.child = None;
         Some(status)
+    }
+}
+
+impl Script for Running {
+    fn log(&self) -> &ScriptLog {
+        &self.log
+    }
+
+    async fn read_head(&mut self, buf: &mut BytesMut) -> Result<(), Stop> {
+        buf.reserve(HEAD_CHUNK);
+        match self.read(buf).await {
+            Ok(0) => {
+                self.ended = true;
+                self.stdout = None;
+                let how = self.wait().await;
+                Err(Stop::Ended(Some(
+                    how.map_or_else(|| "did not exit".to_owned(), describe),
+                )))
+            }
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let late = format!("after {}s", self.timeout.as_secs_f64());
+                Err(Stop::Failed(self.failed(&e, &late)))
+            }
+        }
+    }
+
+    fn body_follows(&mut self, read: usize, length: Option<u64>) {
+        self.remaining = length;
+        self.count(read);
+    }
+
+    async fn read_body(&mut self) -> Option<Result<Bytes, Failed>> {
+        if self.remaining == Some(0) {
+            return None;
+        }
+        self.stdout.as_ref()?;
+        let mut buf = BytesMut::with_capacity(READ_CHUNK);
+        match self.read(&mut buf).await {
+            Ok(0) => {
+                self.ended = true;
+                self.stdout = None;
+                None
+            }
+            Ok(read) => {
+                self.count(read);
+                Some(Ok(buf.freeze()))
+            }
+            Err(e) => Some(Err(self.failed(&e, "while writing its body"))),
+        }
+    }
+
+    /// Logs `CGI script NAME WHY; killed`: the script is killed when dropped.
+    fn give_up(&mut self, why: &str) {
+        self.log.say(&format!("{why}; killed"));
+        self.explained = true;
     }
 }
 
@@ -271,7 +247,7 @@ impl Drop for Running {
 }
 
 /// `exit code N` or `killed by signal N`, as the log says it.
-pub fn describe(status: ExitStatus) -> String {
+fn describe(status: ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
         (Some(code), _) => format!("exit code {code}"),
@@ -287,18 +263,12 @@ async fn copy_stderr(stderr: impl AsyncRead + Unpin, log: ScriptLog) {
     loop {
         line.clear();
         match (&mut reader)
-            .take(MAX_STDERR_LINE)
+            .take(MAX_STDERR_LINE as u64)
             .read_until(b'\n', &mut line)
             .await
         {
             Ok(0) | Err(_) => return,
-            Ok(_) => {
-                let text = String::from_utf8_lossy(&line);
-                log.log.message(
-                    log.client,
-                    format!("{}: {}", log.name, text.trim_end_matches(['\n', '\r'])),
-                );
-            }
+            Ok(_) => log.stderr(&line),
         }
     }
 }

@@ -8,7 +8,7 @@
 //!
 //! The exchange runs in a task of its own, so that it can finish (abort, then wait for the end
 //! so the connection can be reused) after the handler's future or the response body is dropped.
-//! The handler reads its output from a channel: [`Output`].
+//! The gateway's driver reads its output from a channel: [`Output`].
 
 use std::io;
 use std::pin::pin;
@@ -16,17 +16,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use futures_util::{stream, StreamExt};
-use http_body::Frame;
-use http_body_util::StreamBody;
+use http::StatusCode;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 
-use super::log::{RequestLog, StderrLines};
 use super::pool::{Connection, Pool};
 use super::record::{self, EndRequest, Kind, ProtocolError, Record, ROLE_RESPONDER};
-use crate::body::Body;
+use super::stderr::StderrLines;
+use crate::gateway::input::Input;
+use crate::gateway::log::ScriptLog;
+use crate::gateway::{Failed, Script, Stop};
 use crate::request::RequestBody;
 
 /// Every request on a connection has this id: one request at a time per connection, as nginx
@@ -52,6 +52,16 @@ pub enum Failure {
     TimedOut,
 }
 
+impl Failure {
+    /// The answer to a request that failed so.
+    fn status(self) -> StatusCode {
+        match self {
+            Failure::Unavailable => StatusCode::BAD_GATEWAY,
+            Failure::TimedOut => StatusCode::GATEWAY_TIMEOUT,
+        }
+    }
+}
+
 /// What happens to a request whose client leaves before it has ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnLeaving {
@@ -70,6 +80,16 @@ pub enum Stdin {
     Stream(Option<Bytes>, RequestBody),
     /// A body spooled to a file (a chunked one, whose length had to be known first).
     Spooled(tokio::fs::File),
+}
+
+impl From<Input> for Stdin {
+    fn from(input: Input) -> Stdin {
+        match input {
+            Input::None => Stdin::Empty,
+            Input::Stream(_, first, body) => Stdin::Stream(first, body),
+            Input::Spooled(_, file) => Stdin::Spooled(tokio::fs::File::from_std(file)),
+        }
+    }
 }
 
 impl Stdin {
@@ -95,6 +115,7 @@ impl Stdin {
 /// What the application writes on `FCGI_STDOUT`, as it arrives.
 pub struct Output {
     rx: mpsc::Receiver<Result<Bytes, Failure>>,
+    log: ScriptLog,
 }
 
 impl Output {
@@ -102,21 +123,32 @@ impl Output {
     pub async fn next(&mut self) -> Option<Result<Bytes, Failure>> {
         self.rx.recv().await
     }
+}
 
-    /// The rest of the output as a response body, after `first` (already read). A failure
-    /// midway ends the body with an error, so the client sees a truncated response.
-    pub fn into_body(self, first: Bytes) -> Body {
-        let first = (!first.is_empty()).then_some(Ok(first));
-        let rest = stream::unfold(self.rx, |mut rx| async move {
-            let next = rx.recv().await?;
-            Some((next, rx))
-        });
-        let frames = stream::iter(first).chain(rest).map(|chunk| {
-            chunk.map(Frame::data).map_err(|failure| {
-                io::Error::other(format!("FastCGI application failed: {failure:?}"))
-            })
-        });
-        Body::stream(StreamBody::new(frames))
+/// Dropped, an `Output` tells its exchange that the client left: the request is aborted.
+impl Script for Output {
+    fn log(&self) -> &ScriptLog {
+        &self.log
+    }
+
+    async fn read_head(&mut self, buf: &mut BytesMut) -> Result<(), Stop> {
+        match self.next().await {
+            Some(Ok(chunk)) => {
+                buf.extend_from_slice(&chunk);
+                Ok(())
+            }
+            Some(Err(failure)) => Err(Stop::Failed(Failed(failure.status()))),
+            None => Err(Stop::Ended(None)),
+        }
+    }
+
+    async fn read_body(&mut self) -> Option<Result<Bytes, Failed>> {
+        let next = self.next().await?;
+        Some(next.map_err(|failure| Failed(failure.status())))
+    }
+
+    fn give_up(&mut self, why: &str) {
+        self.log.say(why);
     }
 }
 
@@ -128,11 +160,12 @@ pub fn start(
     stdin: Stdin,
     limit: Duration,
     on_leaving: OnLeaving,
-    log: RequestLog,
+    log: ScriptLog,
 ) -> Output {
     let empty_body = matches!(stdin, Stdin::Empty);
     let head = request_head(params, empty_body);
     let (tx, rx) = mpsc::channel(4);
+    let exchange_log = log.clone();
     tokio::spawn(async move {
         let mut exchange = Exchange {
             head,
@@ -142,13 +175,13 @@ pub fn start(
             tx,
             limit,
             on_leaving,
-            log,
+            log: exchange_log,
         };
         if let Err(failure) = exchange.run(&pool).await {
             let _ = exchange.tx.send(Err(failure)).await;
         }
     });
-    Output { rx }
+    Output { rx, log }
 }
 
 /// `FCGI_BEGIN_REQUEST`, the `FCGI_PARAMS` stream, and for a request without a body the empty
@@ -198,7 +231,7 @@ struct Exchange {
     tx: mpsc::Sender<Result<Bytes, Failure>>,
     limit: Duration,
     on_leaving: OnLeaving,
-    log: RequestLog,
+    log: ScriptLog,
 }
 
 impl Exchange {
@@ -208,7 +241,7 @@ impl Exchange {
             conn = self.connect(pool.get()) => conn?,
             // Gone while waiting for a connection: its turn goes to the next request.
             () = self.tx.closed(), if abort => {
-                self.log.say("not sent: the client went away");
+                self.log.not_run("the client went away");
                 return Ok(());
             }
         };
@@ -366,7 +399,7 @@ impl Exchange {
 
 /// The client left: whether to end the exchange and abort the request (which the caller
 /// logs), or else to let it run to its end (logged here).
-fn aborts(on_leaving: OnLeaving, log: &RequestLog) -> bool {
+fn aborts(on_leaving: OnLeaving, log: &ScriptLog) -> bool {
     if on_leaving == OnLeaving::Finish {
         log.say("goes on: the client went away");
     }

@@ -4,10 +4,10 @@
 //! [`StaticFiles`](crate::StaticFiles)). The pipeline: route ([`Pattern`]) and split the path
 //! into `SCRIPT_NAME` and `PATH_INFO` (`gateway::locate`) → meta-variables as `FCGI_PARAMS`
 //! and the body as `FCGI_STDIN` over a pooled connection (`client`, `pool`, `record`) → the
-//! header block read with the CGI rules and the rest streamed (`respond`).
+//! header block read with the CGI rules and the rest streamed, by the gateway's driver
+//! (`gateway::respond`), which reads `FCGI_STDOUT` as `client`'s `Output`.
 
 mod client;
-mod log;
 mod pool;
 // The wire format is internal, but the cargo-fuzz target in fuzz/ (a crate of its own) drives
 // its decoders directly. The `fuzzing` feature, which only fuzz/Cargo.toml turns on, makes it
@@ -16,7 +16,7 @@ mod pool;
 pub mod record;
 #[cfg(not(feature = "fuzzing"))]
 mod record;
-mod respond;
+mod stderr;
 
 use std::fs::Metadata;
 use std::io;
@@ -25,10 +25,13 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::gateway::log::GatewayKind;
 use crate::gateway::script_path::url_name;
-use crate::gateway::{locate, Located, ScriptPath};
+use crate::gateway::{locate, respond, Gateway, Located, NotFound, Run, ScriptPath, Settings};
 use crate::handler::{Handler, Request, Response, SharedHandler};
-use crate::safe_path::{Root, UrlPath};
+use crate::request::departure::Departure;
+use crate::safe_path::UrlPath;
+use client::{OnLeaving, Output, Stdin};
 
 pub use pool::Address;
 use pool::Pool;
@@ -80,17 +83,16 @@ impl FromStr for Pattern {
 /// ```
 #[derive(Clone)]
 pub struct FastCgi {
-    root: Root,
+    settings: Settings,
     /// The root's metadata: what a prefix application's `ScriptPath` carries, having no file.
     root_metadata: Metadata,
     pattern: Pattern,
     index: Vec<String>,
     prefix: UrlPath,
     pool: Arc<Pool>,
-    timeout: Duration,
-    max_body: u64,
+    /// The application's address, as the log names it.
+    application: Arc<str>,
     fallback: SharedHandler,
-    ignore_client_abort: bool,
 }
 
 impl FastCgi {
@@ -99,8 +101,8 @@ impl FastCgi {
     /// request bodies up to 1 GiB; other requests get `404` until a
     /// [`fallback`](FastCgi::fallback) is set.
     pub fn new(dir: impl AsRef<Path>, pattern: Pattern, address: Address) -> io::Result<FastCgi> {
-        let root = Root::new(dir, false)?;
-        let root_metadata = std::fs::metadata(root.dir())?;
+        let settings = Settings::new(dir)?;
+        let root_metadata = std::fs::metadata(settings.root.dir())?;
         let (index, prefix) = match &pattern {
             Pattern::Extension(ext) => {
                 let mut index: Vec<String> = STATIC_INDEX.iter().map(|s| s.to_string()).collect();
@@ -110,16 +112,14 @@ impl FastCgi {
             Pattern::Prefix(prefix) => (Vec::new(), UrlPath::parse(prefix)),
         };
         Ok(FastCgi {
-            root,
+            settings,
             root_metadata,
             pattern,
             index,
             prefix,
+            application: address.to_string().into(),
             pool: Pool::new(address, 32),
-            timeout: Duration::from_secs(60),
-            max_body: 1 << 30,
-            fallback: SharedHandler::new(crate::cgi::NotFound),
-            ignore_client_abort: false,
+            fallback: SharedHandler::new(NotFound),
         })
     }
 
@@ -132,35 +132,30 @@ impl FastCgi {
 
     /// How long each step may wait on the application (a connection, a write, a read) before
     /// the request fails with `504`.
-    pub fn timeout(self, timeout: Duration) -> Self {
-        FastCgi { timeout, ..self }
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.settings.timeout = timeout;
+        self
     }
 
     /// The longest request body passed on; longer ones get `413`.
-    pub fn max_body(self, bytes: u64) -> Self {
-        FastCgi {
-            max_body: bytes,
-            ..self
-        }
+    pub fn max_body(mut self, bytes: u64) -> Self {
+        self.settings.max_body = bytes;
+        self
     }
 
     /// Whether a request whose client leaves runs on to its end at the application, its output
     /// read and dropped, rather than being aborted (`FCGI_ABORT_REQUEST`, the default; a client
     /// gone is one whose HTTP/1 connection's end is closed, half-closed included, or whose
     /// HTTP/2 stream is reset; see README, CGI). As nginx's `fastcgi_ignore_client_abort`.
-    pub fn ignore_client_abort(self, ignore: bool) -> Self {
-        FastCgi {
-            ignore_client_abort: ignore,
-            ..self
-        }
+    pub fn ignore_client_abort(mut self, ignore: bool) -> Self {
+        self.settings.ignore_client_abort = ignore;
+        self
     }
 
     /// Also runs scripts reached through symlinks whose target is outside the tree.
-    pub fn follow_symlinks(self, follow: bool) -> Self {
-        FastCgi {
-            root: self.root.with_follow_symlinks(follow),
-            ..self
-        }
+    pub fn follow_symlinks(mut self, follow: bool) -> Self {
+        self.settings.root = self.settings.root.with_follow_symlinks(follow);
+        self
     }
 
     /// The handler for the requests the application does not take.
@@ -181,7 +176,7 @@ impl FastCgi {
                     return None;
                 }
                 let index: Vec<&str> = self.index.iter().map(String::as_str).collect();
-                match locate(&self.root, &self.prefix, url, &index) {
+                match locate(&self.settings.root, &self.prefix, url, &index) {
                     Located::Script(script)
                         if script.script_name.ends_with(ext) && script.metadata.is_file() =>
                     {
@@ -196,7 +191,7 @@ impl FastCgi {
                     return None;
                 }
                 let path_info = url_name(&url.segments()[depth..], url.has_trailing_slash());
-                let mut file = self.root.dir().to_path_buf();
+                let mut file = self.settings.root.dir().to_path_buf();
                 for segment in self.prefix.segments() {
                     file.push(
                         <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(segment),
@@ -217,7 +212,7 @@ impl FastCgi {
     async fn serve(&self, req: Request) -> Response {
         let url = UrlPath::of_request(req.uri().path());
         match self.script(&url) {
-            Some(script) => respond::run(self, req, script).await,
+            Some(script) => respond(self, req, script).await,
             None => self.fallback.handle(req).await,
         }
     }
@@ -226,6 +221,41 @@ impl FastCgi {
 impl Handler for FastCgi {
     async fn handle(&self, req: Request) -> Response {
         self.serve(req).await
+    }
+}
+
+impl Gateway for FastCgi {
+    type Script = Output;
+
+    fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    fn log_kind(&self) -> GatewayKind {
+        GatewayKind::FastCgi(Arc::clone(&self.application))
+    }
+
+    /// Sends the request on a connection of the pool, in a task of its own. A client that
+    /// leaves while it waits for a connection drops its output, which the task sees.
+    async fn start(
+        &self,
+        run: Run<'_>,
+        _departure: &mut Departure<'_>,
+    ) -> Result<Output, Response> {
+        let params: Vec<(&str, &[u8])> = run.vars.iter().collect();
+        let on_leaving = if self.settings.ignore_client_abort {
+            OnLeaving::Finish
+        } else {
+            OnLeaving::Abort
+        };
+        Ok(client::start(
+            Arc::clone(&self.pool),
+            &params,
+            Stdin::from(run.input),
+            self.settings.timeout,
+            on_leaving,
+            run.log,
+        ))
     }
 }
 

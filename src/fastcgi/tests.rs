@@ -12,10 +12,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
 
 use super::client::{self, Output, Stdin};
-use super::log::RequestLog;
 use super::record::{self, EndRequest, Kind, Record};
 use super::*;
 use crate::access_log::AccessLog;
+use crate::gateway::log::{GatewayKind, ScriptLog};
 
 #[test]
 fn patterns_are_an_extension_or_a_prefix() {
@@ -171,12 +171,8 @@ async fn answer(stream: &mut UnixStream, stdout: &[u8], stderr: &[u8], app_statu
 }
 
 fn start(pool: &Arc<Pool>, log: AccessLog) -> Output {
-    let log = RequestLog {
-        log,
-        client: None,
-        application: Arc::clone(pool),
-        script: b"/x".to_vec(),
-    };
+    let application = GatewayKind::FastCgi(pool.address().to_string().into());
+    let log = ScriptLog::new(log, None, application, b"/x");
     let params: [(&str, &[u8]); 1] = [("SCRIPT_NAME", b"/x")];
     client::start(
         Arc::clone(pool),

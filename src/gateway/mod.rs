@@ -1,16 +1,36 @@
 //! What every gateway to a script shares, CGI (spawn a process per request) and FastCGI (talk to
 //! a running application) alike: finding the script a URL names and the extra path after it
-//! ([`script_path`]), the request meta-variables ([`meta_vars`]), and reading the script's
-//! header block ([`script_response`]). Each part is independent of how bytes travel, so each
-//! gateway only adds its transport.
+//! ([`script_path`]), the request meta-variables ([`meta_vars`]) and body ([`input`]), the one
+//! driver of a request to a script ([`respond`]: where the script's header block, parsed by
+//! [`script_response`], becomes a response through [`reply`]), and the log lines about a
+//! script ([`log`]). Each gateway only adds how a script is started and how bytes travel.
 
+pub mod input;
+pub mod log;
 pub mod meta_vars;
 pub mod reply;
+pub(crate) mod respond;
 pub mod script_path;
 pub mod script_response;
 
+use http::StatusCode;
+
+use crate::handler::{Handler, Request, Response};
+use crate::response::error_with;
+
 pub use meta_vars::MetaVars;
-pub(crate) use reply::departure;
-pub use reply::{bodiless, redirect_locally, response};
+pub(crate) use respond::{respond, Failed, Gateway, Run, Script, Settings, Stop};
 pub use script_path::{locate, matching_dir, Located, ScriptPath};
-pub use script_response::{parse, parse_nph, ResponseHead, ScriptReply};
+
+/// A gateway's fallback until one is set: nothing here.
+pub(crate) struct NotFound;
+
+impl Handler for NotFound {
+    async fn handle(&self, _req: Request) -> Response {
+        error_with(
+            StatusCode::NOT_FOUND,
+            "File not found",
+            "Nothing matches the given URI",
+        )
+    }
+}

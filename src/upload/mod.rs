@@ -106,7 +106,7 @@ impl Upload {
             delete: false,
             mkdir: false,
             runs_code: None,
-            fallback: SharedHandler::new(crate::cgi::NotFound),
+            fallback: SharedHandler::new(crate::gateway::NotFound),
         })
     }
 

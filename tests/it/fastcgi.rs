@@ -225,6 +225,48 @@ def app(params, stdin, aborted):
     assert_eq!(reply.text(), "see /other.txt");
 }
 
+/// An application's broken header blocks get CGI's answers and log lines (one driver reads
+/// both gateways' header blocks), each naming the application and the script, and none saying
+/// `killed`: there is no process to kill.
+#[test]
+fn broken_header_blocks_get_the_cgi_answers_and_log_lines_naming_the_application() {
+    let app = r#"
+def app(params, stdin, aborted):
+    yield {
+        "/no-type": b"X-A: b\r\n\r\nbody",
+        "/garbage": b"this is not a header\r\n\r\n",
+        "/short": b"Content-Type: text/plain\r\n",
+    }[params["PATH_INFO"]]
+"#;
+    let python = site_with("/app", |run| responder(run, app), &[]);
+    let (server, app) = (&python.server, &python.app);
+    let name = format!("FastCGI {} /app: ", app.address());
+    let cases = [
+        (
+            "/app/no-type",
+            500,
+            "sent no Content-Type (RFC 3875 §6.3.1)",
+        ),
+        ("/app/garbage", 502, "sent a malformed header block ("),
+        (
+            "/app/short",
+            502,
+            "ended its output before a complete header block",
+        ),
+    ];
+    for (path, status, said) in cases {
+        let reply = get(server.addr, path);
+        assert_eq!(reply.status, status, "{path}: {:#?}", app.output());
+        assert!(reply
+            .text()
+            .contains(&format!("<p>Error code: {status}</p>")));
+        let line = server.wait_for_log(&format!("{name}{said}"));
+        assert!(!line.contains("killed"), "{line}");
+    }
+    let ended = server.wait_for_log("complete header block");
+    assert!(ended.ends_with("complete header block"), "{ended}");
+}
+
 /// A local redirect is routed from the top, as the client's own request would be: a CGI
 /// script sending a visitor to `/vars.php` gets PHP's answer, never the static files' copy of
 /// the source (the static files come after both gateways).

@@ -1,7 +1,8 @@
-//! The request body on the script's standard input (RFC 3875 §4.2). A body of known length is
-//! streamed to a pipe as it arrives, so a large upload is never held in memory; a chunked body
-//! has no length to put in `CONTENT_LENGTH`, so it is first spooled to an unnamed temporary file
-//! (bounded by the body limit), which then becomes the script's stdin directly.
+//! The request body as a script reads it (RFC 3875 §4.2), on a CGI script's stdin or as a
+//! FastCGI application's `FCGI_STDIN`. A body of known length is streamed as it arrives, so a
+//! large upload is never held in memory; a chunked body has no length to put in
+//! `CONTENT_LENGTH`, so it is first spooled to an unnamed temporary file (bounded by the body
+//! limit), which a CGI script then gets as its stdin directly.
 
 use std::io::{self, SeekFrom};
 use std::process::Stdio;
@@ -10,8 +11,6 @@ use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, EXPECT};
 use http::HeaderMap;
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
-use tokio::process::ChildStdin;
-use tokio::task::JoinHandle;
 
 use crate::request::RequestBody;
 
@@ -99,24 +98,4 @@ impl Input {
             Input::Stream(_, first, body) => (Stdio::piped(), Some((first, body))),
         }
     }
-}
-
-/// Copies `body` into the script's `stdin` as it arrives, then closes it. A script that stops
-/// reading (it exited, or wants no more) ends the copy; the rest of the body is left to the
-/// connection layer.
-pub fn feed(first: Option<Bytes>, mut body: RequestBody, mut stdin: ChildStdin) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        if let Some(first) = first {
-            if stdin.write_all(&first).await.is_err() {
-                return;
-            }
-        }
-        while let Some(Ok(chunk)) = body.chunk().await {
-            if stdin.write_all(&chunk).await.is_err() {
-                return;
-            }
-        }
-        // End of input for the script; a script that already exited has no one to tell.
-        let _ = stdin.shutdown().await;
-    })
 }
