@@ -22,7 +22,7 @@ use crate::status_text::python_status_text;
 /// An HTTP response as a handler returns it: the `http` crate's type with serveur's body.
 pub type Response = http::Response<Body>;
 
-/// A boxed future of a [`Response`], what [`DynHandler`](crate::DynHandler) returns.
+/// A boxed future of a [`Response`], what [`DynHandler`](crate::handler::DynHandler) returns.
 pub type BoxResponseFuture<'a> = Pin<Box<dyn Future<Output = Response> + Send + 'a>>;
 
 /// `DEFAULT_ERROR_CONTENT_TYPE` of CPython's `http.server` (no space before `charset`).

@@ -3,7 +3,7 @@
 //! codes it does not know get "???", as `BaseHTTPRequestHandler.send_error` does.
 
 /// The phrase and the explanation CPython prints for `code`, `("???", "???")` when unknown.
-pub fn python_status_text(code: u16) -> (&'static str, &'static str) {
+pub(crate) fn python_status_text(code: u16) -> (&'static str, &'static str) {
     match code {
         100 => ("Continue", "Request received, please continue"),
         101 => ("Switching Protocols", "Switching to new protocol; obey Upgrade header"),

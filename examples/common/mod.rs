@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// The first command-line argument as a port, 8000 without one.
-pub fn port() -> io::Result<u16> {
+pub(crate) fn port() -> io::Result<u16> {
     match std::env::args().nth(1) {
         Some(arg) => arg.parse().map_err(io::Error::other),
         None => Ok(8000),
@@ -18,12 +18,12 @@ pub fn port() -> io::Result<u16> {
 }
 
 /// The second command-line argument as a directory, `.` without one.
-pub fn directory() -> PathBuf {
+pub(crate) fn directory() -> PathBuf {
     std::env::args().nth(2).unwrap_or_else(|| ".".into()).into()
 }
 
 /// Prints `Serving HTTP on 127.0.0.1 port 8000 (http://127.0.0.1:8000/) ...`.
-pub fn announce(addr: SocketAddr) {
+pub(crate) fn announce(addr: SocketAddr) {
     println!(
         "Serving HTTP on {} port {} (http://{addr}/) ...",
         addr.ip(),

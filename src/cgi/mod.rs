@@ -26,8 +26,6 @@ use crate::response::{error_with, redirect};
 use crate::safe_path::{collapse_leading_slashes, UrlPath};
 use crate::status_text::python_status_text;
 
-pub use spawn::PASSED_ENV;
-
 /// The index files a directory URL runs, in order, when the directory is below a CGI
 /// directory. The static ones come first, as for CPython's static directories; with
 /// `--cgi-dir /` a non-executable one is then served as a file.
@@ -60,6 +58,17 @@ pub struct Cgi {
 }
 
 impl Cgi {
+    /// The server's variables every script gets, when the server has them: what a program
+    /// needs to find programs and speak the user's language. Anything else (tokens, passwords
+    /// in the server's environment) reaches scripts only through
+    /// [`pass_env`](Cgi::pass_env) (`--cgi-pass-env`).
+    ///
+    /// ```
+    /// assert!(serveur::Cgi::PASSED_ENV.contains(&"PATH"));
+    /// ```
+    pub const PASSED_ENV: &'static [&'static str] =
+        &["PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR"];
+
     /// Runs the scripts below `/cgi-bin` and `/htbin` of `dir` (CPython's defaults), 60
     /// seconds at most each, 32 at a time, with request bodies up to 1 GiB; other requests get
     /// `404` until a [`fallback`](Cgi::fallback) is set.
@@ -98,7 +107,7 @@ impl Cgi {
     }
 
     /// Also passes these variables of the server's environment to scripts, besides
-    /// [`PASSED_ENV`].
+    /// [`Cgi::PASSED_ENV`].
     pub fn pass_env(self, names: &[String]) -> Self {
         Cgi {
             env: Arc::new(spawn::server_env(names)),

@@ -31,7 +31,7 @@ const HEAD_CHUNK: usize = 8 * 1024;
 
 /// What becomes of a script whose client leaves before it has finished.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Ending {
+pub(crate) enum Ending {
     /// Its process group is killed.
     Kill,
     /// It runs on to its end or its deadline (`--ignore-client-abort`).
@@ -39,7 +39,7 @@ pub enum Ending {
 }
 
 /// A script started by [`spawn`](super::spawn::spawn), until it is reaped.
-pub struct Running {
+pub(crate) struct Running {
     child: Option<Child>,
     group: ProcessGroup,
     stdout: Option<ChildStdout>,
@@ -65,7 +65,7 @@ pub struct Running {
 impl Running {
     /// Takes charge of `child`, which may run for `timeout`: its stderr starts going to the log
     /// now.
-    pub fn new(
+    pub(crate) fn new(
         mut child: Child,
         feeder: Option<JoinHandle<()>>,
         permit: OwnedSemaphorePermit,

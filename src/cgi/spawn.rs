@@ -14,17 +14,12 @@ use tokio::process::{Child, Command};
 
 use crate::gateway::{MetaVars, ScriptPath};
 
-/// The server's variables every script gets, when the server has them: what a program needs to
-/// find programs and speak the user's language. Anything else (tokens, passwords in the
-/// server's environment) reaches scripts only through `--cgi-pass-env`.
-pub const PASSED_ENV: &[&str] = &["PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR"];
-
 /// `PATH` for scripts when the server has none.
 const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
 /// The server's own variables passed to scripts, read once at start-up.
-pub fn server_env(extra: &[String]) -> Vec<(OsString, OsString)> {
-    let mut names: Vec<&str> = PASSED_ENV.to_vec();
+pub(super) fn server_env(extra: &[String]) -> Vec<(OsString, OsString)> {
+    let mut names: Vec<&str> = super::Cgi::PASSED_ENV.to_vec();
     names.extend(extra.iter().map(String::as_str));
     let mut env: Vec<(OsString, OsString)> = names
         .iter()
@@ -38,7 +33,7 @@ pub fn server_env(extra: &[String]) -> Vec<(OsString, OsString)> {
 
 /// Starts `script` with `vars` (which win over `server_env`), the arguments of §4.4 drawn from
 /// `query`, and `stdin`; stdout and stderr are pipes.
-pub fn spawn(
+pub(super) fn spawn(
     script: &ScriptPath,
     vars: &MetaVars,
     server_env: &[(OsString, OsString)],
@@ -77,25 +72,25 @@ fn search_words(query: &str) -> Vec<OsString> {
 
 /// Kills a script's whole process group (the script and everything it started) when dropped,
 /// unless [`disarm`](ProcessGroup::disarm)ed because the script finished on its own.
-pub struct ProcessGroup {
+pub(super) struct ProcessGroup {
     leader: Option<Pid>,
 }
 
 impl ProcessGroup {
     /// The group led by `child` (started with [`spawn`]).
-    pub fn of(child: &Child) -> ProcessGroup {
+    pub(super) fn of(child: &Child) -> ProcessGroup {
         ProcessGroup {
             leader: child.id().and_then(|id| Pid::from_raw(id as i32)),
         }
     }
 
     /// No group: for moving a group out of a struct that is being dropped.
-    pub fn none() -> ProcessGroup {
+    pub(super) fn none() -> ProcessGroup {
         ProcessGroup { leader: None }
     }
 
     /// Kills the group now.
-    pub fn kill(&mut self) {
+    pub(super) fn kill(&mut self) {
         if let Some(leader) = self.leader.take() {
             // ESRCH (all gone already) is the only expected failure, and harmless.
             let _ = kill_process_group(leader, Signal::KILL);
@@ -103,7 +98,7 @@ impl ProcessGroup {
     }
 
     /// Leaves the group alone from now on.
-    pub fn disarm(&mut self) {
+    pub(super) fn disarm(&mut self) {
         self.leader = None;
     }
 }

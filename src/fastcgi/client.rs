@@ -45,7 +45,7 @@ const ABORT_GRACE: Duration = Duration::from_secs(1);
 
 /// Why the application gave no (complete) answer. The log has already said it in full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Failure {
+pub(crate) enum Failure {
     /// It could not be reached, broke the connection, or refused the request (`502`).
     Unavailable,
     /// It was too slow (`504`).
@@ -64,7 +64,7 @@ impl Failure {
 
 /// What happens to a request whose client leaves before it has ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnLeaving {
+pub(super) enum OnLeaving {
     /// The application gets `FCGI_ABORT_REQUEST`.
     Abort,
     /// It runs to its end, its output read and dropped (`--ignore-client-abort`).
@@ -72,7 +72,7 @@ pub enum OnLeaving {
 }
 
 /// The request body, as the application reads it on `FCGI_STDIN`.
-pub enum Stdin {
+pub(super) enum Stdin {
     /// No body.
     Empty,
     /// A body still arriving from the client, after its first chunk if that was read already
@@ -113,14 +113,14 @@ impl Stdin {
 }
 
 /// What the application writes on `FCGI_STDOUT`, as it arrives.
-pub struct Output {
+pub(crate) struct Output {
     rx: mpsc::Receiver<Result<Bytes, Failure>>,
     log: ScriptLog,
 }
 
 impl Output {
     /// The next piece of output; `None` once the request has ended.
-    pub async fn next(&mut self) -> Option<Result<Bytes, Failure>> {
+    pub(crate) async fn next(&mut self) -> Option<Result<Bytes, Failure>> {
         self.rx.recv().await
     }
 }
@@ -154,7 +154,7 @@ impl Script for Output {
 
 /// Starts one request: `params` are the meta-variables, `stdin` the body; every read and write
 /// on the application's connection (and the wait for one) may take at most `limit`.
-pub fn start(
+pub(super) fn start(
     pool: Arc<Pool>,
     params: &[(&str, &[u8])],
     stdin: Stdin,

@@ -116,10 +116,10 @@ impl Stream {
 /// How long a connection may stay idle in the pool. Short, because each one holds a php-fpm
 /// worker; a new connection costs a `connect(2)`. Checked every period, so an idle connection
 /// closes between one and two periods after its last request.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(2);
+pub(super) const IDLE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A bounded pool of connections to one application.
-pub struct Pool {
+pub(super) struct Pool {
     address: Address,
     /// Idle connections, the most recently used last, with the time each became idle.
     idle: Mutex<Vec<(Stream, Instant)>>,
@@ -132,7 +132,7 @@ pub struct Pool {
 impl Pool {
     /// A pool of at most `max` connections (at least one) to `address`; requests beyond that
     /// wait for a connection to be free.
-    pub fn new(address: Address, max: usize) -> Arc<Pool> {
+    pub(super) fn new(address: Address, max: usize) -> Arc<Pool> {
         Arc::new(Pool {
             address,
             idle: Mutex::new(Vec::new()),
@@ -143,7 +143,7 @@ impl Pool {
     }
 
     /// The application's address.
-    pub fn address(&self) -> &Address {
+    pub(super) fn address(&self) -> &Address {
         &self.address
     }
 

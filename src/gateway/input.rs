@@ -15,7 +15,7 @@ use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use crate::request::RequestBody;
 
 /// The request body, ready to become a script's stdin.
-pub enum Input {
+pub(crate) enum Input {
     /// No body.
     None,
     /// A body of known length, still to be read from the client (but for its first chunk,
@@ -26,7 +26,7 @@ pub enum Input {
 }
 
 /// Why the body cannot be given to a script.
-pub enum Refused {
+pub(crate) enum Refused {
     /// Longer than the limit (413).
     TooLarge,
     /// The client sent a `Content-Length` that is not a number, or went away mid-body.
@@ -36,7 +36,7 @@ pub enum Refused {
 impl Input {
     /// Reads what the request says about its body; a chunked body is spooled now, up to
     /// `max_body` bytes.
-    pub async fn prepare(
+    pub(crate) async fn prepare(
         headers: &HeaderMap,
         mut body: RequestBody,
         max_body: u64,
@@ -83,7 +83,7 @@ impl Input {
     }
 
     /// `CONTENT_LENGTH`, when there is a body.
-    pub fn length(&self) -> Option<u64> {
+    pub(crate) fn length(&self) -> Option<u64> {
         match self {
             Input::None => None,
             Input::Stream(length, ..) | Input::Spooled(length, _) => Some(*length),
@@ -91,7 +91,7 @@ impl Input {
     }
 
     /// What the script's stdin is made of, and the body still to stream into it (if any).
-    pub fn into_stdio(self) -> (Stdio, Option<(Option<Bytes>, RequestBody)>) {
+    pub(crate) fn into_stdio(self) -> (Stdio, Option<(Option<Bytes>, RequestBody)>) {
         match self {
             Input::None => (Stdio::null(), None),
             Input::Spooled(_, file) => (Stdio::from(file), None),

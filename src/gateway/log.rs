@@ -9,11 +9,11 @@ use std::sync::Arc;
 use crate::access_log::AccessLog;
 
 /// The longest stderr line logged whole; longer ones are logged in pieces.
-pub const MAX_STDERR_LINE: usize = 8 * 1024;
+pub(crate) const MAX_STDERR_LINE: usize = 8 * 1024;
 
 /// Which gateway runs the script: the lines' first words.
 #[derive(Clone)]
-pub enum GatewayKind {
+pub(crate) enum GatewayKind {
     /// `CGI script NAME what`.
     Cgi,
     /// `FastCGI ADDRESS NAME: what`, the application named by its address.
@@ -22,7 +22,7 @@ pub enum GatewayKind {
 
 /// Log lines about one script's run for one request.
 #[derive(Clone)]
-pub struct ScriptLog {
+pub(crate) struct ScriptLog {
     /// The server's log (off in handlers run outside a server).
     log: AccessLog,
     /// The client the script runs for.
@@ -36,7 +36,12 @@ pub struct ScriptLog {
 impl ScriptLog {
     /// Lines to `log` about `script` (its `SCRIPT_NAME`), run by the gateway `kind` for
     /// `client`.
-    pub fn new(log: AccessLog, client: Option<IpAddr>, kind: GatewayKind, script: &[u8]) -> Self {
+    pub(crate) fn new(
+        log: AccessLog,
+        client: Option<IpAddr>,
+        kind: GatewayKind,
+        script: &[u8],
+    ) -> Self {
         ScriptLog {
             log,
             client,
@@ -46,7 +51,7 @@ impl ScriptLog {
     }
 
     /// Logs one line about the script.
-    pub fn say(&self, what: &str) {
+    pub(crate) fn say(&self, what: &str) {
         let name = String::from_utf8_lossy(&self.script);
         let line = match &self.kind {
             GatewayKind::Cgi => format!("CGI script {name} {what}"),
@@ -57,7 +62,7 @@ impl ScriptLog {
 
     /// Logs that the script was never run, and why: a CGI script is `not started`, a FastCGI
     /// request `not sent`.
-    pub fn not_run(&self, why: &str) {
+    pub(crate) fn not_run(&self, why: &str) {
         let verb = match self.kind {
             GatewayKind::Cgi => "not started",
             GatewayKind::FastCgi(_) => "not sent",
@@ -66,7 +71,7 @@ impl ScriptLog {
     }
 
     /// Logs why a local redirect (RFC 3875 §6.2.2) could not be followed.
-    pub fn redirect_failed(&self, why: &str) {
+    pub(crate) fn redirect_failed(&self, why: &str) {
         match self.kind {
             GatewayKind::Cgi => self.log.message(self.client, format!("CGI {why}")),
             GatewayKind::FastCgi(_) => self.say(why),
@@ -75,7 +80,7 @@ impl ScriptLog {
 
     /// Logs one line the script wrote on its stderr (its line end trimmed): `NAME: line` for
     /// a CGI script, the usual `FastCGI ADDRESS NAME: ` before it for a FastCGI application.
-    pub fn stderr(&self, line: &[u8]) {
+    pub(crate) fn stderr(&self, line: &[u8]) {
         let text = String::from_utf8_lossy(line);
         let text = text.trim_end_matches(['\n', '\r']);
         match self.kind {

@@ -25,7 +25,7 @@ const SERVER_SOFTWARE: &str = concat!("serveur/", env!("CARGO_PKG_VERSION"));
 /// Names and values are kept one after the other in one buffer (a request's twenty-odd pairs
 /// were forty-odd allocations and a sixth of serveur's work for a FastCGI request, callgrind).
 #[derive(Clone, Debug, Default)]
-pub struct MetaVars {
+pub(crate) struct MetaVars {
     bytes: Vec<u8>,
     /// Where each pair's name starts, where its value starts, where it ends, in `bytes`.
     pairs: Vec<[usize; 3]>,
@@ -35,7 +35,7 @@ impl MetaVars {
     /// The meta-variables for the request `parts`, from the connection `info`, to the script `script`
     /// below the directory `document_root`, whose body is `content_length` bytes long (`None`:
     /// no body).
-    pub fn new(
+    pub(crate) fn new(
         parts: &Parts,
         info: Option<&ConnectionInfo>,
         script: &ScriptPath,
@@ -94,7 +94,7 @@ impl MetaVars {
     }
 
     /// Sets `name` to `value` (the caller sets each name once).
-    pub fn set(&mut self, name: &str, value: impl AsRef<[u8]>) {
+    pub(crate) fn set(&mut self, name: &str, value: impl AsRef<[u8]>) {
         self.name(name);
         self.push(value.as_ref());
         self.end();
@@ -135,12 +135,12 @@ impl MetaVars {
 
     /// The value of `name`, if set.
     #[cfg(test)]
-    pub fn get(&self, name: &str) -> Option<&[u8]> {
+    pub(crate) fn get(&self, name: &str) -> Option<&[u8]> {
         self.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
     }
 
     /// Every pair, in order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
         self.pairs.iter().map(|&[name, value, end]| {
             // Names are made from `&str`s and ASCII header names: always UTF-8.
             let name = std::str::from_utf8(&self.bytes[name..value]).unwrap_or_default();

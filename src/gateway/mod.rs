@@ -5,22 +5,22 @@
 //! [`script_response`], becomes a response through [`reply`]), and the log lines about a
 //! script ([`log`]). Each gateway only adds how a script is started and how bytes travel.
 
-pub mod input;
-pub mod log;
-pub mod meta_vars;
-pub mod reply;
+pub(crate) mod input;
+pub(crate) mod log;
+pub(crate) mod meta_vars;
+pub(crate) mod reply;
 pub(crate) mod respond;
-pub mod script_path;
-pub mod script_response;
+pub(crate) mod script_path;
+pub(crate) mod script_response;
 
 use http::StatusCode;
 
 use crate::handler::{Handler, Request, Response};
 use crate::response::error_with;
 
-pub use meta_vars::MetaVars;
+pub(crate) use meta_vars::MetaVars;
 pub(crate) use respond::{respond, Failed, Gateway, Run, Script, Settings, Stop};
-pub use script_path::{locate, matching_dir, Located, ScriptPath};
+pub(crate) use script_path::{locate, matching_dir, Located, ScriptPath};
 
 /// A gateway's fallback until one is set: nothing here.
 pub(crate) struct NotFound;

@@ -37,12 +37,12 @@ pub(crate) fn departure(
 /// Whether the response to send has no body although the script may write one: HEAD, `204`
 /// and `304` (RFC 9110 §9.3.2, §6.4.1). hyper sends none for them and never reads the body
 /// given, so the gateway must read the script's output to its end itself.
-pub fn bodiless(head_only: bool, status: StatusCode) -> bool {
+pub(crate) fn bodiless(head_only: bool, status: StatusCode) -> bool {
     head_only || matches!(status, StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED)
 }
 
 /// The response the script asked for: its status, reason phrase, header fields, and `body`.
-pub fn response(head: ResponseHead, body: Body) -> Response {
+pub(crate) fn response(head: ResponseHead, body: Body) -> Response {
     let mut response = Response::new(body);
     *response.status_mut() = head.status;
     *response.headers_mut() = head.headers;
@@ -61,7 +61,7 @@ pub fn response(head: ResponseHead, body: Body) -> Response {
 /// earlier one owns, or a redirect to `/app.php` would send PHP's source. Without a server (a
 /// handler called directly) the gateway that redirected, `here`, answers. `say` logs why a
 /// redirect fails.
-pub async fn redirect_locally(
+pub(crate) async fn redirect_locally(
     parts: Parts,
     connection: Option<Arc<ConnectionInfo>>,
     location: &str,

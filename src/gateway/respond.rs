@@ -78,7 +78,7 @@ pub(crate) struct Settings {
 impl Settings {
     /// The scripts of `dir`, 60 seconds, request bodies up to 1 GiB, stopped when their
     /// clients leave.
-    pub fn new(dir: impl AsRef<Path>) -> io::Result<Settings> {
+    pub(crate) fn new(dir: impl AsRef<Path>) -> io::Result<Settings> {
         Ok(Settings {
             root: Root::new(dir, false)?,
             timeout: Duration::from_secs(60),

@@ -13,7 +13,7 @@ use crate::safe_path::{Root, UrlPath};
 
 /// A script found below a gateway directory.
 #[derive(Debug)]
-pub struct ScriptPath {
+pub(crate) struct ScriptPath {
     /// `SCRIPT_NAME`: the decoded URL path of the script, e.g. `/cgi-bin/form.py`.
     pub script_name: Vec<u8>,
     /// `PATH_INFO`: the decoded rest of the path, empty or starting with `/`.
@@ -28,7 +28,7 @@ pub struct ScriptPath {
 
 /// What a path below a gateway directory names.
 #[derive(Debug)]
-pub enum Located {
+pub(crate) enum Located {
     /// A script (which may still be unfit to run: not a regular file, not executable).
     Script(Box<ScriptPath>),
     /// Nothing exists at this name (`SCRIPT_NAME` as it would have been).
@@ -41,7 +41,7 @@ pub enum Located {
 }
 
 /// Of `dirs` (gateway directories as URL paths), the longest that contains `url`.
-pub fn matching_dir<'a>(dirs: &'a [UrlPath], url: &UrlPath) -> Option<&'a UrlPath> {
+pub(crate) fn matching_dir<'a>(dirs: &'a [UrlPath], url: &UrlPath) -> Option<&'a UrlPath> {
     dirs.iter()
         .filter(|dir| url.segments().starts_with(dir.segments()))
         .max_by_key(|dir| dir.segments().len())
@@ -49,7 +49,7 @@ pub fn matching_dir<'a>(dirs: &'a [UrlPath], url: &UrlPath) -> Option<&'a UrlPat
 
 /// Finds the script `url` names below the gateway directory `dir` (which must contain it), in
 /// `root`. A path that names a directory runs the first of `index_names` found in it.
-pub fn locate(root: &Root, dir: &UrlPath, url: &UrlPath, index_names: &[&str]) -> Located {
+pub(crate) fn locate(root: &Root, dir: &UrlPath, url: &UrlPath, index_names: &[&str]) -> Located {
     let segments = url.segments();
     let slash = url.has_trailing_slash();
     for i in dir.segments().len()..segments.len() {

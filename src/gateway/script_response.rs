@@ -7,14 +7,14 @@ use http::header::{HeaderName, HeaderValue, CONTENT_TYPE, LOCATION};
 use http::{HeaderMap, StatusCode};
 
 /// The largest header block read before the script is called broken.
-pub const MAX_HEAD: usize = 64 * 1024;
+pub(crate) const MAX_HEAD: usize = 64 * 1024;
 
 /// The most header fields a script may send.
 const MAX_FIELDS: usize = 100;
 
 /// The status line and header fields of the response to send.
 #[derive(Debug)]
-pub struct ResponseHead {
+pub(crate) struct ResponseHead {
     /// The status code.
     pub status: StatusCode,
     /// The reason phrase the script gave, if any.
@@ -25,7 +25,7 @@ pub struct ResponseHead {
 
 /// What the header block asks for.
 #[derive(Debug)]
-pub enum ScriptReply {
+pub(crate) enum ScriptReply {
     /// A document, or a client redirect: send this head, then the body.
     Document(ResponseHead),
     /// `Location:` with a local path and nothing else (§6.2.2): if no body follows, serve
@@ -42,11 +42,11 @@ pub enum ScriptReply {
 
 /// Why a header block cannot be used.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Malformed(pub String);
+pub(crate) struct Malformed(pub String);
 
 /// Reads the header block at the start of `buf`: `Ok(None)` if more bytes are needed, else the
 /// reply and how many bytes the block took (the body starts there).
-pub fn parse(buf: &[u8]) -> Result<Option<(ScriptReply, usize)>, Malformed> {
+pub(crate) fn parse(buf: &[u8]) -> Result<Option<(ScriptReply, usize)>, Malformed> {
     let mut fields = [httparse::EMPTY_HEADER; MAX_FIELDS];
     let (consumed, fields) = match httparse::parse_headers(buf, &mut fields) {
         Ok(httparse::Status::Complete(done)) => done,
@@ -72,7 +72,7 @@ pub fn parse(buf: &[u8]) -> Result<Option<(ScriptReply, usize)>, Malformed> {
 /// CGI): `Ok(None)` if more bytes are needed. Only the status and the end-to-end fields are
 /// kept: RFC 3875 §5.2 wants the bytes sent unmodified, but hyper owns the connection's framing
 /// (and HTTP/2 has no status line), so the server writes the head and frames the body itself.
-pub fn parse_nph(buf: &[u8]) -> Result<Option<(ResponseHead, usize)>, Malformed> {
+pub(crate) fn parse_nph(buf: &[u8]) -> Result<Option<(ResponseHead, usize)>, Malformed> {
     let mut fields = [httparse::EMPTY_HEADER; MAX_FIELDS];
     let mut response = httparse::Response::new(&mut fields);
     let consumed = match response.parse(buf) {

@@ -10,7 +10,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 const BACKLOG: i32 = 1024;
 
 /// Binds `addr`; an IPv6 address gets a dual-stack socket where the system allows one.
-pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+pub(super) fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
     if addr.is_ipv6() {
@@ -25,7 +25,7 @@ pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
 
 /// Binds every interface on `port`: `[::]` dual-stack when the machine has IPv6, else
 /// `0.0.0.0`.
-pub fn bind_all(port: u16) -> io::Result<TcpListener> {
+pub(super) fn bind_all(port: u16) -> io::Result<TcpListener> {
     bind(SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)))
         .or_else(|_| bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port))))
 }

@@ -36,7 +36,7 @@ const CHUNK: usize = 64 * 1024;
 
 /// `content` compressed with `encoding` as the client reads (or, already compressed, sent as
 /// it is); the whole output goes to `keeper`, if any, once sent.
-pub fn content(content: Content, encoding: Encoding, keeper: Option<EncodedKeeper>) -> Body {
+pub(super) fn content(content: Content, encoding: Encoding, keeper: Option<EncodedKeeper>) -> Body {
     match content {
         Content::File(file) => encode(
             BufReader::with_capacity(CHUNK, BlockingFile { file, offset: 0 }),
@@ -49,7 +49,7 @@ pub fn content(content: Content, encoding: Encoding, keeper: Option<EncodedKeepe
 }
 
 /// `bytes` (a page already in memory) compressed with `encoding`.
-pub fn bytes(bytes: Bytes, encoding: Encoding) -> Body {
+pub(super) fn bytes(bytes: Bytes, encoding: Encoding) -> Body {
     encode(io::Cursor::new(bytes), encoding, None)
 }
 

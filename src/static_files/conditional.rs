@@ -14,7 +14,7 @@ use http::{HeaderMap, HeaderValue};
 
 /// What the preconditions of a GET or HEAD say.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Verdict {
+pub(super) enum Verdict {
     /// Answer normally.
     Proceed,
     /// `304 Not Modified`.
@@ -25,7 +25,7 @@ pub enum Verdict {
 
 /// Evaluates the preconditions of a GET or HEAD against the selected representation's `etag`
 /// and modification time.
-pub fn evaluate(headers: &HeaderMap, etag: &HeaderValue, modified: SystemTime) -> Verdict {
+pub(super) fn evaluate(headers: &HeaderMap, etag: &HeaderValue, modified: SystemTime) -> Verdict {
     let has = |name| headers.contains_key(name);
     // The plain request carries none of these: decide without parsing anything.
     if !(has(IF_MATCH) || has(IF_UNMODIFIED_SINCE) || has(IF_NONE_MATCH) || has(IF_MODIFIED_SINCE))
@@ -69,7 +69,7 @@ pub fn evaluate(headers: &HeaderMap, etag: &HeaderValue, modified: SystemTime) -
 /// Step 5: whether a `Range` may be honoured. Without `If-Range`, yes. With an entity tag, only
 /// if it is strongly equal to `etag`; with a date, only if it is exactly the modification time
 /// and that time is a strong validator, at least a second old (RFC 9110 §13.1.5, §8.8.2.2).
-pub fn range_allowed(headers: &HeaderMap, etag: &HeaderValue, modified: SystemTime) -> bool {
+pub(super) fn range_allowed(headers: &HeaderMap, etag: &HeaderValue, modified: SystemTime) -> bool {
     let Some(value) = headers.get(IF_RANGE) else {
         return true;
     };
@@ -99,7 +99,7 @@ fn parse_tag(etag: &HeaderValue) -> Option<ETag> {
 }
 
 /// `modified` truncated to whole seconds, as HTTP dates carry it.
-pub fn whole_seconds(modified: SystemTime) -> SystemTime {
+pub(super) fn whole_seconds(modified: SystemTime) -> SystemTime {
     let secs = modified
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());

@@ -7,11 +7,11 @@ use http::HeaderMap;
 
 /// Files shorter than this are sent as they are: their compressed form saves less than the
 /// cost of the coding (nginx's `gzip_min_length` idea, with a larger floor).
-pub const MIN_COMPRESS_LEN: u64 = 1024;
+pub(super) const MIN_COMPRESS_LEN: u64 = 1024;
 
 /// A content coding serveur can send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Encoding {
+pub(crate) enum Encoding {
     /// Zstandard (RFC 8878).
     Zstd,
     /// Brotli (RFC 7932).
@@ -22,10 +22,10 @@ pub enum Encoding {
 
 impl Encoding {
     /// Server preference, best first.
-    pub const ALL: [Encoding; 3] = [Encoding::Zstd, Encoding::Brotli, Encoding::Gzip];
+    pub(crate) const ALL: [Encoding; 3] = [Encoding::Zstd, Encoding::Brotli, Encoding::Gzip];
 
     /// The coding's name in `Content-Encoding`.
-    pub fn token(self) -> &'static str {
+    pub(crate) fn token(self) -> &'static str {
         match self {
             Encoding::Zstd => "zstd",
             Encoding::Brotli => "br",
@@ -34,7 +34,7 @@ impl Encoding {
     }
 
     /// The file-name suffix of a precompressed sibling (`app.js.br`).
-    pub fn suffix(self) -> &'static str {
+    pub(crate) fn suffix(self) -> &'static str {
         match self {
             Encoding::Zstd => ".zst",
             Encoding::Brotli => ".br",
@@ -45,7 +45,7 @@ impl Encoding {
 
 /// Which representation of a file is sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Coding {
+pub(crate) enum Coding {
     /// The file's bytes as they are.
     Identity,
     /// A precompressed sibling's bytes (`app.js.br`), sent as they are.
@@ -56,7 +56,7 @@ pub enum Coding {
 
 impl Coding {
     /// The `Content-Encoding` sent, if any.
-    pub fn encoding(self) -> Option<Encoding> {
+    pub(crate) fn encoding(self) -> Option<Encoding> {
         match self {
             Coding::Identity => None,
             Coding::Stored(e) | Coding::OnTheFly(e) => Some(e),
@@ -64,7 +64,7 @@ impl Coding {
     }
 
     /// Whether byte ranges of this representation can be served: only of bytes on disk.
-    pub fn rangeable(self) -> bool {
+    pub(crate) fn rangeable(self) -> bool {
         !matches!(self, Coding::OnTheFly(_))
     }
 }
@@ -72,7 +72,7 @@ impl Coding {
 /// Whether a response of `content_type` is worth compressing: text and the textual formats
 /// (JSON, XML, SVG, JavaScript), WebAssembly and uncompressed fonts. Images, audio, video and
 /// archives are already compressed.
-pub fn compressible(content_type: &[u8]) -> bool {
+pub(super) fn compressible(content_type: &[u8]) -> bool {
     const TYPES: [&[u8]; 9] = [
         b"application/json",
         b"application/javascript",
@@ -103,7 +103,7 @@ pub fn compressible(content_type: &[u8]) -> bool {
 /// A client's `Accept-Encoding`, reduced to what serveur can act on. Weights are in
 /// thousandths (RFC 9110 §12.4.2 allows three decimals).
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Accepted {
+pub(super) struct Accepted {
     weights: [Option<u16>; 3],
     identity: Option<u16>,
     star: Option<u16>,
@@ -112,7 +112,7 @@ pub struct Accepted {
 impl Accepted {
     /// Reads every `Accept-Encoding` line of `headers`; `None` when there is none, which means
     /// any coding is acceptable but the server should send none (RFC 9110 §12.5.3).
-    pub fn from_headers(headers: &HeaderMap) -> Option<Accepted> {
+    pub(super) fn from_headers(headers: &HeaderMap) -> Option<Accepted> {
         let mut values = headers.get_all(ACCEPT_ENCODING).iter().peekable();
         values.peek()?;
         let mut accepted = Accepted::default();
@@ -155,7 +155,7 @@ impl Accepted {
     }
 
     /// The weight the client gives `encoding` (an explicit entry, else `*`, else 0).
-    pub fn weight(&self, encoding: Encoding) -> u16 {
+    pub(super) fn weight(&self, encoding: Encoding) -> u16 {
         let index = Encoding::ALL
             .iter()
             .position(|&e| e == encoding)
@@ -165,13 +165,13 @@ impl Accepted {
 
     /// Whether the unencoded representation may be sent: yes unless `identity;q=0`, or `*;q=0`
     /// without an `identity` entry.
-    pub fn identity_allowed(&self) -> bool {
+    pub(super) fn identity_allowed(&self) -> bool {
         self.identity.or(self.star).is_none_or(|q| q > 0)
     }
 
     /// The acceptable codings, most wanted first (ties broken by server preference), never
     /// ranked below an explicitly preferred `identity`.
-    pub fn ranked(&self) -> impl Iterator<Item = Encoding> + '_ {
+    pub(super) fn ranked(&self) -> impl Iterator<Item = Encoding> + '_ {
         let mut ranked = Encoding::ALL;
         // A stable sort keeps the server's order among equal weights.
         ranked.sort_by_key(|&e| std::cmp::Reverse(self.weight(e)));

@@ -14,7 +14,7 @@ use super::encoding::{Coding, Encoding};
 
 /// The `ETag` of the representation `coding` whose bytes (identity or stored) or source
 /// (on the fly) are described by `metadata`. Formatted once per response.
-pub fn of(metadata: &Metadata, coding: Coding) -> HeaderValue {
+pub(crate) fn of(metadata: &Metadata, coding: Coding) -> HeaderValue {
     let mut tag = String::with_capacity(64);
     if matches!(coding, Coding::OnTheFly(_)) {
         tag.push_str("W/");
@@ -78,7 +78,7 @@ fn push_hex(out: &mut String, value: u64) {
 
 /// The coding an entity tag of ours names by its suffix (`"…-br"` → br), for an `If-Range`
 /// that resumes a precompressed download. Weak tags never qualify (If-Range compares strongly).
-pub fn stored_coding(tag: &[u8]) -> Option<Encoding> {
+pub(crate) fn stored_coding(tag: &[u8]) -> Option<Encoding> {
     let inner = tag.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
     Encoding::ALL.into_iter().find(|e| {
         let token = e.token().as_bytes();

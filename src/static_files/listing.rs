@@ -32,7 +32,7 @@ struct Entry {
 
 /// The path of the upload form's script, below the reserved prefix so that no upload can
 /// take it.
-pub const UPLOAD_SCRIPT_PATH: &str = "/.serveur-upload-form.js";
+pub(super) const UPLOAD_SCRIPT_PATH: &str = "/.serveur-upload-form.js";
 
 /// The form under a listing when uploads are on: a plain form, which a browser posts without
 /// any script (the server answers `303` back to the listing), and the script that adds drag and
@@ -49,7 +49,7 @@ style=\"border: 2px dashed; padding: 1em\">\n<label>Upload files (or drop them h
 /// entries whose name `visible` accepts (all of them, unless access control hides some). With
 /// `uploads`, the temporary files of uploads in progress are left out and the upload form
 /// follows the list.
-pub fn render(
+pub(super) fn render(
     dir: &Path,
     display_path: &str,
     uploads: bool,

@@ -23,7 +23,7 @@ use crate::safe_path::TEMP_PREFIX;
 use crate::safe_path::{Found, UrlPath};
 
 /// What the static-file handler will answer, decided before anything is rendered.
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// The whole representation (`200`).
     Full(Representation),
     /// One range of it (`206` with `Content-Range`).
@@ -56,7 +56,7 @@ pub enum Outcome {
 }
 
 /// The validators and cache keys of a representation, sent with 200, 206 and 304.
-pub struct Validators {
+pub(crate) struct Validators {
     /// The `ETag`, formatted once.
     pub etag: HeaderValue,
     /// The modification time, for `Last-Modified`.
@@ -66,7 +66,7 @@ pub struct Validators {
 }
 
 /// A file representation ready to be sent.
-pub struct Representation {
+pub(crate) struct Representation {
     /// The bytes: of the original, or of its precompressed sibling.
     pub content: Content,
     /// The length of `content` (of the source, for on-the-fly coding).
@@ -82,7 +82,7 @@ pub struct Representation {
 }
 
 /// Decides the outcome for a GET or HEAD of `path` (collapsed, without query).
-pub fn decide(
+pub(crate) fn decide(
     files: &StaticFiles,
     path: &str,
     query: Option<&str>,

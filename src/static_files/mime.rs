@@ -8,7 +8,7 @@ use std::ffi::OsStr;
 use std::path::Path;
 
 /// The content type for `path`, or `None` when the extension is unknown.
-pub fn guess(path: &Path) -> Option<&'static str> {
+pub(super) fn guess(path: &Path) -> Option<&'static str> {
     let ext = path.extension().and_then(OsStr::to_str)?;
     // CPython's `extensions_map`, matched exactly and then lower-cased.
     let python = |e: &str| match e {

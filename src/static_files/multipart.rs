@@ -18,7 +18,7 @@ use crate::body::Body;
 
 /// The multipart body of `ranges` of `content` (a representation of `total` bytes and type
 /// `content_type`), with the `Content-Type` header value naming its boundary, and its length.
-pub fn body(
+pub(super) fn body(
     content: Content,
     ranges: &[ByteRange],
     total: u64,

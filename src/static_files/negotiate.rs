@@ -24,7 +24,7 @@ use super::{etag, precompressed, StaticFiles};
 use crate::safe_path::UrlPath;
 
 /// The representation chosen.
-pub enum Choice {
+pub(super) enum Choice {
     /// The bytes as they are; `vary` when another request could have been answered encoded.
     Identity {
         /// Whether the response must say `Vary: Accept-Encoding`.
@@ -40,7 +40,7 @@ pub enum Choice {
 }
 
 /// The file at `url`, found at `path` (`len` bytes, modified at `modified`, of `content_type`).
-pub fn for_file(
+pub(super) fn for_file(
     files: &StaticFiles,
     url: &UrlPath,
     path: &Path,
@@ -85,7 +85,7 @@ pub fn for_file(
 }
 
 /// A page made in memory (a listing) of `len` bytes, always HTML.
-pub fn for_page(files: &StaticFiles, len: usize, headers: &HeaderMap) -> Choice {
+pub(super) fn for_page(files: &StaticFiles, len: usize, headers: &HeaderMap) -> Choice {
     if !files.compress || (len as u64) < MIN_COMPRESS_LEN {
         return Choice::Identity { vary: false };
     }

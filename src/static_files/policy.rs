@@ -29,7 +29,7 @@ const PREFLIGHT_MAX_AGE: &str = "86400";
 
 /// The operator's header choices.
 #[derive(Clone, Debug, Default)]
-pub struct Policy {
+pub(super) struct Policy {
     /// `Cache-Control` value for 200, 206 and 304 answers.
     pub cache_control: Option<HeaderValue>,
     /// Whether cross-origin reads are allowed from anywhere.
@@ -38,7 +38,7 @@ pub struct Policy {
 
 impl Policy {
     /// Adds the configured headers to `response`.
-    pub fn decorate(&self, mut response: Response) -> Response {
+    pub(super) fn decorate(&self, mut response: Response) -> Response {
         let status = response.status();
         let headers = response.headers_mut();
         if let Some(value) = &self.cache_control {
@@ -61,7 +61,7 @@ impl Policy {
 
     /// The answer to an `OPTIONS` request: `204` with `Allow`, and with `--cors` the
     /// preflight grant when the request is one.
-    pub fn options(&self, req: &Request) -> Response {
+    pub(super) fn options(&self, req: &Request) -> Response {
         let mut response = http::Response::new(Body::empty());
         *response.status_mut() = StatusCode::NO_CONTENT;
         let headers = response.headers_mut();

@@ -15,7 +15,7 @@ use crate::safe_path::{Root, UrlPath};
 
 /// The `encoding` sibling of the file at `url` (found by [`Root::resolve`] at `path`, modified
 /// at `modified`): its content (kept in memory when small, as any file's), with its metadata.
-pub fn find(
+pub(super) fn find(
     root: &Root,
     small_files: &SmallFiles,
     url: &UrlPath,

@@ -13,11 +13,11 @@ use http::HeaderValue;
 const MAX_SPECS: usize = 100;
 
 /// Parts served at most after merging; more and the whole file is sent instead.
-pub const MAX_PARTS: usize = 16;
+pub(super) const MAX_PARTS: usize = 16;
 
 /// An inclusive byte range of a representation, never empty.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ByteRange {
+pub(crate) struct ByteRange {
     /// First byte.
     pub start: u64,
     /// Last byte (inclusive).
@@ -26,12 +26,12 @@ pub struct ByteRange {
 
 impl ByteRange {
     /// The number of bytes in the range.
-    pub fn len(&self) -> u64 {
+    pub(crate) fn len(&self) -> u64 {
         self.end - self.start + 1
     }
 
     /// `Content-Range: bytes START-END/TOTAL`.
-    pub fn content_range(&self, total: u64) -> HeaderValue {
+    pub(crate) fn content_range(&self, total: u64) -> HeaderValue {
         HeaderValue::try_from(format!("bytes {}-{}/{total}", self.start, self.end))
             .unwrap_or_else(|_| HeaderValue::from_static("bytes */0"))
     }
@@ -39,7 +39,7 @@ impl ByteRange {
 
 /// What a `Range` header asks of a representation of a given length.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Plan {
+pub(super) enum Plan {
     /// Send the whole representation with 200: the header is malformed, of another unit, asks
     /// for too many parts, or the representation is empty.
     Whole,
@@ -50,7 +50,7 @@ pub enum Plan {
 }
 
 /// Reads `value` against a representation of `len` bytes.
-pub fn plan(value: &HeaderValue, len: u64) -> Plan {
+pub(super) fn plan(value: &HeaderValue, len: u64) -> Plan {
     let Some(specs) = parse(value.as_bytes()) else {
         return Plan::Whole;
     };

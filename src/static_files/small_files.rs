@@ -41,22 +41,22 @@ use crate::body::Body;
 /// Largest file kept in memory; larger ones are sent from an open file (with `sendfile` where
 /// the connection allows), where the `open` is a small part of the cost. Up to this size one
 /// copy into the socket costs less than the `open`, `sendfile` and `close` that spare it.
-pub const MAX_LEN: u64 = 64 * 1024;
+pub(super) const MAX_LEN: u64 = 64 * 1024;
 
 /// Most files kept.
-pub const MAX_ENTRIES: usize = 1024;
+pub(super) const MAX_ENTRIES: usize = 1024;
 
 /// Most bytes kept, all files together.
-pub const MAX_BYTES: usize = 32 * 1024 * 1024;
+pub(super) const MAX_BYTES: usize = 32 * 1024 * 1024;
 
 /// Largest file whose on-the-fly compressed output is kept.
-pub const MAX_ENCODED_SOURCE: u64 = 1024 * 1024;
+pub(super) const MAX_ENCODED_SOURCE: u64 = 1024 * 1024;
 
 /// How long after its last change a file's bytes may be kept (see the module's notes).
 const SETTLE: Duration = Duration::from_secs(2);
 
 /// The bytes of a representation: an open file, or a small file's bytes in memory.
-pub enum Content {
+pub(crate) enum Content {
     /// Read from the file as the client takes it.
     File(Arc<File>),
     /// Already in memory.
@@ -67,7 +67,7 @@ pub enum Content {
 
 impl Content {
     /// `len` bytes from `offset` on, as a response body.
-    pub fn body(&self, offset: u64, len: u64) -> Body {
+    pub(crate) fn body(&self, offset: u64, len: u64) -> Body {
         match self {
             Content::File(file) => Body::shared_file(Arc::clone(file), offset, len),
             Content::Memory(bytes) | Content::Encoded(bytes) => {
@@ -114,7 +114,7 @@ struct Entry {
 
 /// The cache of one [`StaticFiles`](super::StaticFiles) (shared by its clones).
 #[derive(Clone, Default)]
-pub struct SmallFiles(Arc<Mutex<Entries>>);
+pub(super) struct SmallFiles(Arc<Mutex<Entries>>);
 
 #[derive(Default)]
 struct Entries {
@@ -151,7 +151,7 @@ impl SmallFiles {
     /// `now` tells the current time (`SystemTime::now` in the server; a later time in the unit
     /// tests, which would otherwise wait for files to settle). It is called only when a file is
     /// read from the disk, so a request answered from memory does not read the clock.
-    pub fn open(
+    pub(super) fn open(
         &self,
         path: &Path,
         metadata: &Metadata,
@@ -192,7 +192,12 @@ impl SmallFiles {
 
     /// The kept output of compressing the file at `path` (as `metadata` describes it) with
     /// `encoding`, if there is one.
-    pub fn encoded(&self, path: &Path, metadata: &Metadata, encoding: Encoding) -> Option<Bytes> {
+    pub(super) fn encoded(
+        &self,
+        path: &Path,
+        metadata: &Metadata,
+        encoding: Encoding,
+    ) -> Option<Bytes> {
         let key = encoded_key(path, encoding);
         let mut entries = self.lock();
         match entries.map.get(&key[..]) {
@@ -211,7 +216,7 @@ impl SmallFiles {
     /// Settled *now*, at the request's `stat`: a slow client can make the compression last
     /// minutes, and a change in that time must get a change time other than `metadata`'s.
     /// `now` tells the current time, as for [`open`](Self::open).
-    pub fn encoded_keeper(
+    pub(super) fn encoded_keeper(
         &self,
         path: &Path,
         metadata: &Metadata,
@@ -278,7 +283,7 @@ fn encoded_key(path: &Path, encoding: Encoding) -> Box<[u8]> {
 /// Keeps a compressed output for later answers, if the file it was made from is still the
 /// file the request found. Holds its file and coding's place in the cache's `filling` set, and
 /// its share of the bytes reserved, until dropped.
-pub struct EncodedKeeper {
+pub(crate) struct EncodedKeeper {
     cache: SmallFiles,
     path: PathBuf,
     key: Box<[u8]>,
@@ -288,13 +293,13 @@ pub struct EncodedKeeper {
 
 impl EncodedKeeper {
     /// The most output it keeps; the one collecting it may stop past this.
-    pub fn limit(&self) -> usize {
+    pub(crate) fn limit(&self) -> usize {
         self.limit
     }
 
     /// Keeps `output`, the whole output of compressing the file, if the file is still the one
     /// the request found: then nothing changed it while it was read.
-    pub fn keep(self, output: Bytes) {
+    pub(crate) fn keep(self, output: Bytes) {
         let unchanged =
             std::fs::metadata(&self.path).is_ok_and(|m| Identity::of(&m) == self.identity);
         if unchanged && output.len() <= self.limit {

@@ -20,7 +20,7 @@ use crate::handler::{Request, Response};
 const NUMBERED_NAMES: u32 = 99;
 
 /// The boundary of a `multipart/form-data` request, `None` for any other body.
-pub fn boundary(headers: &HeaderMap) -> Option<String> {
+pub(super) fn boundary(headers: &HeaderMap) -> Option<String> {
     let content_type = headers.get(CONTENT_TYPE)?.to_str().ok()?;
     let mime: mime_guess::mime::Mime = content_type.parse().ok()?;
     if mime.type_() != "multipart" || mime.subtype() != "form-data" {
@@ -30,7 +30,12 @@ pub fn boundary(headers: &HeaderMap) -> Option<String> {
 }
 
 /// Stores every file part of the form posted to the directory `target`.
-pub async fn post(upload: &Upload, req: Request, target: &Target, boundary: String) -> Response {
+pub(super) async fn post(
+    upload: &Upload,
+    req: Request,
+    target: &Target,
+    boundary: String,
+) -> Response {
     match store_all(upload, req, target, boundary).await {
         Ok((stored, accept)) => reply::stored(&accept, target, &stored),
         Err(refusal) => refusal.response(),

@@ -17,7 +17,7 @@ const NAME_MAX: usize = 255;
 
 /// A request path read for a write: its decoded segments and whether it ended with `/`.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Target {
+pub(super) struct Target {
     /// The decoded segments, none empty.
     pub segments: Vec<Vec<u8>>,
     /// Whether the path ended with `/` (a directory).
@@ -26,7 +26,7 @@ pub struct Target {
 
 impl Target {
     /// Reads `path` (without the query), refusing any segment that [`check`] refuses.
-    pub fn parse(path: &str) -> Result<Target, &'static str> {
+    pub(super) fn parse(path: &str) -> Result<Target, &'static str> {
         let path = path.split(['?', '#']).next().unwrap_or("");
         let mut segments = Vec::new();
         for raw in path.split('/').filter(|s| !s.is_empty()) {
@@ -41,19 +41,19 @@ impl Target {
     }
 
     /// The directory holding the last segment, and that segment; `None` for `/`.
-    pub fn split_last(&self) -> Option<(UrlPath, &[u8])> {
+    pub(super) fn split_last(&self) -> Option<(UrlPath, &[u8])> {
         let (last, parent) = self.segments.split_last()?;
         Some((UrlPath::from_segments(parent.to_vec()), last))
     }
 
     /// The whole path as a [`UrlPath`] (a directory a form posts to).
-    pub fn url(&self) -> UrlPath {
+    pub(super) fn url(&self) -> UrlPath {
         UrlPath::from_segments(self.segments.clone())
     }
 }
 
 /// Whether `name` may be stored as one file or directory name; the reason when not.
-pub fn check(name: &[u8]) -> Result<(), &'static str> {
+pub(super) fn check(name: &[u8]) -> Result<(), &'static str> {
     match name {
         b"" => Err("empty name"),
         b"." | b".." => Err("'.' and '..' are not names"),
@@ -68,7 +68,7 @@ pub fn check(name: &[u8]) -> Result<(), &'static str> {
 /// `name (n).ext`: the `n`th other name for a form upload whose name is taken, the number put
 /// before the extension so that the file still opens with the same program. A name whose only
 /// dot is its first character (`.bashrc`) has no extension.
-pub fn numbered(name: &[u8], n: u32) -> Vec<u8> {
+pub(super) fn numbered(name: &[u8], n: u32) -> Vec<u8> {
     let dot = name
         .iter()
         .rposition(|&b| b == b'.')

@@ -14,7 +14,7 @@ use crate::response;
 use crate::static_files::PYTHON_QUOTE;
 
 /// One thing a form stored.
-pub struct Stored {
+pub(super) struct Stored {
     /// The name it took.
     pub name: Vec<u8>,
     /// Its size; `None` for a directory.
@@ -24,7 +24,7 @@ pub struct Stored {
 }
 
 /// `201 Created` (`200` when the form held no file) listing `stored`, or `303` to the listing.
-pub fn stored(accept: &str, dir: &Target, stored: &[Stored]) -> Response {
+pub(super) fn stored(accept: &str, dir: &Target, stored: &[Stored]) -> Response {
     let mut base = String::from("/");
     for segment in &dir.segments {
         base.extend(percent_encode(segment, PYTHON_QUOTE));

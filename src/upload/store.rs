@@ -35,7 +35,7 @@ const WRITE_BUFFER: usize = 256 * 1024;
 
 /// A directory below the root, opened without following any link.
 #[derive(Clone)]
-pub struct Dir {
+pub(super) struct Dir {
     fd: Arc<OwnedFd>,
     /// Its real path below the root, as segments (what a rule on paths must look at: the
     /// request may have named it through a symlink).
@@ -46,7 +46,7 @@ impl Dir {
     /// The directory `url` names below `root`: 409 when it does not exist (RFC 9110 §15.5.10,
     /// as WebDAV answers a missing parent), 403 when it exists only through a link that leaves
     /// the tree or is hidden from it (a CGI directory).
-    pub fn open(root: &Root, url: &UrlPath) -> Result<Dir, Refusal> {
+    pub(super) fn open(root: &Root, url: &UrlPath) -> Result<Dir, Refusal> {
         let Some(found) = root.resolve(url) else {
             let mut lexical = root.dir().to_path_buf();
             lexical.extend(url.segments().iter().map(|s| OsStr::from_bytes(s)));
@@ -78,14 +78,14 @@ impl Dir {
     }
 
     /// What `name` is in this directory now (a symlink itself, not its target), if anything.
-    pub fn entry(&self, name: &[u8]) -> Option<Metadata> {
+    pub(super) fn entry(&self, name: &[u8]) -> Option<Metadata> {
         let flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let fd = rustix::fs::openat(&*self.fd, name, flags, Mode::empty()).ok()?;
         File::from(fd).metadata().ok()
     }
 
     /// Creates the directory `name` (`MKCOL`), `0755` less the umask.
-    pub fn make_dir(&self, name: &[u8]) -> io::Result<()> {
+    pub(super) fn make_dir(&self, name: &[u8]) -> io::Result<()> {
         Ok(rustix::fs::mkdirat(
             &*self.fd,
             name,
@@ -95,7 +95,7 @@ impl Dir {
 
     /// Removes the file or empty directory `name` (`DELETE`); a symlink is removed, never
     /// followed.
-    pub fn remove(&self, name: &[u8]) -> io::Result<()> {
+    pub(super) fn remove(&self, name: &[u8]) -> io::Result<()> {
         let flags = match self.entry(name) {
             Some(meta) if meta.is_dir() => AtFlags::REMOVEDIR,
             Some(_) => AtFlags::empty(),
@@ -107,7 +107,7 @@ impl Dir {
 
 /// How the finished file takes its name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Commit {
+pub(super) enum Commit {
     /// Only if nothing has that name (`renameat2(RENAME_NOREPLACE)`).
     NoReplace,
     /// Replacing whatever file has it, atomically (`rename`).
@@ -115,7 +115,7 @@ pub enum Commit {
 }
 
 /// Why a commit did not happen.
-pub enum CommitError {
+pub(super) enum CommitError {
     /// The name was taken (only with [`Commit::NoReplace`]).
     Exists,
     /// The file system failed.
@@ -123,7 +123,7 @@ pub enum CommitError {
 }
 
 /// A temporary file being written; removed when dropped unless committed.
-pub struct TempFile {
+pub(super) struct TempFile {
     dir: Dir,
     name: Vec<u8>,
     file: Option<File>,
@@ -133,7 +133,7 @@ pub struct TempFile {
 
 impl TempFile {
     /// Creates a new temporary file in `dir`.
-    pub fn create(dir: &Dir) -> io::Result<TempFile> {
+    pub(super) fn create(dir: &Dir) -> io::Result<TempFile> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let flags =
             OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
@@ -163,7 +163,7 @@ impl TempFile {
 
     /// Writes `body` into the file, at most `limit` bytes: a longer body is a 413, a body
     /// that ends in an error (the client left) that error; either way nothing is committed.
-    pub async fn receive(
+    pub(super) async fn receive(
         &mut self,
         body: impl Stream<Item = Result<Bytes, Refusal>>,
         limit: u64,
@@ -219,7 +219,7 @@ impl TempFile {
     /// is tried with [`Commit::Replace`]); answers the name it took. Runs on a blocking thread
     /// (`fsync` waits for the disk): dropped before it runs, the request's future leaves the
     /// file to be removed; once running, the commit finishes even if the client is gone.
-    pub async fn commit(
+    pub(super) async fn commit(
         mut self,
         names: impl IntoIterator<Item = Vec<u8>> + Send + 'static,
         how: Commit,
@@ -290,7 +290,7 @@ fn write_all(file: &File, mut bytes: &[u8]) -> io::Result<()> {
 
 /// Removes the temporary files a crashed or killed server left below `dir` (links are not
 /// followed), and says how many. Run at start-up, before any upload can be in progress.
-pub fn remove_stale(dir: &Path) -> usize {
+pub(super) fn remove_stale(dir: &Path) -> usize {
     let Ok(entries) = fs::read_dir(dir) else {
         return 0;
     };

@@ -240,7 +240,7 @@ struct Args {
 
 /// What the server will do, every value checked.
 #[derive(Debug)]
-pub struct Config {
+pub(crate) struct Config {
     /// The address to listen on; `None` for every interface.
     pub bind: Option<SocketAddr>,
     /// The port when `bind` is `None`.
@@ -291,7 +291,7 @@ pub struct Config {
 
 /// The access rules, checked.
 #[derive(Debug)]
-pub struct AuthConfig {
+pub(crate) struct AuthConfig {
     /// The accounts and paths.
     pub rules: Rules,
     /// Whether passwords will cross the network in clear (`--auth-insecure-ok` allowed it).
@@ -300,7 +300,7 @@ pub struct AuthConfig {
 
 /// The upload flags, checked.
 #[derive(Debug)]
-pub struct UploadConfig {
+pub(crate) struct UploadConfig {
     /// Where uploads are accepted, as URL paths.
     pub dirs: Vec<String>,
     /// Whether an upload may replace a file.
@@ -315,7 +315,7 @@ pub struct UploadConfig {
 
 /// The CGI flags, checked.
 #[derive(Debug)]
-pub struct CgiConfig {
+pub(crate) struct CgiConfig {
     /// The CGI directories as URL paths.
     pub dirs: Vec<String>,
     /// Server variables passed on to scripts.
@@ -330,7 +330,7 @@ pub struct CgiConfig {
 
 /// The certificate served, and whether it was made at start-up (its fingerprint is shown).
 #[derive(Debug)]
-pub struct Tls {
+pub(crate) struct Tls {
     /// The loaded or generated configuration.
     pub config: TlsConfig,
     /// Whether it is `--tls-self-signed`.
@@ -338,7 +338,7 @@ pub struct Tls {
 }
 
 /// Parses the process's arguments, or exits: 0 after `--help`/`--version`, 2 after an error.
-pub fn parse() -> Config {
+pub(crate) fn parse() -> Config {
     let args = match Args::try_parse() {
         Ok(args) => args,
         Err(e) => {

@@ -6,7 +6,7 @@
 use std::io::{BufRead, IsTerminal};
 
 /// Does it all; the process's exit status.
-pub fn run() -> i32 {
+pub(crate) fn run() -> i32 {
     let password = match read() {
         Ok(password) => password,
         Err(message) => {

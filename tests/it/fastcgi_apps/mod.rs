@@ -36,7 +36,7 @@ fn php_fpm_binary() -> PathBuf {
 }
 
 /// A running application, killed when dropped, with its output collected.
-pub struct App {
+pub(crate) struct App {
     child: Option<Child>,
     listen: Listen,
     /// Where it listens, as `--fastcgi` names it: `unix:/path` or `127.0.0.1:PORT`.
@@ -71,23 +71,23 @@ impl Listen {
 
 impl App {
     /// The address to give `--fastcgi`.
-    pub fn address(&self) -> String {
+    pub(crate) fn address(&self) -> String {
         self.address.clone()
     }
 
     /// Everything the application wrote on stdout and stderr so far.
-    pub fn output(&self) -> Vec<String> {
+    pub(crate) fn output(&self) -> Vec<String> {
         self.output.lock().expect("output lock").clone()
     }
 
     /// Waits until the application writes a line containing `needle`, and returns it.
-    pub fn wait_for_output(&self, needle: &str) -> String {
+    pub(crate) fn wait_for_output(&self, needle: &str) -> String {
         wait_for_line(needle, || self.output())
     }
 
     /// Stops the application with SIGTERM (php-fpm's master then stops its workers; a SIGKILL
     /// would leave them serving) and waits for it to exit.
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
                 let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
@@ -100,7 +100,7 @@ impl App {
     }
 
     /// Starts the application again at the same address, as after a restart.
-    pub fn restart(&mut self) {
+    pub(crate) fn restart(&mut self) {
         self.stop();
         let (child, output, address) = spawn_and_wait(&mut self.restart, &self.listen);
         assert_eq!(address, self.address, "restarted elsewhere");
@@ -178,7 +178,7 @@ fn spawn_and_wait(
 
 /// Starts php-fpm in the foreground with `workers` static workers, its socket in `dir`, its
 /// error log on stderr.
-pub fn php_fpm(dir: &Path, workers: usize) -> App {
+pub(crate) fn php_fpm(dir: &Path, workers: usize) -> App {
     let socket = dir.join("php-fpm.sock");
     let config = dir.join("php-fpm.conf");
     std::fs::write(
@@ -211,7 +211,7 @@ pub fn php_fpm(dir: &Path, workers: usize) -> App {
 
 /// Starts a WSGI application under flup's FastCGI server; the script must fail when `flup` is
 /// missing, and names the package.
-pub fn flup(dir: &Path, wsgi_app: &str) -> App {
+pub(crate) fn flup(dir: &Path, wsgi_app: &str) -> App {
     let socket = dir.join("flup.sock");
     let script = dir.join("flup_app.py");
     std::fs::write(
@@ -234,13 +234,13 @@ pub fn flup(dir: &Path, wsgi_app: &str) -> App {
 
 /// Starts `responder.py` on a Unix socket in `dir`, answering with `app`: Python source that
 /// defines `app(params, stdin, aborted)`, a generator of raw CGI output (see responder.py).
-pub fn responder(dir: &Path, app: &str) -> App {
+pub(crate) fn responder(dir: &Path, app: &str) -> App {
     let socket = dir.join("responder.sock");
     start_responder(dir, app, &format!("unix:{}", socket.display()))
 }
 
 /// [`responder`] on a TCP port of 127.0.0.1 the kernel picks.
-pub fn responder_on_tcp(dir: &Path, app: &str) -> App {
+pub(crate) fn responder_on_tcp(dir: &Path, app: &str) -> App {
     start_responder(dir, app, "127.0.0.1:0")
 }
 
@@ -256,7 +256,7 @@ fn start_responder(dir: &Path, app: &str, address: &str) -> App {
 }
 
 /// The responder's count of open connections each time it accepted one.
-pub fn open_connections(app: &App) -> Vec<usize> {
+pub(crate) fn open_connections(app: &App) -> Vec<usize> {
     app.output()
         .iter()
         .filter_map(|line| line.strip_prefix("open connections: "))
@@ -266,7 +266,7 @@ pub fn open_connections(app: &App) -> Vec<usize> {
 
 /// A site, an application, and serveur in front of both. Dropped in the order of the fields:
 /// serveur first, since flup, stopped, waits for the connections kept to it to close.
-pub struct Site {
+pub(crate) struct Site {
     /// serveur, with `--fastcgi` to the application.
     pub server: Serveur,
     /// The application.
@@ -278,7 +278,11 @@ pub struct Site {
 
 /// A site with nothing in it yet, the application `start` starts in a directory of its own,
 /// and serveur with `--fastcgi PATTERN=` the application, then `extra_args`.
-pub fn site_with(pattern: &str, start: impl FnOnce(&Path) -> App, extra_args: &[&str]) -> Site {
+pub(crate) fn site_with(
+    pattern: &str,
+    start: impl FnOnce(&Path) -> App,
+    extra_args: &[&str],
+) -> Site {
     let site = tempfile::tempdir().expect("site");
     let run = tempfile::tempdir().expect("run dir");
     let app = start(run.path());
@@ -301,7 +305,7 @@ echo json_encode($_SERVER);
 
 /// A site with `vars.php` (which answers `$_SERVER` as JSON), `sub/index.php` and
 /// `plain.txt`, php-fpm with `workers` workers for `*.php`, and serveur with `extra_args`.
-pub fn php_site(workers: usize, extra_args: &[&str]) -> Site {
+pub(crate) fn php_site(workers: usize, extra_args: &[&str]) -> Site {
     let php = site_with("*.php", |run| php_fpm(run, workers), extra_args);
     write(php.site.path(), "vars.php", SERVER_VARS);
     write(php.site.path(), "sub/index.php", "<?php echo 'sub index';");
@@ -310,13 +314,13 @@ pub fn php_site(workers: usize, extra_args: &[&str]) -> Site {
 }
 
 /// Writes `text` at `dir/relative`, creating its directories.
-pub fn write(dir: &Path, relative: &str, text: &str) {
+pub(crate) fn write(dir: &Path, relative: &str, text: &str) {
     let path = dir.join(relative);
     std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
     std::fs::write(path, text).expect("write");
 }
 
 /// `text` read as JSON, or the test fails showing it.
-pub fn json(text: &str) -> Value {
+pub(crate) fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }

@@ -13,14 +13,14 @@ use super::WAIT;
 
 /// Sends `request` as raw bytes, half-closes, and returns everything the server answers
 /// until it closes the connection.
-pub fn raw(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
+pub(crate) fn raw(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
     send_raw(addr, request, true)
 }
 
 /// [`raw`] without the half-close, for a request that runs a script: a client that half-closes
 /// before the script's answer has left, and gets none (README, CGI). The request must end the
 /// connection itself (`Connection: close`, HTTP/1.0).
-pub fn raw_to_script(addr: SocketAddr, request: &[u8]) -> String {
+pub(crate) fn raw_to_script(addr: SocketAddr, request: &[u8]) -> String {
     String::from_utf8_lossy(&send_raw(addr, request, false)).into_owned()
 }
 
@@ -38,14 +38,14 @@ fn send_raw(addr: SocketAddr, request: &[u8], half_close: bool) -> Vec<u8> {
 
 /// `GET path` on a new connection, read until the answer so far (as text) is `enough`; the
 /// connection is handed back open, for the test to drop as a client that goes away midway.
-pub fn get_until(addr: SocketAddr, path: &str, enough: impl Fn(&str) -> bool) -> TcpStream {
+pub(crate) fn get_until(addr: SocketAddr, path: &str, enough: impl Fn(&str) -> bool) -> TcpStream {
     let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
     send_until(addr, request.as_bytes(), enough).0
 }
 
 /// Sends `request` raw on a new connection and reads until the answer so far (as text) is
 /// `enough`: the connection, still open, and what was read.
-pub fn send_until(
+pub(crate) fn send_until(
     addr: SocketAddr,
     request: &[u8],
     enough: impl Fn(&str) -> bool,
@@ -64,13 +64,13 @@ pub fn send_until(
 }
 
 /// [`raw`], as text (lossy).
-pub fn raw_text(addr: SocketAddr, request: &[u8]) -> String {
+pub(crate) fn raw_text(addr: SocketAddr, request: &[u8]) -> String {
     String::from_utf8_lossy(&raw(addr, request)).into_owned()
 }
 
 /// A response read whole.
 #[derive(Debug)]
-pub struct Reply {
+pub(crate) struct Reply {
     /// The status code.
     pub status: u16,
     /// The headers.
@@ -81,26 +81,26 @@ pub struct Reply {
 
 impl Reply {
     /// A header as text, `""` when absent.
-    pub fn header(&self, name: &str) -> &str {
+    pub(crate) fn header(&self, name: &str) -> &str {
         self.headers
             .get(name)
             .map_or("", |v| v.to_str().unwrap_or(""))
     }
 
     /// The body as text.
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 }
 
 /// Sends one request over a new HTTP/1.1 connection with hyper's client and reads the reply.
-pub fn send(addr: SocketAddr, request: http::Request<Full<Bytes>>) -> Reply {
+pub(crate) fn send(addr: SocketAddr, request: http::Request<Full<Bytes>>) -> Reply {
     let mut replies = send_on_one_connection(addr, vec![request]);
     replies.pop().expect("one reply")
 }
 
 /// Reads a response whole (its body within [`WAIT`]), whatever the protocol it came over.
-pub async fn read_reply(response: http::Response<hyper::body::Incoming>) -> Reply {
+pub(crate) async fn read_reply(response: http::Response<hyper::body::Incoming>) -> Reply {
     let (parts, body) = response.into_parts();
     let body = tokio::time::timeout(WAIT, body.collect())
         .await
@@ -115,12 +115,12 @@ pub async fn read_reply(response: http::Response<hyper::body::Incoming>) -> Repl
 }
 
 /// `GET path` with no extra headers.
-pub fn get(addr: SocketAddr, path: &str) -> Reply {
+pub(crate) fn get(addr: SocketAddr, path: &str) -> Reply {
     request(addr, "GET", path, &[])
 }
 
 /// `GET` each of `paths`, all at once (a thread each), and the replies in the same order.
-pub fn get_concurrently(addr: SocketAddr, paths: &[String]) -> Vec<Reply> {
+pub(crate) fn get_concurrently(addr: SocketAddr, paths: &[String]) -> Vec<Reply> {
     std::thread::scope(|scope| {
         let handles: Vec<_> = paths
             .iter()
@@ -134,7 +134,12 @@ pub fn get_concurrently(addr: SocketAddr, paths: &[String]) -> Vec<Reply> {
 }
 
 /// `METHOD path` with the given headers and no body.
-pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
+pub(crate) fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Reply {
     request_with_body(addr, method, path, headers, Bytes::new())
 }
 
@@ -148,7 +153,7 @@ fn runtime() -> tokio::runtime::Runtime {
 /// Writes `request` on a new connection without half-closing it, then reads until the server
 /// closes the connection or stays silent for `idle`. Returns the bytes read and whether the
 /// server closed the connection.
-pub fn raw_keep_open(addr: SocketAddr, request: &[u8], idle: Duration) -> (Vec<u8>, bool) {
+pub(crate) fn raw_keep_open(addr: SocketAddr, request: &[u8], idle: Duration) -> (Vec<u8>, bool) {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream.set_read_timeout(Some(idle)).expect("timeout");
     stream.write_all(request).expect("write request");
@@ -166,7 +171,7 @@ pub fn raw_keep_open(addr: SocketAddr, request: &[u8], idle: Duration) -> (Vec<u
 
 /// Sends `requests` one after the other on ONE HTTP/1.1 connection with hyper's client; fails
 /// the test if the server closes the connection before the last reply.
-pub fn send_on_one_connection(
+pub(crate) fn send_on_one_connection(
     addr: SocketAddr,
     requests: Vec<http::Request<Full<Bytes>>>,
 ) -> Vec<Reply> {
@@ -196,7 +201,7 @@ pub fn send_on_one_connection(
 /// A raw HTTP/1.x response split into its status line, header lines and body (everything after
 /// the blank line). Only for reading what the server wrote byte for byte.
 #[derive(Debug)]
-pub struct RawReply {
+pub(crate) struct RawReply {
     /// The status line, e.g. `HTTP/1.1 404 File not found`.
     pub status_line: String,
     /// The header lines as `(name, value)`, in order, names as sent.
@@ -207,7 +212,7 @@ pub struct RawReply {
 
 impl RawReply {
     /// Splits `bytes` at the first blank line; fails the test when there is none.
-    pub fn parse(bytes: &[u8]) -> RawReply {
+    pub(crate) fn parse(bytes: &[u8]) -> RawReply {
         let end = bytes
             .windows(4)
             .position(|w| w == b"\r\n\r\n")
@@ -229,14 +234,14 @@ impl RawReply {
     }
 
     /// The status line without its protocol version, e.g. `404 File not found`.
-    pub fn status(&self) -> &str {
+    pub(crate) fn status(&self) -> &str {
         self.status_line
             .split_once(' ')
             .map_or("", |(_, rest)| rest)
     }
 
     /// The first header called `name` (any case), `None` when absent.
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -245,7 +250,7 @@ impl RawReply {
 }
 
 /// `METHOD path HTTP/1.1` with `Connection: close`, sent raw, answered raw.
-pub fn raw_request(addr: SocketAddr, method: &str, path: &str) -> RawReply {
+pub(crate) fn raw_request(addr: SocketAddr, method: &str, path: &str) -> RawReply {
     let request = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
     // No half-close: the path may run a script, and a client that half-closes before a
     // script answers has left. `Connection: close` ends the exchange.
@@ -253,7 +258,7 @@ pub fn raw_request(addr: SocketAddr, method: &str, path: &str) -> RawReply {
 }
 
 /// `METHOD path` with the given headers and body (sent with its `Content-Length`).
-pub fn request_with_body(
+pub(crate) fn request_with_body(
     addr: SocketAddr,
     method: &str,
     path: &str,
@@ -268,7 +273,7 @@ pub fn request_with_body(
 
 /// `METHOD path` with the given headers and body, to send with any client (no `Host`: each
 /// transport adds its own authority).
-pub fn build_request(
+pub(crate) fn build_request(
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
@@ -286,13 +291,18 @@ pub fn build_request(
 }
 
 /// `POST path` with a `Content-Type` and a body held in memory.
-pub fn post(addr: SocketAddr, path: &str, content_type: &str, body: impl Into<Bytes>) -> Reply {
+pub(crate) fn post(
+    addr: SocketAddr,
+    path: &str,
+    content_type: &str,
+    body: impl Into<Bytes>,
+) -> Reply {
     request_with_body(addr, "POST", path, &[("content-type", content_type)], body)
 }
 
 /// `body` decoded from the content coding `coding` (`gzip`, `br` or `zstd`) with the reference
 /// decoders (flate2, brotli, zstd), never serveur's own code.
-pub fn decode(coding: &str, body: &[u8]) -> Vec<u8> {
+pub(crate) fn decode(coding: &str, body: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     match coding {
         "gzip" => {
@@ -313,7 +323,7 @@ pub fn decode(coding: &str, body: &[u8]) -> Vec<u8> {
 
 /// The parts of a `multipart/byteranges` reply read back with multer, each as its
 /// `(Content-Type, Content-Range, bytes)`; fails the test when the reply is not one.
-pub fn parse_byteranges(reply: &Reply) -> Vec<(String, String, Bytes)> {
+pub(crate) fn parse_byteranges(reply: &Reply) -> Vec<(String, String, Bytes)> {
     let content_type = reply.header("content-type");
     let boundary = content_type
         .strip_prefix("multipart/byteranges; boundary=")
@@ -343,7 +353,11 @@ pub fn parse_byteranges(reply: &Reply) -> Vec<(String, String, Bytes)> {
 }
 
 /// Calls `handler` in process with `METHOD uri`, no headers and no body.
-pub async fn ask(handler: &impl serveur::Handler, method: &str, uri: &str) -> serveur::Response {
+pub(crate) async fn ask(
+    handler: &impl serveur::Handler,
+    method: &str,
+    uri: &str,
+) -> serveur::Response {
     let req = http::Request::builder()
         .method(method)
         .uri(uri)
@@ -353,7 +367,7 @@ pub async fn ask(handler: &impl serveur::Handler, method: &str, uri: &str) -> se
 }
 
 /// The body of a response made in process, read whole, as UTF-8 text.
-pub async fn body_text(response: serveur::Response) -> String {
+pub(crate) async fn body_text(response: serveur::Response) -> String {
     let body = response
         .into_body()
         .collect()

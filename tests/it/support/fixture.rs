@@ -10,14 +10,14 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 /// Writes `content` to `root/rel`, creating the directories on the way.
-pub fn write_file(root: &Path, rel: &str, content: &str) {
+pub(crate) fn write_file(root: &Path, rel: &str, content: &str) {
     let path = root.join(rel);
     std::fs::create_dir_all(path.parent().expect("parent")).expect("create directories");
     std::fs::write(path, content).expect("write file");
 }
 
 /// `len` bytes of deterministic, compressible text (words and newlines), for downloads tests.
-pub fn sample_text(len: usize) -> Vec<u8> {
+pub(crate) fn sample_text(len: usize) -> Vec<u8> {
     let words = [
         "serveur ", "range ", "etag ", "gzip ", "brotli ", "zstd\n", "vary ",
     ];
@@ -32,7 +32,7 @@ pub fn sample_text(len: usize) -> Vec<u8> {
 }
 
 /// `len` bytes of deterministic noise (incompressible), for downloads tests.
-pub fn sample_bytes(len: usize) -> Vec<u8> {
+pub(crate) fn sample_bytes(len: usize) -> Vec<u8> {
     let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
     (0..len)
         .map(|_| {
@@ -45,7 +45,7 @@ pub fn sample_bytes(len: usize) -> Vec<u8> {
 }
 
 /// Sets the modification time of `path` to `secs` seconds before now.
-pub fn age(path: &Path, secs: u64) {
+pub(crate) fn age(path: &Path, secs: u64) {
     let when = std::time::SystemTime::now() - Duration::from_secs(secs);
     std::fs::File::options()
         .write(true)
@@ -56,7 +56,7 @@ pub fn age(path: &Path, secs: u64) {
 }
 
 /// Writes an executable script (mode 755) at `dir/relative`, creating its directories.
-pub fn write_script(dir: &Path, relative: &str, source: &str) {
+pub(crate) fn write_script(dir: &Path, relative: &str, source: &str) {
     use std::os::unix::fs::PermissionsExt;
     write_file(dir, relative, source);
     std::fs::set_permissions(dir.join(relative), std::fs::Permissions::from_mode(0o755))
@@ -66,7 +66,7 @@ pub fn write_script(dir: &Path, relative: &str, source: &str) {
 /// File names a web root must survive, all in [`hostile_site`]'s `hostile/`: markup, quotes,
 /// `%` and what looks like an escape, `#` and `?`, controls, spaces, non-ASCII, and names that
 /// only sort (CPython sorts case-insensitively).
-pub const HOSTILE_NAMES: &[&str] = &[
+pub(crate) const HOSTILE_NAMES: &[&str] = &[
     "with space",
     "with space.txt",
     "100%",
@@ -98,12 +98,12 @@ pub const HOSTILE_NAMES: &[&str] = &[
 ];
 
 /// Directories in [`hostile_site`]'s `hostile/`, each holding `inner.txt`.
-pub const HOSTILE_SUBDIRS: &[&str] = &["dir #?", "dir <&> #?"];
+pub(crate) const HOSTILE_SUBDIRS: &[&str] = &["dir #?", "dir <&> #?"];
 
 /// Directories whose names a browser would read as the start of another host, or which hold
 /// bytes a WHATWG parser strips (Linux allows any byte in a name but `/` and NUL): at the top
 /// of [`hostile_site`], where a path without its trailing slash gets a redirect.
-pub const HOSTILE_DIRS: &[&str] = &[
+pub(crate) const HOSTILE_DIRS: &[&str] = &[
     "\\evil.example/x",
     "\\/evil.example",
     "\\\\evil.example",
@@ -116,7 +116,7 @@ pub const HOSTILE_DIRS: &[&str] = &[
 ];
 
 /// Creates [`HOSTILE_DIRS`] under `root`.
-pub fn make_hostile_dirs(root: &Path) {
+pub(crate) fn make_hostile_dirs(root: &Path) {
     for dir in HOSTILE_DIRS {
         std::fs::create_dir_all(root.join(dir)).expect("create a hostile directory");
     }
@@ -136,7 +136,7 @@ pub fn make_hostile_dirs(root: &Path) {
 ///   (`outside`), out of the root.
 ///
 /// Returns the path of `www`. A test that changes its tree builds its own.
-pub fn hostile_site() -> &'static Path {
+pub(crate) fn hostile_site() -> &'static Path {
     // A static is never dropped: the tree is made under cargo's scratch directory for
     // integration tests (target/tmp), which `cargo clean` empties, rather than in /tmp.
     static SITE: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();

@@ -12,7 +12,7 @@ use serveur::{AccessLog, Handler, Server};
 use super::WAIT;
 
 /// A handler served by [`serve`], stopped gracefully when dropped.
-pub struct Running {
+pub(crate) struct Running {
     /// The address it listens on.
     pub addr: SocketAddr,
     log: Arc<Mutex<Vec<u8>>>,
@@ -35,13 +35,13 @@ impl Write for SharedLog {
 
 /// A `Server` bound to 127.0.0.1 port 0, for the test to configure (TLS, limits) before
 /// [`serve`].
-pub fn bind() -> Server {
+pub(crate) fn bind() -> Server {
     Server::bind(([127, 0, 0, 1], 0).into()).expect("bind")
 }
 
 /// Serves `handler` with `server` (its access log replaced by one the test reads) until the
 /// returned [`Running`] is dropped.
-pub fn serve(server: Server, handler: impl Handler) -> Running {
+pub(crate) fn serve(server: Server, handler: impl Handler) -> Running {
     let log = Arc::new(Mutex::new(Vec::new()));
     let server = server.access_log(AccessLog::to_writer(SharedLog(Arc::clone(&log))));
     let addr = server.local_addr().expect("local addr");
@@ -64,7 +64,7 @@ pub fn serve(server: Server, handler: impl Handler) -> Running {
 
 impl Running {
     /// Waits until the access log contains `needle`.
-    pub fn wait_for_log(&self, needle: &str) {
+    pub(crate) fn wait_for_log(&self, needle: &str) {
         let deadline = Instant::now() + WAIT;
         loop {
             let log = String::from_utf8_lossy(&self.log.lock().expect("log lock")).into_owned();

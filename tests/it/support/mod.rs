@@ -6,17 +6,17 @@
 
 use std::time::Duration;
 
-pub mod client;
-pub mod fixture;
-pub mod library;
-pub mod process;
-pub mod server;
-pub mod tls;
+pub(crate) mod client;
+pub(crate) mod fixture;
+pub(crate) mod library;
+pub(crate) mod process;
+pub(crate) mod server;
+pub(crate) mod tls;
 
-pub use client::*;
-pub use fixture::*;
-pub use process::*;
-pub use server::*;
+pub(crate) use client::*;
+pub(crate) use fixture::*;
+pub(crate) use process::*;
+pub(crate) use server::*;
 
 /// How long any single wait in a test may take before the test fails.
-pub const WAIT: Duration = Duration::from_secs(10);
+pub(crate) const WAIT: Duration = Duration::from_secs(10);

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::WAIT;
 
 /// Starts `command` with stdin closed and stdout and stderr piped to the test.
-pub fn spawn_piped(command: &mut Command) -> Child {
+pub(crate) fn spawn_piped(command: &mut Command) -> Child {
     command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -20,7 +20,7 @@ pub fn spawn_piped(command: &mut Command) -> Child {
 
 /// How a process that was expected to stop on its own ended.
 #[derive(Debug)]
-pub struct Exit {
+pub(crate) struct Exit {
     /// The exit code (`-1` when killed by a signal).
     pub code: i32,
     /// Everything it wrote to stdout.
@@ -31,7 +31,7 @@ pub struct Exit {
 
 /// Runs `command` to its end; fails the test if it is still running after [`WAIT`] (a server
 /// that started serving when it should have refused its arguments).
-pub fn run_to_exit(mut command: Command) -> Exit {
+pub(crate) fn run_to_exit(mut command: Command) -> Exit {
     let mut child = spawn_piped(&mut command);
     let mut stdout = child.stdout.take().expect("stdout");
     let mut stderr = child.stderr.take().expect("stderr");
@@ -65,19 +65,19 @@ pub fn run_to_exit(mut command: Command) -> Exit {
 }
 
 /// Whether the tests run as root, for whom file permissions do not stop reading.
-pub fn running_as_root() -> bool {
+pub(crate) fn running_as_root() -> bool {
     use std::os::unix::fs::MetadataExt;
     let probe = tempfile::tempfile().expect("temp file");
     probe.metadata().expect("metadata").uid() == 0
 }
 
 /// Whether process `pid` still exists (a zombie counts as existing: it was never reaped).
-pub fn process_exists(pid: u32) -> bool {
+pub(crate) fn process_exists(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// Waits until process `pid` is gone (killed and reaped), failing the test after [`WAIT`].
-pub fn wait_process_gone(pid: u32) {
+pub(crate) fn wait_process_gone(pid: u32) {
     let deadline = Instant::now() + WAIT;
     while process_exists(pid) {
         assert!(Instant::now() < deadline, "process {pid} is still there");
@@ -86,7 +86,7 @@ pub fn wait_process_gone(pid: u32) {
 }
 
 /// Waits until `path` exists and holds a line, and returns its trimmed text.
-pub fn wait_for_file(path: &Path) -> String {
+pub(crate) fn wait_for_file(path: &Path) -> String {
     let deadline = Instant::now() + WAIT;
     loop {
         if let Ok(text) = std::fs::read_to_string(path) {
@@ -104,7 +104,7 @@ pub fn wait_for_file(path: &Path) -> String {
 }
 
 /// Whether process `pid` is running (neither gone nor a zombie waiting for its parent).
-pub fn process_alive(pid: u32) -> bool {
+pub(crate) fn process_alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         // The state follows the command name in parentheses: `1234 (sleep) S ...`.
         Ok(stat) => stat
@@ -115,7 +115,7 @@ pub fn process_alive(pid: u32) -> bool {
 }
 
 /// Waits until process `pid` is no longer running, failing the test after [`WAIT`].
-pub fn wait_process_dead(pid: u32) {
+pub(crate) fn wait_process_dead(pid: u32) {
     let deadline = Instant::now() + WAIT;
     while process_alive(pid) {
         assert!(Instant::now() < deadline, "process {pid} is still running");
@@ -124,7 +124,7 @@ pub fn wait_process_dead(pid: u32) {
 }
 
 /// The child processes of `pid` (zombies included), from `/proc/PID/task/*/children`.
-pub fn children_of(pid: u32) -> Vec<u32> {
+pub(crate) fn children_of(pid: u32) -> Vec<u32> {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return Vec::new();
     };

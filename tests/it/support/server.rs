@@ -14,7 +14,7 @@ use super::process::spawn_piped;
 use super::WAIT;
 
 /// A running `serveur` process, killed when dropped.
-pub struct Serveur {
+pub(crate) struct Serveur {
     child: Child,
     /// The address it listens on.
     pub addr: SocketAddr,
@@ -25,12 +25,12 @@ pub struct Serveur {
 
 impl Serveur {
     /// Starts `serveur -b 127.0.0.1 ARGS... 0` serving `dir`.
-    pub fn start(dir: &Path, args: &[&str]) -> Serveur {
+    pub(crate) fn start(dir: &Path, args: &[&str]) -> Serveur {
         Self::start_with(dir, "127.0.0.1", args)
     }
 
     /// Starts `serveur -b BIND ARGS... 0` serving `dir`.
-    pub fn start_with(dir: &Path, bind: &str, args: &[&str]) -> Serveur {
+    pub(crate) fn start_with(dir: &Path, bind: &str, args: &[&str]) -> Serveur {
         let mut command = Command::new(env!("CARGO_BIN_EXE_serveur"));
         command
             .arg("-d")
@@ -42,7 +42,7 @@ impl Serveur {
     }
 
     /// Starts the binary with exactly `command`'s arguments (which must make it listen).
-    pub fn spawn(mut command: Command) -> Serveur {
+    pub(crate) fn spawn(mut command: Command) -> Serveur {
         let mut child = spawn_piped(&mut command);
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
         let mut startup_line = String::new();
@@ -85,28 +85,28 @@ impl Serveur {
     }
 
     /// Its process id.
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// The port it listens on.
-    pub fn port(&self) -> u16 {
+    pub(crate) fn port(&self) -> u16 {
         self.addr.port()
     }
 
     /// Every line the server has written to stderr so far (and stdout lines after the first,
     /// prefixed `stdout: `).
-    pub fn log(&self) -> Vec<String> {
+    pub(crate) fn log(&self) -> Vec<String> {
         self.log.lock().expect("log lock").clone()
     }
 
     /// Waits until a log line containing `needle` appears, and returns it.
-    pub fn wait_for_log(&self, needle: &str) -> String {
+    pub(crate) fn wait_for_log(&self, needle: &str) -> String {
         wait_for_line(needle, || self.log())
     }
 
     /// Sends a signal (e.g. `"INT"`, `"TERM"`) to the process.
-    pub fn signal(&self, name: &str) {
+    pub(crate) fn signal(&self, name: &str) {
         let status = Command::new("kill")
             .arg(format!("-{name}"))
             .arg(self.child.id().to_string())
@@ -116,7 +116,7 @@ impl Serveur {
     }
 
     /// Waits for the process to exit and returns its exit code.
-    pub fn wait_exit(&mut self) -> i32 {
+    pub(crate) fn wait_exit(&mut self) -> i32 {
         let deadline = Instant::now() + WAIT;
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
@@ -137,7 +137,7 @@ impl Drop for Serveur {
 
 /// Waits until one of the `lines` (read again and again) contains `needle`, and returns it;
 /// fails the test after [`WAIT`], showing them.
-pub fn wait_for_line(needle: &str, lines: impl Fn() -> Vec<String>) -> String {
+pub(crate) fn wait_for_line(needle: &str, lines: impl Fn() -> Vec<String>) -> String {
     let deadline = Instant::now() + WAIT;
     loop {
         if let Some(line) = lines().into_iter().find(|l| l.contains(needle)) {
@@ -154,12 +154,12 @@ pub fn wait_for_line(needle: &str, lines: impl Fn() -> Vec<String>) -> String {
 
 /// A `Command` running the `serveur` binary with no arguments yet, for [`Serveur::spawn`] and
 /// [`run_to_exit`].
-pub fn serveur_command() -> Command {
+pub(crate) fn serveur_command() -> Command {
     Command::new(env!("CARGO_BIN_EXE_serveur"))
 }
 
 /// The port a startup line (`Serving HTTP on HOST port PORT (...) ...`) announces.
-pub fn startup_port(line: &str) -> u16 {
+pub(crate) fn startup_port(line: &str) -> u16 {
     line.split(" port ")
         .nth(1)
         .and_then(|rest| rest.split(' ').next())
@@ -168,7 +168,7 @@ pub fn startup_port(line: &str) -> u16 {
 }
 
 /// CPython 3.13's interpreter under pyenv; fails the test loudly when it is missing.
-pub fn python313() -> std::path::PathBuf {
+pub(crate) fn python313() -> std::path::PathBuf {
     let home = std::env::var_os("HOME").expect("HOME is set");
     let python = Path::new(&home).join(".pyenv/versions/3.13.0/bin/python3");
     assert!(
@@ -182,7 +182,7 @@ pub fn python313() -> std::path::PathBuf {
 
 /// `python3.13 -m http.server` on `dir`, port 0, its stdout unbuffered so the startup line
 /// arrives at once.
-pub fn start_python(dir: &Path) -> Serveur {
+pub(crate) fn start_python(dir: &Path) -> Serveur {
     let mut command = Command::new(python313());
     command
         .args(["-u", "-m", "http.server", "-b", "127.0.0.1", "-d"])
@@ -200,7 +200,11 @@ pub fn start_python(dir: &Path) -> Serveur {
 }
 
 /// A temporary tree holding one executable script at `relative`, served with `args`.
-pub fn serve_script(relative: &str, source: &str, args: &[&str]) -> (tempfile::TempDir, Serveur) {
+pub(crate) fn serve_script(
+    relative: &str,
+    source: &str,
+    args: &[&str],
+) -> (tempfile::TempDir, Serveur) {
     let dir = tempfile::tempdir().expect("tempdir");
     write_script(dir.path(), relative, source);
     let server = Serveur::start(dir.path(), args);

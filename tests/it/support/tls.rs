@@ -17,7 +17,7 @@ use tokio::net::TcpStream;
 use super::{build_request, read_reply, Reply, WAIT};
 
 /// Runs `openssl ARGS` in `dir`; panics (failing the test) when openssl is missing or fails.
-pub fn openssl(dir: &Path, args: &[&str]) -> Vec<u8> {
+pub(crate) fn openssl(dir: &Path, args: &[&str]) -> Vec<u8> {
     let output = Command::new("openssl")
         .args(args)
         .current_dir(dir)
@@ -34,7 +34,7 @@ pub fn openssl(dir: &Path, args: &[&str]) -> Vec<u8> {
 
 /// Makes `NAME.key` (unencrypted PKCS#8) and `NAME.crt` (self-signed for localhost and
 /// 127.0.0.1, valid a day) in `dir` with openssl; `algorithm` is `rsa:2048` or `ec`.
-pub fn make_cert(dir: &Path, name: &str, algorithm: &str) -> (PathBuf, PathBuf) {
+pub(crate) fn make_cert(dir: &Path, name: &str, algorithm: &str) -> (PathBuf, PathBuf) {
     let key = format!("{name}.key");
     let cert = format!("{name}.crt");
     let mut genpkey = vec!["genpkey", "-out", &key];
@@ -69,7 +69,7 @@ pub fn make_cert(dir: &Path, name: &str, algorithm: &str) -> (PathBuf, PathBuf) 
 
 /// A rustls client trusting the certificate in `ca`, offering `alpn`, speaking only
 /// `versions`.
-pub fn client(
+pub(crate) fn client(
     ca: &Path,
     alpn: &[&[u8]],
     versions: &[&'static rustls::SupportedProtocolVersion],
@@ -89,7 +89,7 @@ pub fn client(
 }
 
 /// What one TLS fetch saw.
-pub struct TlsReply {
+pub(crate) struct TlsReply {
     /// The response.
     pub reply: Reply,
     /// The ALPN protocol agreed, if any.
@@ -102,7 +102,11 @@ pub struct TlsReply {
 
 /// `GET path` over a new TLS connection made with `connector` (HTTP/2 when ALPN agrees on
 /// `h2`, else HTTP/1.1).
-pub fn fetch_tls(addr: SocketAddr, connector: &tokio_rustls::TlsConnector, path: &str) -> TlsReply {
+pub(crate) fn fetch_tls(
+    addr: SocketAddr,
+    connector: &tokio_rustls::TlsConnector,
+    path: &str,
+) -> TlsReply {
     send_tls(
         addr,
         connector,
@@ -112,7 +116,7 @@ pub fn fetch_tls(addr: SocketAddr, connector: &tokio_rustls::TlsConnector, path:
 
 /// Sends `request` (its URI a path, its authority `localhost`) over a new TLS connection made
 /// with `connector`: HTTP/2 when ALPN agrees on `h2`, else HTTP/1.1.
-pub fn send_tls(
+pub(crate) fn send_tls(
     addr: SocketAddr,
     connector: &tokio_rustls::TlsConnector,
     request: http::Request<Full<Bytes>>,
@@ -141,7 +145,10 @@ pub fn send_tls(
 
 /// Sends `request` (its URI a path, its authority `localhost`) over HTTP/2 with prior
 /// knowledge (h2c) on a new plain connection.
-pub fn send_h2c(addr: SocketAddr, request: http::Request<Full<Bytes>>) -> (Reply, http::Version) {
+pub(crate) fn send_h2c(
+    addr: SocketAddr,
+    request: http::Request<Full<Bytes>>,
+) -> (Reply, http::Version) {
     runtime().block_on(async move {
         let tcp = TcpStream::connect(addr).await.expect("connect");
         send_on(tcp, true, "http", request).await
@@ -188,7 +195,7 @@ where
 
 /// Opens an HTTP/2 connection over `io` (prior knowledge, or `h2` agreed by ALPN) and spawns
 /// its task, which is returned too: aborting it closes the connection.
-pub async fn h2_handshake<IO>(
+pub(crate) async fn h2_handshake<IO>(
     io: IO,
 ) -> (
     hyper::client::conn::http2::SendRequest<Full<Bytes>>,
@@ -205,7 +212,7 @@ where
 }
 
 /// A multi-threaded runtime for the client side of a test.
-pub fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -218,7 +225,7 @@ pub fn runtime() -> tokio::runtime::Runtime {
 /// → 304; Python's 404 page; the slash redirect keeping the query; a listing; and 404 for
 /// paths that would leave the root (a symlink out of it, `..` in any spelling).
 /// The site must be [`site`]'s.
-pub fn assert_static_answers(send: impl Fn(http::Request<Full<Bytes>>) -> Reply) {
+pub(crate) fn assert_static_answers(send: impl Fn(http::Request<Full<Bytes>>) -> Reply) {
     let fetch = |method: &str, path: &str, headers: &[(&str, &str)]| {
         send(build_request(method, path, headers, Bytes::new()))
     };
@@ -259,7 +266,7 @@ pub fn assert_static_answers(send: impl Fn(http::Request<Full<Bytes>>) -> Reply)
 
 /// Sends `count` requests for `path` at once as streams of one HTTP/2 connection over `io`
 /// and returns the replies.
-pub async fn many_streams<IO>(io: IO, count: usize, path: &str) -> Vec<Reply>
+pub(crate) async fn many_streams<IO>(io: IO, count: usize, path: &str) -> Vec<Reply>
 where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -283,7 +290,7 @@ where
 
 /// A small site: `a.txt` = `hello\n`, `sub/b.html`, and `outside`, a symlink to `..` (the
 /// directory holding the site, outside the root).
-pub fn site() -> tempfile::TempDir {
+pub(crate) fn site() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("a.txt"), "hello\n").expect("write");
     std::fs::create_dir(dir.path().join("sub")).expect("mkdir");
@@ -294,7 +301,7 @@ pub fn site() -> tempfile::TempDir {
 
 /// Writes `out`, the key in `key` encrypted as PKCS#8 (PBES2, OpenSSL's default) with
 /// `password`, in `dir`.
-pub fn encrypt_key(dir: &Path, key: &str, out: &str, password: &str) {
+pub(crate) fn encrypt_key(dir: &Path, key: &str, out: &str, password: &str) {
     let pass = format!("pass:{password}");
     openssl(
         dir,
