@@ -98,6 +98,14 @@ const SCENARIOS = {
     // synchronously, so it is looked at within the same task, before the upload can finish
     // and reload the page.
     const bytes = fs.readFileSync(dropped).toString("base64");
+    // The dropped file's POST is held until the page, its progress bar showing, is
+    // photographed, then sent on unchanged.
+    await page.route(base, async (route) => {
+      if (route.request().method() === "POST") {
+        await page.screenshot({ path: path.join(shots, "upload-progress.png") });
+      }
+      await route.continue();
+    });
     const reloadedAgain = page.waitForEvent("load");
     const progress = await page.evaluate(
       ([name, base64]) => {
