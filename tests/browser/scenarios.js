@@ -44,7 +44,8 @@ async function main() {
   });
   const hosts = new Set();
   const newPage = async (options) => {
-    const context = await browser.newContext(options);
+    // A small window: the pages are short, and the screenshots go into README.
+    const context = await browser.newContext({ viewport: { width: 800, height: 360 }, ...options });
     context.on("request", (request) => hosts.add(new URL(request.url()).host));
     const page = await context.newPage();
     page.setDefaultTimeout(TIMEOUT_MS);
