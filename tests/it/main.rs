@@ -9,6 +9,7 @@ mod support;
 mod accept_backoff;
 mod access_log;
 mod auth;
+mod browser;
 mod cgi;
 mod cgi_examples;
 mod cgi_lifecycle;

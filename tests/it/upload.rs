@@ -719,3 +719,144 @@ fn the_listing_offers_a_form_only_with_upload() {
     // The page before the form is Python's list, unchanged.
     assert!(page.contains("<li><a href=\"a.txt\">a.txt</a></li>\n</ul>\n<hr>\n<form"));
 }
+
+/// Chunk `index` of upload number `n`: a pattern of `n`'s own, stamped with its upload and
+/// chunk numbers, so a byte from another upload or another place cannot go unseen.
+fn pattern_chunk(n: usize, index: usize, base: &[u8]) -> Vec<u8> {
+    let mut chunk = base.to_vec();
+    chunk[..8].copy_from_slice(&(n as u32).to_le_bytes().repeat(2));
+    chunk[8..16].copy_from_slice(&(index as u64).to_le_bytes());
+    chunk
+}
+
+/// The 1 MiB pattern of upload `n`.
+fn pattern_base(n: usize) -> Vec<u8> {
+    (0..1 << 20)
+        .map(|i: usize| ((i / 4096 + n * 7919 + i) % 251) as u8)
+        .collect()
+}
+
+#[test]
+fn fifty_concurrent_uploads_of_100_mib_finish_intact() {
+    const UPLOADS: usize = 50;
+    const CHUNKS: usize = 100;
+    const SIZE: usize = CHUNKS << 20;
+    let site = tempfile::tempdir().expect("tempdir");
+    let server = Serveur::start(site.path(), &["--upload", "-q"]);
+    let addr = server.addr;
+    std::thread::scope(|scope| {
+        let uploads: Vec<_> = (0..UPLOADS)
+            .map(|n| {
+                scope.spawn(move || {
+                    let mut stream = TcpStream::connect(addr).expect("connect");
+                    stream
+                        .set_read_timeout(Some(Duration::from_secs(120)))
+                        .expect("timeout");
+                    let head = format!(
+                        "PUT /u{n}.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+                         Content-Length: {SIZE}\r\n\r\n"
+                    );
+                    stream.write_all(head.as_bytes()).expect("head");
+                    let base = pattern_base(n);
+                    for index in 0..CHUNKS {
+                        let chunk = pattern_chunk(n, index, &base);
+                        stream.write_all(&chunk).expect("body");
+                    }
+                    let mut answer = Vec::new();
+                    stream.read_to_end(&mut answer).expect("answer");
+                    RawReply::parse(&answer).status_line
+                })
+            })
+            .collect();
+        for (n, upload) in uploads.into_iter().enumerate() {
+            let status = upload.join().expect("upload thread");
+            assert_eq!(status, "HTTP/1.1 201 Created", "upload {n}");
+        }
+    });
+    for n in 0..UPLOADS {
+        let mut file = fs::File::open(site.path().join(format!("u{n}.bin"))).expect("stored");
+        assert_eq!(
+            file.metadata().expect("meta").len(),
+            SIZE as u64,
+            "upload {n}"
+        );
+        let base = pattern_base(n);
+        let mut read = vec![0u8; 1 << 20];
+        for index in 0..CHUNKS {
+            file.read_exact(&mut read).expect("read");
+            assert!(
+                read == pattern_chunk(n, index, &base),
+                "upload {n}, MiB {index}"
+            );
+        }
+    }
+    assert!(temp_files(site.path()).is_empty());
+}
+
+#[test]
+fn over_http2_a_refused_upload_is_answered_before_its_body_is_sent() {
+    use futures_util::stream;
+    use http_body_util::StreamBody;
+    use hyper::body::Frame;
+
+    let site = tempfile::tempdir().expect("tempdir");
+    let server = Serveur::start(site.path(), &["--upload", "--upload-max", "1K"]);
+    let status = crate::support::tls::runtime().block_on(async {
+        let tcp = tokio::net::TcpStream::connect(server.addr)
+            .await
+            .expect("connect");
+        let (mut sender, conn) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(tcp),
+        )
+        .await
+        .expect("h2 handshake");
+        tokio::spawn(conn);
+        // A body that never comes: only an answer made before it can arrive.
+        let never = stream::pending::<Result<Frame<bytes::Bytes>, std::convert::Infallible>>();
+        let request = http::Request::put(format!("http://{}/big.bin", server.addr))
+            .header("content-length", "4096")
+            .header("expect", "100-continue")
+            .body(StreamBody::new(never))
+            .expect("request");
+        let response = tokio::time::timeout(WAIT, sender.send_request(request))
+            .await
+            .expect("an answer without the body")
+            .expect("response");
+        response.status().as_u16()
+    });
+    assert_eq!(status, 413);
+    assert!(temp_files(site.path()).is_empty());
+}
+
+#[test]
+fn a_server_stopped_mid_upload_leaves_the_target_unchanged_and_no_temp_file() {
+    let site = tempfile::tempdir().expect("tempdir");
+    write_file(site.path(), "doc.txt", "the old content");
+    let mut server = Serveur::start(
+        site.path(),
+        &["--upload", "--upload-overwrite", "--shutdown-grace", "1"],
+    );
+    let mut stream = TcpStream::connect(server.addr).expect("connect");
+    stream
+        .write_all(b"PUT /doc.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n")
+        .expect("head");
+    stream
+        .write_all(&[b'n'; 300_000])
+        .expect("part of the body");
+    let deadline = Instant::now() + WAIT;
+    while temp_files(site.path()).is_empty() {
+        assert!(Instant::now() < deadline, "no temporary file appeared");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    server.signal("TERM");
+    assert_eq!(server.wait_exit(), 0);
+    assert!(
+        temp_files(site.path()).is_empty(),
+        "the temporary file is gone"
+    );
+    assert_eq!(
+        fs::read_to_string(site.path().join("doc.txt")).expect("read"),
+        "the old content"
+    );
+}
