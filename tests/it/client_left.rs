@@ -322,6 +322,9 @@ fn three_fastcgi_requests_whose_clients_leave_are_aborted_and_free_their_connect
     let asked = Instant::now();
     assert_eq!(get(server.addr, "/app/quick").text(), "quick");
     assert!(asked.elapsed() < PROMPTLY, "{:?}", asked.elapsed());
+    // The log is written in order by one thread, a few milliseconds late: once the fourth
+    // request's line is there, so are the three before it.
+    server.wait_for_log("\"GET /app/quick HTTP/1.1\" 200");
     let log = server.log();
     let aborted = log
         .iter()
