@@ -20,7 +20,7 @@ use std::io;
 use std::sync::Arc;
 use std::time::Instant;
 
-use http::header::{AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::header::{ACCESS_CONTROL_REQUEST_METHOD, AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderValue, Method, StatusCode};
 
 use crate::handler::{Handler, Request, Response};
@@ -167,6 +167,14 @@ fn challenge(message: &str) -> Response {
 impl<H: Handler> Handler for Auth<H> {
     async fn handle(&self, mut req: Request) -> Response {
         let gate = &self.gate;
+        // A CORS preflight never carries credentials (Fetch, CORS-preflight request): it is
+        // answered as any OPTIONS is, which tells only the methods allowed, and the request
+        // that follows it is judged as usual.
+        if req.method() == Method::OPTIONS
+            && req.headers().contains_key(ACCESS_CONTROL_REQUEST_METHOD)
+        {
+            return self.next.handle(req).await;
+        }
         let need = match *req.method() {
             Method::GET | Method::HEAD | Method::OPTIONS => Right::Read,
             _ => Right::Write,

@@ -450,3 +450,28 @@ fn a_cgi_script_and_a_php_page_see_the_user_and_never_the_credentials() {
     assert_eq!(vars["AUTH_TYPE"], "Basic");
     assert!(vars.get("HTTP_AUTHORIZATION").is_none(), "{vars}");
 }
+
+#[test]
+fn a_cors_preflight_to_a_private_path_is_answered_without_credentials() {
+    let site = site();
+    let server = Serveur::start(
+        site.path(),
+        &["--cors", "--auth", "@/pub", "--auth", "alice:pw@/private"],
+    );
+    let preflight = "OPTIONS /private/s.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+                     Origin: http://app.example\r\nAccess-Control-Request-Method: GET\r\n\
+                     Access-Control-Request-Headers: authorization\r\n\r\n";
+    let reply = raw_from([127, 0, 0, 1].into(), server.addr, preflight.as_bytes());
+    assert_eq!(reply.code(), "204", "{reply:?}");
+    assert!(
+        reply.header("access-control-allow-origin").is_some(),
+        "{reply:?}"
+    );
+    assert!(reply.body.is_empty());
+    // The request that follows is judged as usual.
+    assert_eq!(get_with(server.addr, "/private/s.txt", None).code(), "401");
+    // A plain OPTIONS (no preflight) still needs the right to read.
+    let options = "OPTIONS /private/s.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let reply = raw_from([127, 0, 0, 1].into(), server.addr, options.as_bytes());
+    assert_eq!(reply.code(), "401");
+}
