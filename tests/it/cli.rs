@@ -103,6 +103,26 @@ fn bad_arguments_give_one_line_and_exit_2() {
             &["-b", "127.0.0.1", "--cgi", "--cgi-timeout", "0", "0"],
             "--cgi-timeout: must be more than 0",
         ),
+        (
+            &["-b", "127.0.0.1", "--upload-max", "1M", "0"],
+            "--upload-max: only meaningful with --upload",
+        ),
+        (
+            &["-b", "127.0.0.1", "--upload", "--upload-max", "lots", "0"],
+            "--upload-max: 'lots' is not a size",
+        ),
+        (
+            &[
+                "-b",
+                "127.0.0.1",
+                "--upload",
+                "--cgi",
+                "--cgi-dir",
+                "/",
+                "0",
+            ],
+            "--upload: not allowed with --cgi-dir /",
+        ),
     ];
     for (args, mention) in cases {
         let exit = run(args);

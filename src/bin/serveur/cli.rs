@@ -380,6 +380,18 @@ fn fail(message: &str) -> ! {
 fn validate(args: Args) -> Result<Config, String> {
     let cgi = cgi_config(&args)?;
     let upload = upload_config(&args)?;
+    // Under `--cgi-dir /` any file may run as a script, so every upload would be refused (no
+    // upload becomes code): say so at start-up rather than at each request.
+    let tree_wide_cgi = cgi
+        .as_ref()
+        .is_some_and(|c| c.dirs.iter().any(|d| d == "/"));
+    if upload.is_some() && tree_wide_cgi {
+        return Err(
+            "argument --upload: not allowed with --cgi-dir /, where any uploaded \
+                    file could run as a script"
+                .into(),
+        );
+    }
     let directory = match args.directory.clone() {
         Some(dir) => dir,
         None => std::env::current_dir().map_err(|e| format!("current directory: {e}"))?,
