@@ -12,6 +12,7 @@
 
 use std::io;
 use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -116,6 +117,9 @@ impl Stdin {
 pub(crate) struct Output {
     rx: mpsc::Receiver<Result<Bytes, Failure>>,
     log: ScriptLog,
+    /// Set when the gateway refused the answer (a broken header block): the exchange then
+    /// says so, not that the client went away, when it finds the output dropped.
+    refused: Arc<AtomicBool>,
 }
 
 impl Output {
@@ -149,6 +153,7 @@ impl Script for Output {
 
     fn give_up(&mut self, why: &str) {
         self.log.say(why);
+        self.refused.store(true, Ordering::Relaxed);
     }
 }
 
@@ -166,6 +171,8 @@ pub(super) fn start(
     let head = request_head(params, empty_body);
     let (tx, rx) = mpsc::channel(4);
     let exchange_log = log.clone();
+    let refused = Arc::new(AtomicBool::new(false));
+    let leaving = Leaving(Arc::clone(&refused));
     tokio::spawn(async move {
         let mut exchange = Exchange {
             head,
@@ -175,13 +182,14 @@ pub(super) fn start(
             tx,
             limit,
             on_leaving,
+            leaving,
             log: exchange_log,
         };
         if let Err(failure) = exchange.run(&pool).await {
             let _ = exchange.tx.send(Err(failure)).await;
         }
     });
-    Output { rx, log }
+    Output { rx, log, refused }
 }
 
 /// `FCGI_BEGIN_REQUEST`, the `FCGI_PARAMS` stream, and for a request without a body the empty
@@ -231,7 +239,21 @@ struct Exchange {
     tx: mpsc::Sender<Result<Bytes, Failure>>,
     limit: Duration,
     on_leaving: OnLeaving,
+    leaving: Leaving,
     log: ScriptLog,
+}
+
+/// Why an exchange's output was dropped: its client left, or the gateway refused the answer.
+struct Leaving(Arc<AtomicBool>);
+
+impl Leaving {
+    fn why(&self) -> &'static str {
+        if self.0.load(Ordering::Relaxed) {
+            "the gateway refused the answer"
+        } else {
+            "the client went away"
+        }
+    }
 }
 
 impl Exchange {
@@ -257,7 +279,7 @@ impl Exchange {
         match ended {
             Ok(Ended::Complete(end, reusable)) => self.complete(conn, end, reusable),
             Ok(Ended::ClientGone(abortable)) => {
-                self.log.say("aborted: the client went away");
+                self.log.say(&format!("aborted: {}", self.leaving.why()));
                 if abortable && self.abort(&mut conn).await {
                     conn.release();
                 }
@@ -322,7 +344,7 @@ impl Exchange {
         let (mut sending, mut sent) = (true, false);
         // Whether the client left and the request goes on without it (`OnLeaving::Finish`).
         let mut unheard = false;
-        let (on_leaving, log) = (self.on_leaving, &self.log);
+        let (on_leaving, log, leaving) = (self.on_leaving, &self.log, &self.leaving);
         let ended = loop {
             let record = tokio::select! {
                 done = &mut send, if sending => {
@@ -338,7 +360,7 @@ impl Exchange {
                     continue;
                 }
                 _ = tx.closed(), if !unheard => {
-                    if aborts(on_leaving, log) {
+                    if aborts(on_leaving, log, leaving) {
                         break Ended::ClientGone(sent);
                     }
                     unheard = true;
@@ -353,7 +375,7 @@ impl Exchange {
                 Some(Kind::Stdout) => {
                     let content = record.content;
                     if !unheard && !content.is_empty() && tx.send(Ok(content)).await.is_err() {
-                        if aborts(on_leaving, log) {
+                        if aborts(on_leaving, log, leaving) {
                             break Ended::ClientGone(sent);
                         }
                         unheard = true;
@@ -399,9 +421,9 @@ impl Exchange {
 
 /// The client left: whether to end the exchange and abort the request (which the caller
 /// logs), or else to let it run to its end (logged here).
-fn aborts(on_leaving: OnLeaving, log: &ScriptLog) -> bool {
+fn aborts(on_leaving: OnLeaving, log: &ScriptLog, leaving: &Leaving) -> bool {
     if on_leaving == OnLeaving::Finish {
-        log.say("goes on: the client went away");
+        log.say(&format!("goes on: {}", leaving.why()));
     }
     on_leaving == OnLeaving::Abort
 }

@@ -267,6 +267,32 @@ def app(params, stdin, aborted):
     assert!(ended.ends_with("complete header block"), "{ended}");
 }
 
+#[test]
+fn an_application_whose_answer_is_refused_is_aborted_for_that_reason() {
+    // A broken header block, then the application waits (for the abort, or 30 s).
+    let app = r#"
+def app(params, stdin, aborted):
+    yield b"this is not a header\r\n\r\n"
+    if aborted.wait(30):
+        return
+    yield b"late"
+"#;
+    let python = site_with("/app", |run| responder(run, app), &[]);
+    let (server, app) = (&python.server, &python.app);
+    assert_eq!(get(server.addr, "/app/x").status, 502);
+    app.wait_for_output("aborted");
+    let line = server.wait_for_log("aborted: ");
+    assert!(
+        line.ends_with("aborted: the gateway refused the answer"),
+        "{line}"
+    );
+    assert!(
+        !server.log().iter().any(|l| l.contains("went away")),
+        "{:#?}",
+        server.log()
+    );
+}
+
 /// A local redirect is routed from the top, as the client's own request would be: a CGI
 /// script sending a visitor to `/vars.php` gets PHP's answer, never the static files' copy of
 /// the source (the static files come after both gateways).
