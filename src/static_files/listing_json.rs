@@ -162,11 +162,14 @@ mod tests {
         let mut headers = HeaderMap::new();
         assert!(!wanted(Some("format=html"), &headers));
         assert!(wanted(Some("x=1&format=json"), &headers));
-        headers.insert(ACCEPT, "text/html, application/json;q=0.5".parse().unwrap());
+        headers.insert(
+            ACCEPT,
+            "text/html, application/json;q=0.5".parse().expect("header"),
+        );
         assert!(wanted(None, &headers));
-        headers.insert(ACCEPT, "application/json;q=0".parse().unwrap());
+        headers.insert(ACCEPT, "application/json;q=0".parse().expect("header"));
         assert!(!wanted(None, &headers));
-        headers.insert(ACCEPT, "text/html,*/*;q=0.8".parse().unwrap());
+        headers.insert(ACCEPT, "text/html,*/*;q=0.8".parse().expect("header"));
         assert!(!wanted(None, &headers));
     }
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::{fixture, get, raw_text, write_file, Serveur};
+use crate::support::{fixture, get, raw_text, rss_kib, write_file, Serveur};
 
 /// Runs `archive/check.py` for `folder` of `site` served by `server`; it fails the test unless
 /// it prints `ok` (python3, unzip and tar must be installed).
@@ -124,16 +124,6 @@ fn without_the_flags_the_queries_are_ignored_as_python_ignores_them() {
         assert_eq!(reply.body, page.body, "{query}");
         assert!(reply.headers.get("vary").is_none());
     }
-}
-
-/// The server's resident memory, in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS")
 }
 
 #[test]

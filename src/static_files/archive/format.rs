@@ -54,11 +54,32 @@ struct ZipSink<'a, W: Write> {
 }
 
 impl<W: Write> ZipSink<'_, W> {
-    /// ZIP names are UTF-8 here (the writer sets the language encoding flag): a name that is
-    /// not gets U+FFFD, as the listing shows it.
+    /// The entry's name, from the folder's and the path's bytes by [`zip_name`].
     fn entry_name(&self, path: &[u8]) -> String {
-        format!("{}/{}", self.name, String::from_utf8_lossy(path))
+        format!("{}/{}", zip_name(self.name.as_bytes()), zip_name(path))
     }
+}
+
+/// A path as a ZIP entry name: UTF-8 (the writer sets the language encoding flag), `/`
+/// between names, and what ZIP tools would read otherwise percent-encoded: `\` (a separator
+/// to Windows tools and to the `zip` crate, so `..\x` could leave the folder), control
+/// characters (Info-ZIP's unzip drops them, merging names), each byte that is not UTF-8, and
+/// `%` itself, so that no two names of the tree meet in one entry. tar keeps the raw bytes.
+fn zip_name(path: &[u8]) -> String {
+    let mut name = String::with_capacity(path.len());
+    for chunk in path.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c == '%' || c == '\\' || c.is_ascii_control() {
+                name.push_str(&format!("%{:02X}", u32::from(c)));
+            } else {
+                name.push(c);
+            }
+        }
+        for byte in chunk.invalid() {
+            name.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    name
 }
 
 /// An entry's stored options: permissions and modification time (MS-DOS time, local to no
@@ -120,5 +141,19 @@ impl<W: Write> Sink for TarSink<W> {
         let mut header = tar_header(metadata, tar::EntryType::Regular, metadata.len());
         let path = self.name.join(OsStr::from_bytes(path));
         self.tar.append_data(&mut header, path, content)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::zip_name;
+
+    #[test]
+    fn zip_names_encode_what_zip_tools_would_misread_and_nothing_else() {
+        assert_eq!(zip_name(b"dir/caf\xc3\xa9 1.txt"), "dir/caf\u{e9} 1.txt");
+        assert_eq!(zip_name(b"..\\..\\x"), "..%5C..%5Cx");
+        assert_eq!(zip_name(b"a\tb\r\nc\x7f"), "a%09b%0D%0Ac%7F");
+        assert_eq!(zip_name(b"100%"), "100%25");
+        assert_eq!(zip_name(b"\xff\xe2\x82x"), "%FF%E2%82x");
     }
 }

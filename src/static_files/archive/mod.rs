@@ -169,7 +169,7 @@ mod tests {
         );
         assert_eq!(
             content_disposition("été \"x\"", "tar.gz"),
-            "attachment; filename=\"__t_ _x_.tar.gz\"; \
+            "attachment; filename=\"_t_ _x_.tar.gz\"; \
              filename*=UTF-8''%C3%A9t%C3%A9%20%22x%22.tar.gz"
         );
     }
