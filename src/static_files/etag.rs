@@ -55,11 +55,19 @@ pub(crate) fn for_viewer(tag: &HeaderValue, user: Option<&str>) -> HeaderValue {
         .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
         });
+    let mut mark = String::from("v");
+    push_hex(&mut mark, hash);
+    marked(tag, &mark)
+}
+
+/// `tag` with `-mark` added inside its quotes: the tag of another representation made from the
+/// same source (the JSON listing of a directory, `"…-json"`).
+pub(crate) fn marked(tag: &HeaderValue, mark: &str) -> HeaderValue {
     let bytes = tag.as_bytes();
-    let mut marked = String::with_capacity(bytes.len() + 20);
+    let mut marked = String::with_capacity(bytes.len() + mark.len() + 1);
     marked.push_str(std::str::from_utf8(&bytes[..bytes.len() - 1]).unwrap_or("\"0"));
-    marked.push_str("-v");
-    push_hex(&mut marked, hash);
+    marked.push('-');
+    marked.push_str(mark);
     marked.push('"');
     HeaderValue::try_from(marked).unwrap_or_else(|_| tag.clone())
 }

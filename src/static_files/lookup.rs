@@ -16,7 +16,7 @@ use super::encoding::Coding;
 use super::negotiate::{self, Choice};
 use super::range::{self, ByteRange, Plan};
 use super::small_files::{Content, EncodedKeeper};
-use super::{etag, listing, mime, StaticFiles};
+use super::{archive, etag, listing, listing_json, mime, StaticFiles};
 use crate::location::add_slash;
 use crate::request::Access;
 use crate::safe_path::TEMP_PREFIX;
@@ -42,6 +42,8 @@ pub(crate) enum Outcome {
     Listing {
         /// The page.
         page: String,
+        /// HTML, or JSON (`--listing-json`).
+        content_type: &'static str,
         /// Its coding (identity or on the fly).
         coding: Coding,
         /// Its validators, from the directory's metadata.
@@ -49,6 +51,8 @@ pub(crate) enum Outcome {
     },
     /// A directory that cannot be read (`404 No permission to list directory`).
     ListingDenied,
+    /// A directory asked for as one archive (`--archive`, `?download=zip`).
+    Archive(archive::Folder),
     /// A directory asked for without its trailing slash: redirect to this location.
     AddSlash(String),
     /// Nothing servable at this path (`404 File not found`).
@@ -63,6 +67,8 @@ pub(crate) struct Validators {
     pub modified: SystemTime,
     /// Whether `Vary: Accept-Encoding` is due.
     pub vary: bool,
+    /// Whether `Vary: Accept` is due (a listing when the JSON one is on).
+    pub vary_accept: bool,
 }
 
 /// A file representation ready to be sent.
@@ -100,6 +106,20 @@ pub(crate) fn decide(
         if !url.has_trailing_slash() {
             return Outcome::AddSlash(add_slash(path, query));
         }
+        // Before the index files: a folder's download is asked for by name, index or not.
+        if let Some(format) = files
+            .archive
+            .then(|| archive::Format::asked(query))
+            .flatten()
+        {
+            let access = access.cloned();
+            return Outcome::Archive(archive::Folder {
+                found,
+                url,
+                format,
+                access,
+            });
+        }
         for index in &files.index_files {
             let index_url = url.join(index);
             if let Some(index) = files.root.resolve(&index_url) {
@@ -108,7 +128,7 @@ pub(crate) fn decide(
                 }
             }
         }
-        return list(files, found, &url, path, headers, access);
+        return list(files, found, &url, (path, query), headers, access);
     }
     if url.has_trailing_slash() || !found.metadata.is_file() {
         // A FIFO or device is never opened: reading one could block the server.
@@ -155,6 +175,7 @@ fn open(files: &StaticFiles, url: &UrlPath, found: Found, headers: &HeaderMap) -
         etag: etag::of(&metadata, coding),
         modified,
         vary,
+        vary_accept: false,
     };
     match conditional::evaluate(headers, &validators.etag, modified) {
         Verdict::Proceed => {}
@@ -220,13 +241,19 @@ fn list(
     files: &StaticFiles,
     found: Found,
     url: &UrlPath,
-    path: &str,
+    (path, query): (&str, Option<&str>),
     headers: &HeaderMap,
     access: Option<&Access>,
 ) -> Outcome {
-    let display = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
     let visible = |name: &[u8]| access.is_none_or(|access| access.may_read(&url.join(name)));
-    let Ok(page) = listing::render(&found.path, &display, files.uploads, visible) else {
+    let json = files.listing_json && listing_json::wanted(query, headers);
+    let rendered = if json {
+        listing_json::render(&found.path, files.uploads, visible)
+    } else {
+        let display = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+        listing::render(&found.path, &display, files.uploads, visible)
+    };
+    let Ok(page) = rendered else {
         return Outcome::ListingDenied;
     };
     let (coding, vary) = match negotiate::for_page(files, page.len(), headers) {
@@ -240,9 +267,20 @@ fn list(
     if let Some(access) = access.filter(|access| access.reads.is_some()) {
         validators.etag = etag::for_viewer(&validators.etag, access.user.as_deref());
     }
+    // The page and the JSON are two representations of one URL (RFC 9110 §12.5.1): each has
+    // its own tag, and caches are told that `Accept` chooses between them.
+    validators.vary_accept = files.listing_json;
+    if json {
+        validators.etag = etag::marked(&validators.etag, "json");
+    }
     match conditional::evaluate(headers, &validators.etag, validators.modified) {
         Verdict::Proceed => Outcome::Listing {
             page,
+            content_type: if json {
+                "application/json"
+            } else {
+                "text/html; charset=utf-8"
+            },
             coding,
             validators,
         },
@@ -256,5 +294,6 @@ fn directory_validators(metadata: &Metadata, coding: Coding, vary: bool) -> Vali
         etag: etag::of(metadata, coding),
         modified: metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH),
         vary,
+        vary_accept: false,
     }
 }

@@ -3,11 +3,13 @@
 //! CORS. The pipeline is decide ([`lookup`], all the I/O, ending in an [`Outcome`]) then render
 //! (one function per outcome, below), so every answer is made in one place.
 
+mod archive;
 mod compress;
 mod conditional;
 mod encoding;
 pub(crate) mod etag;
 mod listing;
+mod listing_json;
 pub(crate) mod lookup;
 mod mime;
 mod multipart;
@@ -60,6 +62,8 @@ pub struct StaticFiles {
     policy: policy::Policy,
     small_files: small_files::SmallFiles,
     uploads: bool,
+    listing_json: bool,
+    archive: bool,
 }
 
 impl StaticFiles {
@@ -74,6 +78,8 @@ impl StaticFiles {
             policy: policy::Policy::default(),
             small_files: small_files::SmallFiles::default(),
             uploads: false,
+            listing_json: false,
+            archive: false,
         })
     }
 
@@ -138,6 +144,24 @@ impl StaticFiles {
         StaticFiles { uploads, ..self }
     }
 
+    /// Whether a directory's listing is also offered as JSON (`--listing-json`), to a request
+    /// with `?format=json` or `Accept: application/json`: `[{"name", "type", "mtime", "size"}]`
+    /// as nginx's `autoindex_format json`. Off by default: the query is then ignored, as
+    /// CPython ignores it.
+    pub fn listing_json(self, listing_json: bool) -> Self {
+        StaticFiles {
+            listing_json,
+            ..self
+        }
+    }
+
+    /// Whether a directory may be downloaded whole (`--archive`): `?download=zip` or
+    /// `?download=tar.gz` streams its tree, made while it is sent, with only what the request
+    /// may read. Off by default: the query is then ignored, as CPython ignores it.
+    pub fn archive(self, archive: bool) -> Self {
+        StaticFiles { archive, ..self }
+    }
+
     /// The directory served.
     pub fn root(&self) -> &Root {
         &self.root
@@ -168,10 +192,10 @@ impl StaticFiles {
                 *response.status_mut() = StatusCode::NOT_MODIFIED;
                 // RFC 9110 §15.4.5: the ETag and Vary a 200 would have carried.
                 let headers = response.headers_mut();
-                headers.insert(ETAG, validators.etag);
-                if validators.vary {
-                    headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+                if let Some(vary) = vary(&validators) {
+                    headers.insert(VARY, vary);
                 }
+                headers.insert(ETAG, validators.etag);
                 response
             }
             Outcome::PreconditionFailed => error(StatusCode::PRECONDITION_FAILED),
@@ -185,6 +209,7 @@ impl StaticFiles {
             Outcome::NotAcceptable => error(StatusCode::NOT_ACCEPTABLE),
             Outcome::Listing {
                 page,
+                content_type,
                 coding,
                 validators,
             } => {
@@ -196,15 +221,15 @@ impl StaticFiles {
                 };
                 let mut response = content_response(body);
                 let headers = response.headers_mut();
-                headers.insert(
-                    CONTENT_TYPE,
-                    HeaderValue::from_static("text/html; charset=utf-8"),
-                );
+                headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
                 if coding == Coding::Identity {
                     headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
                 }
                 validator_headers(headers, &validators, coding);
                 self.add_extra_headers(response)
+            }
+            Outcome::Archive(folder) => {
+                self.add_extra_headers(archive::respond(self, folder, head))
             }
             Outcome::ListingDenied => not_found("No permission to list directory"),
             Outcome::AddSlash(location) => redirect(StatusCode::MOVED_PERMANENTLY, &location),
@@ -301,8 +326,18 @@ fn validator_headers(headers: &mut HeaderMap, validators: &Validators, coding: C
     if let Some(encoding) = coding.encoding() {
         headers.insert(CONTENT_ENCODING, HeaderValue::from_static(encoding.token()));
     }
-    if validators.vary {
-        headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+    if let Some(vary) = vary(validators) {
+        headers.insert(VARY, vary);
+    }
+}
+
+/// The `Vary` a representation's answers carry, if any.
+fn vary(validators: &Validators) -> Option<HeaderValue> {
+    match (validators.vary, validators.vary_accept) {
+        (false, false) => None,
+        (true, false) => Some(HeaderValue::from_static("Accept-Encoding")),
+        (false, true) => Some(HeaderValue::from_static("Accept")),
+        (true, true) => Some(HeaderValue::from_static("Accept, Accept-Encoding")),
     }
 }
 

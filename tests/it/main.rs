@@ -8,6 +8,7 @@ mod support;
 
 mod accept_backoff;
 mod access_log;
+mod archive;
 mod auth;
 mod browser;
 mod cgi;

@@ -12,8 +12,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    get, raw, raw_to_script, request, request_with_body, run_to_exit, send_until, write_file,
-    write_script, RawReply, Serveur, WAIT,
+    get, raw, raw_to_script, request, request_with_body, rss_kib, run_to_exit, send_until,
+    write_file, write_script, RawReply, Serveur, WAIT,
 };
 
 /// The entries of `dir` whose names start with the temporary prefix of uploads.
@@ -605,16 +605,6 @@ fn upload_dirs_limit_where_writes_go() {
         "501 Unsupported method ('PUT')"
     );
     assert!(!site.path().join("a").exists());
-}
-
-/// The server's resident memory, in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS")
 }
 
 #[test]

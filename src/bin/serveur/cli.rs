@@ -201,6 +201,16 @@ struct Args {
     #[arg(long, help_heading = "Downloads")]
     cors: bool,
 
+    /// Offer each directory listing as JSON too, to "?format=json" or "Accept:
+    /// application/json": [{"name", "type", "mtime", "size"}] as nginx's autoindex_format json
+    #[arg(long, help_heading = "Downloads")]
+    listing_json: bool,
+
+    /// Let a whole directory be downloaded as one archive, made while it is sent:
+    /// "?download=zip" or "?download=tar.gz" on the directory's URL
+    #[arg(long, help_heading = "Downloads")]
+    archive: bool,
+
     /// Most connections served at once; more wait in the kernel's queue
     #[arg(
         long,
@@ -263,6 +273,10 @@ pub(crate) struct Config {
     pub cache_control: Option<HeaderValue>,
     /// Whether CORS is on.
     pub cors: bool,
+    /// Whether listings are offered as JSON too (`--listing-json`).
+    pub listing_json: bool,
+    /// Whether directories may be downloaded as archives (`--archive`).
+    pub archive: bool,
     /// The connection cap.
     pub max_connections: usize,
     /// The request-head timeout.
@@ -457,6 +471,8 @@ fn validate(args: Args) -> Result<Config, String> {
         compress: !args.no_compress,
         cache_control,
         cors: args.cors,
+        listing_json: args.listing_json,
+        archive: args.archive,
         max_connections: args.max_connections,
         header_timeout: seconds(args.header_timeout, "--header-timeout")?,
         shutdown_grace: seconds(args.shutdown_grace, "--shutdown-grace")?,

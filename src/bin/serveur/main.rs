@@ -55,7 +55,9 @@ async fn run(config: cli::Config) -> Result<(), String> {
         .follow_symlinks(config.follow_symlinks)
         .default_content_type(config.content_type.clone())
         .compress(config.compress)
-        .cors(config.cors);
+        .cors(config.cors)
+        .listing_json(config.listing_json)
+        .archive(config.archive);
     if let Some(value) = &config.cache_control {
         files = files.cache_control(value.clone());
     }

@@ -144,3 +144,13 @@ pub(crate) fn children_of(pid: u32) -> Vec<u32> {
         })
         .collect()
 }
+
+/// A process's resident memory, in KiB (`VmRSS` in `/proc/PID/status`).
+pub(crate) fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
+}
