@@ -69,7 +69,7 @@ pub(super) fn evaluate(headers: &HeaderMap, etag: &HeaderValue, modified: System
 /// Step 5: whether a `Range` may be honoured. Without `If-Range`, yes. With an entity tag, only
 /// if it is strongly equal to `etag`; with a date, only if it is exactly the modification time
 /// and that time is a strong validator, at least a second old (RFC 9110 §13.1.5, §8.8.2.2).
-pub(super) fn range_allowed(headers: &HeaderMap, etag: &HeaderValue, modified: SystemTime) -> bool {
+pub(crate) fn range_allowed(headers: &HeaderMap, etag: &HeaderValue, modified: SystemTime) -> bool {
     let Some(value) = headers.get(IF_RANGE) else {
         return true;
     };

@@ -4,17 +4,17 @@
 //! (one function per outcome, below), so every answer is made in one place.
 
 mod compress;
-mod conditional;
-mod encoding;
+pub(crate) mod conditional;
+pub(crate) mod encoding;
 pub(crate) mod etag;
 mod listing;
 pub(crate) mod lookup;
 mod mime;
 mod multipart;
-mod negotiate;
+pub(crate) mod negotiate;
 mod policy;
 mod precompressed;
-mod range;
+pub(crate) mod range;
 mod small_files;
 
 use std::io;
