@@ -66,6 +66,10 @@ pub mod auth;
 mod body;
 mod cgi;
 pub mod fastcgi;
+// Entry points for the cargo-fuzz targets in fuzz/, only with the `fuzzing` feature (which only
+// fuzz/Cargo.toml turns on), so the documented API never includes them.
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod gateway;
 pub mod handler;
 mod location;

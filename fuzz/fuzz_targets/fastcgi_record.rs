@@ -14,7 +14,12 @@ fuzz_target!(|data: &[u8]| {
     let mut buf = BytesMut::from(data);
     while let Ok(Some(decoded)) = record::decode(&mut buf) {
         let mut again = BytesMut::new();
-        record::put_stream(&mut again, Kind::Stdout, decoded.request_id, &decoded.content);
+        record::put_stream(
+            &mut again,
+            Kind::Stdout,
+            decoded.request_id,
+            &decoded.content,
+        );
         let mut joined = Vec::new();
         while let Ok(Some(part)) = record::decode(&mut again) {
             joined.extend_from_slice(&part.content);

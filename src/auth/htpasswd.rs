@@ -17,7 +17,7 @@ impl Rules {
             .map_err(|e| format!("{}: {e}", path.display()))
     }
 
-    fn add_htpasswd_text(&mut self, text: &str) -> Result<(), String> {
+    pub(crate) fn add_htpasswd_text(&mut self, text: &str) -> Result<(), String> {
         for (number, line) in text.lines().enumerate() {
             let line = line.trim_end_matches('\r');
             if line.trim().is_empty() || line.starts_with('#') {

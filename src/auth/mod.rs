@@ -11,8 +11,8 @@
 //! filter. The response carries the user back for the access line.
 
 mod credential;
-mod htpasswd;
-mod rules;
+pub(crate) mod htpasswd;
+pub(crate) mod rules;
 mod throttle;
 mod verify;
 

@@ -148,6 +148,13 @@ impl Rules {
         !self.accounts.is_empty()
     }
 
+    /// Every path a rule grants, anonymous or not, for the fuzz target's checks.
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn granted_paths(&self) -> impl Iterator<Item = &UrlPath> {
+        let accounts = self.accounts.values().flat_map(|a| &a.grants);
+        self.anonymous.iter().chain(accounts).map(|g| &g.path)
+    }
+
     /// The account named `user`.
     pub(crate) fn account(&self, user: &str) -> Option<(&Arc<str>, &Account)> {
         self.accounts.get_key_value(user)

@@ -80,9 +80,14 @@ pub(crate) fn parse_nph(buf: &[u8]) -> Result<Option<(ResponseHead, usize)>, Mal
         Ok(httparse::Status::Partial) => return incomplete(buf),
         Err(e) => return Err(Malformed(format!("bad status line or header block: {e}"))),
     };
+    // A final status only (RFC 9110 §15: 2xx-5xx; httparse takes any three digits): hyper
+    // would turn a 1xx into its own 500 and send 600-999 as they are. fuzz/script_response
+    // found both; they are the script's error, a 502, as a bad CGI `Status` is.
     let code = response.code.unwrap_or(200);
-    let status =
-        StatusCode::from_u16(code).map_err(|_| Malformed(format!("bad status code {code}")))?;
+    let status = StatusCode::from_u16(code)
+        .ok()
+        .filter(|_| (200..600).contains(&code))
+        .ok_or_else(|| Malformed(format!("bad status code {code}")))?;
     let mut headers = HeaderMap::new();
     for field in response.headers.iter() {
         let (name, value) = http_field(field.name, field.value)?;
@@ -248,5 +253,19 @@ mod tests {
         assert_eq!(head.status, 201);
         assert_eq!(head.reason.as_deref(), Some("Made"));
         assert_eq!(used, 29);
+    }
+
+    /// Found by fuzz/script_response: an interim or out-of-range status line was kept.
+    #[test]
+    fn nph_status_must_be_final() {
+        for line in [
+            "HTTP/1.1 101 Switching",
+            "HTTP/1.1 100 Go",
+            "HTTP/1.1 600 X",
+            "HTTP/1.0 999 X",
+        ] {
+            let block = format!("{line}\r\n\r\n");
+            assert!(parse_nph(block.as_bytes()).is_err(), "{line} accepted");
+        }
     }
 }

@@ -7,7 +7,7 @@ mod by_regions;
 mod connection;
 mod listener;
 mod logged_body;
-mod malformed;
+pub(crate) mod malformed;
 mod read_ahead;
 mod shutdown;
 mod supervisor;

@@ -36,8 +36,9 @@ pub(super) fn evaluate(headers: &HeaderMap, etag: &HeaderValue, modified: System
     // Step 1, else step 2.
     if has(IF_MATCH) {
         // An If-Match that cannot be parsed matches nothing.
-        let passes = headers
-            .typed_get::<IfMatch>()
+        let passes = tags_well_formed(headers.get_all(IF_MATCH))
+            .then(|| headers.typed_get::<IfMatch>())
+            .flatten()
             .zip(tag.as_ref())
             .is_some_and(|(m, t)| m.precondition_passes(t));
         if !passes {
@@ -50,8 +51,9 @@ pub(super) fn evaluate(headers: &HeaderMap, etag: &HeaderValue, modified: System
     }
     // Step 3, else step 4.
     if has(IF_NONE_MATCH) {
-        let matched = headers
-            .typed_get::<IfNoneMatch>()
+        let matched = tags_well_formed(headers.get_all(IF_NONE_MATCH))
+            .then(|| headers.typed_get::<IfNoneMatch>())
+            .flatten()
             .zip(tag.as_ref())
             .is_some_and(|(m, t)| !m.precondition_passes(t));
         if matched {
@@ -69,12 +71,15 @@ pub(super) fn evaluate(headers: &HeaderMap, etag: &HeaderValue, modified: System
 /// Step 5: whether a `Range` may be honoured. Without `If-Range`, yes. With an entity tag, only
 /// if it is strongly equal to `etag`; with a date, only if it is exactly the modification time
 /// and that time is a strong validator, at least a second old (RFC 9110 §13.1.5, §8.8.2.2).
-pub(super) fn range_allowed(headers: &HeaderMap, etag: &HeaderValue, modified: SystemTime) -> bool {
+pub(crate) fn range_allowed(headers: &HeaderMap, etag: &HeaderValue, modified: SystemTime) -> bool {
     let Some(value) = headers.get(IF_RANGE) else {
         return true;
     };
     let bytes = value.as_bytes();
     if bytes.starts_with(b"\"") || bytes.starts_with(b"W/") {
+        if !tags_well_formed([value]) {
+            return false;
+        }
         let if_range = IfRange::decode(&mut std::iter::once(value)).ok();
         return if_range
             .zip(parse_tag(etag))
@@ -92,6 +97,20 @@ pub(super) fn range_allowed(headers: &HeaderMap, etag: &HeaderValue, modified: S
         .duration_since(modified)
         .is_ok_and(|age| age >= Duration::from_secs(1));
     date == modified && strong
+}
+
+/// Whether every quoted entity tag in these values holds only `etagc` (RFC 9110 §8.8.3:
+/// `%x21 / %x23-7E / obs-text`). The `headers` crate only debug-asserts it, so a space inside
+/// quotes (`If-Range: "a b"`) panicked a debug build (found by fuzz/range): such a field is
+/// malformed, and treated as unparsable before it reaches the crate.
+fn tags_well_formed<'a>(values: impl IntoIterator<Item = &'a HeaderValue>) -> bool {
+    values.into_iter().all(|value| {
+        let mut quoted = false;
+        value.as_bytes().iter().all(|&b| {
+            quoted ^= b == b'"';
+            !quoted || (b > b' ' && b != 0x7f)
+        })
+    })
 }
 
 fn parse_tag(etag: &HeaderValue) -> Option<ETag> {
@@ -198,5 +217,30 @@ mod tests {
         assert!(allowed(&date(0)));
         assert!(!allowed(&date(1)));
         assert!(!allowed("garbage"));
+    }
+
+    /// fuzz/range found that a space inside a quoted tag reached the `headers` crate's
+    /// debug assertion: a panic in a debug build. Such a field is malformed: it matches nothing.
+    #[test]
+    fn a_space_or_tab_inside_a_quoted_tag_is_malformed_not_a_panic() {
+        let etag = HeaderValue::from_static(TAG);
+        for bad in ["\"a b\"", "W/\"a\tb\"", "\"x\", \"a b\""] {
+            assert!(!range_allowed(
+                &headers(&[("if-range", bad)]),
+                &etag,
+                mtime()
+            ));
+            assert_eq!(verdict(&[("if-match", bad)], mtime()), Verdict::Failed);
+            assert_eq!(
+                verdict(&[("if-none-match", bad)], mtime()),
+                Verdict::Proceed
+            );
+        }
+        // Spaces between the tags of a list are not inside one.
+        let list = format!("\"x\" , {TAG}");
+        assert_eq!(
+            verdict(&[("if-none-match", &list)], mtime()),
+            Verdict::NotModified
+        );
     }
 }

@@ -103,7 +103,7 @@ pub(super) fn compressible(content_type: &[u8]) -> bool {
 /// A client's `Accept-Encoding`, reduced to what serveur can act on. Weights are in
 /// thousandths (RFC 9110 §12.4.2 allows three decimals).
 #[derive(Debug, Default, PartialEq, Eq)]
-pub(super) struct Accepted {
+pub(crate) struct Accepted {
     weights: [Option<u16>; 3],
     identity: Option<u16>,
     star: Option<u16>,
@@ -112,7 +112,7 @@ pub(super) struct Accepted {
 impl Accepted {
     /// Reads every `Accept-Encoding` line of `headers`; `None` when there is none, which means
     /// any coding is acceptable but the server should send none (RFC 9110 §12.5.3).
-    pub(super) fn from_headers(headers: &HeaderMap) -> Option<Accepted> {
+    pub(crate) fn from_headers(headers: &HeaderMap) -> Option<Accepted> {
         let mut values = headers.get_all(ACCEPT_ENCODING).iter().peekable();
         values.peek()?;
         let mut accepted = Accepted::default();
@@ -155,7 +155,7 @@ impl Accepted {
     }
 
     /// The weight the client gives `encoding` (an explicit entry, else `*`, else 0).
-    pub(super) fn weight(&self, encoding: Encoding) -> u16 {
+    pub(crate) fn weight(&self, encoding: Encoding) -> u16 {
         let index = Encoding::ALL
             .iter()
             .position(|&e| e == encoding)

@@ -5,18 +5,18 @@
 
 mod archive;
 mod compress;
-mod conditional;
-mod encoding;
+pub(crate) mod conditional;
+pub(crate) mod encoding;
 pub(crate) mod etag;
 mod listing;
 mod listing_json;
 pub(crate) mod lookup;
 mod mime;
 mod multipart;
-mod negotiate;
+pub(crate) mod negotiate;
 mod policy;
 mod precompressed;
-mod range;
+pub(crate) mod range;
 mod small_files;
 
 use std::io;

@@ -24,7 +24,7 @@ use super::{etag, precompressed, StaticFiles};
 use crate::safe_path::UrlPath;
 
 /// The representation chosen.
-pub(super) enum Choice {
+pub(crate) enum Choice {
     /// The bytes as they are; `vary` when another request could have been answered encoded.
     Identity {
         /// Whether the response must say `Vary: Accept-Encoding`.
@@ -95,7 +95,7 @@ pub(super) fn for_page(files: &StaticFiles, len: usize, headers: &HeaderMap) -> 
     }
 }
 
-fn on_the_fly(accepted: &Accepted) -> Choice {
+pub(crate) fn on_the_fly(accepted: &Accepted) -> Choice {
     match accepted.ranked().next() {
         Some(encoding) => Choice::OnTheFly(encoding),
         None if accepted.identity_allowed() => Choice::Identity { vary: true },

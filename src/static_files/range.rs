@@ -13,7 +13,7 @@ use http::HeaderValue;
 const MAX_SPECS: usize = 100;
 
 /// Parts served at most after merging; more and the whole file is sent instead.
-pub(super) const MAX_PARTS: usize = 16;
+pub(crate) const MAX_PARTS: usize = 16;
 
 /// An inclusive byte range of a representation, never empty.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,7 +39,7 @@ impl ByteRange {
 
 /// What a `Range` header asks of a representation of a given length.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) enum Plan {
+pub(crate) enum Plan {
     /// Send the whole representation with 200: the header is malformed, of another unit, asks
     /// for too many parts, or the representation is empty.
     Whole,
@@ -50,7 +50,7 @@ pub(super) enum Plan {
 }
 
 /// Reads `value` against a representation of `len` bytes.
-pub(super) fn plan(value: &HeaderValue, len: u64) -> Plan {
+pub(crate) fn plan(value: &HeaderValue, len: u64) -> Plan {
     let Some(specs) = parse(value.as_bytes()) else {
         return Plan::Whole;
     };

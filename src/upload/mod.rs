@@ -9,7 +9,7 @@
 //! body is first polled.
 
 mod multipart;
-mod names;
+pub(crate) mod names;
 mod reply;
 mod store;
 

@@ -17,7 +17,7 @@ const NAME_MAX: usize = 255;
 
 /// A request path read for a write: its decoded segments and whether it ended with `/`.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) struct Target {
+pub(crate) struct Target {
     /// The decoded segments, none empty.
     pub segments: Vec<Vec<u8>>,
     /// Whether the path ended with `/` (a directory).
@@ -26,7 +26,7 @@ pub(super) struct Target {
 
 impl Target {
     /// Reads `path` (without the query), refusing any segment that [`check`] refuses.
-    pub(super) fn parse(path: &str) -> Result<Target, &'static str> {
+    pub(crate) fn parse(path: &str) -> Result<Target, &'static str> {
         let path = path.split(['?', '#']).next().unwrap_or("");
         let mut segments = Vec::new();
         for raw in path.split('/').filter(|s| !s.is_empty()) {
@@ -53,7 +53,7 @@ impl Target {
 }
 
 /// Whether `name` may be stored as one file or directory name; the reason when not.
-pub(super) fn check(name: &[u8]) -> Result<(), &'static str> {
+pub(crate) fn check(name: &[u8]) -> Result<(), &'static str> {
     match name {
         b"" => Err("empty name"),
         b"." | b".." => Err("'.' and '..' are not names"),

@@ -37,8 +37,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 mod long_line;
 mod page;
-mod python_rules;
-mod unparsed;
+pub(crate) mod python_rules;
+pub(crate) mod unparsed;
 
 pub(crate) use page::error_response;
 pub(crate) use python_rules::{Verdict, MAX_LINE};

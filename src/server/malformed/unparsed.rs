@@ -26,7 +26,7 @@ const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n";
 const HYPER_MAX_URI: usize = u16::MAX as usize - 1;
 
 #[derive(Default)]
-pub(super) struct Windows {
+pub(crate) struct Windows {
     prev: Window,
     cur: Window,
     started: bool,
@@ -43,7 +43,7 @@ struct Window {
 }
 
 /// What the read side says about the bytes after the parsed requests.
-pub(super) enum Refused {
+pub(crate) enum Refused {
     /// A head hyper refuses, as far as it was kept.
     Head(Vec<u8>),
     /// hyper refused something, but where it begins cannot be told (a body longer than a
@@ -58,7 +58,7 @@ impl Windows {
     }
 
     /// Keeps `bytes`, just read, knowing `parsed` requests were handed to the service so far.
-    pub(super) fn record(&mut self, bytes: &[u8], parsed: usize) {
+    pub(crate) fn record(&mut self, bytes: &[u8], parsed: usize) {
         if self.off || bytes.is_empty() {
             return;
         }
@@ -87,7 +87,7 @@ impl Windows {
     /// The request hyper refused, if the bytes after the `parsed` requests are one hyper would
     /// refuse; `None` when they are not (nothing, or a request hyper accepts): then the write
     /// that looked like hyper's error head was a normal response and must go out untouched.
-    pub(super) fn refused(&self, parsed: usize) -> Option<Refused> {
+    pub(crate) fn refused(&self, parsed: usize) -> Option<Refused> {
         let joined;
         let candidates: [(&[u8], usize, bool); 2] = [
             (
