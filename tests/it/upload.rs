@@ -320,11 +320,9 @@ fn a_chunked_body_over_the_limit_is_stopped_and_removed() {
     assert!(!site.path().join("big2.bin").exists());
 }
 
-#[test]
-fn a_client_leaving_mid_body_leaves_the_target_unchanged_and_no_temp_file() {
-    let site = tempfile::tempdir().expect("tempdir");
-    write_file(site.path(), "doc.txt", "the old content");
-    let server = Serveur::start(site.path(), &["--upload", "--upload-overwrite"]);
+/// A `PUT /doc.txt` cut after 300,000 of its 1,000,000 bytes, once the upload's temporary
+/// file exists in `dir`: the connection, still open.
+fn half_sent_put(server: &Serveur, dir: &Path) -> TcpStream {
     let mut stream = TcpStream::connect(server.addr).expect("connect");
     stream
         .write_all(b"PUT /doc.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n")
@@ -332,12 +330,21 @@ fn a_client_leaving_mid_body_leaves_the_target_unchanged_and_no_temp_file() {
     stream
         .write_all(&[b'n'; 300_000])
         .expect("part of the body");
-    // The temporary file exists while the body arrives...
     let deadline = Instant::now() + WAIT;
-    while temp_files(site.path()).is_empty() {
+    while temp_files(dir).is_empty() {
         assert!(Instant::now() < deadline, "no temporary file appeared");
         std::thread::sleep(Duration::from_millis(5));
     }
+    stream
+}
+
+#[test]
+fn a_client_leaving_mid_body_leaves_the_target_unchanged_and_no_temp_file() {
+    let site = tempfile::tempdir().expect("tempdir");
+    write_file(site.path(), "doc.txt", "the old content");
+    let server = Serveur::start(site.path(), &["--upload", "--upload-overwrite"]);
+    // The temporary file exists while the body arrives...
+    let stream = half_sent_put(&server, site.path());
     // ... and is never listed nor served.
     let temp = temp_files(site.path()).remove(0);
     assert!(!get(server.addr, "/").text().contains(&temp));
@@ -827,18 +834,7 @@ fn a_server_stopped_mid_upload_leaves_the_target_unchanged_and_no_temp_file() {
         site.path(),
         &["--upload", "--upload-overwrite", "--shutdown-grace", "1"],
     );
-    let mut stream = TcpStream::connect(server.addr).expect("connect");
-    stream
-        .write_all(b"PUT /doc.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n")
-        .expect("head");
-    stream
-        .write_all(&[b'n'; 300_000])
-        .expect("part of the body");
-    let deadline = Instant::now() + WAIT;
-    while temp_files(site.path()).is_empty() {
-        assert!(Instant::now() < deadline, "no temporary file appeared");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let _stream = half_sent_put(&server, site.path());
     server.signal("TERM");
     assert_eq!(server.wait_exit(), 0);
     assert!(
