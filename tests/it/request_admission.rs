@@ -211,9 +211,9 @@ fn a_line_of_exactly_64_kib_still_waiting_for_its_end_is_not_refused() {
     let server = Serveur::start(dir.path(), &[]);
     let mut stream = TcpStream::connect(server.addr).expect("connect");
     stream.set_read_timeout(Some(WAIT)).expect("timeout");
-    // 65,536 bytes, CPython's limit, then the end of the head: CPython reads the line whole
-    // (CRLF making it 65,538 is then over, so it answers 414; the path takes the bytes to
-    // exactly 65,534 so that the line with CRLF is 65,536 and is served).
+    // A line of 65,534 bytes, 65,536 with its CRLF: CPython's limit, which it serves. The line
+    // goes first, its end in a second write, so the server watches it as a line still without
+    // its end, and must not refuse it.
     let path = format!(
         "/a.txt?{}",
         "q".repeat(65_536 - "GET /a.txt? HTTP/1.1\r\n".len())
