@@ -35,6 +35,7 @@ mod python_differences;
 mod redbot;
 mod redirects;
 mod request_admission;
+mod safe_path_cpython;
 mod smoke;
 mod static_files;
 mod symlinks;
