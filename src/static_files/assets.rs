@@ -1,7 +1,12 @@
-//! The files serveur's own pages load, compiled into the binary and served at reserved paths
-//! starting with `/.serveur-`: the upload form's script (with uploads on) and the rich page's
-//! style sheet and script (with `--ui`). Each is a file of its own rather than inline text so
-//! that a `Content-Security-Policy` of `script-src 'self'; style-src 'self'` allows it.
+//! The files serveur's own pages load, compiled into the binary and served under reserved
+//! names starting with `.serveur-`: the upload form's script (with uploads on) and the rich
+//! page's style sheet and script (with `--ui`). Each is a file of its own rather than inline
+//! text so that a `Content-Security-Policy` of `script-src 'self'; style-src 'self'` allows it.
+//!
+//! An asset is answered at its name in any directory (`/docs/.serveur-ui.css` as well as
+//! `/.serveur-ui.css`), and the rich page links it relative to itself: behind `--auth`, whoever
+//! may read a listing may then read what it loads, where a root path could be private while
+//! the folder is public (the plain page keeps its absolute link to the upload script).
 //!
 //! Caching: each asset's `ETag` is a hash of its bytes, and the pages link it as
 //! `PATH?v=HASH`. A request naming the current hash gets `Cache-Control: public,
@@ -19,13 +24,13 @@ use super::StaticFiles;
 use crate::body::Body;
 use crate::handler::Response;
 
-/// What every asset's path starts with; a request path without it costs one comparison.
-pub(super) const PREFIX: &str = "/.serveur-";
+/// What every asset's name starts with.
+const PREFIX: &str = ".serveur-";
 
 /// One built-in file.
 pub(super) struct Asset {
-    /// Its URL path.
-    pub path: &'static str,
+    /// Its file name, [`PREFIX`] first.
+    pub name: &'static str,
     content_type: &'static str,
     bytes: &'static str,
     /// 64-bit FNV-1a of `bytes`, computed when the crate is compiled.
@@ -33,18 +38,18 @@ pub(super) struct Asset {
 }
 
 impl Asset {
-    const fn new(path: &'static str, content_type: &'static str, bytes: &'static str) -> Self {
+    const fn new(name: &'static str, content_type: &'static str, bytes: &'static str) -> Self {
         Asset {
-            path,
+            name,
             content_type,
             bytes,
             hash: fnv1a(bytes.as_bytes()),
         }
     }
 
-    /// Appends the URL a page links: `PATH?v=HASH`.
+    /// Appends the URL a page links, relative to the page's directory: `NAME?v=HASH`.
     pub(super) fn push_url(&self, page: &mut String) {
-        page.push_str(self.path);
+        page.push_str(self.name);
         page.push_str("?v=");
         push_hex(page, self.hash);
     }
@@ -91,26 +96,28 @@ impl Asset {
 
 /// The upload form's script: drag and drop, progress bars.
 pub(super) const UPLOAD_SCRIPT: Asset = Asset::new(
-    "/.serveur-upload-form.js",
+    ".serveur-upload-form.js",
     "text/javascript; charset=utf-8",
     include_str!("upload_form.js"),
 );
 
 /// The rich page's style sheet.
 pub(super) const UI_STYLE: Asset = Asset::new(
-    "/.serveur-ui.css",
+    ".serveur-ui.css",
     "text/css; charset=utf-8",
     include_str!("ui/ui.css"),
 );
 
 /// The rich page's script: the filter box and the delete buttons.
 pub(super) const UI_SCRIPT: Asset = Asset::new(
-    "/.serveur-ui.js",
+    ".serveur-ui.js",
     "text/javascript; charset=utf-8",
     include_str!("ui/ui.js"),
 );
 
-/// The answer for `path` (which starts with [`PREFIX`]) if it names an asset `files` serves.
+/// The answer for `path` if its last segment names an asset `files` serves. A path whose last
+/// segment does not start with [`PREFIX`] costs a search for its last `/` and one comparison,
+/// and nothing when neither uploads nor `--ui` are on.
 pub(super) fn respond(
     files: &StaticFiles,
     path: &str,
@@ -118,6 +125,13 @@ pub(super) fn respond(
     headers: &HeaderMap,
     head: bool,
 ) -> Option<Response> {
+    if !(files.uploads || files.ui) {
+        return None;
+    }
+    let name = path.rsplit('/').next().unwrap_or(path);
+    if !name.starts_with(PREFIX) {
+        return None;
+    }
     let served: [(&Asset, bool); 3] = [
         (&UPLOAD_SCRIPT, files.uploads),
         (&UI_STYLE, files.ui),
@@ -125,7 +139,7 @@ pub(super) fn respond(
     ];
     served
         .into_iter()
-        .find(|(asset, on)| *on && asset.path == path)
+        .find(|(asset, on)| *on && asset.name == name)
         .map(|(asset, _)| asset.respond(query, headers, head))
 }
 
@@ -144,6 +158,7 @@ mod tests {
             .to_str()
             .is_ok_and(|v| v.contains("immutable")));
         let bare = UI_STYLE.respond(None, &HeaderMap::new(), false);
+        assert!(url.starts_with(".serveur-ui.css?v="), "relative: {url}");
         assert_eq!(bare.headers()[CACHE_CONTROL], "no-cache");
         let mut again = HeaderMap::new();
         again.insert(http::header::IF_NONE_MATCH, fresh.headers()[ETAG].clone());

@@ -36,7 +36,7 @@ struct Entry {
 /// drop and progress bars, from a URL of its own (no inline script or handler, so a
 /// `Content-Security-Policy` of `script-src 'self'` allows it). The rich page (`rich`) styles
 /// the drop zone from its style sheet, as its `style-src 'self'` refuses a `style` attribute,
-/// and links the script by its versioned URL (`assets`).
+/// and links the script by its versioned URL, relative to the page (`assets`).
 pub(super) fn push_upload_form(page: &mut String, rich: bool) {
     page.push_str(
         "<form id=\"serveur-upload\" method=\"post\" enctype=\"multipart/form-data\">\n\
@@ -54,7 +54,8 @@ pub(super) fn push_upload_form(page: &mut String, rich: bool) {
     if rich {
         UPLOAD_SCRIPT.push_url(page);
     } else {
-        page.push_str(UPLOAD_SCRIPT.path);
+        page.push('/');
+        page.push_str(UPLOAD_SCRIPT.name);
     }
     page.push_str("\" defer></script>\n");
 }
@@ -91,14 +92,7 @@ pub(super) fn render(
         }
         let shown = String::from_utf8_lossy(raw_name.as_bytes());
         let name = push(&mut names, &shown);
-        // Python's `str.lower` (final sigma included) is `to_lowercase`; ASCII needs no table.
-        let key = if shown.is_ascii() {
-            let start = keys.len();
-            keys.extend(shown.chars().map(|c| c.to_ascii_lowercase()));
-            start..keys.len()
-        } else {
-            push(&mut keys, &shown.to_lowercase())
-        };
+        let key = push_key(&mut keys, &shown);
         entries.push(Entry {
             raw_name,
             name,
@@ -146,8 +140,20 @@ pub(super) fn render(
     Ok(page)
 }
 
+/// Appends the case-insensitive sort key of `name` to `keys` and returns where it landed.
+/// Python's `str.lower` (final sigma included) is `to_lowercase`; ASCII needs no table.
+pub(super) fn push_key(keys: &mut String, name: &str) -> std::ops::Range<usize> {
+    if name.is_ascii() {
+        let start = keys.len();
+        keys.extend(name.chars().map(|c| c.to_ascii_lowercase()));
+        start..keys.len()
+    } else {
+        push(keys, &name.to_lowercase())
+    }
+}
+
 /// Appends `text` to `buffer` and returns where it landed.
-fn push(buffer: &mut String, text: &str) -> std::ops::Range<usize> {
+pub(super) fn push(buffer: &mut String, text: &str) -> std::ops::Range<usize> {
     let start = buffer.len();
     buffer.push_str(text);
     start..buffer.len()

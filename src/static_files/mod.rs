@@ -417,15 +417,12 @@ impl Handler for StaticFiles {
         let path = collapse_leading_slashes(req.uri().path());
         // Behind access control, a listing shows only what the request may read.
         let access = req.extensions().get::<Access>();
-        if path.starts_with(assets::PREFIX) {
-            let head = method == Method::HEAD;
-            if let Some(asset) = assets::respond(self, path, req.uri().query(), req.headers(), head)
-            {
-                return self.policy.decorate(asset);
-            }
+        let head = method == Method::HEAD;
+        if let Some(asset) = assets::respond(self, path, req.uri().query(), req.headers(), head) {
+            return self.policy.decorate(asset);
         }
         let outcome = lookup::decide(self, path, req.uri().query(), req.headers(), access);
-        let response = self.render(outcome, method == Method::HEAD);
+        let response = self.render(outcome, head);
         self.policy.decorate(response)
     }
 }

@@ -289,8 +289,14 @@ fn chromium_sorts_filters_themes_tabs_uploads_and_deletes_on_the_rich_page() {
         "{seen}"
     );
     assert_eq!(seen["filterVisible"], true);
-    assert_eq!(seen["filtered"], json!(["file1.txt", "file10.txt"]), "{seen}");
-    assert!(seen["links"].as_u64().is_some_and(|n| n > by_name.len() as u64));
+    assert_eq!(
+        seen["filtered"],
+        json!(["file1.txt", "file10.txt"]),
+        "{seen}"
+    );
+    assert!(seen["links"]
+        .as_u64()
+        .is_some_and(|n| n > by_name.len() as u64));
     assert_eq!(seen["linksReached"], seen["links"], "{seen}");
     assert!(
         seen["afterUpload"]
@@ -314,7 +320,10 @@ fn chromium_sorts_filters_themes_tabs_uploads_and_deletes_on_the_rich_page() {
     );
     assert_ne!(seen["lightBackground"], seen["darkBackground"], "{seen}");
     assert_eq!(seen["darkBackground"], "rgb(21, 24, 30)", "{seen}");
-    assert_eq!(seen["phoneOverflow"], 0, "no sideways scrolling at 360 px: {seen}");
+    assert_eq!(
+        seen["phoneOverflow"], 0,
+        "no sideways scrolling at 360 px: {seen}"
+    );
     assert_eq!(seen["phoneTimeShown"], false, "{seen}");
     for shot in ["ui-light.png", "ui-dark.png", "ui-phone.png"] {
         assert_screenshot(shot);

