@@ -283,6 +283,15 @@ SCENARIOS.ui = async function (newPage) {
   await page.waitForSelector(button, { state: "detached" });
   const afterDelete = await rows(page);
 
+  // Without JavaScript: the same rows, the sort links still work, no filter box, no delete.
+  const plain = await newPage({ javaScriptEnabled: false });
+  await plain.goto(base);
+  const noJsRows = await rows(plain);
+  const noJsFilter = await plain.isVisible("#filter");
+  const noJsDelete = await plain.$$eval("button.del", (all) => all.length);
+  await Promise.all([plain.waitForEvent("load"), plain.click("th.s a")]);
+  const noJsBySize = await rows(plain);
+
   // Dark theme, as a browser set to dark asks for it; and a phone's width.
   const dark = await newPage({ colorScheme: "dark", viewport: { width: 800, height: 600 } });
   await dark.goto(base);
@@ -314,6 +323,10 @@ SCENARIOS.ui = async function (newPage) {
     phoneOverflow,
     phoneTimeShown,
     cspErrors,
+    noJsRows,
+    noJsFilter,
+    noJsDelete,
+    noJsBySize,
   };
 };
 

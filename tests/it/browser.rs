@@ -318,6 +318,15 @@ fn chromium_sorts_filters_themes_tabs_uploads_and_deletes_on_the_rich_page() {
             .is_some_and(|rows| !rows.contains(&json!("to-delete.txt"))),
         "{seen}"
     );
+    // JavaScript off: the page is whole, its sort links work; no filter box, no delete button.
+    assert_eq!(seen["noJsRows"], seen["afterDelete"], "{seen}");
+    assert_eq!(seen["noJsFilter"], false, "{seen}");
+    assert_eq!(seen["noJsDelete"], 0, "{seen}");
+    assert_eq!(
+        seen["noJsBySize"].as_array().and_then(|rows| rows.get(1)),
+        Some(&json!("backup.tar.gz")),
+        "{seen}"
+    );
     assert_ne!(seen["lightBackground"], seen["darkBackground"], "{seen}");
     assert_eq!(seen["darkBackground"], "rgb(21, 24, 30)", "{seen}");
     assert_eq!(

@@ -381,3 +381,18 @@ fn whoever_may_read_a_listing_may_read_what_it_loads() {
     }
     assert_eq!(get(server.addr, "/.serveur-ui.css").status, 401);
 }
+
+#[test]
+fn a_readme_over_one_mebibyte_is_cut_and_says_so() {
+    let line = "Lorem ipsum dolor sit amet, consectetur adipiscing elit.\n\n";
+    let site = site_with_readme(&line.repeat((3 << 20) / line.len()));
+    let server = Serveur::start(site.path(), &["--ui"]);
+    let page = get(server.addr, "/").text();
+    assert!(page.contains("README.md is longer than 1 MiB"), "cut note");
+    let paragraphs = page.matches("<p>Lorem ipsum").count();
+    assert_eq!(
+        paragraphs,
+        (1 << 20) / line.len() + 1,
+        "only the first MiB rendered"
+    );
+}

@@ -14,7 +14,8 @@ use pulldown_cmark::{CowStr, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
 use crate::safe_path::{Root, UrlPath};
 
-/// The most of a README read: a larger one is cut (at a character boundary) and says so.
+/// The most of a README read: a larger one is cut there (a character cut in two shows as
+/// U+FFFD) and the page says so.
 pub(super) const LIMIT: u64 = 1 << 20;
 
 /// The file name looked for, compared without case (`readme.md`, `Readme.md` too).
