@@ -65,6 +65,18 @@ fn hostile_names_are_escaped_in_the_page_and_link_to_themselves() {
         let target = format!("/hostile/{href}");
         assert_eq!(raw_get(&server, &target).status(), "200 OK", "{target}");
     }
+    // The breadcrumbs of a hostile directory: each ancestor linked, encoded and escaped.
+    let page = String::from_utf8(raw_get(&server, "/hostile/dir%20%3C%26%3E%20%23%3F/").body)
+        .expect("UTF-8");
+    assert!(
+        page.contains(
+            "<li><a href=\"/hostile/\">hostile</a></li>\n<li><a \
+             href=\"/hostile/dir%20%3C%26%3E%20%23%3F/\" aria-current=\"page\">\
+             dir &lt;&amp;&gt; #?</a></li>"
+        ),
+        "{page}"
+    );
+    assert!(page.contains("<title>Index of /hostile/dir &lt;&amp;&gt; #?/</title>"));
     // A name that is not UTF-8 links by its own byte, and shows U+FFFD.
     let page = String::from_utf8(raw_get(&server, "/not-utf8/").body).expect("UTF-8");
     assert!(page.contains("<a href=\"x%FFy\">x\u{fffd}y</a>"), "{page}");
