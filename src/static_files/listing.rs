@@ -9,6 +9,7 @@ use std::path::Path;
 
 use percent_encoding::{percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
+use super::assets::UPLOAD_SCRIPT;
 use crate::safe_path::TEMP_PREFIX;
 
 /// What `urllib.parse.quote(name)` leaves alone: letters, digits, `_.-~` and `/`.
@@ -30,20 +31,34 @@ struct Entry {
     is_symlink: bool,
 }
 
-/// The path of the upload form's script, below the reserved prefix so that no upload can
-/// take it.
-pub(super) const UPLOAD_SCRIPT_PATH: &str = "/.serveur-upload-form.js";
-
 /// The form under a listing when uploads are on: a plain form, which a browser posts without
 /// any script (the server answers `303` back to the listing), and the script that adds drag and
 /// drop and progress bars, from a URL of its own (no inline script or handler, so a
-/// `Content-Security-Policy` of `script-src 'self'` allows it).
-const UPLOAD_FORM: &str = "<form id=\"serveur-upload\" method=\"post\" \
-enctype=\"multipart/form-data\">\n<div id=\"serveur-upload-zone\" \
-style=\"border: 2px dashed; padding: 1em\">\n<label>Upload files (or drop them here): \
-<input type=\"file\" name=\"file\" multiple></label>\n<button type=\"submit\">Upload</button>\n\
-</div>\n<ul id=\"serveur-upload-progress\"></ul>\n</form>\n\
-<script src=\"/.serveur-upload-form.js\" defer></script>\n";
+/// `Content-Security-Policy` of `script-src 'self'` allows it). The rich page (`rich`) styles
+/// the drop zone from its style sheet, as its `style-src 'self'` refuses a `style` attribute,
+/// and links the script by its versioned URL, relative to the page (`assets`).
+pub(super) fn push_upload_form(page: &mut String, rich: bool) {
+    page.push_str(
+        "<form id=\"serveur-upload\" method=\"post\" enctype=\"multipart/form-data\">\n\
+         <div id=\"serveur-upload-zone\"",
+    );
+    if !rich {
+        page.push_str(" style=\"border: 2px dashed; padding: 1em\"");
+    }
+    page.push_str(
+        ">\n<label>Upload files (or drop them here): \
+         <input type=\"file\" name=\"file\" multiple></label>\n\
+         <button type=\"submit\">Upload</button>\n</div>\n\
+         <ul id=\"serveur-upload-progress\"></ul>\n</form>\n<script src=\"",
+    );
+    if rich {
+        UPLOAD_SCRIPT.push_url(page);
+    } else {
+        page.push('/');
+        page.push_str(UPLOAD_SCRIPT.name);
+    }
+    page.push_str("\" defer></script>\n");
+}
 
 /// The listing page of `dir`, titled with the decoded request path `display_path`, of the
 /// entries whose name `visible` accepts (all of them, unless access control hides some). With
@@ -77,14 +92,7 @@ pub(super) fn render(
         }
         let shown = String::from_utf8_lossy(raw_name.as_bytes());
         let name = push(&mut names, &shown);
-        // Python's `str.lower` (final sigma included) is `to_lowercase`; ASCII needs no table.
-        let key = if shown.is_ascii() {
-            let start = keys.len();
-            keys.extend(shown.chars().map(|c| c.to_ascii_lowercase()));
-            start..keys.len()
-        } else {
-            push(&mut keys, &shown.to_lowercase())
-        };
+        let key = push_key(&mut keys, &shown);
         entries.push(Entry {
             raw_name,
             name,
@@ -126,14 +134,26 @@ pub(super) fn render(
     }
     page.push_str("</ul>\n<hr>\n");
     if uploads {
-        page.push_str(UPLOAD_FORM);
+        push_upload_form(&mut page, false);
     }
     page.push_str("</body>\n</html>\n");
     Ok(page)
 }
 
+/// Appends the case-insensitive sort key of `name` to `keys` and returns where it landed.
+/// Python's `str.lower` (final sigma included) is `to_lowercase`; ASCII needs no table.
+pub(super) fn push_key(keys: &mut String, name: &str) -> std::ops::Range<usize> {
+    if name.is_ascii() {
+        let start = keys.len();
+        keys.extend(name.chars().map(|c| c.to_ascii_lowercase()));
+        start..keys.len()
+    } else {
+        push(keys, &name.to_lowercase())
+    }
+}
+
 /// Appends `text` to `buffer` and returns where it landed.
-fn push(buffer: &mut String, text: &str) -> std::ops::Range<usize> {
+pub(super) fn push(buffer: &mut String, text: &str) -> std::ops::Range<usize> {
     let start = buffer.len();
     buffer.push_str(text);
     start..buffer.len()

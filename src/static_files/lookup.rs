@@ -16,7 +16,7 @@ use super::encoding::Coding;
 use super::negotiate::{self, Choice};
 use super::range::{self, ByteRange, Plan};
 use super::small_files::{Content, EncodedKeeper};
-use super::{archive, etag, listing, listing_json, mime, StaticFiles};
+use super::{archive, etag, listing, listing_json, mime, ui, StaticFiles};
 use crate::location::add_slash;
 use crate::request::Access;
 use crate::safe_path::TEMP_PREFIX;
@@ -48,6 +48,8 @@ pub(crate) enum Outcome {
         coding: Coding,
         /// Its validators, from the directory's metadata.
         validators: Validators,
+        /// Whether it is the rich page (`--ui`), which carries its `Content-Security-Policy`.
+        rich: bool,
     },
     /// A directory that cannot be read (`404 No permission to list directory`).
     ListingDenied,
@@ -247,8 +249,11 @@ fn list(
 ) -> Outcome {
     let visible = |name: &[u8]| access.is_none_or(|access| access.may_read(&url.join(name)));
     let json = files.listing_json && listing_json::wanted(query, headers);
+    let rich = files.ui && !json;
     let rendered = if json {
         listing_json::render(&found.path, files.uploads, visible)
+    } else if rich {
+        ui::render(files, &found.path, url, query, visible)
     } else {
         let display = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
         listing::render(&found.path, &display, files.uploads, visible)
@@ -273,6 +278,11 @@ fn list(
     if json {
         validators.etag = etag::marked(&validators.etag, "json");
     }
+    if rich {
+        // The page shows each entry's size and time and the README's text, none of which
+        // changes the directory's own metadata: its tag is marked with a hash of the page.
+        validators.etag = etag::for_content(&validators.etag, page.as_bytes());
+    }
     match conditional::evaluate(headers, &validators.etag, validators.modified) {
         Verdict::Proceed => Outcome::Listing {
             page,
@@ -283,6 +293,7 @@ fn list(
             },
             coding,
             validators,
+            rich,
         },
         Verdict::NotModified => Outcome::NotModified(validators),
         Verdict::Failed => Outcome::PreconditionFailed,

@@ -4,6 +4,7 @@
 //! (one function per outcome, below), so every answer is made in one place.
 
 mod archive;
+mod assets;
 mod compress;
 pub(crate) mod conditional;
 pub(crate) mod encoding;
@@ -18,13 +19,14 @@ mod policy;
 mod precompressed;
 pub(crate) mod range;
 mod small_files;
+mod ui;
 
 use std::io;
 use std::path::Path;
 
 use http::header::{
     self, HeaderName, HeaderValue, ACCEPT_RANGES, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE,
-    CONTENT_TYPE, ETAG, LAST_MODIFIED, VARY,
+    CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG, LAST_MODIFIED, VARY,
 };
 use http::{HeaderMap, Method, StatusCode};
 
@@ -64,6 +66,8 @@ pub struct StaticFiles {
     uploads: bool,
     listing_json: bool,
     archive: bool,
+    ui: bool,
+    deletes: bool,
 }
 
 impl StaticFiles {
@@ -80,6 +84,8 @@ impl StaticFiles {
             uploads: false,
             listing_json: false,
             archive: false,
+            ui: false,
+            deletes: false,
         })
     }
 
@@ -162,6 +168,22 @@ impl StaticFiles {
         StaticFiles { archive, ..self }
     }
 
+    /// Whether directory listings are the rich page (`--ui`) rather than CPython's: breadcrumbs,
+    /// a table of names, sizes and times sortable by links (`?sort=name|size|time&order=asc|desc`),
+    /// a filter box, the directory's `README.md` rendered below, and a
+    /// `Content-Security-Policy` allowing only its own style sheet and script (served at
+    /// `/.serveur-ui.css` and `/.serveur-ui.js`). Off by default: the listing stays CPython's.
+    pub fn ui(self, ui: bool) -> Self {
+        StaticFiles { ui, ..self }
+    }
+
+    /// Whether an [`Upload`](crate::Upload) handler in front accepts `DELETE`
+    /// ([`Upload::allow_delete`](crate::Upload::allow_delete)): the rich page then has a
+    /// delete button on each row (its script asks for confirmation, then sends `DELETE`).
+    pub fn deletes(self, deletes: bool) -> Self {
+        StaticFiles { deletes, ..self }
+    }
+
     /// The directory served.
     pub fn root(&self) -> &Root {
         &self.root
@@ -212,6 +234,7 @@ impl StaticFiles {
                 content_type,
                 coding,
                 validators,
+                rich,
             } => {
                 let len = page.len();
                 let body = match (head, coding) {
@@ -226,6 +249,9 @@ impl StaticFiles {
                     headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
                 }
                 validator_headers(headers, &validators, coding);
+                if rich {
+                    headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(ui::CSP));
+                }
                 self.add_extra_headers(response)
             }
             Outcome::Archive(folder) => {
@@ -391,19 +417,12 @@ impl Handler for StaticFiles {
         let path = collapse_leading_slashes(req.uri().path());
         // Behind access control, a listing shows only what the request may read.
         let access = req.extensions().get::<Access>();
-        if self.uploads && path == listing::UPLOAD_SCRIPT_PATH {
-            return self.policy.decorate(upload_script());
+        let head = method == Method::HEAD;
+        if let Some(asset) = assets::respond(self, path, req.uri().query(), req.headers(), head) {
+            return self.policy.decorate(asset);
         }
         let outcome = lookup::decide(self, path, req.uri().query(), req.headers(), access);
-        let response = self.render(outcome, method == Method::HEAD);
+        let response = self.render(outcome, head);
         self.policy.decorate(response)
     }
-}
-
-/// The upload form's script (`listing::UPLOAD_SCRIPT_PATH`), built into the binary.
-fn upload_script() -> Response {
-    crate::response::bytes(
-        "text/javascript; charset=utf-8",
-        &include_bytes!("upload_form.js")[..],
-    )
 }

@@ -4,8 +4,9 @@
 //   node scenarios.js SCENARIO BASE_URL SCREENSHOT_DIR [FILE...]
 //
 // SCENARIO is `upload` (the listing's form with its script: file input, then drag and drop),
-// `no-js` (the same form with JavaScript disabled: the plain post and its 303) or `private`
-// (a listing behind --auth, read with and without the browser's Basic credentials). The last
+// `no-js` (the same form with JavaScript disabled: the plain post and its 303), `private`
+// (a listing behind --auth, read with and without the browser's Basic credentials) or `ui`
+// (the rich page of --ui: sorting links, the filter, themes, keyboard, upload and delete). The last
 // line on stdout is one JSON object saying what the browser saw; the Rust test judges it. Any
 // failure (a wait past its timeout, a missing element) exits 1 with the error on stderr.
 //
@@ -75,6 +76,13 @@ function postAnswers(page) {
     }
   });
   return answers;
+}
+
+// The names in the rich page's table (--ui), in page order, the parent row left out.
+function rows(page) {
+  return page.$$eval("#listing tbody tr:not(.up):not([hidden]) td.n a", (links) =>
+    links.map((a) => a.textContent),
+  );
 }
 
 const SCENARIOS = {
@@ -186,6 +194,140 @@ const SCENARIOS = {
       pubSeen,
     };
   },
+};
+
+// The rich page (--ui, with --allow-all): its rows, the sort links, the filter box, the dark
+// theme, every link reached with Tab, the upload form and a delete; any CSP violation the
+// page causes is reported. Screenshots: light, dark and a 360 px phone.
+SCENARIOS.ui = async function (newPage) {
+  const [upload] = files;
+  const page = await newPage({ viewport: { width: 800, height: 600 } });
+  const cspErrors = [];
+  page.on("console", (message) => {
+    if (/Content.Security.Policy/i.test(message.text())) {
+      cspErrors.push(message.text());
+    }
+  });
+  await page.goto(base);
+  const title = await page.title();
+  const byName = await rows(page);
+  await page.screenshot({ path: path.join(shots, "ui-light.png"), fullPage: true });
+  const lightBackground = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+
+  // Sorting by links: Size (largest first), then Size again (smallest first).
+  await Promise.all([page.waitForEvent("load"), page.click("th.s a")]);
+  const bySizeDesc = await rows(page);
+  const sizeUrl = page.url();
+  await Promise.all([page.waitForEvent("load"), page.click("th.s a")]);
+  const bySizeAsc = await rows(page);
+
+  // The filter box, which the script shows.
+  await page.goto(base);
+  const filterVisible = await page.isVisible("#filter");
+  await page.fill("#filter", "file1");
+  const filtered = await rows(page);
+  await page.fill("#filter", "");
+
+  // Tab through the page: every link and button is reached, in order, within a bound.
+  const focusable = await page.$$eval("a[href], button, input:not([hidden])", (all) => all.length);
+  const reached = new Set();
+  for (let i = 0; i < focusable + 5; i++) {
+    await page.keyboard.press("Tab");
+    const id = await page.evaluate(() => {
+      const el = document.activeElement;
+      if (!el || el === document.body) {
+        return null;
+      }
+      const all = [...document.querySelectorAll("a[href], button, input:not([hidden])")];
+      return all.indexOf(el);
+    });
+    if (id !== null && id >= 0) {
+      reached.add(id);
+    }
+  }
+  const links = await page.$$eval("a[href]", (all) => all.length);
+  const linksReached = await page.evaluate(
+    (ids) => {
+      const all = [...document.querySelectorAll("a[href], button, input:not([hidden])")];
+      return ids.filter((i) => all[i] && all[i].matches("a[href]")).length;
+    },
+    [...reached],
+  );
+
+  // Upload through the form's script on the rich page: the page reloads with the new row.
+  await page.setInputFiles("#serveur-upload input[type=file]", [upload]);
+  const reloaded = page.waitForEvent("load");
+  await page.click("#serveur-upload button[type=submit]");
+  await reloaded;
+  await page.waitForSelector(`#listing a[href="${path.basename(upload)}"]`);
+  const afterUpload = await rows(page);
+
+  // Delete with its confirmation: the first dialog is dismissed (nothing happens), the second
+  // accepted.
+  const dialogs = [];
+  let accept = false;
+  page.on("dialog", async (dialog) => {
+    dialogs.push(dialog.message());
+    if (accept) {
+      await dialog.accept();
+    } else {
+      await dialog.dismiss();
+    }
+  });
+  const button = 'button[aria-label="Delete to-delete.txt"]';
+  await page.click(button);
+  accept = true;
+  const deleted = page.waitForResponse((r) => r.request().method() === "DELETE");
+  await page.click(button);
+  const deleteStatus = (await deleted).status();
+  await page.waitForSelector(button, { state: "detached" });
+  const afterDelete = await rows(page);
+
+  // Without JavaScript: the same rows, the sort links still work, no filter box, no delete.
+  const plain = await newPage({ javaScriptEnabled: false });
+  await plain.goto(base);
+  const noJsRows = await rows(plain);
+  const noJsFilter = await plain.isVisible("#filter");
+  const noJsDelete = await plain.$$eval("button.del", (all) => all.length);
+  await Promise.all([plain.waitForEvent("load"), plain.click("th.s a")]);
+  const noJsBySize = await rows(plain);
+
+  // Dark theme, as a browser set to dark asks for it; and a phone's width.
+  const dark = await newPage({ colorScheme: "dark", viewport: { width: 800, height: 600 } });
+  await dark.goto(base);
+  const darkBackground = await dark.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  await dark.screenshot({ path: path.join(shots, "ui-dark.png"), fullPage: true });
+  const phone = await newPage({ viewport: { width: 360, height: 740 }, deviceScaleFactor: 2 });
+  await phone.goto(base);
+  const phoneOverflow = await phone.evaluate(
+    () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+  );
+  const phoneTimeShown = await phone.isVisible("td.m time");
+  await phone.screenshot({ path: path.join(shots, "ui-phone.png"), fullPage: true });
+  return {
+    title,
+    byName,
+    bySizeDesc,
+    bySizeAsc,
+    sizeUrl,
+    filterVisible,
+    filtered,
+    links,
+    linksReached,
+    afterUpload,
+    dialogs,
+    deleteStatus,
+    afterDelete,
+    lightBackground,
+    darkBackground,
+    phoneOverflow,
+    phoneTimeShown,
+    cspErrors,
+    noJsRows,
+    noJsFilter,
+    noJsDelete,
+    noJsBySize,
+  };
 };
 
 if (!SCENARIOS[scenario] || !base || !shots) {

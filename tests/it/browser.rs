@@ -1,7 +1,8 @@
 //! A real browser against the real binary: Debian's headless Chromium, driven by Playwright
 //! (`tests/browser/scenarios.js`, its `playwright-core` installed by `npm ci --prefix
 //! tests/browser`), uses the listing's upload form with and without JavaScript (issue 16) and
-//! reads a private listing with the browser's own Basic credentials (issue 17). The script
+//! reads a private listing with the browser's own Basic credentials (issue 17), and uses the
+//! rich page of `--ui` (issue 18: sorting, filter, themes, keyboard, upload, delete). The script
 //! prints what the browser saw as JSON; these tests judge it, the files on disk and the
 //! server's log. Screenshots go to `target/screenshots/` (CI keeps them). A missing `node`,
 //! `playwright-core` or `/usr/bin/chromium` fails the test.
@@ -211,4 +212,129 @@ fn chromium_reads_a_private_listing_with_its_credentials_and_gets_401_without() 
     assert_eq!(seen["pub"], 200, "{seen}");
     assert_eq!(seen["pubSeen"], json!(["a.txt"]), "{seen}");
     assert_screenshot("private.png");
+}
+
+#[test]
+fn chromium_sorts_filters_themes_tabs_uploads_and_deletes_on_the_rich_page() {
+    let site = tempfile::tempdir().expect("site");
+    for (name, size) in [
+        ("file1.txt", 1_200),
+        ("file2.txt", 30),
+        ("file10.txt", 64_000),
+        ("photo.png", 250_000),
+        ("notes.md", 900),
+        ("backup.tar.gz", 3_500_000),
+        ("to-delete.txt", 5),
+    ] {
+        std::fs::write(site.path().join(name), sample_bytes(size)).expect("write");
+    }
+    std::fs::create_dir(site.path().join("docs")).expect("mkdir");
+    write_file(
+        site.path(),
+        "README.md",
+        "# Shared files\n\nDrop what you want to share below; **everything here** is served \
+         read-only to the room.\n\n- `backup.tar.gz`: last night's backup\n- `docs/`: manuals\n",
+    );
+    let from = tempfile::tempdir().expect("sources");
+    let files = sources(from.path(), &[("uploaded.bin", &sample_bytes(10_000))]);
+    let server = Serveur::start(site.path(), &["--ui", "--allow-all"]);
+
+    let seen = scenario("ui", &server, &files);
+
+    assert_eq!(seen["title"], "Index of /");
+    assert_eq!(seen["cspErrors"], json!([]), "{seen}");
+    let by_name = [
+        "docs/",
+        "backup.tar.gz",
+        "file1.txt",
+        "file2.txt",
+        "file10.txt",
+        "notes.md",
+        "photo.png",
+        "README.md",
+        "to-delete.txt",
+    ];
+    assert_eq!(seen["byName"], json!(by_name), "{seen}");
+    assert_eq!(
+        seen["bySizeDesc"],
+        json!([
+            "docs/",
+            "backup.tar.gz",
+            "photo.png",
+            "file10.txt",
+            "file1.txt",
+            "notes.md",
+            "README.md",
+            "file2.txt",
+            "to-delete.txt"
+        ]),
+        "{seen}"
+    );
+    assert!(seen["sizeUrl"]
+        .as_str()
+        .is_some_and(|url| url.ends_with("/?sort=size&order=desc")));
+    assert_eq!(
+        seen["bySizeAsc"],
+        json!([
+            "docs/",
+            "to-delete.txt",
+            "file2.txt",
+            "README.md",
+            "notes.md",
+            "file1.txt",
+            "file10.txt",
+            "photo.png",
+            "backup.tar.gz"
+        ]),
+        "{seen}"
+    );
+    assert_eq!(seen["filterVisible"], true);
+    assert_eq!(
+        seen["filtered"],
+        json!(["file1.txt", "file10.txt"]),
+        "{seen}"
+    );
+    assert!(seen["links"]
+        .as_u64()
+        .is_some_and(|n| n > by_name.len() as u64));
+    assert_eq!(seen["linksReached"], seen["links"], "{seen}");
+    assert!(
+        seen["afterUpload"]
+            .as_array()
+            .is_some_and(|rows| rows.contains(&json!("uploaded.bin"))),
+        "{seen}"
+    );
+    assert_stored(site.path(), &files);
+    assert_eq!(
+        seen["dialogs"],
+        json!(["Delete to-delete.txt?", "Delete to-delete.txt?"]),
+        "{seen}"
+    );
+    assert_eq!(seen["deleteStatus"], 204, "{seen}");
+    assert!(!site.path().join("to-delete.txt").exists());
+    assert!(
+        seen["afterDelete"]
+            .as_array()
+            .is_some_and(|rows| !rows.contains(&json!("to-delete.txt"))),
+        "{seen}"
+    );
+    // JavaScript off: the page is whole, its sort links work; no filter box, no delete button.
+    assert_eq!(seen["noJsRows"], seen["afterDelete"], "{seen}");
+    assert_eq!(seen["noJsFilter"], false, "{seen}");
+    assert_eq!(seen["noJsDelete"], 0, "{seen}");
+    assert_eq!(
+        seen["noJsBySize"].as_array().and_then(|rows| rows.get(1)),
+        Some(&json!("backup.tar.gz")),
+        "{seen}"
+    );
+    assert_ne!(seen["lightBackground"], seen["darkBackground"], "{seen}");
+    assert_eq!(seen["darkBackground"], "rgb(21, 24, 30)", "{seen}");
+    assert_eq!(
+        seen["phoneOverflow"], 0,
+        "no sideways scrolling at 360 px: {seen}"
+    );
+    assert_eq!(seen["phoneTimeShown"], false, "{seen}");
+    for shot in ["ui-light.png", "ui-dark.png", "ui-phone.png"] {
+        assert_screenshot(shot);
+    }
 }

@@ -41,5 +41,6 @@ mod static_files;
 mod symlinks;
 mod tls;
 mod tls_flags;
+mod ui;
 mod upload;
 mod zero_copy;

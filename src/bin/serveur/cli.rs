@@ -211,6 +211,12 @@ struct Args {
     #[arg(long, help_heading = "Downloads")]
     archive: bool,
 
+    /// The rich directory page instead of Python's: breadcrumbs, a table of names, sizes and
+    /// times sortable by links, a filter box, the README.md rendered below; implies
+    /// --listing-json and --archive
+    #[arg(long, help_heading = "Downloads")]
+    ui: bool,
+
     /// Most connections served at once; more wait in the kernel's queue
     #[arg(
         long,
@@ -277,6 +283,8 @@ pub(crate) struct Config {
     pub listing_json: bool,
     /// Whether directories may be downloaded as archives (`--archive`).
     pub archive: bool,
+    /// Whether listings are the rich page (`--ui`).
+    pub ui: bool,
     /// The connection cap.
     pub max_connections: usize,
     /// The request-head timeout.
@@ -471,8 +479,10 @@ fn validate(args: Args) -> Result<Config, String> {
         compress: !args.no_compress,
         cache_control,
         cors: args.cors,
-        listing_json: args.listing_json,
-        archive: args.archive,
+        // --ui offers what its page links: the JSON listing and the folder downloads.
+        listing_json: args.listing_json || args.ui,
+        archive: args.archive || args.ui,
+        ui: args.ui,
         max_connections: args.max_connections,
         header_timeout: seconds(args.header_timeout, "--header-timeout")?,
         shutdown_grace: seconds(args.shutdown_grace, "--shutdown-grace")?,

@@ -57,14 +57,17 @@ async fn run(config: cli::Config) -> Result<(), String> {
         .compress(config.compress)
         .cors(config.cors)
         .listing_json(config.listing_json)
-        .archive(config.archive);
+        .archive(config.archive)
+        .ui(config.ui);
     if let Some(value) = &config.cache_control {
         files = files.cache_control(value.clone());
     }
     for (name, value) in &config.headers {
         files = files.extra_header(name.clone(), value.clone());
     }
-    files = files.uploads(config.upload.is_some());
+    files = files
+        .uploads(config.upload.is_some())
+        .deletes(config.upload.as_ref().is_some_and(|upload| upload.delete));
     let mut handler = match &config.cgi {
         Some(cgi) => compose_cgi(&config, cgi, files)?,
         None => SharedHandler::new(files),
