@@ -8,6 +8,7 @@ use std::fs;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+use std::time::SystemTime;
 
 use http::header::ACCEPT;
 use http::HeaderMap;
@@ -52,16 +53,17 @@ struct Entry {
     kind: &'static str,
     /// Only for files (nginx writes no size for directories).
     size: Option<u64>,
-    modified: Option<std::time::SystemTime>,
+    modified: Option<SystemTime>,
 }
 
 /// The JSON listing of `dir`: the entries whose name `visible` accepts, without the
-/// temporary files of uploads in progress (`uploads`).
+/// temporary files of uploads in progress (`uploads`); and the newest entry's time, which the
+/// listing's `Last-Modified` takes when it is later than the directory's.
 pub(super) fn render(
     dir: &Path,
     uploads: bool,
     visible: impl Fn(&[u8]) -> bool,
-) -> io::Result<String> {
+) -> io::Result<(String, Option<SystemTime>)> {
     let mut entries = Vec::new();
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
@@ -119,7 +121,7 @@ pub(super) fn render(
         json.push_str(" }");
     }
     json.push_str("\n]\n");
-    Ok(json)
+    Ok((json, entries.iter().filter_map(|e| e.modified).max()))
 }
 
 /// `text` as a JSON string (RFC 8259 §7): quotes, backslashes and control characters escaped,

@@ -250,15 +250,17 @@ fn list(
     let visible = |name: &[u8]| access.is_none_or(|access| access.may_read(&url.join(name)));
     let json = files.listing_json && listing_json::wanted(query, headers);
     let rich = files.ui && !json;
+    // The JSON and the rich page show each entry's size and time, which do not change the
+    // directory's own metadata: their `Last-Modified` is the newest entry's when later.
     let rendered = if json {
         listing_json::render(&found.path, files.uploads, visible)
     } else if rich {
         ui::render(files, &found.path, url, query, visible)
     } else {
         let display = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
-        listing::render(&found.path, &display, files.uploads, visible)
+        listing::render(&found.path, &display, files.uploads, visible).map(|page| (page, None))
     };
-    let Ok(page) = rendered else {
+    let Ok((page, newest_entry)) = rendered else {
         return Outcome::ListingDenied;
     };
     let (coding, vary) = match negotiate::for_page(files, page.len(), headers) {
@@ -278,10 +280,14 @@ fn list(
     if json {
         validators.etag = etag::marked(&validators.etag, "json");
     }
-    if rich {
-        // The page shows each entry's size and time and the README's text, none of which
-        // changes the directory's own metadata: its tag is marked with a hash of the page.
+    if json || rich {
+        // The JSON and the page show each entry's size and time (the page the README's text
+        // too), none of which changes the directory's own metadata: the tag is marked with a
+        // hash of what is sent.
         validators.etag = etag::for_content(&validators.etag, page.as_bytes());
+        validators.modified = validators
+            .modified
+            .max(newest_entry.unwrap_or(SystemTime::UNIX_EPOCH));
     }
     match conditional::evaluate(headers, &validators.etag, validators.modified) {
         Verdict::Proceed => Outcome::Listing {

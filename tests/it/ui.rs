@@ -298,22 +298,46 @@ fn a_readme_the_request_may_not_read_is_not_rendered() {
 }
 
 #[test]
-fn the_page_revalidates_and_changes_when_a_file_grows_in_place() {
+fn the_page_and_the_json_revalidate_and_change_when_a_file_grows_in_place() {
     let site = site_with_readme("# One\n");
     let server = Serveur::start(site.path(), &["--ui"]);
-    let first = get(server.addr, "/");
-    let etag = first.header("etag").to_owned();
-    let again = request(server.addr, "GET", "/", &[("if-none-match", &etag)]);
-    assert_eq!(again.status, 304);
-    // Rewriting a file in place changes neither the directory's mtime nor its inode.
-    std::fs::write(site.path().join("other.txt"), "longer now").expect("rewrite");
-    let after = request(server.addr, "GET", "/", &[("if-none-match", &etag)]);
-    assert_eq!(after.status, 200);
-    assert_ne!(after.header("etag"), etag);
-    assert!(after.text().contains("title=\"10 bytes\""));
+    let first: Vec<_> = ["/", "/?format=json"]
+        .into_iter()
+        .map(|path| {
+            let reply = get(server.addr, path);
+            let (etag, modified) = (reply.header("etag"), reply.header("last-modified"));
+            let again = request(server.addr, "GET", path, &[("if-none-match", etag)]);
+            assert_eq!(again.status, 304, "{path}");
+            let again = request(server.addr, "GET", path, &[("if-modified-since", modified)]);
+            assert_eq!(again.status, 304, "{path}");
+            (path, etag.to_owned(), modified.to_owned())
+        })
+        .collect();
+    // Rewriting a file in place changes neither the directory's mtime nor its inode; its own
+    // time moves on (set a few seconds ahead, as `Last-Modified` counts whole seconds).
+    let other = site.path().join("other.txt");
+    std::fs::write(&other, "longer now").expect("rewrite");
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+    std::fs::File::options()
+        .write(true)
+        .open(&other)
+        .and_then(|file| file.set_modified(later))
+        .expect("set the time");
+    for (path, etag, modified) in &first {
+        let after = request(server.addr, "GET", path, &[("if-none-match", etag)]);
+        assert_eq!(after.status, 200, "{path}");
+        assert_ne!(after.header("etag"), etag);
+        let after = request(server.addr, "GET", path, &[("if-modified-since", modified)]);
+        assert_eq!(after.status, 200, "{path}: If-Modified-Since alone");
+        assert_ne!(after.header("last-modified"), modified);
+    }
+    assert!(get(server.addr, "/").text().contains("title=\"10 bytes\""));
+    assert!(get(server.addr, "/?format=json")
+        .text()
+        .contains("\"name\":\"other.txt\", \"type\":\"file\""));
     // Another order is another URL, and the sort is in it: both are cached apart.
     let sorted = get(server.addr, "/?sort=size&order=desc");
-    assert_ne!(sorted.header("etag"), after.header("etag"));
+    assert_ne!(sorted.header("etag"), get(server.addr, "/").header("etag"));
 }
 
 #[test]

@@ -65,17 +65,19 @@ struct Listing {
 }
 
 /// The rich page of the directory `dir` at `url`, in the order `query` asks for, with the
-/// entries whose name `visible` accepts.
+/// entries whose name `visible` accepts; and the newest entry's time (see
+/// `listing_json::render`).
 pub(super) fn render(
     files: &StaticFiles,
     dir: &Path,
     url: &UrlPath,
     query: Option<&str>,
     visible: impl Fn(&[u8]) -> bool,
-) -> io::Result<String> {
+) -> io::Result<(String, Option<SystemTime>)> {
     let sort = Sort::from_query(query);
     let listing = read(dir, files.uploads, sort, visible)?;
-    Ok(page::write(files, url, sort, &listing))
+    let newest = listing.entries.iter().filter_map(|e| e.modified).max();
+    Ok((page::write(files, url, sort, &listing), newest))
 }
 
 /// Reads and sorts `dir`'s entries.
