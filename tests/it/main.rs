@@ -17,6 +17,7 @@ mod cgi_lifecycle;
 mod cgi_paths;
 mod cli;
 mod client_left;
+mod config_file;
 mod connection;
 mod downloads;
 mod downloads_encoding;
