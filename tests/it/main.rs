@@ -37,6 +37,7 @@ mod redbot;
 mod redirects;
 mod request_admission;
 mod safe_path_cpython;
+mod shell_help;
 mod smoke;
 mod static_files;
 mod symlinks;
