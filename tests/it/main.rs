@@ -27,6 +27,7 @@ mod fastcgi;
 mod fastcgi_resilience;
 mod http2;
 mod library;
+mod listening;
 mod listing;
 mod malformed;
 mod network;

@@ -17,5 +17,9 @@ pub(crate) fn inherited_listener() -> Result<Option<TcpListener>, String> {
     }
     listenfd::ListenFd::from_env()
         .take_tcp_listener(0)
-        .map_err(|e| format!("socket activation: the first passed socket: {e}"))
+        .map_err(|e| {
+            format!(
+                "socket activation: {e} (serveur serves the first socket passed, which must be TCP)"
+            )
+        })
 }
