@@ -136,6 +136,14 @@ fn the_command_line_then_the_environment_override_the_file() {
     ] {
         assert!(printed.lines().any(|l| l == line), "{line} in {printed}");
     }
+    // A variable can turn off a flag the file turns on (the command line has no --no-cgi).
+    let file = write_config(config.path(), "cgi = true\nquiet = true\n");
+    let printed = print_config(&["--config", &file], &[("SERVEUR_CGI", "false")]);
+    assert!(printed.lines().any(|l| l == "quiet = true"), "{printed}");
+    assert!(
+        !printed.lines().any(|l| l.starts_with("cgi =")),
+        "{printed}"
+    );
     // With no file, a variable alone is a setting too.
     let printed = print_config(&[], &[("SERVEUR_CGI", "true"), ("SERVEUR_PORT", "8124")]);
     assert!(printed.lines().any(|l| l == "cgi = true"), "{printed}");

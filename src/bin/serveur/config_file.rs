@@ -10,6 +10,7 @@ use std::ffi::OsString;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use clap::error::ErrorKind;
 use clap::parser::ValueSource;
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use toml_edit::{Array, Document, Item, Value};
@@ -146,10 +147,16 @@ fn file_arguments(
         let wrong = |why: &str| Failure::File(format!("{}: {name}: {why}", at(item.span())));
         let arguments = arguments_for(arg, item).map_err(|why| wrong(&why))?;
         // Checked alone, with clap's own parser for the flag's type, so that clap's message
-        // is shown with this key's position.
+        // is shown with this key's position. What depends on other flags (a conflict, a
+        // requirement) is judged on the whole command line below.
         let alone = std::iter::once(OsString::from("serveur")).chain(arguments.iter().cloned());
         if let Err(e) = command.clone().try_get_matches_from(alone) {
-            return Err(wrong(&first_line(&e)));
+            if !matches!(
+                e.kind(),
+                ErrorKind::ArgumentConflict | ErrorKind::MissingRequiredArgument
+            ) {
+                return Err(wrong(&first_line(&e)));
+            }
         }
         provenance.used.push((name.to_owned(), position));
         if arg.is_positional() {
@@ -214,9 +221,14 @@ pub(crate) fn print(command: &Command, matches: &ArgMatches) -> String {
         let Some(source) = matches.value_source(id) else {
             continue;
         };
-        let takes_values = arg.get_action().takes_values();
-        let value: Value = if !takes_values {
-            if !matches.get_flag(id) {
+        let value: Value = if !arg.get_action().takes_values() {
+            // A flag without a value is `true` in the file once set (`SERVEUR_CGI=false`, an
+            // explicit false, leaves it out).
+            let set = match arg.get_action() {
+                ArgAction::SetTrue => matches.get_flag(id),
+                _ => source != ValueSource::DefaultValue,
+            };
+            if !set {
                 continue;
             }
             true.into()
