@@ -1,5 +1,6 @@
 //! Opening the listening socket as CPython's `HTTPServer` does: `SO_REUSEADDR`, and an IPv6
-//! socket made dual-stack (`IPV6_V6ONLY=0`) so IPv4 clients reach it too.
+//! socket made dual-stack (`IPV6_V6ONLY=0`) so IPv4 clients reach it too; `SO_REUSEPORT` when
+//! asked ([`BindOptions::reuse_port`]).
 
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
@@ -9,10 +10,42 @@ use socket2::{Domain, Protocol, Socket, Type};
 /// Enough for bursts of new connections on a busy server (nginx's default is 511).
 const BACKLOG: i32 = 1024;
 
+/// How [`Server::bind_with`](super::Server::bind_with) opens its socket, beyond what CPython
+/// does.
+///
+/// ```no_run
+/// use serveur::{BindOptions, Server};
+///
+/// // A second process started the same way shares the port; the kernel spreads new
+/// // connections between them.
+/// let server = Server::bind_with(
+///     "127.0.0.1:8000".parse().unwrap(),
+///     BindOptions::default().reuse_port(true),
+/// )?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BindOptions {
+    reuse_port: bool,
+}
+
+impl BindOptions {
+    /// Sets `SO_REUSEPORT` (default off): several processes (or an old and a new one, for a
+    /// restart without refused connections) may listen on the same address and port, if each
+    /// sets it and they run as the same user; Linux spreads new connections between them.
+    pub fn reuse_port(mut self, on: bool) -> Self {
+        self.reuse_port = on;
+        self
+    }
+}
+
 /// Binds `addr`; an IPv6 address gets a dual-stack socket where the system allows one.
-pub(super) fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+pub(super) fn bind(addr: SocketAddr, options: BindOptions) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
+    if options.reuse_port {
+        socket.set_reuse_port(true)?;
+    }
     if addr.is_ipv6() {
         // Best effort, as in CPython: some systems have no dual-stack sockets.
         let _ = socket.set_only_v6(false);
@@ -25,7 +58,7 @@ pub(super) fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
 
 /// Binds every interface on `port`: `[::]` dual-stack when the machine has IPv6, else
 /// `0.0.0.0`.
-pub(super) fn bind_all(port: u16) -> io::Result<TcpListener> {
-    bind(SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)))
-        .or_else(|_| bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port))))
+pub(super) fn bind_all(port: u16, options: BindOptions) -> io::Result<TcpListener> {
+    bind(SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)), options)
+        .or_else(|_| bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)), options))
 }

@@ -28,6 +28,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub use listener::BindOptions;
 pub use shutdown::{stop_signal, StopSignal};
 pub use tls::{TlsConfig, TlsError};
 
@@ -81,12 +82,40 @@ impl Server {
     /// Binds `addr` now (port 0 picks a free port: see [`local_addr`](Server::local_addr)).
     /// An IPv6 address is bound dual-stack where the system allows it, as CPython does.
     pub fn bind(addr: SocketAddr) -> io::Result<Server> {
-        Ok(Self::from_listener(listener::bind(addr)?))
+        Self::bind_with(addr, BindOptions::default())
     }
 
     /// Binds every interface on `port`, IPv6 and IPv4 together where the machine allows.
     pub fn bind_all(port: u16) -> io::Result<Server> {
-        Ok(Self::from_listener(listener::bind_all(port)?))
+        Self::bind_all_with(port, BindOptions::default())
+    }
+
+    /// [`bind`](Server::bind), the socket opened with `options` (e.g. `SO_REUSEPORT`).
+    pub fn bind_with(addr: SocketAddr, options: BindOptions) -> io::Result<Server> {
+        Ok(Self::from_listener(listener::bind(addr, options)?))
+    }
+
+    /// [`bind_all`](Server::bind_all), the socket opened with `options`.
+    pub fn bind_all_with(port: u16, options: BindOptions) -> io::Result<Server> {
+        Ok(Self::from_listener(listener::bind_all(port, options)?))
+    }
+
+    /// Serves on a socket that is already listening: one handed over by systemd's socket
+    /// activation (the `listenfd` crate takes it from `LISTEN_FDS`), by a parent process, or
+    /// opened with options serveur does not offer. It is made non-blocking, as the accept loop
+    /// needs.
+    ///
+    /// ```no_run
+    /// use serveur::{Server, StaticFiles};
+    ///
+    /// # async fn run() -> std::io::Result<()> {
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:8000")?;
+    /// Server::from_std(listener)?.serve(StaticFiles::new(".")?).await
+    /// # }
+    /// ```
+    pub fn from_std(listener: StdListener) -> io::Result<Server> {
+        listener.set_nonblocking(true)?;
+        Ok(Self::from_listener(listener))
     }
 
     fn from_listener(listener: StdListener) -> Server {

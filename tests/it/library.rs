@@ -438,3 +438,36 @@ fn a_stop_closes_an_idle_kept_alive_connection_at_once_not_at_the_grace_period()
         "closed"
     );
 }
+
+#[test]
+fn a_server_made_from_a_blocking_std_listener_serves_on_it() {
+    // As a socket from systemd or a parent arrives: already listening, and blocking.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = serveur::Server::from_std(listener).expect("from_std");
+    assert_eq!(server.local_addr().expect("addr"), addr);
+    let _running = library::serve(server, by_method().get(named("from std")));
+    for _ in 0..3 {
+        assert_eq!(get(addr, "/").text(), "from std");
+    }
+}
+
+#[test]
+fn bind_with_reuse_port_lets_two_servers_share_a_port() {
+    let options = serveur::BindOptions::default().reuse_port(true);
+    let first = serveur::Server::bind_with(([127, 0, 0, 1], 0).into(), options).expect("bind");
+    let addr = first.local_addr().expect("addr");
+    let second = serveur::Server::bind_with(addr, options).expect("second bind on the port");
+    // Without the option the port is taken.
+    assert!(serveur::Server::bind(addr).is_err());
+    let _first = library::serve(first, by_method().get(named("one")));
+    let _second = library::serve(second, by_method().get(named("two")));
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..200 {
+        seen.insert(get(addr, "/").text());
+        if seen.len() == 2 {
+            return;
+        }
+    }
+    panic!("only {seen:?} answered in 200 connections");
+}

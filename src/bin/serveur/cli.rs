@@ -6,11 +6,15 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches, Parser};
 use serveur::auth::Rules;
 use serveur::fastcgi::{Address, Pattern};
 use serveur::http::header::{HeaderName, HeaderValue};
 use serveur::{Protocol, TlsConfig};
+
+use super::config_file::{self, Failure};
+use super::ops_args::OpsArgs;
+use super::shell_help;
 
 /// Serve a directory over HTTP: a fast, safe drop-in for `python -m http.server`.
 #[derive(Parser, Debug)]
@@ -252,6 +256,9 @@ struct Args {
         help_heading = "Limits and timeouts"
     )]
     shutdown_grace: f64,
+
+    #[command(flatten)]
+    ops: OpsArgs,
 }
 
 /// What the server will do, every value checked.
@@ -309,6 +316,8 @@ pub(crate) struct Config {
     pub upload: Option<UploadConfig>,
     /// Access control, when any rule was given.
     pub auth: Option<AuthConfig>,
+    /// Whether the port may be shared with other processes (`--reuse-port`).
+    pub reuse_port: bool,
 }
 
 /// The access rules, checked.
@@ -359,26 +368,56 @@ pub(crate) struct Tls {
     pub self_signed: bool,
 }
 
-/// Parses the process's arguments, or exits: 0 after `--help`/`--version`, 2 after an error.
+/// Parses the process's arguments (and the `--config` file, and `SERVEUR_*` variables), or
+/// exits: 0 after `--help`, `--version`, `--completions`, `--man` and `--print-config`, 2 after
+/// an error.
 pub(crate) fn parse() -> Config {
-    let args = match Args::try_parse() {
-        Ok(args) => args,
-        Err(e) => {
-            use clap::error::ErrorKind;
-            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
-                e.exit();
-            }
-            let rendered = e.to_string();
-            let first = rendered.lines().next().unwrap_or("invalid arguments");
-            fail(first.trim_start_matches("error: "));
-        }
+    let command = config_file::with_env(Args::command());
+    let (matches, provenance) = match config_file::matches(&command, std::env::args_os().collect())
+    {
+        Ok(parsed) => parsed,
+        Err(Failure::Clap(e)) => clap_failure(e),
+        Err(Failure::File(message)) => fail(&message),
     };
+    let args = Args::from_arg_matches(&matches).unwrap_or_else(|e| clap_failure(e));
+    if let Some(shell) = args.ops.completions {
+        exit_after(shell_help::completions(shell, command));
+    }
+    if args.ops.man {
+        exit_after(shell_help::man(command));
+    }
     if args.hash_password {
         std::process::exit(super::hash_password::run());
     }
-    match validate(args) {
+    let print_config = args.ops.print_config;
+    let config = match validate(args) {
         Ok(config) => config,
-        Err(message) => fail(&message),
+        Err(message) => fail(&provenance.blame(&message)),
+    };
+    if print_config {
+        print!("{}", config_file::print(&command, &matches));
+        std::process::exit(0);
+    }
+    config
+}
+
+/// Exits after `--help`/`--version` (0, clap's output) or a mistake (2, one line).
+fn clap_failure(e: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        e.exit();
+    }
+    fail(&config_file::first_line(&e))
+}
+
+/// Exits 0 once a printout is written, 1 if stdout failed (a closed pipe).
+fn exit_after(written: std::io::Result<()>) -> ! {
+    match written {
+        Ok(()) => std::process::exit(0),
+        Err(e) => {
+            eprintln!("serveur: error: {e}");
+            std::process::exit(1);
+        }
     }
 }
 
@@ -499,6 +538,7 @@ fn validate(args: Args) -> Result<Config, String> {
         ignore_client_abort: args.ignore_client_abort,
         cgi,
         upload,
+        reuse_port: args.ops.reuse_port,
     })
 }
 

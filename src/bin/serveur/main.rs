@@ -3,19 +3,32 @@
 //! Ctrl+C or SIGTERM.
 
 mod cli;
+mod config_file;
 mod hash_password;
+mod ops_args;
+mod shell_help;
+mod socket_activation;
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 use std::process::ExitCode;
 
 use serveur::auth::Auth;
 use serveur::fastcgi::Pattern;
 use serveur::safe_path::{Root, UrlPath};
 use serveur::{
-    stop_signal, AccessLog, Cgi, FastCgi, Server, SharedHandler, StaticFiles, StopSignal, Upload,
+    stop_signal, AccessLog, BindOptions, Cgi, FastCgi, Server, SharedHandler, StaticFiles,
+    StopSignal, Upload,
 };
 
 fn main() -> ExitCode {
+    // Before any thread: taking systemd's socket changes the environment.
+    let inherited = match socket_activation::inherited_listener() {
+        Ok(inherited) => inherited,
+        Err(message) => {
+            eprintln!("serveur: error: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
     let config = cli::parse();
     let runtime = match runtime() {
         Ok(runtime) => runtime,
@@ -24,7 +37,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(config)) {
+    match runtime.block_on(run(config, inherited)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("serveur: error: {message}");
@@ -49,7 +62,7 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     }
 }
 
-async fn run(config: cli::Config) -> Result<(), String> {
+async fn run(config: cli::Config, inherited: Option<TcpListener>) -> Result<(), String> {
     let mut files = StaticFiles::new(&config.directory)
         .map_err(|e| format!("cannot serve {}: {e}", config.directory.display()))?
         .follow_symlinks(config.follow_symlinks)
@@ -108,16 +121,8 @@ async fn run(config: cli::Config) -> Result<(), String> {
         handler = SharedHandler::new(auth);
     }
 
-    let bound = match config.bind {
-        Some(addr) => Server::bind(addr),
-        None => Server::bind_all(config.port),
-    };
-    let server = bound.map_err(|e| {
-        let host = config
-            .bind
-            .map_or_else(|| "0.0.0.0".to_owned(), |a| a.ip().to_string());
-        format!("cannot listen on {host} port {}: {e}", config.port)
-    })?;
+    let explicit_bind = config.bind.is_some() || inherited.is_some();
+    let server = listen(&config, inherited)?;
     let local = server.local_addr().map_err(|e| e.to_string())?;
     let log = if config.quiet {
         AccessLog::off()
@@ -146,7 +151,7 @@ async fn run(config: cli::Config) -> Result<(), String> {
     } else {
         "http"
     };
-    println!("{}", startup_line(config.bind.is_some(), local, scheme));
+    println!("{}", startup_line(explicit_bind, local, scheme));
     if let Some(tls) = config.tls.as_ref().filter(|tls| tls.self_signed) {
         println!(
             "Self-signed certificate, SHA-256 fingerprint {}",
@@ -162,6 +167,24 @@ async fn run(config: cli::Config) -> Result<(), String> {
         .serve_until(handler, stop)
         .await
         .map_err(|e| e.to_string())
+}
+
+/// The socket systemd passed, else `-b` and the port bound (with `--reuse-port`'s option).
+fn listen(config: &cli::Config, inherited: Option<TcpListener>) -> Result<Server, String> {
+    if let Some(listener) = inherited {
+        return Server::from_std(listener).map_err(|e| format!("socket activation: {e}"));
+    }
+    let options = BindOptions::default().reuse_port(config.reuse_port);
+    let bound = match config.bind {
+        Some(addr) => Server::bind_with(addr, options),
+        None => Server::bind_all_with(config.port, options),
+    };
+    bound.map_err(|e| {
+        let host = config
+            .bind
+            .map_or_else(|| "0.0.0.0".to_owned(), |a| a.ip().to_string());
+        format!("cannot listen on {host} port {}: {e}", config.port)
+    })
 }
 
 /// `--cgi`: one [`Cgi`] handler in front, which runs the scripts of the CGI directories and

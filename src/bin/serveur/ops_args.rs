@@ -1,0 +1,35 @@
+//! The flags for running serveur for real rather than for a quick share: a configuration file
+//! and its printout, shell completions and the man page, and a port shared between processes.
+//! They sit in one struct flattened into the command line, so their help comes after every
+//! other group's.
+
+use std::path::PathBuf;
+
+use clap_complete::Shell;
+
+/// `--config`, `--print-config`, `--completions`, `--man`, `--reuse-port`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct OpsArgs {
+    /// Read settings from this TOML file, whose keys are the long flags' names (bind = "::",
+    /// cgi = true, header = ["X-A: 1"], port = 8080); flags on the command line and SERVEUR_*
+    /// environment variables (SERVEUR_BIND, SERVEUR_MAX_CONNECTIONS...) override it
+    #[arg(long, value_name = "FILE", help_heading = "Configuration")]
+    pub config: Option<PathBuf>,
+
+    /// Print the effective settings as a --config file (defaults commented out) and exit
+    #[arg(long, help_heading = "Configuration")]
+    pub print_config: bool,
+
+    /// Print a completion script for SHELL and exit
+    #[arg(long, value_name = "SHELL", help_heading = "Configuration")]
+    pub completions: Option<Shell>,
+
+    /// Print the man page (roff) and exit
+    #[arg(long, help_heading = "Configuration")]
+    pub man: bool,
+
+    /// Let other processes listen on the same address and port (SO_REUSEPORT), each started
+    /// with --reuse-port: the kernel spreads connections between them
+    #[arg(long, help_heading = "serveur options")]
+    pub reuse_port: bool,
+}

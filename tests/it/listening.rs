@@ -1,0 +1,140 @@
+//! Where the listening socket comes from, beyond `-b` and a port: systemd's socket activation
+//! (driven by the real `systemd-socket-activate`, which listens, then execs serveur on the first
+//! connection with the socket as file descriptor 3), and `--reuse-port` (two real serveur
+//! processes on one port, both answering).
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::support::{get, serveur_command, Serveur, WAIT};
+
+/// A port free a moment ago on 127.0.0.1, for a listener that cannot take port 0.
+fn free_port() -> u16 {
+    let probe = TcpListener::bind("127.0.0.1:0").expect("bind");
+    probe.local_addr().expect("addr").port()
+}
+
+fn site() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("a.txt"), "alpha").expect("write");
+    dir
+}
+
+#[test]
+fn a_socket_passed_by_systemd_is_served_and_named_in_the_startup_line() {
+    let site = site();
+    let port = free_port();
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut command = Command::new("systemd-socket-activate");
+    // serveur's own -b and port would bind elsewhere: the passed socket wins over them.
+    command
+        .args(["-l", &addr.to_string(), env!("CARGO_BIN_EXE_serveur"), "-d"])
+        .arg(site.path())
+        .args(["-b", "127.0.0.1", "0"]);
+    // serveur starts (and prints its startup line) only when the first client connects, so
+    // the client runs beside the start: it retries until systemd-socket-activate listens.
+    let client = std::thread::spawn(move || {
+        let deadline = Instant::now() + WAIT;
+        while TcpStream::connect(addr).is_err() {
+            assert!(Instant::now() < deadline, "nothing listens on {addr}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        get(addr, "/a.txt")
+    });
+    let server = Serveur::spawn(command);
+    let reply = client.join().expect("client");
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.text(), "alpha");
+    assert_eq!(
+        server.startup_line,
+        format!("Serving HTTP on 127.0.0.1 port {port} (http://127.0.0.1:{port}/) ...")
+    );
+    server.wait_for_log("\"GET /a.txt HTTP/1.1\" 200 5");
+}
+
+#[test]
+fn a_socket_that_is_not_tcp_is_refused_with_a_message() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("serveur.sock");
+    let mut command = Command::new("systemd-socket-activate");
+    command
+        .arg("-l")
+        .arg(&path)
+        .args([env!("CARGO_BIN_EXE_serveur"), "-b", "127.0.0.1", "0"]);
+    let mut child = crate::support::spawn_piped(&mut command);
+    // One deadline for the socket to appear and serveur to start on it and exit.
+    let deadline = Instant::now() + WAIT;
+    let mut connected = None;
+    let status = loop {
+        if connected.is_none() {
+            connected = std::os::unix::net::UnixStream::connect(&path).ok();
+        }
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("serveur did not exit (connected: {})", connected.is_some());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr)
+        .expect("read stderr");
+    assert!(connected.is_some(), "{stderr}");
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "serveur: error: socket activation: fd 3 is not a valid tcp socket \
+             (serveur serves the first socket passed, which must be TCP)"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn two_processes_with_reuse_port_share_a_port_and_both_answer() {
+    let site = site();
+    let first = Serveur::start(site.path(), &["--reuse-port"]);
+    let port = first.port().to_string();
+    let mut command = serveur_command();
+    command
+        .arg("-d")
+        .arg(site.path())
+        .args(["-b", "127.0.0.1", "--reuse-port", &port]);
+    let second = Serveur::spawn(command);
+    assert_eq!(second.port(), first.port());
+    // Linux spreads new connections between the two sockets by a hash of each connection's
+    // addresses: a few dozen connections reach both, 200 bound the wait.
+    let served = |server: &Serveur| server.log().iter().any(|l| l.contains("GET /a.txt"));
+    for _ in 0..200 {
+        assert_eq!(get(first.addr, "/a.txt").text(), "alpha");
+        if served(&first) && served(&second) {
+            return;
+        }
+    }
+    // The access lines are written by a thread: give the last ones a moment.
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        served(&first) && served(&second),
+        "first: {:?}\nsecond: {:?}",
+        first.log(),
+        second.log()
+    );
+}
+
+#[test]
+fn without_reuse_port_a_second_process_cannot_take_the_port() {
+    let site = site();
+    let first = Serveur::start(site.path(), &["--reuse-port"]);
+    let mut command = serveur_command();
+    command
+        .arg("-d")
+        .arg(site.path())
+        .args(["-b", "127.0.0.1", &first.port().to_string()]);
+    let exit = crate::support::run_to_exit(command);
+    assert_eq!(exit.code, 1, "{exit:?}");
+    assert!(exit.stderr.contains("Address already in use"), "{exit:?}");
+}
