@@ -36,6 +36,7 @@ mod redbot;
 mod redirects;
 mod request_admission;
 mod smoke;
+mod startup_addresses;
 mod static_files;
 mod symlinks;
 mod tls;

@@ -211,6 +211,16 @@ struct Args {
     #[arg(long, help_heading = "Downloads")]
     archive: bool,
 
+    // The share (issue 18): these flags stay together, where `--ui` joins them.
+    /// Never offer folders as archives, even where another flag (--ui) turns them on
+    #[arg(long, help_heading = "Downloads")]
+    no_archive: bool,
+
+    /// At start-up, after the usual line, print every URL the server can be reached at and a
+    /// QR code of the first one on the LAN, for a phone's camera
+    #[arg(long, help_heading = "serveur options")]
+    qr: bool,
+
     /// Most connections served at once; more wait in the kernel's queue
     #[arg(
         long,
@@ -275,8 +285,10 @@ pub(crate) struct Config {
     pub cors: bool,
     /// Whether listings are offered as JSON too (`--listing-json`).
     pub listing_json: bool,
-    /// Whether directories may be downloaded as archives (`--archive`).
+    /// Whether directories may be downloaded as archives (`--archive`, not `--no-archive`).
     pub archive: bool,
+    /// Whether the start-up lists every URL and a QR code (`--qr`).
+    pub show_addresses: bool,
     /// The connection cap.
     pub max_connections: usize,
     /// The request-head timeout.
@@ -472,7 +484,10 @@ fn validate(args: Args) -> Result<Config, String> {
         cache_control,
         cors: args.cors,
         listing_json: args.listing_json,
-        archive: args.archive,
+        // `--ui` will turn archives on too: `(args.archive || args.ui) && !args.no_archive`.
+        archive: args.archive && !args.no_archive,
+        // `--ui` will show them too: `args.qr || args.ui`.
+        show_addresses: args.qr,
         max_connections: args.max_connections,
         header_timeout: seconds(args.header_timeout, "--header-timeout")?,
         shutdown_grace: seconds(args.shutdown_grace, "--shutdown-grace")?,
