@@ -9,6 +9,7 @@ mod support;
 mod accept_backoff;
 mod access_log;
 mod archive;
+mod archive_cut;
 mod auth;
 mod browser;
 mod cgi;

@@ -33,7 +33,7 @@ pub(super) fn write(
                 name,
             };
             walk(&mut sink)?;
-            sink.zip.finish().map_err(io::Error::other)?;
+            sink.zip.finish().map_err(io::Error::from)?;
         }
         Format::TarGz => {
             let gzip = GzEncoder::new(out, flate2::Compression::fast());
@@ -101,7 +101,7 @@ impl<W: Write> Sink for ZipSink<'_, W> {
         let name = self.entry_name(path);
         self.zip
             .add_directory(name, zip_options(metadata))
-            .map_err(io::Error::other)
+            .map_err(io::Error::from)
     }
 
     fn file(&mut self, path: &[u8], metadata: &Metadata, content: &mut Exact) -> io::Result<()> {
@@ -110,7 +110,7 @@ impl<W: Write> Sink for ZipSink<'_, W> {
         let options = zip_options(metadata).large_file(metadata.len() >= u64::from(u32::MAX));
         self.zip
             .start_file(name, options)
-            .map_err(io::Error::other)?;
+            .map_err(io::Error::from)?;
         io::copy(content, &mut self.zip)?;
         Ok(())
     }
