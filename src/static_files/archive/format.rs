@@ -7,7 +7,7 @@
 
 use std::ffi::OsStr;
 use std::fs::Metadata;
-use std::io::{self, Write};
+use std::io::{self, BufReader, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
@@ -111,9 +111,16 @@ impl<W: Write> Sink for ZipSink<'_, W> {
         self.zip
             .start_file(name, options)
             .map_err(io::Error::from)?;
-        io::copy(content, &mut self.zip)?;
+        io::copy(&mut reader(content), &mut self.zip)?;
         Ok(())
     }
+}
+
+/// A file's content read 64 KiB at a time: `io::copy` reads through a `BufReader`'s own
+/// buffer, where it would otherwise read 8 KiB per call (an eighth of the system calls for a
+/// large file).
+fn reader(content: &mut Exact) -> BufReader<&mut Exact> {
+    BufReader::with_capacity(64 * 1024, content)
 }
 
 struct TarSink<W: Write> {
@@ -140,7 +147,7 @@ impl<W: Write> Sink for TarSink<W> {
     fn file(&mut self, path: &[u8], metadata: &Metadata, content: &mut Exact) -> io::Result<()> {
         let mut header = tar_header(metadata, tar::EntryType::Regular, metadata.len());
         let path = self.name.join(OsStr::from_bytes(path));
-        self.tar.append_data(&mut header, path, content)
+        self.tar.append_data(&mut header, path, reader(content))
     }
 }
 
