@@ -32,7 +32,7 @@ use http::{HeaderMap, Method, StatusCode};
 
 use crate::body::Body;
 use crate::handler::{Handler, Request, Response};
-use crate::request::Access;
+use crate::request::{Access, ConnectionInfo, RequestExt};
 use crate::response::{error, error_with, redirect, unsupported_method};
 use crate::safe_path::{collapse_leading_slashes, Root};
 use encoding::Coding;
@@ -189,7 +189,14 @@ impl StaticFiles {
         &self.root
     }
 
-    fn render(&self, outcome: Outcome, head: bool) -> Response {
+    /// The response for `outcome`; `connection` is where a response streamed after this
+    /// returns (an archive) writes its failures.
+    fn render(
+        &self,
+        outcome: Outcome,
+        head: bool,
+        connection: Option<&ConnectionInfo>,
+    ) -> Response {
         match outcome {
             Outcome::Full(rep) => {
                 let length = match &rep.content {
@@ -255,7 +262,7 @@ impl StaticFiles {
                 self.add_extra_headers(response)
             }
             Outcome::Archive(folder) => {
-                self.add_extra_headers(archive::respond(self, folder, head))
+                self.add_extra_headers(archive::respond(self, folder, head, connection))
             }
             Outcome::ListingDenied => not_found("No permission to list directory"),
             Outcome::AddSlash(location) => redirect(StatusCode::MOVED_PERMANENTLY, &location),
@@ -422,7 +429,7 @@ impl Handler for StaticFiles {
             return self.policy.decorate(asset);
         }
         let outcome = lookup::decide(self, path, req.uri().query(), req.headers(), access);
-        let response = self.render(outcome, head);
+        let response = self.render(outcome, head, req.connection());
         self.policy.decorate(response)
     }
 }

@@ -5,11 +5,10 @@
 use crate::support;
 
 use std::fs;
-use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use crate::support::{
-    get, raw, raw_request, request, running_as_root, write_file, RawReply, Serveur,
+    get, open_to_others, raw, raw_request, request, write_file, RawReply, Serveur,
 };
 
 /// CPython 3.14's error page for `404 File not found`, byte for byte.
@@ -221,32 +220,6 @@ fn not_found_keeps_the_connection_for_the_next_request() {
     );
 }
 
-/// Serves `dir` as an unprivileged user when the tests run as root, so that permissions bite.
-fn start_unprivileged(dir: &Path) -> Serveur {
-    if !running_as_root() {
-        return Serveur::start(dir, &[]);
-    }
-    // setpriv (util-linux) drops to nobody; the tree must then be reachable by others.
-    let mut command = std::process::Command::new("setpriv");
-    command
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(env!("CARGO_BIN_EXE_serveur"))
-        .arg("-d")
-        .arg(dir)
-        .args(["-b", "127.0.0.1", "0"]);
-    Serveur::spawn(command)
-}
-
-fn open_to_others(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    let mut dir = path.to_path_buf();
-    // The temporary directories are 0700: let `nobody` walk down to the tree.
-    while dir.starts_with(std::env::temp_dir()) && dir != std::env::temp_dir() {
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).expect("chmod");
-        dir.pop();
-    }
-}
-
 #[test]
 fn unreadable_file_is_not_found() {
     use std::os::unix::fs::PermissionsExt;
@@ -257,7 +230,7 @@ fn unreadable_file_is_not_found() {
     fs::set_permissions(www.join("a.txt"), fs::Permissions::from_mode(0o644)).expect("chmod");
     fs::set_permissions(www.join("locked.txt"), fs::Permissions::from_mode(0o000)).expect("chmod");
     fs::set_permissions(www.join("locked"), fs::Permissions::from_mode(0o000)).expect("chmod");
-    let server = start_unprivileged(&www);
+    let server = Serveur::start_unprivileged(&www, &[]);
     assert_eq!(
         get(server.addr, "/a.txt").text(),
         "alpha\n",

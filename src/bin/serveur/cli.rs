@@ -217,9 +217,18 @@ struct Args {
 
     /// The rich directory page instead of Python's: breadcrumbs, a table of names, sizes and
     /// times sortable by links, a filter box, the README.md rendered below; implies
-    /// --listing-json and --archive
+    /// --listing-json, --archive and --qr
     #[arg(long, help_heading = "Downloads")]
     ui: bool,
+
+    /// Never offer folders as archives, even where another flag (--ui) turns them on
+    #[arg(long, help_heading = "Downloads")]
+    no_archive: bool,
+
+    /// At start-up, after the usual line, print every URL the server can be reached at and a
+    /// QR code of the first one on the LAN, for a phone's camera
+    #[arg(long, help_heading = "serveur options")]
+    qr: bool,
 
     /// Most connections served at once; more wait in the kernel's queue
     #[arg(
@@ -288,10 +297,12 @@ pub(crate) struct Config {
     pub cors: bool,
     /// Whether listings are offered as JSON too (`--listing-json`).
     pub listing_json: bool,
-    /// Whether directories may be downloaded as archives (`--archive`).
+    /// Whether directories may be downloaded as archives (`--archive`, not `--no-archive`).
     pub archive: bool,
     /// Whether listings are the rich page (`--ui`).
     pub ui: bool,
+    /// Whether the start-up lists every URL and a QR code (`--qr`).
+    pub show_addresses: bool,
     /// The connection cap.
     pub max_connections: usize,
     /// The request-head timeout.
@@ -518,10 +529,12 @@ fn validate(args: Args) -> Result<Config, String> {
         compress: !args.no_compress,
         cache_control,
         cors: args.cors,
-        // --ui offers what its page links: the JSON listing and the folder downloads.
+        // --ui offers what its page links: the JSON listing and the folder downloads (unless
+        // --no-archive), and tells where the share can be reached.
         listing_json: args.listing_json || args.ui,
-        archive: args.archive || args.ui,
+        archive: (args.archive || args.ui) && !args.no_archive,
         ui: args.ui,
+        show_addresses: args.qr || args.ui,
         max_connections: args.max_connections,
         header_timeout: seconds(args.header_timeout, "--header-timeout")?,
         shutdown_grace: seconds(args.shutdown_grace, "--shutdown-grace")?,

@@ -2,6 +2,7 @@
 //! handlers from the library's public API, prints CPython's startup line and serves until
 //! Ctrl+C or SIGTERM.
 
+mod addresses;
 mod cli;
 mod config_file;
 mod hash_password;
@@ -157,6 +158,12 @@ async fn run(config: cli::Config, inherited: Option<TcpListener>) -> Result<(), 
             "Self-signed certificate, SHA-256 fingerprint {}",
             tls.config.fingerprint()
         );
+    }
+    if config.show_addresses {
+        match addresses::report(local, scheme) {
+            Ok(lines) => print!("{lines}"),
+            Err(e) => eprintln!("serveur: warning: cannot list the network interfaces: {e}"),
+        }
     }
     let stop = async {
         if stop_signal().await == StopSignal::Interrupt {

@@ -7,7 +7,7 @@
 
 use std::ffi::OsStr;
 use std::fs::Metadata;
-use std::io::{self, Write};
+use std::io::{self, BufReader, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
@@ -33,7 +33,7 @@ pub(super) fn write(
                 name,
             };
             walk(&mut sink)?;
-            sink.zip.finish().map_err(io::Error::other)?;
+            sink.zip.finish().map_err(io::Error::from)?;
         }
         Format::TarGz => {
             let gzip = GzEncoder::new(out, flate2::Compression::fast());
@@ -101,7 +101,7 @@ impl<W: Write> Sink for ZipSink<'_, W> {
         let name = self.entry_name(path);
         self.zip
             .add_directory(name, zip_options(metadata))
-            .map_err(io::Error::other)
+            .map_err(io::Error::from)
     }
 
     fn file(&mut self, path: &[u8], metadata: &Metadata, content: &mut Exact) -> io::Result<()> {
@@ -110,10 +110,17 @@ impl<W: Write> Sink for ZipSink<'_, W> {
         let options = zip_options(metadata).large_file(metadata.len() >= u64::from(u32::MAX));
         self.zip
             .start_file(name, options)
-            .map_err(io::Error::other)?;
-        io::copy(content, &mut self.zip)?;
+            .map_err(io::Error::from)?;
+        io::copy(&mut reader(content), &mut self.zip)?;
         Ok(())
     }
+}
+
+/// A file's content read 64 KiB at a time: `io::copy` reads through a `BufReader`'s own
+/// buffer, where it would otherwise read 8 KiB per call (an eighth of the system calls for a
+/// large file).
+fn reader(content: &mut Exact) -> BufReader<&mut Exact> {
+    BufReader::with_capacity(64 * 1024, content)
 }
 
 struct TarSink<W: Write> {
@@ -140,7 +147,7 @@ impl<W: Write> Sink for TarSink<W> {
     fn file(&mut self, path: &[u8], metadata: &Metadata, content: &mut Exact) -> io::Result<()> {
         let mut header = tar_header(metadata, tar::EntryType::Regular, metadata.len());
         let path = self.name.join(OsStr::from_bytes(path));
-        self.tar.append_data(&mut header, path, content)
+        self.tar.append_data(&mut header, path, reader(content))
     }
 }
 

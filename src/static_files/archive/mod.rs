@@ -3,7 +3,11 @@
 //! the tree ([`walk`]) and writes the archive ([`format`]) into a bounded channel ([`pipe`])
 //! that the response body drains: no temporary file, memory bounded by the channel, the
 //! writer paced by the client (back-pressure), and stopped when the client leaves (the body,
-//! and with it the channel's receiver, is dropped, so the next write fails).
+//! and with it the channel's receiver, is dropped, so the next write fails). An archive that
+//! fails on the way (an entry the server cannot read, an I/O error) is cut: its body ends in
+//! an error, so the connection closes without HTTP/1.1's last chunk (or HTTP/2's stream is
+//! reset) and the client sees a truncated transfer, never a complete-looking archive; the log
+//! says which entry and why.
 
 mod format;
 mod pipe;
@@ -16,7 +20,7 @@ use percent_encoding::{percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use super::StaticFiles;
 use crate::body::Body;
 use crate::handler::Response;
-use crate::request::Access;
+use crate::request::{Access, ConnectionInfo};
 use crate::safe_path::{Found, UrlPath};
 
 /// The archive formats on offer.
@@ -65,8 +69,14 @@ pub(crate) struct Folder {
     pub access: Option<Access>,
 }
 
-/// The `200` whose body is the archive of `folder`, made as the client reads it.
-pub(super) fn respond(files: &StaticFiles, folder: Folder, head: bool) -> Response {
+/// The `200` whose body is the archive of `folder`, made as the client reads it; a failure on
+/// the way is written to `connection`'s log.
+pub(super) fn respond(
+    files: &StaticFiles,
+    folder: Folder,
+    head: bool,
+    connection: Option<&ConnectionInfo>,
+) -> Response {
     let name = folder_name(files, &folder.url);
     let mut response = http::Response::new(Body::empty());
     *response.status_mut() = StatusCode::OK;
@@ -85,10 +95,19 @@ pub(super) fn respond(files: &StaticFiles, folder: Folder, head: bool) -> Respon
             uploads: files.uploads,
             access: folder.access,
         };
+        let log = connection.map(|c| (c.log.clone(), c.peer.ip()));
         *response.body_mut() = pipe::spawn(move |out| {
-            format::write(folder.format, out, &name, |sink| {
+            let written = format::write(folder.format, out, &name, |sink| {
                 tree.walk(&folder.url, &folder.found.path, sink)
-            })
+            });
+            if let (Err(e), Some((log, client))) = (&written, log) {
+                // `BrokenPipe` is the client leaving: nothing went wrong here.
+                if e.kind() != std::io::ErrorKind::BrokenPipe {
+                    let file = format!("{name}.{}", folder.format.extension());
+                    log.message(Some(client), format!("archive {file} cut: {e}"));
+                }
+            }
+            written
         });
     }
     response

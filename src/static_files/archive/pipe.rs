@@ -1,7 +1,9 @@
 //! The bridge from a blocking writer to a response body: [`spawn`] runs the writer on a
-//! blocking thread with a [`Pipe`] to write into; the pipe sends 64 KiB chunks through a channel
-//! of four, so the archive in flight never exceeds about 320 KiB, and a send waits while the
-//! client is slow. When the body is dropped (the client left), a send fails with `BrokenPipe`
+//! blocking thread with a [`Pipe`] to write into; the pipe sends 256 KiB chunks through a
+//! channel of four, so the archive in flight never exceeds about 1.3 MiB, and a send waits while
+//! the client is slow. (64 KiB chunks made a 1 GiB zip about a quarter slower on one core: each
+//! chunk is a hand-over between the writer's thread and the connection's, and a write to the
+//! socket.) When the body is dropped (the client left), a send fails with `BrokenPipe`
 //! and the writer stops at its next write.
 
 use std::io::{self, Write};
@@ -14,7 +16,7 @@ use tokio::sync::mpsc;
 use crate::body::Body;
 
 /// The size of the chunks sent to the client.
-const CHUNK: usize = 64 * 1024;
+const CHUNK: usize = 256 * 1024;
 /// Chunks in flight between the writer and the connection.
 const IN_FLIGHT: usize = 4;
 

@@ -4,8 +4,11 @@
 //! directories stay hidden) and checked against the request's [`Access`] (a directory it may
 //! not read is left out whole, as the listing leaves it out). Symlinks to files are archived
 //! as the files they name; symlinks to directories are left out, so a link to a parent cannot
-//! make the walk endless. Upload temp files are never included. Entries that vanish or cannot
-//! be opened while the walk runs are skipped, as a listing made a moment later would.
+//! make the walk endless. Upload temp files are never included. Entries that vanish while the
+//! walk runs are skipped, as a listing made a moment later would skip them; any other failure
+//! (a file or directory the server cannot read, an I/O error, a file that shrinks) ends the
+//! walk with an error naming the entry: the archive is then cut rather than sent complete
+//! without something the listing shows.
 
 use std::fs::{self, File, Metadata};
 use std::io::{self, Read};
@@ -46,12 +49,15 @@ impl Tree {
         prefix: &mut Vec<u8>,
         sink: &mut dyn Sink,
     ) -> io::Result<()> {
-        let Ok(entries) = fs::read_dir(dir) else {
-            return Ok(());
+        let entries = match fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(at(prefix, e)),
         };
-        let mut names: Vec<_> = entries
-            .filter_map(|e| e.ok().map(|e| e.file_name()))
-            .collect();
+        let mut names = Vec::new();
+        for entry in entries {
+            names.push(entry.map_err(|e| at(prefix, e))?.file_name());
+        }
         names.sort();
         for name in names {
             let bytes = name.as_bytes();
@@ -77,18 +83,38 @@ impl Tree {
                 self.walk_dir(&entry_url, &found.path, prefix, sink)?;
             } else if found.metadata.is_file() {
                 // A FIFO or device is never opened (it could block), as for single downloads.
-                if let Ok(file) = File::open(&found.path) {
-                    let mut content = Exact {
-                        file: file.take(found.metadata.len()),
-                        remaining: found.metadata.len(),
-                    };
-                    sink.file(prefix, &found.metadata, &mut content)?;
+                match File::open(&found.path) {
+                    Ok(file) => {
+                        let mut content = Exact {
+                            file: file.take(found.metadata.len()),
+                            remaining: found.metadata.len(),
+                        };
+                        sink.file(prefix, &found.metadata, &mut content)
+                            .map_err(|e| at(prefix, e))?;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(at(prefix, e)),
                 }
             }
             prefix.truncate(len);
         }
         Ok(())
     }
+}
+
+/// `error` met at the entry `path` (relative to the folder, `.` for the folder itself), with
+/// the path in its message; the client's departure (`BrokenPipe`, from the pipe) is left as it
+/// is, since no entry is at fault.
+fn at(path: &[u8], error: io::Error) -> io::Error {
+    if error.kind() == io::ErrorKind::BrokenPipe {
+        return error;
+    }
+    let path = if path.is_empty() {
+        ".".into()
+    } else {
+        String::from_utf8_lossy(path)
+    };
+    io::Error::new(error.kind(), format!("{path}: {error}"))
 }
 
 /// A file's bytes, exactly as many as its entry's header promised: a file that grows while it

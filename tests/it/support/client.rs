@@ -376,3 +376,30 @@ pub(crate) async fn body_text(response: serveur::Response) -> String {
         .to_bytes();
     String::from_utf8(body.to_vec()).expect("utf-8")
 }
+
+/// A `Transfer-Encoding: chunked` body decoded: its data, and whether it ended with the last
+/// (zero-size) chunk, i.e. was sent whole (RFC 9112 §7.1). A body cut anywhere is incomplete.
+pub(crate) fn dechunk(mut body: &[u8]) -> (Vec<u8>, bool) {
+    let mut data = Vec::new();
+    loop {
+        let Some(eol) = body.windows(2).position(|w| w == b"\r\n") else {
+            return (data, false);
+        };
+        let size = std::str::from_utf8(&body[..eol])
+            .ok()
+            .and_then(|line| usize::from_str_radix(line.split(';').next()?.trim(), 16).ok());
+        let Some(size) = size else {
+            return (data, false);
+        };
+        body = &body[eol + 2..];
+        if size == 0 {
+            return (data, body.starts_with(b"\r\n"));
+        }
+        if body.len() < size + 2 {
+            data.extend_from_slice(body);
+            return (data, false);
+        }
+        data.extend_from_slice(&body[..size]);
+        body = &body[size + 2..];
+    }
+}

@@ -16,6 +16,17 @@ pub(crate) fn write_file(root: &Path, rel: &str, content: &str) {
     std::fs::write(path, content).expect("write file");
 }
 
+/// Opens `path` and every directory above it up to the temporary directory (0755; the
+/// temporary directories are 0700), so that `nobody` can walk down to it.
+pub(crate) fn open_to_others(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mut dir = path.to_path_buf();
+    while dir.starts_with(std::env::temp_dir()) && dir != std::env::temp_dir() {
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        dir.pop();
+    }
+}
+
 /// `len` bytes of deterministic, compressible text (words and newlines), for downloads tests.
 pub(crate) fn sample_text(len: usize) -> Vec<u8> {
     let words = [

@@ -154,3 +154,13 @@ pub(crate) fn rss_kib(pid: u32) -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .expect("VmRSS")
 }
+
+/// The bytes a process has read so far through `read` and its kin (`rchar` in
+/// `/proc/PID/io`): files and sockets alike, page cache or not.
+pub(crate) fn read_bytes(pid: u32) -> u64 {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).expect("/proc/PID/io");
+    io.lines()
+        .find_map(|line| line.strip_prefix("rchar: "))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("rchar in /proc/PID/io")
+}

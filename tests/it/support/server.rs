@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::fixture::write_script;
-use super::process::spawn_piped;
+use super::process::{running_as_root, spawn_piped};
 use super::WAIT;
 
 /// A running `serveur` process, killed when dropped.
@@ -36,6 +36,25 @@ impl Serveur {
             .arg("-d")
             .arg(dir)
             .args(["-b", bind])
+            .args(args)
+            .arg("0");
+        Self::spawn(command)
+    }
+
+    /// [`start`](Self::start), but as the unprivileged user `nobody` when the tests run as
+    /// root, so that file permissions bite (setpriv, from util-linux, drops the privileges);
+    /// the tree must then be readable by others ([`open_to_others`](super::open_to_others)).
+    pub(crate) fn start_unprivileged(dir: &Path, args: &[&str]) -> Serveur {
+        if !running_as_root() {
+            return Self::start(dir, args);
+        }
+        let mut command = Command::new("setpriv");
+        command
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_serveur"))
+            .arg("-d")
+            .arg(dir)
+            .args(["-b", "127.0.0.1"])
             .args(args)
             .arg("0");
         Self::spawn(command)
