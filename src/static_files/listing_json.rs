@@ -75,12 +75,10 @@ pub(super) fn render(
         }
         // A link's own time and no size: its target may be outside the root, and what it
         // names there is not ours to describe (nginx, which follows links, shows the target's).
+        // `DirEntry::metadata` does not follow a link, and asks relative to the directory
+        // (`fstatat`), not by the whole path again.
         let is_symlink = entry.file_type()?.is_symlink();
-        let metadata = if is_symlink {
-            fs::symlink_metadata(entry.path()).ok()
-        } else {
-            fs::metadata(entry.path()).ok()
-        };
+        let metadata = entry.metadata().ok();
         let kind = match &metadata {
             _ if is_symlink => "symlink",
             Some(m) if m.is_dir() => "directory",
