@@ -114,6 +114,11 @@ pub(crate) fn decide(
             .then(|| archive::Format::asked(query))
             .flatten()
         {
+            // A folder the server cannot read is refused before the `200`, as its listing
+            // would be, rather than cut at its first byte.
+            if std::fs::read_dir(&found.path).is_err() {
+                return Outcome::ListingDenied;
+            }
             let access = access.cloned();
             return Outcome::Archive(archive::Folder {
                 found,

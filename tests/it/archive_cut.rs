@@ -130,6 +130,27 @@ fn an_entry_the_server_cannot_read_cuts_the_archive_and_is_logged() {
 }
 
 #[test]
+fn a_folder_the_server_cannot_read_is_refused_before_it_starts() {
+    let site = tempfile::tempdir().expect("tempdir");
+    let www = site.path().join("www");
+    write_file(&www, "locked/a.txt", "a");
+    open_to_others(&www);
+    fs::set_permissions(www.join("locked"), fs::Permissions::from_mode(0o311)).expect("chmod");
+    let server = Serveur::start_unprivileged(&www, &["--archive"]);
+    for mode in ["zip", "tar.gz"] {
+        for method in ["GET", "HEAD"] {
+            let reply = raw_request(server.addr, method, &format!("/locked/?download={mode}"));
+            assert!(
+                reply.status().starts_with("404"),
+                "{method} {mode}: {}",
+                reply.status()
+            );
+        }
+    }
+    server.wait_for_log("No permission to list directory");
+}
+
+#[test]
 fn a_file_that_shrinks_while_it_is_sent_cuts_the_archive() {
     const BIG: u64 = 64 << 20;
     let site = tempfile::tempdir().expect("tempdir");
