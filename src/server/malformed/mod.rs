@@ -43,6 +43,7 @@ pub(crate) mod unparsed;
 pub(crate) use page::error_response;
 pub(crate) use python_rules::{Verdict, MAX_LINE};
 
+use super::pressure::Shed;
 use super::zero_copy::placeholder_offset;
 use crate::request::ConnectionInfo;
 
@@ -64,6 +65,8 @@ struct Counters {
     http2: AtomicBool,
     /// Whether a request on it had a body.
     had_body: AtomicBool,
+    /// Asks the connection to close to make room (`pressure`).
+    shed: Shed,
 }
 
 impl Parsed {
@@ -104,6 +107,11 @@ impl Parsed {
     pub(crate) fn busy(&self) -> bool {
         let (requests, finished) = self.activity();
         requests > finished
+    }
+
+    /// The signal asking the connection to close to make room for another.
+    pub(crate) fn shed(&self) -> &Shed {
+        &self.0.shed
     }
 
     /// Whether the connection is HTTP/2.

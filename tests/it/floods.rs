@@ -1,0 +1,255 @@
+//! Connections under pressure: at `--max-connections`, the oldest connections doing nothing
+//! are closed to make room for a new one, busy ones never; the default limit follows the
+//! open-file limit.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::support::{children_of, raw_text, serveur_command, write_script, Serveur, WAIT};
+
+const LIMIT: usize = 50;
+const REQUEST: &[u8] = b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+
+/// A served directory with `a.txt` ("hello\n").
+fn site() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("a.txt"), "hello\n").expect("write");
+    dir
+}
+
+/// Opens `n` connections one after the other (so the server accepts them in this order).
+fn connect(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
+    (0..n)
+        .map(|_| TcpStream::connect(addr).expect("connect"))
+        .collect()
+}
+
+/// Sends one keep-alive GET on `conn` and reads its whole answer.
+fn get_kept_alive(conn: &mut TcpStream) {
+    conn.write_all(REQUEST).expect("write");
+    conn.set_read_timeout(Some(WAIT)).expect("timeout");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !got.ends_with(b"hello\n") {
+        let n = conn.read(&mut buf).expect("the answer");
+        assert!(n > 0, "closed before the answer: {got:?}");
+        got.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// A new connection's GET, answered in full: how long it took.
+fn probe(addr: SocketAddr) -> Duration {
+    let start = Instant::now();
+    let text = raw_text(
+        addr,
+        b"GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+    assert!(text.ends_with("hello\n"), "{text}");
+    start.elapsed()
+}
+
+/// Whether the server closed `conn` (it reads the end, or a reset), waiting up to `wait`.
+fn closed_by_server(conn: &mut TcpStream, wait: Duration) -> bool {
+    conn.set_read_timeout(Some(wait)).expect("timeout");
+    let mut byte = [0u8; 1];
+    match conn.read(&mut byte) {
+        Ok(0) => true,
+        Ok(_) => panic!("an idle connection was sent bytes"),
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => true,
+        Err(e) => {
+            assert!(
+                matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ),
+                "{e}"
+            );
+            false
+        }
+    }
+}
+
+/// Which of `conns` the server closed: each checked once, the first with time to see it.
+fn which_closed(conns: &mut [TcpStream]) -> Vec<bool> {
+    let mut wait = Duration::from_secs(2);
+    conns
+        .iter_mut()
+        .map(|conn| {
+            let closed = closed_by_server(conn, wait);
+            wait = Duration::from_millis(50);
+            closed
+        })
+        .collect()
+}
+
+/// The closed ones are the oldest: some are closed, then none after the first left open.
+fn assert_oldest_first(closed: &[bool]) {
+    let kept = closed.iter().position(|c| !c).unwrap_or(closed.len());
+    assert!(kept > 0, "none closed: {closed:?}");
+    assert!(
+        closed[kept..].iter().all(|c| !c),
+        "not the oldest first: {closed:?}"
+    );
+    assert!(
+        kept < closed.len(),
+        "all closed, not just enough: {closed:?}"
+    );
+}
+
+#[test]
+fn at_the_limit_connections_that_sent_nothing_make_room_oldest_first() {
+    let dir = site();
+    let limit = LIMIT.to_string();
+    // A long header timeout: only making room can free a slot in time.
+    let server = Serveur::start(
+        dir.path(),
+        &["--max-connections", &limit, "--header-timeout", "60"],
+    );
+    let mut silent = connect(server.addr, LIMIT);
+    let took = probe(server.addr);
+    assert!(took < Duration::from_secs(2), "the probe waited {took:?}");
+    assert_oldest_first(&which_closed(&mut silent));
+    let line = server.wait_for_log("idle connections, oldest first");
+    assert!(
+        line.contains(&format!("connection limit ({LIMIT}) reached; closing ")),
+        "{line}"
+    );
+    // The closed connections said nothing: no `Request timed out` or error lines for them.
+    assert!(
+        !server.log().iter().any(|l| l.contains("timed out")),
+        "{:?}",
+        server.log()
+    );
+}
+
+#[test]
+fn at_the_limit_idle_kept_alive_connections_make_room_oldest_first() {
+    let dir = site();
+    let limit = LIMIT.to_string();
+    let server = Serveur::start(
+        dir.path(),
+        &["--max-connections", &limit, "--header-timeout", "60"],
+    );
+    let mut idle = connect(server.addr, LIMIT);
+    for conn in &mut idle {
+        get_kept_alive(conn);
+    }
+    let took = probe(server.addr);
+    assert!(took < Duration::from_secs(2), "the probe waited {took:?}");
+    assert_oldest_first(&which_closed(&mut idle));
+}
+
+#[test]
+fn at_the_limit_busy_connections_are_never_cut_and_a_new_one_waits_for_one_to_finish() {
+    let dir = site();
+    // Each request keeps its connection busy for 3 s.
+    write_script(
+        dir.path(),
+        "cgi-bin/slow.sh",
+        "#!/bin/sh\nsleep 3\nprintf 'Content-Type: text/plain\\r\\nContent-Length: 5\\r\\n\\r\\ndone\\n'\n",
+    );
+    let limit = LIMIT.to_string();
+    let server = Serveur::start(
+        dir.path(),
+        &["--cgi", "--cgi-max", &limit, "--max-connections", &limit],
+    );
+    let mut busy = connect(server.addr, LIMIT);
+    for conn in &mut busy {
+        conn.write_all(b"GET /cgi-bin/slow.sh HTTP/1.1\r\nHost: x\r\n\r\n")
+            .expect("write");
+    }
+    // Every request has reached its script before the next connection comes.
+    let deadline = Instant::now() + WAIT;
+    while children_of(server.pid()).len() < LIMIT {
+        assert!(Instant::now() < deadline, "the scripts did not all start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut waiting = TcpStream::connect(server.addr).expect("the kernel queues it");
+    waiting
+        .write_all(b"GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("write");
+    waiting
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .expect("timeout");
+    let mut byte = [0u8; 1];
+    let early = waiting.read(&mut byte);
+    assert!(
+        matches!(&early, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the new connection must wait while every connection is busy, got {early:?}"
+    );
+    server.wait_for_log("every connection is busy, new connections wait");
+    // Every busy request gets its whole answer.
+    for conn in &mut busy {
+        conn.set_read_timeout(Some(WAIT)).expect("timeout");
+        let mut got = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !got.ends_with(b"done\n") {
+            let n = conn.read(&mut buf).expect("the script's answer");
+            assert!(n > 0, "a busy connection was cut: {got:?}");
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert!(got.starts_with(b"HTTP/1.1 200 OK"));
+    }
+    // Then, idle, they make room for the one waiting.
+    waiting.set_read_timeout(Some(WAIT)).expect("timeout");
+    let mut got = Vec::new();
+    waiting.read_to_end(&mut got).expect("served");
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+    assert!(text.ends_with("hello\n"), "{text}");
+}
+
+/// `serveur` under `prlimit --nofile=SOFT:HARD` (util-linux), serving `dir`.
+fn under_prlimit(dir: &std::path::Path, soft_hard: &str) -> Serveur {
+    let bin = serveur_command().get_program().to_owned();
+    let mut command = Command::new("prlimit");
+    command
+        .arg(format!("--nofile={soft_hard}"))
+        .arg(bin)
+        .arg("-d")
+        .arg(dir)
+        .args(["-b", "127.0.0.1", "0"]);
+    Serveur::spawn(command)
+}
+
+/// The soft and hard "Max open files" of a process.
+fn open_file_limits(pid: u32) -> (String, String) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).expect("limits");
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("Max open files");
+    let mut figures = line["Max open files".len()..].split_whitespace();
+    let soft = figures.next().expect("soft").to_owned();
+    (soft, figures.next().expect("hard").to_owned())
+}
+
+#[test]
+fn the_default_limit_is_half_the_open_file_limit_and_is_said_when_low() {
+    let dir = site();
+    let server = under_prlimit(dir.path(), "256:256");
+    let line = server.wait_for_log("connection limit 96, from the limit of 256 open files");
+    assert!(line.contains("(ulimit -n)"), "{line}");
+    // And it is the limit: the 97th connection makes room.
+    let _silent = connect(server.addr, 96);
+    probe(server.addr);
+    server.wait_for_log("connection limit (96) reached; closing ");
+}
+
+#[test]
+fn the_binary_raises_its_open_file_limit_to_the_hard_one() {
+    let dir = site();
+    let server = under_prlimit(dir.path(), "256:4096");
+    let (soft, hard) = open_file_limits(server.pid());
+    assert_eq!((soft.as_str(), hard.as_str()), ("4096", "4096"));
+    // (4096 - 64) / 2 = 2016 connections: not low, so nothing is said.
+    probe(server.addr);
+    assert!(
+        !server.log().iter().any(|l| l.contains("open files")),
+        "{:?}",
+        server.log()
+    );
+}
