@@ -7,6 +7,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::support::tls::{client as tls_client, fetch_tls, make_cert};
 use crate::support::{children_of, raw_text, serveur_command, write_script, Serveur, WAIT};
 
 const LIMIT: usize = 50;
@@ -252,4 +253,102 @@ fn the_binary_raises_its_open_file_limit_to_the_hard_one() {
         "{:?}",
         server.log()
     );
+}
+
+/// An HTTP/2 frame: length, type, flags, stream, payload (RFC 9113 §4.1).
+fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let len = u32::try_from(payload.len()).expect("small").to_be_bytes();
+    let mut frame = vec![len[1], len[2], len[3], kind, flags];
+    frame.extend_from_slice(&stream.to_be_bytes());
+    frame.extend_from_slice(payload);
+    frame
+}
+
+/// The (type, flags, stream) of each whole frame in `bytes`, the server's side of a connection.
+fn h2_frames(bytes: &[u8]) -> Vec<(u8, u8, u32)> {
+    let mut frames = Vec::new();
+    let mut rest = bytes;
+    while rest.len() >= 9 {
+        let len = usize::from(rest[0]) << 16 | usize::from(rest[1]) << 8 | usize::from(rest[2]);
+        if rest.len() < 9 + len {
+            break;
+        }
+        let stream = u32::from_be_bytes([rest[5], rest[6], rest[7], rest[8]]) & 0x7fff_ffff;
+        frames.push((rest[3], rest[4], stream));
+        rest = &rest[9 + len..];
+    }
+    frames
+}
+
+const GOAWAY: u8 = 7;
+const END_STREAM: u8 = 1;
+
+#[test]
+fn at_the_limit_an_idle_h2c_connection_gets_a_goaway_and_makes_room() {
+    let dir = site();
+    let server = Serveur::start(
+        dir.path(),
+        &["--max-connections", "1", "--header-timeout", "60"],
+    );
+    let mut h2 = TcpStream::connect(server.addr).expect("connect");
+    // GET /a.txt on stream 1 (HPACK: :method GET, :scheme http, :path and :authority literal).
+    let block = [b"\x82\x86\x04\x06/a.txt\x01\x01x".as_slice()].concat();
+    let hello = [
+        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".as_slice(),
+        &h2_frame(4, 0, 0, b""),
+        &h2_frame(1, END_STREAM | 4, 1, &block),
+    ]
+    .concat();
+    h2.write_all(&hello).expect("write");
+    h2.set_read_timeout(Some(WAIT)).expect("timeout");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let answered = |got: &[u8]| {
+        h2_frames(got)
+            .iter()
+            .any(|&(kind, flags, stream)| stream == 1 && kind <= 1 && flags & END_STREAM != 0)
+    };
+    while !answered(&got) {
+        let n = h2.read(&mut buf).expect("the answer");
+        assert!(n > 0, "closed before the answer");
+        got.extend_from_slice(&buf[..n]);
+    }
+    let took = probe(server.addr);
+    assert!(took < Duration::from_secs(2), "the probe waited {took:?}");
+    h2.read_to_end(&mut got).expect("closed by the server");
+    let frames = h2_frames(&got);
+    assert!(
+        frames.iter().any(|&(kind, _, _)| kind == GOAWAY),
+        "no GOAWAY before the close: {frames:?}"
+    );
+}
+
+#[test]
+fn at_the_limit_https_connections_that_sent_nothing_make_room() {
+    let dir = site();
+    let pki = tempfile::tempdir().expect("tempdir");
+    let (cert, key) = make_cert(pki.path(), "ec", "ec");
+    let limit = LIMIT.to_string();
+    let server = Serveur::start(
+        dir.path(),
+        &[
+            "--tls-cert",
+            cert.to_str().expect("utf-8"),
+            "--tls-key",
+            key.to_str().expect("utf-8"),
+            "--max-connections",
+            &limit,
+        ],
+    );
+    let mut silent = connect(server.addr, LIMIT);
+    let connector = tls_client(&cert, &[b"http/1.1"], &[&rustls::version::TLS13]);
+    let start = Instant::now();
+    let fetched = fetch_tls(server.addr, &connector, "/a.txt");
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(fetched.reply.status, 200);
+    assert_oldest_first(&which_closed(&mut silent));
 }
