@@ -20,6 +20,28 @@ fn site() -> tempfile::TempDir {
     dir
 }
 
+/// `serveur` serving `dir` with `--max-connections limit` and `extra` flags, and a header
+/// timeout long enough that only making room can free a slot within a test.
+fn at_limit(dir: &std::path::Path, limit: usize, extra: &[&str]) -> Serveur {
+    let limit = limit.to_string();
+    let mut args = vec!["--max-connections", &limit, "--header-timeout", "60"];
+    args.extend_from_slice(extra);
+    Serveur::start(dir, &args)
+}
+
+/// Reads from `conn` until what came ends with `end`; fails the test if it closes first.
+fn read_through(conn: &mut TcpStream, end: &[u8]) -> Vec<u8> {
+    conn.set_read_timeout(Some(WAIT)).expect("timeout");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !got.ends_with(end) {
+        let n = conn.read(&mut buf).expect("the answer");
+        assert!(n > 0, "closed before the answer: {got:?}");
+        got.extend_from_slice(&buf[..n]);
+    }
+    got
+}
+
 /// Opens `n` connections one after the other (so the server accepts them in this order).
 fn connect(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
     (0..n)
@@ -30,14 +52,7 @@ fn connect(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
 /// Sends one keep-alive GET on `conn` and reads its whole answer.
 fn get_kept_alive(conn: &mut TcpStream) {
     conn.write_all(REQUEST).expect("write");
-    conn.set_read_timeout(Some(WAIT)).expect("timeout");
-    let mut got = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !got.ends_with(b"hello\n") {
-        let n = conn.read(&mut buf).expect("the answer");
-        assert!(n > 0, "closed before the answer: {got:?}");
-        got.extend_from_slice(&buf[..n]);
-    }
+    read_through(conn, b"hello\n");
 }
 
 /// A new connection's GET, answered in full: how long it took.
@@ -103,12 +118,7 @@ fn assert_oldest_first(closed: &[bool]) {
 #[test]
 fn at_the_limit_connections_that_sent_nothing_make_room_oldest_first() {
     let dir = site();
-    let limit = LIMIT.to_string();
-    // A long header timeout: only making room can free a slot in time.
-    let server = Serveur::start(
-        dir.path(),
-        &["--max-connections", &limit, "--header-timeout", "60"],
-    );
+    let server = at_limit(dir.path(), LIMIT, &[]);
     let mut silent = connect(server.addr, LIMIT);
     let took = probe(server.addr);
     assert!(took < Duration::from_secs(2), "the probe waited {took:?}");
@@ -129,11 +139,7 @@ fn at_the_limit_connections_that_sent_nothing_make_room_oldest_first() {
 #[test]
 fn at_the_limit_idle_kept_alive_connections_make_room_oldest_first() {
     let dir = site();
-    let limit = LIMIT.to_string();
-    let server = Serveur::start(
-        dir.path(),
-        &["--max-connections", &limit, "--header-timeout", "60"],
-    );
+    let server = at_limit(dir.path(), LIMIT, &[]);
     let mut idle = connect(server.addr, LIMIT);
     for conn in &mut idle {
         get_kept_alive(conn);
@@ -152,11 +158,8 @@ fn at_the_limit_busy_connections_are_never_cut_and_a_new_one_waits_for_one_to_fi
         "cgi-bin/slow.sh",
         "#!/bin/sh\nsleep 3\nprintf 'Content-Type: text/plain\\r\\nContent-Length: 5\\r\\n\\r\\ndone\\n'\n",
     );
-    let limit = LIMIT.to_string();
-    let server = Serveur::start(
-        dir.path(),
-        &["--cgi", "--cgi-max", &limit, "--max-connections", &limit],
-    );
+    let scripts = LIMIT.to_string();
+    let server = at_limit(dir.path(), LIMIT, &["--cgi", "--cgi-max", &scripts]);
     let mut busy = connect(server.addr, LIMIT);
     for conn in &mut busy {
         conn.write_all(b"GET /cgi-bin/slow.sh HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -184,14 +187,7 @@ fn at_the_limit_busy_connections_are_never_cut_and_a_new_one_waits_for_one_to_fi
     server.wait_for_log("every connection is busy, new connections wait");
     // Every busy request gets its whole answer.
     for conn in &mut busy {
-        conn.set_read_timeout(Some(WAIT)).expect("timeout");
-        let mut got = Vec::new();
-        let mut buf = [0u8; 1024];
-        while !got.ends_with(b"done\n") {
-            let n = conn.read(&mut buf).expect("the script's answer");
-            assert!(n > 0, "a busy connection was cut: {got:?}");
-            got.extend_from_slice(&buf[..n]);
-        }
+        let got = read_through(conn, b"done\n");
         assert!(got.starts_with(b"HTTP/1.1 200 OK"));
     }
     // Then, idle, they make room for the one waiting.
@@ -286,10 +282,7 @@ const END_STREAM: u8 = 1;
 #[test]
 fn at_the_limit_an_idle_h2c_connection_gets_a_goaway_and_makes_room() {
     let dir = site();
-    let server = Serveur::start(
-        dir.path(),
-        &["--max-connections", "1", "--header-timeout", "60"],
-    );
+    let server = at_limit(dir.path(), 1, &[]);
     let mut h2 = TcpStream::connect(server.addr).expect("connect");
     // GET /a.txt on stream 1 (HPACK: :method GET, :scheme http, :path and :authority literal).
     let block = [b"\x82\x86\x04\x06/a.txt\x01\x01x".as_slice()].concat();
@@ -328,18 +321,13 @@ fn at_the_limit_https_connections_that_sent_nothing_make_room() {
     let dir = site();
     let pki = tempfile::tempdir().expect("tempdir");
     let (cert, key) = make_cert(pki.path(), "ec", "ec");
-    let limit = LIMIT.to_string();
-    let server = Serveur::start(
-        dir.path(),
-        &[
-            "--tls-cert",
-            cert.to_str().expect("utf-8"),
-            "--tls-key",
-            key.to_str().expect("utf-8"),
-            "--max-connections",
-            &limit,
-        ],
-    );
+    let tls = [
+        "--tls-cert",
+        cert.to_str().expect("utf-8"),
+        "--tls-key",
+        key.to_str().expect("utf-8"),
+    ];
+    let server = at_limit(dir.path(), LIMIT, &tls);
     let mut silent = connect(server.addr, LIMIT);
     let connector = tls_client(&cert, &[b"http/1.1"], &[&rustls::version::TLS13]);
     let start = Instant::now();
