@@ -5,8 +5,9 @@
 //! *reusable* ones to close, at most [`SHED_AT_ONCE`] at a time (nginx's "reusable
 //! connections", `ngx_drain_connections`, which closes up to 32). Reusable means no request is
 //! being answered and no part of a head has come in: a connection that has not sent a byte yet
-//! (a port scan, a browser's unused preconnect, a slowloris that never starts), a kept-alive
-//! HTTP/1 connection between requests, and an HTTP/2 connection whose streams are all done. A
+//! (a port scan, a browser's unused preconnect, a slowloris that never starts; for TLS, also
+//! one in its handshake, which hyper has not seen), a kept-alive HTTP/1 connection between
+//! requests, and an HTTP/2 connection whose streams are all done. A
 //! connection busy with a request is never cut; only when every connection is busy does a new
 //! one wait in the kernel's queue, as before.
 //!

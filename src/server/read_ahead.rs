@@ -36,16 +36,17 @@ pub(crate) struct ReadAhead<IO> {
 }
 
 /// Waits for the client's first bytes and reads them, up to [`AHEAD`]; `None` if the client
-/// left (or the socket failed) before sending any. The buffer is allocated only when the socket
-/// is readable, and freed again when that was a false alarm (tokio assumes an accepted socket
-/// readable until a read says otherwise), so a connection that sends nothing holds none.
+/// left (or the socket failed) before sending any. They are read onto the stack (tokio assumes
+/// an accepted socket readable until a read says otherwise, so the first try may find nothing)
+/// and kept in a buffer of their own size: a connection that sends nothing holds no buffer,
+/// and one that does holds only its bytes until hyper takes them.
 pub(crate) async fn first_read(stream: &TcpStream) -> Option<BytesMut> {
     loop {
         stream.readable().await.ok()?;
-        let mut ahead = BytesMut::with_capacity(AHEAD);
-        match stream.try_read_buf(&mut ahead) {
+        let mut first = [0u8; AHEAD];
+        match stream.try_read(&mut first) {
             Ok(0) => return None,
-            Ok(_) => return Some(ahead),
+            Ok(n) => return Some(BytesMut::from(&first[..n])),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(_) => return None,
         }
