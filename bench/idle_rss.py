@@ -5,8 +5,9 @@ connections open, divided by N.
     bench/idle_rss.py BINARY [MODE] [N]
 
 MODE is `silent` (connections that never send a byte, the default), `http1` (each sent one
-keep-alive GET and read its answer), `tls` (the same over TLS, `--tls-self-signed`) or `h2`
-(h2c with prior knowledge, one request on stream 1, answered). N defaults to 10000. The server
+keep-alive GET and read its answer), `tls` (the same over TLS, `--tls-self-signed`),
+`tls-silent` (TCP connections to the TLS server that never send a byte) or `h2` (h2c with
+prior knowledge, one request on stream 1, answered). N defaults to 10000. The server
 runs as `BINARY -q -b 127.0.0.1 -d DIR --max-connections N+64 0`; everything binds 127.0.0.1.
 The script raises its own open-file limit to the hard one (the server raises its own).
 """
@@ -83,12 +84,13 @@ def main():
     with open(os.path.join(root, "a.txt"), "wb") as f:
         f.write(BODY)
     cmd = [binary, "-q", "-b", "127.0.0.1", "-d", root, "--max-connections", str(n + 64)]
-    if mode == "tls":
+    tls_server = mode.startswith("tls")
+    if tls_server:
         cmd.append("--tls-self-signed")
     server = subprocess.Popen(cmd + ["0"], stdout=subprocess.PIPE)
     try:
         port = int(server.stdout.readline().split(b" port ")[1].split()[0])
-        if mode == "tls":
+        if tls_server:
             server.stdout.readline()  # the fingerprint
         context = ssl.create_default_context()
         context.check_hostname = False
@@ -101,7 +103,7 @@ def main():
         def use(conn):
             if mode == "h2":
                 h2_request(conn)
-            elif mode != "silent":
+            elif mode not in ("silent", "tls-silent"):
                 conn.sendall(REQUEST)
                 read_http1(conn)
 
