@@ -4,11 +4,12 @@
 //!
 //! A task's future is one allocation the size of its largest state. With hyper's connection
 //! (its HTTP/1 and HTTP/2 states, buffers' headers: kilobytes) inline in the task, every
-//! connection that never sends a byte pays for all of it. Here the waiting state holds the
-//! socket, a readiness future and what the connection will be built from; the connection is
-//! made, boxed, once there is something to read. Nothing is read before hyper reads, so
-//! nothing else changes: the readiness tokio would have waited for before hyper's first read
-//! is only waited for earlier.
+//! connection that never sends a byte pays for all of it, and for the buffers hyper allocates
+//! as it starts. Here the waiting state holds the socket, a readiness future and what the
+//! connection will be built from; the connection is made, boxed, once there is something to
+//! read. On plain TCP that first read is the one `ReadAhead` would have made for hyper-util's
+//! protocol sniff (`read_ahead::first_read`), so it costs no extra system call; TLS waits with
+//! a one-byte peek.
 
 use std::future::Future;
 use std::pin::Pin;

@@ -50,7 +50,8 @@ use crate::request::ConnectionInfo;
 /// How many requests hyper has parsed on a connection (the service counts them as it gets
 /// them) and how many of their responses are done with, and whether the client sent bytes
 /// after the last of them (the guard notes it as it reads): what tells a busy connection from
-/// an idle one, and a client stalled in a head from an idle one (`supervisor`).
+/// an idle one, and a client stalled in a head from an idle one (`supervisor`). It also carries
+/// the signal that asks the connection to close to make room for another (`pressure`).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Parsed(Arc<Counters>);
 
