@@ -234,6 +234,31 @@ fn escape_control(message: &str) -> std::borrow::Cow<'_, str> {
     out.into()
 }
 
+/// A log that unit tests can read.
+#[cfg(test)]
+#[derive(Clone, Default)]
+pub(crate) struct Lines(Arc<std::sync::Mutex<Vec<u8>>>);
+
+#[cfg(test)]
+impl Lines {
+    /// Everything `log` (writing to these lines) has logged so far.
+    pub(crate) fn logged_by(&self, log: &AccessLog) -> String {
+        log.flush();
+        String::from_utf8(self.0.lock().expect("lock").clone()).expect("utf-8")
+    }
+}
+
+#[cfg(test)]
+impl Write for Lines {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::escape_control;

@@ -2,9 +2,8 @@
 //! application written with the record codec: connection reuse, the retry after an
 //! application restart, `FCGI_ABORT_REQUEST` when the client leaves, and what reaches the log.
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -14,7 +13,7 @@ use tokio::net::{UnixListener, UnixStream};
 use super::client::{self, Output, Stdin};
 use super::record::{self, EndRequest, Kind, Record};
 use super::*;
-use crate::access_log::AccessLog;
+use crate::access_log::{AccessLog, Lines};
 use crate::gateway::log::{GatewayKind, ScriptLog};
 
 #[test]
@@ -87,28 +86,6 @@ fn prefix_routes_give_the_prefix_as_script_name() {
     assert_eq!(at("/x/../app/q"), pair("/app", "/q"));
     assert_eq!(at("/apple"), None);
     assert_eq!(at("/"), None);
-}
-
-/// A log that tests can read.
-#[derive(Clone, Default)]
-struct Lines(Arc<Mutex<Vec<u8>>>);
-
-impl Lines {
-    /// Everything `log` (writing to these lines) has logged so far.
-    fn logged_by(&self, log: &AccessLog) -> String {
-        log.flush();
-        String::from_utf8(self.0.lock().expect("lock").clone()).expect("utf-8")
-    }
-}
-
-impl Write for Lines {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 /// A scripted FastCGI application on a Unix socket in a temporary directory.

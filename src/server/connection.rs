@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use bytes::BytesMut;
 use http::header::{HeaderValue, CONNECTION, SERVER};
 use http::Version;
 use http_body::Body as _;
@@ -50,13 +51,15 @@ impl ConnectionState {
 /// Serves requests on `io` until the client leaves or the connection is shut down, counting
 /// in its [`ConnectionState`]'s `parsed` the requests that reach the service. The state's
 /// `files` is given when `io` is a [`ZeroCopy`](super::zero_copy::ZeroCopy), and prepares
-/// HTTP/1 responses' files for it.
+/// HTTP/1 responses' files for it. `ahead` holds the bytes already read from `io`, if any
+/// ([`first_read`](super::read_ahead::first_read)).
 ///
 /// Each request costs two clones of the connection's one `Arc` (its future's and its body's),
 /// and one of the handler's: atomic operations are among the dearest instructions here.
 pub(crate) fn serve<H, IO>(
     builder: &auto::Builder<TokioExecutor>,
     io: IO,
+    ahead: BytesMut,
     info: ConnectionInfo,
     handler: Arc<H>,
     protocol: Protocol,
@@ -70,7 +73,7 @@ where
     let info = Arc::new(info);
     let parsed = ConnectionState::of(&info).parsed.clone();
     let io = Guard::new(
-        ReadAhead::new(io),
+        ReadAhead::new(io, ahead),
         parsed.clone(),
         Arc::clone(&info),
         protocol.status_version(),

@@ -8,8 +8,10 @@ mod connection;
 mod listener;
 mod logged_body;
 pub(crate) mod malformed;
+mod pressure;
 mod read_ahead;
 mod shutdown;
+mod staged;
 mod supervisor;
 mod tls;
 pub(crate) mod zero_copy;
@@ -21,10 +23,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::BytesMut;
+use futures_util::FutureExt;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -38,6 +41,7 @@ use crate::request::departure::SocketSlot;
 use crate::request::{ConnectionInfo, ServerSide, TopHandler};
 use connection::ConnectionState;
 use malformed::Parsed;
+use staged::Staged;
 
 /// The HTTP version a server speaks on HTTP/1 connections (`-p`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -71,7 +75,8 @@ pub struct Server {
     listener: StdListener,
     protocol: Protocol,
     log: AccessLog,
-    max_connections: usize,
+    /// `None`: from the process's descriptor limit when serving starts.
+    max_connections: Option<usize>,
     header_timeout: Duration,
     shutdown_grace: Duration,
     tls: Option<TlsConfig>,
@@ -123,7 +128,7 @@ impl Server {
             listener,
             protocol: Protocol::Http11,
             log: AccessLog::stderr(),
-            max_connections: 1000,
+            max_connections: None,
             header_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
             tls: None,
@@ -148,10 +153,17 @@ impl Server {
         self
     }
 
-    /// The most connections served at once (default 1000); past it, new connections wait in
-    /// the kernel's queue and one log line says the limit was reached.
+    /// The most connections open at once. At the limit, the oldest connections doing nothing
+    /// (none of a request sent yet, or idle between requests) are closed to make room; only
+    /// when every connection is busy do new ones wait in the kernel's queue. Log lines (at most
+    /// one a second) say so.
+    ///
+    /// By default, half the process's soft limit on open files (`RLIMIT_NOFILE`, read when
+    /// serving starts) less 32, leaving a descriptor per connection for a file it sends or a
+    /// script's pipes; a default under 1000 is said in the log. The library never changes the
+    /// process's limit; the `serveur` binary raises its soft limit to the hard one first.
     pub fn max_connections(mut self, max: usize) -> Self {
-        self.max_connections = max.max(1);
+        self.max_connections = Some(max.max(1));
         self
     }
 
@@ -217,29 +229,13 @@ impl Server {
         // stop can wait for them; the token tells their supervisors to finish.
         let tasks = TaskTracker::new();
         let stopping = CancellationToken::new();
-        let slots = Arc::new(Semaphore::new(self.max_connections));
+        let max_connections = self
+            .max_connections
+            .unwrap_or_else(|| pressure::default_limit_said(&self.log));
+        let limit = pressure::Limit::new(max_connections, self.log.clone());
         let sendfile_demand = zero_copy::SendfileDemand::default();
         tokio::pin!(stop);
         loop {
-            let slot = match Arc::clone(&slots).try_acquire_owned() {
-                Ok(slot) => slot,
-                Err(_) => {
-                    self.log.message(
-                        None,
-                        format!(
-                            "connection limit ({}) reached; new connections wait",
-                            self.max_connections
-                        ),
-                    );
-                    tokio::select! {
-                        slot = Arc::clone(&slots).acquire_owned() => match slot {
-                            Ok(slot) => slot,
-                            Err(_) => break,
-                        },
-                        () = &mut stop => break,
-                    }
-                }
-            };
             let (stream, peer) = tokio::select! {
                 accepted = listener.accept() => match accepted {
                     Ok(accepted) => accepted,
@@ -250,10 +246,20 @@ impl Server {
                 },
                 () = &mut stop => break,
             };
+            // The slot is taken once a connection is there (at most one accepted connection
+            // waits for it): room is made only for a client that needs it.
+            let slot = tokio::select! {
+                slot = limit.slot() => match slot {
+                    Some(slot) => slot,
+                    None => break,
+                },
+                () = &mut stop => break,
+            };
             // Nagle's algorithm would hold a response's last small segment back until the
             // client's delayed ACK (up to 40 ms); failing to turn it off only costs latency.
             let _ = stream.set_nodelay(true);
             let parsed = Parsed::default();
+            let place = limit.enter(slot, &parsed);
             let watch = supervisor::Watch {
                 parsed: parsed.clone(),
                 header_timeout: self.header_timeout,
@@ -264,38 +270,54 @@ impl Server {
             // The socket's number, for a gateway to watch its client (`departure`); for TLS the
             // TCP socket under it.
             let socket = SocketSlot::open(std::os::fd::AsRawFd::as_raw_fd(&stream));
-            let info = |files| ConnectionInfo {
+            let (log, tls) = (self.log.clone(), acceptor.is_some());
+            let top_handler = Arc::clone(&top_handler);
+            let info = move |files| ConnectionInfo {
                 peer: SocketAddr::new(peer.ip().to_canonical(), peer.port()),
                 local,
-                tls: acceptor.is_some(),
-                log: self.log.clone(),
-                top_handler: Some(Arc::clone(&top_handler)),
+                tls,
+                log,
+                top_handler: Some(top_handler),
                 socket,
                 server: ServerSide::new(Arc::new(ConnectionState { parsed, files })),
             };
             let handler = Arc::clone(&handler);
+            let builder = Arc::clone(&builder);
+            let protocol = self.protocol;
+            // Nothing of the connection is built before the client sends its first byte
+            // (`staged`): a connection that never does costs only its waiting state.
             let Some(acceptor) = acceptor.clone() else {
-                let (stream, files) = zero_copy::ZeroCopy::new(stream, &sendfile_demand);
-                let info = info(Some(files));
-                let conn = connection::serve(&builder, stream, info, handler, self.protocol);
-                tasks.spawn(boxed(async move {
-                    supervisor::run(conn, watch).await;
-                    drop(slot);
-                }));
+                let demand = sendfile_demand.clone();
+                let conn = Staged::new(async move {
+                    let ahead = read_ahead::first_read(&stream).await?;
+                    let (stream, files) = zero_copy::ZeroCopy::new(stream, &demand);
+                    let info = info(Some(files));
+                    Some(Box::pin(connection::serve(
+                        &builder, stream, ahead, info, handler, protocol,
+                    )))
+                });
+                tasks.spawn(boxed(supervisor::run(conn, watch).map(|()| drop(place))));
                 continue;
             };
-            let info = info(None);
-            // The handshake runs in the connection's own task.
-            let builder = Arc::clone(&builder);
-            let (protocol, timeout) = (self.protocol, self.handshake_timeout);
-            tasks.spawn(boxed(async move {
-                let (log, client) = (&watch.log, watch.client);
-                if let Some(tls) = tls::handshake(&acceptor, stream, timeout, log, client).await {
-                    let conn = connection::serve(&builder, tls, info, handler, protocol);
-                    supervisor::run(conn, watch).await;
-                }
-                drop(slot);
-            }));
+            let (log, client, timeout) = (self.log.clone(), watch.client, self.handshake_timeout);
+            let conn = Staged::new(async move {
+                // A peek waits for the first bytes (the handshake peeks again, to tell plain
+                // HTTP from TLS: one more system call beside a handshake's cost).
+                stream.peek(&mut [0u8; 1]).await.ok()?;
+                // Boxed, so that the rustls state is not part of the waiting state's size.
+                let tls = Box::pin(tls::handshake(&acceptor, stream, timeout, &log, client));
+                let tls = tls.await?;
+                let info = info(None);
+                Some(Box::pin(connection::serve(
+                    &builder,
+                    tls,
+                    BytesMut::new(),
+                    info,
+                    handler,
+                    protocol,
+                )))
+            });
+            tasks.spawn(boxed(supervisor::run(conn, watch).map(|()| drop(place))));
         }
         drop(listener);
         stopping.cancel();

@@ -23,6 +23,9 @@
 //! one is closed quietly, as `python -m http.server` (no timeout) never logs them: browsers
 //! make those all day, and a line for each would bury the access log.
 //!
+//! **Shed.** When the connection limit is reached, the accept loop may ask a reusable
+//! connection to close (`pressure`); its supervisor closes it if it still is.
+//!
 //! **Stop.** When the server stops, the connection is told to finish gracefully (hyper ends
 //! an HTTP/1 connection after its response in flight and sends HTTP/2's GOAWAY).
 //!
@@ -41,11 +44,12 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use futures_util::task::AtomicWaker;
-use hyper_util::server::graceful::GracefulConnection;
 use tokio::time::Instant;
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
 use super::malformed::Parsed;
+use super::pressure;
+use super::staged::Supervised;
 use crate::access_log::AccessLog;
 
 /// CPython's line when its `timeout` fires while it waits for a request line
@@ -69,7 +73,7 @@ pub(super) struct Watch {
 /// Runs `conn` to its end, dropping it (which closes the socket) once it has done no work for a
 /// whole header timeout with no request in flight, and shutting it down gracefully when the
 /// server stops; logs the timeout of a client stalled in a head.
-pub(super) async fn run<C: GracefulConnection>(conn: C, watch: Watch) {
+pub(super) async fn run<C: Supervised>(conn: C, watch: Watch) {
     let Watch {
         parsed,
         header_timeout,
@@ -86,6 +90,7 @@ pub(super) async fn run<C: GracefulConnection>(conn: C, watch: Watch) {
         task: AtomicWaker::new(),
     });
     let side_waker = Waker::from(Arc::clone(&side));
+    parsed.shed().wake(&side_waker);
     let (mut stop_sent, mut timing, mut seen) = (false, true, parsed.activity());
     let timed_out = poll_fn(|cx| {
         side.task.register(cx.waker());
@@ -102,6 +107,13 @@ pub(super) async fn run<C: GracefulConnection>(conn: C, watch: Watch) {
             if conn.as_mut().poll(cx).is_ready() {
                 return Poll::Ready(false);
             }
+        }
+        // Asked to close to make room (`pressure`) and still reusable: closed quietly, after
+        // one poll that lets hyper write HTTP/2's GOAWAY (RFC 9113 §9.1).
+        if parsed.shed().take() && pressure::reusable(&parsed) {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.as_mut().poll(cx);
+            return Poll::Ready(false);
         }
         if timing && timer.as_mut().poll(&mut side_cx).is_ready() {
             if parsed.is_http2() {

@@ -163,36 +163,6 @@ fn a_connection_busy_for_several_header_timeouts_is_never_cut() {
 }
 
 #[test]
-fn past_the_connection_cap_a_client_waits_and_is_served_when_a_slot_frees() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("a.txt"), "hello\n").expect("write");
-    let server = Serveur::start(dir.path(), &["--max-connections", "2"]);
-    let first = TcpStream::connect(server.addr).expect("connect 1");
-    let _second = TcpStream::connect(server.addr).expect("connect 2");
-    server.wait_for_log("connection limit (2) reached");
-
-    let mut third = TcpStream::connect(server.addr).expect("the kernel queues the third");
-    third
-        .write_all(b"GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .expect("write");
-    third
-        .set_read_timeout(Some(Duration::from_millis(500)))
-        .expect("timeout");
-    let mut byte = [0u8; 1];
-    let waited = third.read(&mut byte);
-    assert!(
-        matches!(&waited, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
-        "the third connection must wait, got {waited:?}"
-    );
-
-    drop(first);
-    let (got, _) = read_until_closed(&mut third);
-    let text = String::from_utf8_lossy(&got);
-    assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
-    assert!(text.ends_with("hello\n"));
-}
-
-#[test]
 fn a_client_that_half_closes_after_its_request_gets_the_whole_response() {
     let dir = tempfile::tempdir().expect("tempdir");
     let content: Vec<u8> = (0..4 * 1024 * 1024).map(|i| (i % 251) as u8).collect();

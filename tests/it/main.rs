@@ -26,6 +26,7 @@ mod downloads_headers;
 mod examples;
 mod fastcgi;
 mod fastcgi_resilience;
+mod floods;
 mod http2;
 mod library;
 mod listening;

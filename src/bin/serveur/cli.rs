@@ -230,14 +230,11 @@ struct Args {
     #[arg(long, help_heading = "serveur options")]
     qr: bool,
 
-    /// Most connections served at once; more wait in the kernel's queue
-    #[arg(
-        long,
-        value_name = "N",
-        default_value_t = 1000,
-        help_heading = "Limits and timeouts"
-    )]
-    max_connections: usize,
+    /// Most connections open at once (default: half the open-file limit, raised to its hard
+    /// limit at start); at it, idle ones are closed to make room, and only when all are busy
+    /// do new ones wait
+    #[arg(long, value_name = "N", help_heading = "Limits and timeouts")]
+    max_connections: Option<usize>,
 
     /// Seconds a client has to send a request head; also closes idle keep-alive connections
     #[arg(
@@ -303,8 +300,8 @@ pub(crate) struct Config {
     pub ui: bool,
     /// Whether the start-up lists every URL and a QR code (`--qr`).
     pub show_addresses: bool,
-    /// The connection cap.
-    pub max_connections: usize,
+    /// The connection cap (`None`: the library's default, from the open-file limit).
+    pub max_connections: Option<usize>,
     /// The request-head timeout.
     pub header_timeout: Duration,
     /// The grace period on stop.

@@ -31,6 +31,7 @@ fn main() -> ExitCode {
         }
     };
     let config = cli::parse();
+    raise_descriptor_limit();
     let runtime = match runtime() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -44,6 +45,20 @@ fn main() -> ExitCode {
             eprintln!("serveur: error: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Raises the soft limit on open files to the hard one, as nginx's `worker_rlimit_nofile` and
+/// lighttpd's `server.max-fds` do: the default connection limit follows from it
+/// (`Server::max_connections`), and the common soft limit of 1024 would allow few connections.
+/// Failing (a hard limit the kernel will not grant) leaves the soft limit, and so a lower
+/// default, which the server's log then states.
+fn raise_descriptor_limit() {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current != limit.maximum {
+        limit.current = limit.maximum;
+        let _ = setrlimit(Resource::Nofile, limit);
     }
 }
 
@@ -133,10 +148,13 @@ async fn run(config: cli::Config, inherited: Option<TcpListener>) -> Result<(), 
     let server = server
         .protocol(config.protocol)
         .access_log(log)
-        .max_connections(config.max_connections)
         .header_timeout(config.header_timeout)
         .shutdown_grace(config.shutdown_grace)
         .handshake_timeout(config.handshake_timeout);
+    let server = match config.max_connections {
+        Some(max) => server.max_connections(max),
+        None => server,
+    };
     let server = match &config.tls {
         Some(tls) => {
             if let Some(warning) = tls.config.validity_warning() {

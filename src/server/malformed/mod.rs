@@ -43,13 +43,15 @@ pub(crate) mod unparsed;
 pub(crate) use page::error_response;
 pub(crate) use python_rules::{Verdict, MAX_LINE};
 
+use super::pressure::Shed;
 use super::zero_copy::placeholder_offset;
 use crate::request::ConnectionInfo;
 
 /// How many requests hyper has parsed on a connection (the service counts them as it gets
 /// them) and how many of their responses are done with, and whether the client sent bytes
 /// after the last of them (the guard notes it as it reads): what tells a busy connection from
-/// an idle one, and a client stalled in a head from an idle one (`supervisor`).
+/// an idle one, and a client stalled in a head from an idle one (`supervisor`). It also carries
+/// the signal that asks the connection to close to make room for another (`pressure`).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Parsed(Arc<Counters>);
 
@@ -64,6 +66,8 @@ struct Counters {
     http2: AtomicBool,
     /// Whether a request on it had a body.
     had_body: AtomicBool,
+    /// Asks the connection to close to make room (`pressure`).
+    shed: Shed,
 }
 
 impl Parsed {
@@ -104,6 +108,11 @@ impl Parsed {
     pub(crate) fn busy(&self) -> bool {
         let (requests, finished) = self.activity();
         requests > finished
+    }
+
+    /// The signal asking the connection to close to make room for another.
+    pub(crate) fn shed(&self) -> &Shed {
+        &self.0.shed
     }
 
     /// Whether the connection is HTTP/2.

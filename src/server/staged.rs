@@ -1,0 +1,82 @@
+//! A connection that costs little until its client speaks: [`Staged`] first runs a small
+//! future that waits for the socket to be readable (and for TLS, then does the handshake),
+//! and only then builds hyper's connection, on the heap.
+//!
+//! A task's future is one allocation the size of its largest state. With hyper's connection
+//! (its HTTP/1 and HTTP/2 states, buffers' headers: kilobytes) inline in the task, every
+//! connection that never sends a byte pays for all of it, and for the buffers hyper allocates
+//! as it starts. Here the waiting state holds the socket, a readiness future and what the
+//! connection will be built from; the connection is made, boxed, once there is something to
+//! read. On plain TCP that first read is the one `ReadAhead` would have made for hyper-util's
+//! protocol sniff (`read_ahead::first_read`), so it costs no extra system call; TLS waits with
+//! a one-byte peek.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use hyper_util::server::graceful::GracefulConnection;
+
+/// What a supervisor runs: a connection that ends, and can be asked to end gracefully.
+pub(super) trait Supervised: Future<Output = ()> {
+    /// Ends the connection after the request in flight (HTTP/2: sends GOAWAY); a connection
+    /// not yet built simply ends.
+    fn graceful_shutdown(self: Pin<&mut Self>);
+}
+
+pin_project_lite::pin_project! {
+    /// A connection in two stages: `start` resolves to the connection, or to `None` if the
+    /// client left (or failed its TLS handshake) first.
+    #[project = Stage]
+    pub(super) enum Staged<F, C> {
+        Starting { #[pin] start: F },
+        Serving { conn: Pin<Box<C>> },
+        Over,
+    }
+}
+
+impl<F, C> Staged<F, C> {
+    pub(super) fn new(start: F) -> Self {
+        Staged::Starting { start }
+    }
+}
+
+impl<F, C> Future for Staged<F, C>
+where
+    F: Future<Output = Option<Pin<Box<C>>>>,
+    C: GracefulConnection,
+{
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            match self.as_mut().project() {
+                Stage::Starting { start } => match ready!(start.poll(cx)) {
+                    Some(conn) => self.set(Staged::Serving { conn }),
+                    None => self.set(Staged::Over),
+                },
+                // The connection's error is the client's doing (it left, sent garbage): hyper
+                // has answered what deserved an answer, and the supervisor only needs the end.
+                Stage::Serving { conn } => {
+                    let _ = ready!(conn.as_mut().poll(cx));
+                    self.set(Staged::Over);
+                }
+                Stage::Over => return Poll::Ready(()),
+            }
+        }
+    }
+}
+
+impl<F, C> Supervised for Staged<F, C>
+where
+    F: Future<Output = Option<Pin<Box<C>>>>,
+    C: GracefulConnection,
+{
+    fn graceful_shutdown(mut self: Pin<&mut Self>) {
+        match self.as_mut().project() {
+            Stage::Starting { .. } => self.set(Staged::Over),
+            Stage::Serving { conn } => conn.as_mut().graceful_shutdown(),
+            Stage::Over => {}
+        }
+    }
+}
