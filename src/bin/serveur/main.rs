@@ -126,6 +126,7 @@ async fn run(config: cli::Config) -> Result<(), String> {
         .access_log(log)
         .max_connections(config.max_connections)
         .header_timeout(config.header_timeout)
+        .min_rate(config.min_rate)
         .shutdown_grace(config.shutdown_grace)
         .handshake_timeout(config.handshake_timeout);
     let server = match &config.tls {
