@@ -35,6 +35,7 @@ mod python_differences;
 mod redbot;
 mod redirects;
 mod request_admission;
+mod slow_clients;
 mod smoke;
 mod static_files;
 mod symlinks;
