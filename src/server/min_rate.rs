@@ -237,3 +237,73 @@ impl RateCheck {
         Poll::Pending
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_count_from_the_first_wait_and_each_bit_falls_with_its_own_direction() {
+        let (waits, mut meter) = (Waits::default(), Meter::default());
+        // A connection that never waited counts nothing: the hot path stores nothing.
+        meter.wrote(&waits, 100);
+        meter.read(&waits, 100);
+        assert_eq!((waits.waiting(), waits.moved()), (0, 0));
+
+        meter.write_blocked(&waits);
+        meter.body_awaited(&waits);
+        assert_eq!(waits.waiting(), SENDING | READING);
+        // A read does not end a write's wait, nor the reverse.
+        meter.read(&waits, 10);
+        assert_eq!((waits.waiting(), waits.moved()), (SENDING, 10));
+        meter.wrote(&waits, 5);
+        assert_eq!((waits.waiting(), waits.moved()), (0, 15));
+        // Once metered, a connection counts every byte, waiting or not.
+        meter.wrote(&waits, 1);
+        assert_eq!(waits.moved(), 16);
+    }
+
+    /// Polls the check once: whether it found the window too slow.
+    async fn too_slow(check: &mut RateCheck, waits: &Waits, busy: bool) -> bool {
+        std::future::poll_fn(|cx| Poll::Ready(check.poll_window(cx, waits, busy).is_ready())).await
+    }
+
+    #[tokio::test]
+    async fn a_window_of_waiting_under_the_rate_is_too_slow_and_a_fast_one_is_not() {
+        // 100 bytes over each window of 50 ms.
+        let rate = MinRate {
+            bytes_per_sec: 2000,
+            window: Duration::from_millis(50),
+        };
+        assert!(RateCheck::new(MinRate {
+            bytes_per_sec: 0,
+            ..rate
+        })
+        .is_none());
+        let mut check = RateCheck::new(rate).expect("on");
+        let (waits, mut meter) = (Waits::default(), Meter::default());
+        assert!(!check.arm(&waits), "nothing to wait on");
+        meter.write_blocked(&waits);
+        assert!(check.arm(&waits));
+        assert!(!too_slow(&mut check, &waits, true).await);
+        // 100 bytes in the first window: enough; the window starts again.
+        meter.wrote(&waits, 100);
+        meter.write_blocked(&waits);
+        tokio::time::sleep(rate.window).await;
+        assert!(!too_slow(&mut check, &waits, true).await);
+        // 99 in the next: too few.
+        meter.wrote(&waits, 99);
+        meter.write_blocked(&waits);
+        tokio::time::sleep(rate.window).await;
+        assert!(too_slow(&mut check, &waits, true).await);
+        // A body read left waiting by a request that is over is no one's wait: the window ends
+        // without a verdict, and the check disarms.
+        let (waits, mut meter) = (Waits::default(), Meter::default());
+        let mut check = RateCheck::new(rate).expect("on");
+        meter.body_awaited(&waits);
+        assert!(check.arm(&waits));
+        tokio::time::sleep(rate.window).await;
+        assert!(!too_slow(&mut check, &waits, false).await);
+        assert!(check.window.is_none());
+    }
+}
