@@ -3,7 +3,8 @@
 # run, one table. Each load runs against a freshly started server (pinned to SERVER_CPU; the
 # load tool to CLIENT_CPU), with a probe (`GET /probe.txt` on a new connection, checked, 100 of
 # them spread over the load, lost after 5 s):
-#   idle       IDLE (10000) connections that send nothing: RSS growth per connection, probe
+#   idle       IDLE (10000) connections that send nothing: RSS growth per connection the server
+#              accepted (its descriptors; the rest wait in the listen queue or were refused), probe
 #   slowloris  SLOWLORIS (1000) heads trickled a header line every 10 s for SLOWLORIS_SECONDS
 #              (60): probe, and how many the attack still held at the end
 #   readers    READERS (100) downloads of a 100 MiB file read at 1 byte/s for READERS_SECONDS
@@ -109,7 +110,7 @@ for name in $SERVERS; do
     echo "  connects: $flood" >&2
     growth=$(( ($(get "$readers" rss_peak_kib) - $(get "$readers" rss_before_kib)) / 1024 ))
     rows+=("| $name \
-| $(get "$idle" bytes_per_conn) B ($(get "$idle" held) held) \
+| $(get "$idle" bytes_per_conn) B ($(get "$idle" accepted) accepted) \
 | $(get "$idle" p50_ms) / $(get "$idle" p99_ms) ms ($(get "$idle" lost) lost) \
 | $(get "$loris" p99_ms) ms ($(get "$loris" lost) lost) \
 | $(get "$loris" kept) of $(get "$loris" opened) \
@@ -122,6 +123,6 @@ done
 echo
 echo "idle: $IDLE connections; slowloris: $SLOWLORIS for ${SLOWLORIS_SECONDS} s; readers: $READERS for ${READERS_SECONDS} s; connects: $CONNECT_RATE/s asked for ${CONNECT_SECONDS} s"
 echo
-echo "| server | idle: RSS per connection | idle: probe p50 / p99 | slowloris: probe p99 | slowloris: kept at the end | slow readers: RSS | slow readers: probe p99 | connects/s reached | connects: probe p99 |"
+echo "| server | idle: RSS per accepted connection | idle: probe p50 / p99 | slowloris: probe p99 | slowloris: kept at the end | slow readers: RSS | slow readers: probe p99 | connects/s reached | connects: probe p99 |"
 echo "|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"

@@ -77,6 +77,15 @@ fn rss_kib(pids: &[u32]) -> u64 {
         .sum()
 }
 
+/// The open descriptors of `pids`: the connections a server accepted, once its own are
+/// subtracted.
+fn descriptors(pids: &[u32]) -> usize {
+    pids.iter()
+        .filter_map(|pid| std::fs::read_dir(format!("/proc/{pid}/fd")).ok())
+        .map(|dir| dir.count())
+        .sum()
+}
+
 /// One probe: its latency, or `None` if it failed or took longer than [`PROBE_LIMIT`].
 async fn probe(addr: SocketAddr) -> Option<Duration> {
     let start = Instant::now();
@@ -182,15 +191,17 @@ fn still_open(streams: &mut [TcpStream]) -> usize {
 }
 
 async fn idle(addr: SocketAddr, pids: &[u32], n: usize) -> String {
-    let before = rss_kib(pids);
+    let (before, fds_before) = (rss_kib(pids), descriptors(pids));
     let mut open = open_many(addr, n, false, |s| async move { Some(s) }).await;
     sleep(Duration::from_secs(2)).await;
-    let after = rss_kib(pids);
+    // Connections in the listen queue cost the kernel, not the server: the growth is divided
+    // among those the server took.
+    let (after, accepted) = (rss_kib(pids), descriptors(pids).saturating_sub(fds_before));
     let probed = probes(addr, Duration::from_millis(20)).await;
     let held = still_open(&mut open);
-    let per = (after.saturating_sub(before) as f64 * 1024.0) / open.len().max(1) as f64;
+    let per = (after.saturating_sub(before) as f64 * 1024.0) / accepted.max(1) as f64;
     format!(
-        "opened={} held={held} rss_before_kib={before} rss_after_kib={after} bytes_per_conn={per:.0} {probed}",
+        "opened={} accepted={accepted} held={held} rss_before_kib={before} rss_after_kib={after} bytes_per_conn={per:.0} {probed}",
         open.len()
     )
 }
