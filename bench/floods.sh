@@ -8,7 +8,9 @@
 #   slowloris  SLOWLORIS (1000) heads trickled a header line every 10 s for SLOWLORIS_SECONDS
 #              (60): probe, and how many the attack still held at the end
 #   readers    READERS (100) downloads of a 100 MiB file read at 1 byte/s for READERS_SECONDS
-#              (30): the server's peak RSS growth, probe
+#              (30): the server's peak RSS growth, probe. With READERS_WARM=1 (the default) one
+#              100 kB range of the file is fetched first: serveur's connections use sendfile only
+#              once it has sent a file worth it (README, Performance); 0 measures the cold case
 #   connects   CONNECT_RATE (20000) connects a second, each closed at once, for
 #              CONNECT_SECONDS (10): the rate reached, failed connects, probe
 #
@@ -30,6 +32,7 @@ SERVERS=${SERVERS:-serveur nginx lighttpd}
 IDLE=${IDLE:-10000} SLOWLORIS=${SLOWLORIS:-1000} READERS=${READERS:-100}
 SLOWLORIS_SECONDS=${SLOWLORIS_SECONDS:-60} READERS_SECONDS=${READERS_SECONDS:-30}
 CONNECT_RATE=${CONNECT_RATE:-20000} CONNECT_SECONDS=${CONNECT_SECONDS:-10}
+READERS_WARM=${READERS_WARM:-1}
 PORT=${PORT:-18090}
 bench_require curl taskset cargo nginx lighttpd
 
@@ -89,6 +92,9 @@ stop() {
 load() {
     local name=$1 kind=$2 line; shift 2
     start "$name" >&2
+    if [[ $kind == readers && $READERS_WARM == 1 ]]; then
+        curl -sf -r 0-99999 -o /dev/null "http://127.0.0.1:$PORT/big.bin"
+    fi
     line=$(taskset -c "$CLIENT_CPU" "$tool" "$kind" "$PORT" "$PIDS" "$@")
     stop
     echo "$line"
@@ -121,7 +127,7 @@ for name in $SERVERS; do
 done
 
 echo
-echo "idle: $IDLE connections; slowloris: $SLOWLORIS for ${SLOWLORIS_SECONDS} s; readers: $READERS for ${READERS_SECONDS} s; connects: $CONNECT_RATE/s asked for ${CONNECT_SECONDS} s"
+echo "idle: $IDLE connections; slowloris: $SLOWLORIS for ${SLOWLORIS_SECONDS} s; readers: $READERS for ${READERS_SECONDS} s (warm: $READERS_WARM); connects: $CONNECT_RATE/s asked for ${CONNECT_SECONDS} s"
 echo
 echo "| server | idle: RSS per accepted connection | idle: probe p50 / p99 | slowloris: probe p99 | slowloris: kept at the end | slow readers: RSS | slow readers: probe p99 | connects/s reached | connects: probe p99 |"
 echo "|---|---|---|---|---|---|---|---|---|"

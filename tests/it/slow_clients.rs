@@ -63,6 +63,15 @@ fn has_line(server: &Serveur, needle: &str) -> bool {
     server.log().iter().any(|l| l.contains(needle))
 }
 
+/// No connection of the server was closed by the minimum rate.
+fn assert_never_cut(server: &Serveur) {
+    assert!(
+        !has_line(server, "Connection closed"),
+        "{:#?}",
+        server.log()
+    );
+}
+
 #[test]
 fn a_download_read_at_a_crawl_is_cut_after_the_window_with_a_log_line() {
     let (_dir, _content, server) =
@@ -129,11 +138,7 @@ fn a_download_read_at_a_fine_rate_is_never_cut() {
     let body_start = got.windows(4).position(|w| w == b"\r\n\r\n").expect("head") + 4;
     assert!(got[body_start..] == content[..], "the download was cut");
     server.wait_for_log(&format!("\"GET /big.bin HTTP/1.1\" 200 {BIG}"));
-    assert!(
-        !has_line(&server, "Connection closed"),
-        "{:#?}",
-        server.log()
-    );
+    assert_never_cut(&server);
 }
 
 #[test]
@@ -212,11 +217,7 @@ fn a_script_slower_than_the_window_is_not_cut() {
         answer.contains(&format!("\r\n{}\n\r\n", body.len())),
         "{answer}"
     );
-    assert!(
-        !has_line(&server, "Connection closed"),
-        "{:#?}",
-        server.log()
-    );
+    assert_never_cut(&server);
 }
 
 #[test]
@@ -277,9 +278,5 @@ fn min_rate_0_turns_the_check_off() {
     let got = drain(&mut slow);
     assert!(got.len() > BIG, "cut: {} bytes", got.len());
     assert!(got.ends_with(&content[content.len() - 1024..]));
-    assert!(
-        !has_line(&server, "Connection closed"),
-        "{:#?}",
-        server.log()
-    );
+    assert_never_cut(&server);
 }
