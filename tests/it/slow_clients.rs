@@ -8,6 +8,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use crate::support::tls::{self, make_cert};
 use crate::support::{
     connect_with_small_receive_buffer, sample_bytes, serve_script, Serveur, WAIT,
 };
@@ -139,6 +140,63 @@ fn a_download_read_at_a_fine_rate_is_never_cut() {
     assert!(got[body_start..] == content[..], "the download was cut");
     server.wait_for_log(&format!("\"GET /big.bin HTTP/1.1\" 200 {BIG}"));
     assert_never_cut(&server);
+}
+
+/// Under TLS the wait is the same (the IO sits above rustls): rustls's own buffer fills, then the
+/// socket's, and the connection is cut as a plain one.
+#[test]
+fn over_tls_a_download_read_at_a_crawl_is_cut_too() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let pki = tempfile::tempdir().expect("tempdir");
+    let (cert_file, key_file) = make_cert(pki.path(), "ec", "ec");
+    let (cert, key) = (
+        cert_file.to_str().expect("utf-8"),
+        key_file.to_str().expect("utf-8"),
+    );
+    let (_dir, _content, server) = big_file_site(&[
+        "--tls-cert",
+        cert,
+        "--tls-key",
+        key,
+        "--min-rate",
+        "10000",
+        "--min-rate-window",
+        "1",
+    ]);
+    let connector = tls::client(&cert_file, &[b"http/1.1"], rustls::ALL_VERSIONS);
+    let cut = tls::runtime().block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket
+            .set_recv_buffer_size(4096)
+            .expect("small receive buffer");
+        let tcp = socket.connect(server.addr).await.expect("connect");
+        let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+        let mut tls = connector.connect(name, tcp).await.expect("handshake");
+        tls.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("write");
+        let start = Instant::now();
+        let mut byte = [0u8; 1];
+        while start.elapsed() < WAIT {
+            if has_line(&server, "Connection closed") {
+                return Some(start.elapsed());
+            }
+            let _ = tokio::time::timeout(Duration::from_millis(10), tls.read(&mut byte)).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        None
+    });
+    let took = cut.unwrap_or_else(|| panic!("never cut: {:#?}", server.log()));
+    assert!(
+        took >= Duration::from_millis(900),
+        "cut before a whole window: {took:?}"
+    );
+    let line = server.wait_for_log("Connection closed");
+    assert!(
+        line.contains("while the server was sending the response"),
+        "{line}"
+    );
 }
 
 #[test]
