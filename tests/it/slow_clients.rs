@@ -64,6 +64,21 @@ fn has_line(server: &Serveur, needle: &str) -> bool {
     server.log().iter().any(|l| l.contains(needle))
 }
 
+/// The connection was cut `took` after its request, not before a whole window of 1 s, with the
+/// minimum rate's line, which says `what` the server was doing; the line is returned.
+fn assert_cut_after_a_window(server: &Serveur, took: Duration, what: &str) -> String {
+    assert!(
+        took >= Duration::from_millis(900),
+        "cut before a whole window: {took:?}"
+    );
+    let line = server.wait_for_log("Connection closed");
+    assert!(
+        line.contains(&format!("in 1s while the server was {what}")),
+        "{line}"
+    );
+    line
+}
+
 /// No connection of the server was closed by the minimum rate.
 fn assert_never_cut(server: &Serveur) {
     assert!(
@@ -87,16 +102,12 @@ fn a_download_read_at_a_crawl_is_cut_after_the_window_with_a_log_line() {
     });
     let took = start.elapsed();
     assert!(cut, "never cut: {:#?}", server.log());
-    assert!(
-        took >= Duration::from_millis(900),
-        "cut before a whole window: {took:?}"
+    let line = assert_cut_after_a_window(
+        &server,
+        took,
+        "sending the response (--min-rate 10000 bytes/s)",
     );
-    let line = server.wait_for_log("Connection closed");
     assert!(line.starts_with("127.0.0.1 - - ["), "{line}");
-    assert!(
-        line.contains("in 1s while the server was sending the response (--min-rate 10000 bytes/s)"),
-        "{line}"
-    );
     // The response stops short, and its access line says how much went.
     let got = drain(&mut slow);
     assert!(got.len() < BIG, "the whole file came: {}", got.len());
@@ -188,15 +199,7 @@ fn over_tls_a_download_read_at_a_crawl_is_cut_too() {
         None
     });
     let took = cut.unwrap_or_else(|| panic!("never cut: {:#?}", server.log()));
-    assert!(
-        took >= Duration::from_millis(900),
-        "cut before a whole window: {took:?}"
-    );
-    let line = server.wait_for_log("Connection closed");
-    assert!(
-        line.contains("while the server was sending the response"),
-        "{line}"
-    );
+    assert_cut_after_a_window(&server, took, "sending the response");
 }
 
 #[test]
@@ -227,15 +230,10 @@ fn an_upload_body_trickled_is_cut_after_the_window() {
         }
     };
     assert!(closed);
-    assert!(
-        start.elapsed() >= Duration::from_millis(900),
-        "cut before a whole window: {:?}",
-        start.elapsed()
-    );
-    let line = server.wait_for_log("Connection closed");
-    assert!(
-        line.contains("while the server was reading the request body (--min-rate 1000 bytes/s)"),
-        "{line}"
+    assert_cut_after_a_window(
+        &server,
+        start.elapsed(),
+        "reading the request body (--min-rate 1000 bytes/s)",
     );
     assert!(
         !dir.path().join("up.bin").exists(),
