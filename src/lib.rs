@@ -90,7 +90,7 @@ pub use fastcgi::FastCgi;
 pub use handler::{by_method, ByMethod, Handler, Mount, Request, Response, SharedHandler};
 pub use http;
 pub use request::{ConnectionInfo, Form, FormField, RequestBody, RequestExt};
-pub use server::{stop_signal, BindOptions, Protocol, Server, StopSignal};
+pub use server::{stop_signal, BindOptions, MinRate, Protocol, Server, StopSignal};
 pub use static_files::StaticFiles;
 pub use upload::Upload;
 

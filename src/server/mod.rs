@@ -8,6 +8,7 @@ mod connection;
 mod listener;
 mod logged_body;
 pub(crate) mod malformed;
+mod min_rate;
 mod pressure;
 mod read_ahead;
 mod shutdown;
@@ -32,6 +33,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use listener::BindOptions;
+pub use min_rate::MinRate;
 pub use shutdown::{stop_signal, StopSignal};
 pub use tls::{TlsConfig, TlsError};
 
@@ -78,6 +80,7 @@ pub struct Server {
     /// `None`: from the process's descriptor limit when serving starts.
     max_connections: Option<usize>,
     header_timeout: Duration,
+    min_rate: MinRate,
     shutdown_grace: Duration,
     tls: Option<TlsConfig>,
     handshake_timeout: Duration,
@@ -130,6 +133,7 @@ impl Server {
             log: AccessLog::stderr(),
             max_connections: None,
             header_timeout: Duration::from_secs(30),
+            min_rate: MinRate::default(),
             shutdown_grace: Duration::from_secs(10),
             tls: None,
             handshake_timeout: Duration::from_secs(10),
@@ -175,6 +179,15 @@ impl Server {
     /// keep-alive connections (quietly).
     pub fn header_timeout(mut self, timeout: Duration) -> Self {
         self.header_timeout = timeout;
+        self
+    }
+
+    /// The least a connection must move while the server waits on its client (default 500
+    /// bytes/s over 60 s; a rate of 0 turns it off): a response the client does not read or a
+    /// request body it does not send, at under `bytes_per_sec` over a whole `window`, closes
+    /// the connection with a log line. A server waiting on itself (a slow script) is never cut.
+    pub fn min_rate(mut self, min_rate: MinRate) -> Self {
+        self.min_rate = min_rate;
         self
     }
 
@@ -266,6 +279,7 @@ impl Server {
                 stopping: stopping.clone().cancelled_owned(),
                 log: self.log.clone(),
                 client: peer.ip().to_canonical(),
+                min_rate: self.min_rate,
             };
             // The socket's number, for a gateway to watch its client (`departure`); for TLS the
             // TCP socket under it.

@@ -26,6 +26,10 @@
 //! **Shed.** When the connection limit is reached, the accept loop may ask a reusable
 //! connection to close (`pressure`); its supervisor closes it if it still is.
 //!
+//! **Minimum rate.** A request being answered is cut only when the server waits on its client
+//! and the client moves too little: a [`RateCheck`] (`min_rate`), armed while the connection's
+//! IO reports such a wait, closes the connection with one log line.
+//!
 //! **Stop.** When the server stops, the connection is told to finish gracefully (hyper ends
 //! an HTTP/1 connection after its response in flight and sends HTTP/2's GOAWAY).
 //!
@@ -48,6 +52,7 @@ use tokio::time::Instant;
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
 use super::malformed::Parsed;
+use super::min_rate::{MinRate, RateCheck};
 use super::pressure;
 use super::staged::Supervised;
 use crate::access_log::AccessLog;
@@ -68,11 +73,24 @@ pub(super) struct Watch {
     pub log: AccessLog,
     /// The client, for that line.
     pub client: IpAddr,
+    /// The least a connection waiting on its client must move.
+    pub min_rate: MinRate,
+}
+
+/// How a connection's run ended.
+enum End {
+    /// By itself, or after a graceful stop.
+    Done,
+    /// Closed by the header timeout.
+    TimedOut,
+    /// Closed by the minimum rate, with its log line.
+    TooSlow(String),
 }
 
 /// Runs `conn` to its end, dropping it (which closes the socket) once it has done no work for a
-/// whole header timeout with no request in flight, and shutting it down gracefully when the
-/// server stops; logs the timeout of a client stalled in a head.
+/// whole header timeout with no request in flight, or moved too little while waiting on its
+/// client (`min_rate`), and shutting it down gracefully when the server stops; logs the timeout
+/// of a client stalled in a head, and the cut of a slow one.
 pub(super) async fn run<C: Supervised>(conn: C, watch: Watch) {
     let Watch {
         parsed,
@@ -80,7 +98,9 @@ pub(super) async fn run<C: Supervised>(conn: C, watch: Watch) {
         stopping,
         log,
         client,
+        min_rate,
     } = watch;
+    let mut rate = RateCheck::new(min_rate);
     let mut conn = pin!(conn);
     let mut timer = pin!(tokio::time::sleep(header_timeout));
     let mut stopping = pin!(stopping);
@@ -92,12 +112,15 @@ pub(super) async fn run<C: Supervised>(conn: C, watch: Watch) {
     let side_waker = Waker::from(Arc::clone(&side));
     parsed.shed().wake(&side_waker);
     let (mut stop_sent, mut timing, mut seen) = (false, true, parsed.activity());
-    let timed_out = poll_fn(|cx| {
+    let end = poll_fn(|cx| {
         side.task.register(cx.waker());
         if conn.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(false);
+            return Poll::Ready(End::Done);
         }
-        if !side.woke.swap(false, Ordering::AcqRel) {
+        // A window starts when the IO first waits on the client; its timer is then polled
+        // below, which registers it.
+        let armed = rate.as_mut().is_some_and(|r| r.arm(parsed.waits()));
+        if !side.woke.swap(false, Ordering::AcqRel) && !armed {
             return Poll::Pending;
         }
         let mut side_cx = Context::from_waker(&side_waker);
@@ -105,7 +128,13 @@ pub(super) async fn run<C: Supervised>(conn: C, watch: Watch) {
             stop_sent = true;
             conn.as_mut().graceful_shutdown();
             if conn.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(false);
+                return Poll::Ready(End::Done);
+            }
+        }
+        if let Some(rate) = &mut rate {
+            let window = rate.poll_window(&mut side_cx, parsed.waits(), parsed.busy());
+            if let Poll::Ready(slow) = window {
+                return Poll::Ready(End::TooSlow(slow.message(rate.rate())));
             }
         }
         // Asked to close to make room (`pressure`) and still reusable: closed quietly, after
@@ -113,7 +142,7 @@ pub(super) async fn run<C: Supervised>(conn: C, watch: Watch) {
         if parsed.shed().take() && pressure::reusable(&parsed) {
             conn.as_mut().graceful_shutdown();
             let _ = conn.as_mut().poll(cx);
-            return Poll::Ready(false);
+            return Poll::Ready(End::Done);
         }
         if timing && timer.as_mut().poll(&mut side_cx).is_ready() {
             if parsed.is_http2() {
@@ -122,7 +151,7 @@ pub(super) async fn run<C: Supervised>(conn: C, watch: Watch) {
             }
             let now = parsed.activity();
             if now == seen && !parsed.busy() {
-                return Poll::Ready(true);
+                return Poll::Ready(End::TimedOut);
             }
             seen = now;
             timer.as_mut().reset(Instant::now() + header_timeout);
@@ -133,8 +162,10 @@ pub(super) async fn run<C: Supervised>(conn: C, watch: Watch) {
         Poll::Pending
     })
     .await;
-    if timed_out && parsed.mid_head() {
-        log.message(Some(client), TIMED_OUT);
+    match end {
+        End::TimedOut if parsed.mid_head() => log.message(Some(client), TIMED_OUT),
+        End::TooSlow(line) => log.message(Some(client), line),
+        End::Done | End::TimedOut => {}
     }
 }
 

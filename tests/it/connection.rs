@@ -4,7 +4,7 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
-use crate::support::{get, raw, raw_text, Serveur, WAIT};
+use crate::support::{connect_with_small_receive_buffer, get, raw, raw_text, Serveur, WAIT};
 
 /// Reads until the server closes the connection; returns what came and how long it took.
 fn read_until_closed(stream: &mut TcpStream) -> (Vec<u8>, Duration) {
@@ -129,13 +129,7 @@ fn a_connection_busy_for_several_header_timeouts_is_never_cut() {
     // supervisor that took a response stuck in flight for idleness would cut it at the end of
     // the first whole second without progress, at most 2 s in; 2.5 s shows it did not. Only
     // waiting shows that something does not happen.
-    let socket =
-        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
-    socket
-        .set_recv_buffer_size(4096)
-        .expect("small receive buffer");
-    socket.connect(&server.addr.into()).expect("connect");
-    let mut slow: TcpStream = socket.into();
+    let mut slow = connect_with_small_receive_buffer(server.addr);
     slow.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .expect("write");
     std::thread::sleep(Duration::from_millis(2500));

@@ -41,6 +41,7 @@ mod redirects;
 mod request_admission;
 mod safe_path_cpython;
 mod shell_help;
+mod slow_clients;
 mod smoke;
 mod startup_addresses;
 mod static_files;

@@ -10,7 +10,7 @@ use clap::{CommandFactory, FromArgMatches, Parser};
 use serveur::auth::Rules;
 use serveur::fastcgi::{Address, Pattern};
 use serveur::http::header::{HeaderName, HeaderValue};
-use serveur::{Protocol, TlsConfig};
+use serveur::{MinRate, Protocol, TlsConfig};
 
 use super::config_file::{self, Failure};
 use super::ops_args::OpsArgs;
@@ -245,6 +245,25 @@ struct Args {
     )]
     header_timeout: f64,
 
+    /// Least bytes per second a connection must move while the server waits on its client (a
+    /// response not read, a request body not sent), over each --min-rate-window; 0 turns it off
+    #[arg(
+        long,
+        value_name = "BYTES_PER_SEC",
+        default_value_t = 500,
+        help_heading = "Limits and timeouts"
+    )]
+    min_rate: u64,
+
+    /// Seconds over which --min-rate is measured
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 60.0,
+        help_heading = "Limits and timeouts"
+    )]
+    min_rate_window: f64,
+
     /// Seconds a client has to complete the TLS handshake
     #[arg(
         long,
@@ -304,6 +323,8 @@ pub(crate) struct Config {
     pub max_connections: Option<usize>,
     /// The request-head timeout.
     pub header_timeout: Duration,
+    /// The minimum rate of a connection waiting on its client.
+    pub min_rate: MinRate,
     /// The grace period on stop.
     pub shutdown_grace: Duration,
     /// The CGI gateway, with `--cgi`.
@@ -534,6 +555,15 @@ fn validate(args: Args) -> Result<Config, String> {
         show_addresses: args.qr || args.ui,
         max_connections: args.max_connections,
         header_timeout: seconds(args.header_timeout, "--header-timeout")?,
+        min_rate: MinRate {
+            bytes_per_sec: args.min_rate,
+            window: match seconds(args.min_rate_window, "--min-rate-window")? {
+                window if window.is_zero() => {
+                    return Err("argument --min-rate-window: must be more than 0".into())
+                }
+                window => window,
+            },
+        },
         shutdown_grace: seconds(args.shutdown_grace, "--shutdown-grace")?,
         fastcgi: args
             .fastcgi

@@ -149,6 +149,7 @@ async fn run(config: cli::Config, inherited: Option<TcpListener>) -> Result<(), 
         .protocol(config.protocol)
         .access_log(log)
         .header_timeout(config.header_timeout)
+        .min_rate(config.min_rate)
         .shutdown_grace(config.shutdown_grace)
         .handshake_timeout(config.handshake_timeout);
     let server = match config.max_connections {

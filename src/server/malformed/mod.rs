@@ -20,6 +20,10 @@
 //! more for a bodiless head); per read, one copy of the bytes into the window (none once a
 //! window is full, so an upload's body is not copied); per request, one relaxed atomic add.
 //!
+//! Being the IO every connection has, plain or TLS, the guard also keeps the minimum rate's
+//! [`Meter`] (`min_rate`): which `Pending` means waiting on the client, and the bytes moved
+//! once one has; a branch per read and write for connections that never waited.
+//!
 //! A file whose content happens to end like hyper's head is left alone: it would need a date
 //! of this very second *and* a malformed request pipelined behind it. When the refused bytes
 //! cannot be located (they follow a chunked body, or a body longer than a window), the page
@@ -43,6 +47,7 @@ pub(crate) mod unparsed;
 pub(crate) use page::error_response;
 pub(crate) use python_rules::{Verdict, MAX_LINE};
 
+use super::min_rate::{Meter, Waits};
 use super::pressure::Shed;
 use super::zero_copy::placeholder_offset;
 use crate::request::ConnectionInfo;
@@ -68,6 +73,8 @@ struct Counters {
     had_body: AtomicBool,
     /// Asks the connection to close to make room (`pressure`).
     shed: Shed,
+    /// Whether the IO waits on the client, and the bytes it moved (`min_rate`).
+    waits: Waits,
 }
 
 impl Parsed {
@@ -120,6 +127,18 @@ impl Parsed {
         self.0.http2.load(Ordering::Relaxed)
     }
 
+    /// What the IO tells the minimum-rate check.
+    pub(crate) fn waits(&self) -> &Waits {
+        &self.0.waits
+    }
+
+    /// Whether a read now would be hyper reading a request's body: on HTTP/1, while a request
+    /// that had one is answered (with `half_close`, hyper reads nothing else then). HTTP/2
+    /// reads all the time.
+    fn awaits_body(&self) -> bool {
+        self.had_body() && self.busy() && !self.is_http2()
+    }
+
     /// The client sent some bytes.
     fn hear(&self) {
         let after = self.get() + 1;
@@ -147,6 +166,8 @@ pub(crate) struct Guard<IO> {
     replacing: Option<Replacement>,
     /// A request line went past CPython's limit: its 414 goes out, then the read side ends.
     ended: bool,
+    /// Waits on the client and bytes moved, for the minimum rate.
+    meter: Meter,
 }
 
 /// Bytes written instead of what hyper asked for, and how much hyper is told was written.
@@ -172,6 +193,7 @@ impl<IO> Guard<IO> {
             line: long_line::LongLine::default(),
             replacing: None,
             ended: false,
+            meter: Meter::default(),
         }
     }
 
@@ -251,6 +273,17 @@ impl<IO: AsyncWrite + Unpin> Guard<IO> {
         Poll::Ready(Ok(report))
     }
 
+    /// Tells the meter of a write: a full send buffer, or bytes moved.
+    #[inline]
+    fn metered(&mut self, written: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
+        match &written {
+            Poll::Pending => self.meter.write_blocked(self.parsed.waits()),
+            Poll::Ready(Ok(n)) => self.meter.wrote(self.parsed.waits(), *n),
+            Poll::Ready(Err(_)) => {}
+        }
+        written
+    }
+
     fn check(&mut self, bufs: &[IoSlice<'_>]) -> bool {
         if self.windows.is_off() {
             return false;
@@ -283,8 +316,15 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for Guard<IO> {
             return Poll::Ready(Ok(()));
         }
         let before = buf.filled().len();
-        ready!(Pin::new(&mut this.io).poll_read(cx, buf))?;
+        let Poll::Ready(read) = Pin::new(&mut this.io).poll_read(cx, buf) else {
+            if this.parsed.awaits_body() {
+                this.meter.body_awaited(this.parsed.waits());
+            }
+            return Poll::Pending;
+        };
+        read?;
         let fresh = &buf.filled()[before..];
+        this.meter.read(this.parsed.waits(), fresh.len());
         if !fresh.is_empty() {
             this.parsed.hear();
         }
@@ -310,7 +350,8 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Guard<IO> {
         if this.replacing.is_some() || this.check(&[IoSlice::new(buf)]) {
             return this.poll_replacement(cx);
         }
-        Pin::new(&mut this.io).poll_write(cx, buf)
+        let written = Pin::new(&mut this.io).poll_write(cx, buf);
+        this.metered(written)
     }
 
     fn poll_write_vectored(
@@ -322,7 +363,8 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Guard<IO> {
         if this.replacing.is_some() || this.check(bufs) {
             return this.poll_replacement(cx);
         }
-        Pin::new(&mut this.io).poll_write_vectored(cx, bufs)
+        let written = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        this.metered(written)
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -36,6 +36,23 @@ fn send_raw(addr: SocketAddr, request: &[u8], half_close: bool) -> Vec<u8> {
     answer
 }
 
+/// A connection to `addr` whose receive buffer is a few KiB, set before connecting (so the
+/// window the kernel advertises is small): a client that reads slowly holds back the server
+/// within a few KiB instead of the megabytes loopback would buffer.
+pub(crate) fn connect_with_small_receive_buffer(addr: SocketAddr) -> TcpStream {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        None,
+    )
+    .expect("socket");
+    socket
+        .set_recv_buffer_size(4096)
+        .expect("small receive buffer");
+    socket.connect(&addr.into()).expect("connect");
+    socket.into()
+}
+
 /// `GET path` on a new connection, read until the answer so far (as text) is `enough`; the
 /// connection is handed back open, for the test to drop as a client that goes away midway.
 pub(crate) fn get_until(addr: SocketAddr, path: &str, enough: impl Fn(&str) -> bool) -> TcpStream {
