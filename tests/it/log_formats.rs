@@ -365,3 +365,28 @@ fn log_settings_come_from_the_environment_and_bad_ones_are_refused() {
         exit.stderr
     );
 }
+
+#[test]
+fn the_verified_user_is_in_the_combined_and_json_lines() {
+    let tmp = site();
+    // `alice:secret`, checked by access control; the identity field is Common Log Format's.
+    let basic = ("Authorization", "Basic YWxpY2U6c2VjcmV0");
+    for (format, needle) in [
+        ("combined", "127.0.0.1 - alice ["),
+        ("json", r#""user":"alice""#),
+    ] {
+        let server = Serveur::start(
+            tmp.path(),
+            &["--log-format", format, "--auth", "alice:secret@/"],
+        );
+        assert_eq!(request(server.addr, "GET", "/a.txt", &[basic]).status, 200);
+        assert_eq!(get(server.addr, "/a.txt").status, 401);
+        let line = server.wait_for_log(needle);
+        assert!(line.contains("/a.txt"), "{line}");
+        server.wait_for_log(if format == "json" {
+            r#""status":401,"#
+        } else {
+            "\" 401 "
+        });
+    }
+}
