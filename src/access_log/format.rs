@@ -13,6 +13,7 @@ use super::Served;
 
 /// The shape of the access log's lines (`--log-format`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum LogFormat {
     /// CPython's `http.server` line, the other lines (`code 404, message …`, a script's
     /// stderr) in the same shape and the same stream.
