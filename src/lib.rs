@@ -82,7 +82,7 @@ mod static_files;
 mod status_text;
 mod upload;
 
-pub use access_log::AccessLog;
+pub use access_log::{AccessLog, LogFormat};
 pub use body::Body;
 pub use bytes;
 pub use cgi::Cgi;

@@ -13,7 +13,7 @@ use tokio::net::{UnixListener, UnixStream};
 use super::client::{self, Output, Stdin};
 use super::record::{self, EndRequest, Kind, Record};
 use super::*;
-use crate::access_log::{AccessLog, Lines};
+use crate::access_log::{AccessLog, ReadableLog};
 use crate::gateway::log::{GatewayKind, ScriptLog};
 
 #[test]
@@ -266,7 +266,7 @@ async fn stderr_lines_and_a_failing_status_are_logged() {
         read_request(&mut stream, &mut buf).await.expect("request");
         answer(&mut stream, b"Content-Type: a/b\n\n", b"o\n", 3).await;
     });
-    let lines = Lines::default();
+    let lines = ReadableLog::default();
     let log = AccessLog::to_writer(lines.clone());
     collect(start(&pool, log.clone())).await;
     collect(start(&pool, log.clone())).await;
@@ -301,7 +301,7 @@ async fn an_application_that_does_not_speak_fastcgi_is_a_logged_failure() {
             .await
             .expect("write");
     });
-    let lines = Lines::default();
+    let lines = ReadableLog::default();
     let log = AccessLog::to_writer(lines.clone());
     let mut output = start(&pool, log.clone());
     assert_eq!(

@@ -16,7 +16,7 @@ use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::admission;
-use super::logged_body::{Entry, LoggedBody};
+use super::logged_body::{Details, Entry, LoggedBody};
 use super::malformed::{self, Guard, Parsed};
 use super::read_ahead::ReadAhead;
 use super::zero_copy::FileSending;
@@ -90,6 +90,7 @@ where
             // HTTP/2 (h2c) frames data itself: placeholders would be sent as bytes.
             let by_regions = req.version() <= Version::HTTP_11;
             let mut request_line = info.log.is_on().then(|| request_line(&req));
+            let details = Details::of(&req, &info.log);
             let refused = admission::refusal(&req, &target(&req));
             let mut response = match refused {
                 Some(verdict) => {
@@ -143,6 +144,7 @@ where
                     .extensions()
                     .get::<LoggedUser>()
                     .map(|u| Arc::clone(&u.0)),
+                details,
             });
             Ok::<_, ClientLeft>(response.map(|body| {
                 let files = ConnectionState::of(&info).files.as_ref();

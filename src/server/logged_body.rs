@@ -7,12 +7,15 @@ use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use bytes::Bytes;
+use http::header::{REFERER, USER_AGENT};
+use http::HeaderValue;
 use http_body::{Frame, SizeHint};
 
 use super::connection::ConnectionState;
-use crate::access_log::push_decimal;
+use crate::access_log::{push_decimal, AccessLog, Served};
 use crate::body::Body;
 use crate::request::ConnectionInfo;
 
@@ -26,6 +29,29 @@ pub(crate) struct Entry {
     pub error: Option<String>,
     /// The authenticated user (access control's `LoggedUser`), for the identity field.
     pub user: Option<Arc<str>>,
+    /// What a detailed log format says besides; `None` for CPython's line.
+    pub details: Option<Box<Details>>,
+}
+
+/// What the combined and JSON formats log that CPython's line does not, taken from the request
+/// as it arrives only when the log's format wants it: CPython's line pays nothing for them.
+pub(crate) struct Details {
+    started: Instant,
+    referer: Option<HeaderValue>,
+    user_agent: Option<HeaderValue>,
+}
+
+impl Details {
+    /// The details of `req`, if `log`'s format writes them.
+    pub(crate) fn of<B>(req: &http::Request<B>, log: &AccessLog) -> Option<Box<Details>> {
+        log.format().is_detailed().then(|| {
+            Box::new(Details {
+                started: Instant::now(),
+                referer: req.headers().get(REFERER).cloned(),
+                user_agent: req.headers().get(USER_AGENT).cloned(),
+            })
+        })
+    }
 }
 
 /// A response body that counts the bytes it hands to the connection and writes the access
@@ -63,6 +89,20 @@ impl LoggedBody {
                 self.connection
                     .log
                     .message_by(Some(entry.client), user, line);
+            }
+            if let Some(details) = entry.details {
+                self.connection.log.served(Served {
+                    client: entry.client,
+                    user: entry.user,
+                    request_line: entry.request_line,
+                    status: entry.status,
+                    bytes: self.sent,
+                    duration: details.started.elapsed(),
+                    referer: details.referer,
+                    user_agent: details.user_agent,
+                    tls: self.connection.tls,
+                });
+                return;
             }
             let mut line = entry.request_line;
             line.push_str("\" ");

@@ -308,7 +308,7 @@ mod tests {
 
     #[tokio::test]
     async fn shedding_is_logged_at_most_once_a_second_with_the_count_since_the_last_line() {
-        let lines = crate::access_log::Lines::default();
+        let lines = crate::access_log::ReadableLog::default();
         let log = AccessLog::to_writer(lines.clone());
         let (limit, _places, connections) = full(40, log.clone());
         assert_eq!(limit.shed(), SHED_AT_ONCE);

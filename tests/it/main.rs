@@ -31,6 +31,7 @@ mod http2;
 mod library;
 mod listening;
 mod listing;
+mod log_formats;
 mod malformed;
 mod network;
 mod over_tls_and_h2;

@@ -10,7 +10,7 @@ use clap::{CommandFactory, FromArgMatches, Parser};
 use serveur::auth::Rules;
 use serveur::fastcgi::{Address, Pattern};
 use serveur::http::header::{HeaderName, HeaderValue};
-use serveur::{MinRate, Protocol, TlsConfig};
+use serveur::{LogFormat, MinRate, Protocol, TlsConfig};
 
 use super::config_file::{self, Failure};
 use super::ops_args::OpsArgs;
@@ -305,6 +305,10 @@ pub(crate) struct Config {
     pub follow_symlinks: bool,
     /// Whether the access log is off.
     pub quiet: bool,
+    /// The access log's shape (`--log-format`).
+    pub log_format: LogFormat,
+    /// The file the access log goes to (`--log-file`), instead of stderr.
+    pub log_file: Option<PathBuf>,
     /// Whether responses may be compressed.
     pub compress: bool,
     /// The `Cache-Control` value, if any.
@@ -532,6 +536,14 @@ fn validate(args: Args) -> Result<Config, String> {
         .transpose()?;
     let tls = tls(&args, bind)?;
     let auth = auth_rules(&args, bind, tls.is_some())?;
+    if args.quiet && args.ops.log_file.is_some() {
+        return Err("argument --log-file: not allowed with -q/--quiet".into());
+    }
+    let log_format = args
+        .ops
+        .log_format
+        .parse()
+        .map_err(|e| format!("argument --log-format: {e}"))?;
     Ok(Config {
         auth,
         tls,
@@ -544,6 +556,8 @@ fn validate(args: Args) -> Result<Config, String> {
         headers,
         follow_symlinks: args.follow_symlinks,
         quiet: args.quiet,
+        log_format,
+        log_file: args.ops.log_file.clone(),
         compress: !args.no_compress,
         cache_control,
         cors: args.cors,

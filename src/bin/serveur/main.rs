@@ -1,11 +1,12 @@
 //! The `serveur` binary: parses Python's command line into a [`cli::Config`], composes the
 //! handlers from the library's public API, prints CPython's startup line and serves until
-//! Ctrl+C or SIGTERM.
+//! Ctrl+C or SIGTERM (SIGHUP reopens the log file, `logging.rs`).
 
 mod addresses;
 mod cli;
 mod config_file;
 mod hash_password;
+mod logging;
 mod ops_args;
 mod shell_help;
 mod socket_activation;
@@ -17,8 +18,7 @@ use serveur::auth::Auth;
 use serveur::fastcgi::Pattern;
 use serveur::safe_path::{Root, UrlPath};
 use serveur::{
-    stop_signal, AccessLog, BindOptions, Cgi, FastCgi, Server, SharedHandler, StaticFiles,
-    StopSignal, Upload,
+    stop_signal, BindOptions, Cgi, FastCgi, Server, SharedHandler, StaticFiles, StopSignal, Upload,
 };
 
 fn main() -> ExitCode {
@@ -140,11 +140,7 @@ async fn run(config: cli::Config, inherited: Option<TcpListener>) -> Result<(), 
     let explicit_bind = config.bind.is_some() || inherited.is_some();
     let server = listen(&config, inherited)?;
     let local = server.local_addr().map_err(|e| e.to_string())?;
-    let log = if config.quiet {
-        AccessLog::off()
-    } else {
-        AccessLog::stderr()
-    };
+    let log = logging::access_log(&config)?;
     let server = server
         .protocol(config.protocol)
         .access_log(log)

@@ -1,5 +1,6 @@
 //! The flags for running serveur for real rather than for a quick share: a configuration file
-//! and its printout, shell completions and the man page, and a port shared between processes.
+//! and its printout, shell completions and the man page, a port shared between processes, and
+//! the access log's format and file.
 //! They sit in one struct flattened into the command line, so their help comes after every
 //! other group's.
 
@@ -7,7 +8,8 @@ use std::path::PathBuf;
 
 use clap_complete::Shell;
 
-/// `--config`, `--print-config`, `--completions`, `--man`, `--reuse-port`.
+/// `--config`, `--print-config`, `--completions`, `--man`, `--reuse-port`, `--log-format`,
+/// `--log-file`.
 #[derive(clap::Args, Debug)]
 pub(crate) struct OpsArgs {
     /// Read settings from this TOML file, whose keys are the long flags' names (bind = "::",
@@ -32,4 +34,20 @@ pub(crate) struct OpsArgs {
     /// with --reuse-port: the kernel spreads connections between them
     #[arg(long, help_heading = "serveur options")]
     pub reuse_port: bool,
+
+    /// The access log's lines: python (CPython's), combined (Apache/nginx's, for log tools;
+    /// the other lines then go to stderr) or json (one object per line)
+    #[arg(
+        long,
+        value_name = "FORMAT",
+        default_value = "python",
+        value_parser = ["python", "combined", "json"],
+        help_heading = "Logs"
+    )]
+    pub log_format: String,
+
+    /// Append the access log to this file (made 0640) rather than stderr, and open it again
+    /// on SIGHUP (logrotate's postrotate)
+    #[arg(long, value_name = "PATH", help_heading = "Logs")]
+    pub log_file: Option<PathBuf>,
 }

@@ -36,6 +36,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -50,6 +51,7 @@ pub(crate) use python_rules::{Verdict, MAX_LINE};
 use super::min_rate::{Meter, Waits};
 use super::pressure::Shed;
 use super::zero_copy::placeholder_offset;
+use crate::access_log::Served;
 use crate::request::ConnectionInfo;
 
 /// How many requests hyper has parsed on a connection (the service counts them as it gets
@@ -230,15 +232,31 @@ impl<IO> Guard<IO> {
                 verdict.message
             ),
         );
-        log.message(
-            client,
-            format!(
-                "\"{}\" {} {}",
-                verdict.request_line,
-                verdict.code.as_u16(),
-                body_len
-            ),
-        );
+        if log.format().is_detailed() {
+            // An access line like any other, so the combined log stays readable by log tools;
+            // the head was refused unparsed, so there is no referer, user agent or duration.
+            log.served(Served {
+                client: self.connection.peer.ip(),
+                user: None,
+                request_line: format!("\"{}", verdict.request_line),
+                status: verdict.code.as_u16(),
+                bytes: body_len as u64,
+                duration: Duration::ZERO,
+                referer: None,
+                user_agent: None,
+                tls: self.connection.tls,
+            });
+        } else {
+            log.message(
+                client,
+                format!(
+                    "\"{}\" {} {}",
+                    verdict.request_line,
+                    verdict.code.as_u16(),
+                    body_len
+                ),
+            );
+        }
         self.replacing = Some(Replacement {
             bytes,
             written: 0,
