@@ -89,7 +89,7 @@ fn read(
 ) -> io::Result<Listing> {
     let mut entries = Vec::new();
     let mut names = String::new();
-    let mut keys = String::new();
+    let (mut keys, mut lower) = (Vec::new(), String::new());
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
         let raw_name = entry.file_name();
@@ -112,7 +112,9 @@ fn read(
         };
         let shown = String::from_utf8_lossy(bytes);
         let name = listing::push(&mut names, &shown);
-        let key = listing::push_key(&mut keys, &shown);
+        lower.clear();
+        let lowered = listing::push_key(&mut lower, &shown);
+        let key = sort::push_natural_key(&mut keys, &lower[lowered]);
         entries.push(Entry {
             raw_name,
             name,
@@ -122,8 +124,12 @@ fn read(
             modified: metadata.modified().ok(),
         });
     }
-    entries.sort_by(|a, b| {
-        let by_name = || sort::natural(&keys[a.key.clone()], &keys[b.key.clone()]);
+    // The order is found on indices, then the entries are moved once: comparing is cheap, and
+    // an entry is large to move at every step of the sort.
+    let mut order: Vec<usize> = (0..entries.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (&entries[a], &entries[b]);
+        let by_name = || keys[a.key.clone()].cmp(&keys[b.key.clone()]);
         let chosen = match sort.key {
             Key::Name => by_name(),
             Key::Size => a.size.cmp(&b.size),
@@ -141,6 +147,8 @@ fn read(
             .then_with(by_name)
             .then_with(|| a.raw_name.cmp(&b.raw_name))
     });
+    let mut slots: Vec<Option<Entry>> = entries.into_iter().map(Some).collect();
+    let entries: Vec<Entry> = order.iter().filter_map(|&i| slots[i].take()).collect();
     let readme = entries
         .iter()
         .position(|e| !e.is_dir() && names[e.name.clone()].eq_ignore_ascii_case(readme::NAME));
