@@ -4,6 +4,7 @@
 //! line.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use http::header::{HeaderValue, CONNECTION, SERVER};
 use http::Version;
@@ -15,12 +16,13 @@ use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::admission;
-use super::logged_body::{Entry, LoggedBody};
+use super::logged_body::{Entry, LoggedBody, Metered};
 use super::malformed::{self, Guard, Parsed};
 use super::read_ahead::ReadAhead;
 use super::zero_copy::FileSending;
 use super::Protocol;
 use crate::handler::{Handler, Request};
+use crate::metrics::{Handled, OpenConnection};
 use crate::request::{ConnectionInfo, LoggedUser, RequestBody};
 use crate::response::{ClientLeft, ErrorMessage};
 
@@ -35,6 +37,9 @@ pub(super) struct ConnectionState {
     /// How HTTP/1 responses' files are sent, when the connection's IO is a
     /// [`ZeroCopy`](super::zero_copy::ZeroCopy).
     pub(super) files: Option<FileSending>,
+    /// The server's metrics, when it has some: the connection counts as open while this
+    /// lives, and each response reports to it.
+    pub(super) metrics: Option<OpenConnection>,
 }
 
 impl ConnectionState {
@@ -69,6 +74,7 @@ where
 {
     let info = Arc::new(info);
     let parsed = ConnectionState::of(&info).parsed.clone();
+    let metered = ConnectionState::of(&info).metrics.is_some();
     let io = Guard::new(
         ReadAhead::new(io),
         parsed.clone(),
@@ -84,6 +90,7 @@ where
         let handler = Arc::clone(&handler);
         let info = Arc::clone(&info);
         async move {
+            let started = metered.then(Instant::now);
             // HTTP/2 (h2c) frames data itself: placeholders would be sent as bytes.
             let by_regions = req.version() <= Version::HTTP_11;
             let mut request_line = info.log.is_on().then(|| request_line(&req));
@@ -141,13 +148,24 @@ where
                     .get::<LoggedUser>()
                     .map(|u| Arc::clone(&u.0)),
             });
+            let metered = started.map(|started| Metered {
+                // Labelled by the handler that answered (the binary's composition), else the
+                // server's own answer.
+                handled: response
+                    .extensions()
+                    .get::<Handled>()
+                    .copied()
+                    .unwrap_or(Handled::Server),
+                status: response.status().as_u16(),
+                started,
+            });
             Ok::<_, ClientLeft>(response.map(|body| {
                 let files = ConnectionState::of(&info).files.as_ref();
                 let body = match files.filter(|_| by_regions) {
                     Some(files) => files.prepare(body),
                     None => body,
                 };
-                LoggedBody::new(body, entry, info)
+                LoggedBody::new(body, entry, metered, info)
             }))
         }
     });

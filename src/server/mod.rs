@@ -34,6 +34,7 @@ pub use tls::{TlsConfig, TlsError};
 
 use crate::access_log::AccessLog;
 use crate::handler::Handler;
+use crate::metrics::Metrics;
 use crate::request::departure::SocketSlot;
 use crate::request::{ConnectionInfo, ServerSide, TopHandler};
 use connection::ConnectionState;
@@ -76,6 +77,7 @@ pub struct Server {
     shutdown_grace: Duration,
     tls: Option<TlsConfig>,
     handshake_timeout: Duration,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl Server {
@@ -128,6 +130,7 @@ impl Server {
             shutdown_grace: Duration::from_secs(10),
             tls: None,
             handshake_timeout: Duration::from_secs(10),
+            metrics: None,
         }
     }
 
@@ -182,6 +185,14 @@ impl Server {
     /// How long a client has to complete the TLS handshake (default 10 s).
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Counts connections and answers (by the [`Handled`](crate::metrics::Handled) extension
+    /// of each, its status, bytes and duration) in `metrics`; without it (the default) no
+    /// request pays for any of it.
+    pub fn metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
         self
     }
 
@@ -271,7 +282,11 @@ impl Server {
                 log: self.log.clone(),
                 top_handler: Some(Arc::clone(&top_handler)),
                 socket,
-                server: ServerSide::new(Arc::new(ConnectionState { parsed, files })),
+                server: ServerSide::new(Arc::new(ConnectionState {
+                    parsed,
+                    files,
+                    metrics: self.metrics.as_ref().map(Metrics::connection_opened),
+                })),
             };
             let handler = Arc::clone(&handler);
             let Some(acceptor) = acceptor.clone() else {

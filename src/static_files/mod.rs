@@ -23,6 +23,7 @@ mod ui;
 
 use std::io;
 use std::path::Path;
+use std::sync::Arc;
 
 use http::header::{
     self, HeaderName, HeaderValue, ACCEPT_RANGES, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE,
@@ -32,6 +33,7 @@ use http::{HeaderMap, Method, StatusCode};
 
 use crate::body::Body;
 use crate::handler::{Handler, Request, Response};
+use crate::metrics::Metrics;
 use crate::request::{Access, ConnectionInfo, RequestExt};
 use crate::response::{error, error_with, redirect, unsupported_method};
 use crate::safe_path::{collapse_leading_slashes, Root};
@@ -175,6 +177,15 @@ impl StaticFiles {
     /// `/.serveur-ui.css` and `/.serveur-ui.js`). Off by default: the listing stays CPython's.
     pub fn ui(self, ui: bool) -> Self {
         StaticFiles { ui, ..self }
+    }
+
+    /// Counts the small files and compressed outputs it finds in memory, and those it reads
+    /// or makes again, in `metrics`.
+    pub fn metrics(self, metrics: Arc<Metrics>) -> Self {
+        StaticFiles {
+            small_files: self.small_files.counted_in(metrics),
+            ..self
+        }
     }
 
     /// Whether an [`Upload`](crate::Upload) handler in front accepts `DELETE`

@@ -329,6 +329,8 @@ pub(crate) struct Config {
     pub auth: Option<AuthConfig>,
     /// Whether the port may be shared with other processes (`--reuse-port`).
     pub reuse_port: bool,
+    /// Where the metrics page is served (`--metrics-path`), if anywhere.
+    pub metrics_path: Option<String>,
 }
 
 /// The access rules, checked.
@@ -520,7 +522,6 @@ fn validate(args: Args) -> Result<Config, String> {
         handshake_timeout: seconds(args.handshake_timeout, "--handshake-timeout")?,
         bind,
         port: args.port,
-        directory,
         protocol,
         content_type,
         headers,
@@ -552,6 +553,13 @@ fn validate(args: Args) -> Result<Config, String> {
         cgi,
         upload,
         reuse_port: args.ops.reuse_port,
+        metrics_path: args
+            .ops
+            .metrics_path
+            .as_deref()
+            .map(|path| super::metrics_page::checked_path(path, &directory))
+            .transpose()?,
+        directory,
     })
 }
 

@@ -6,20 +6,25 @@ mod addresses;
 mod cli;
 mod config_file;
 mod hash_password;
+mod metrics_page;
 mod ops_args;
 mod shell_help;
 mod socket_activation;
 
 use std::net::{SocketAddr, TcpListener};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use serveur::auth::Auth;
 use serveur::fastcgi::Pattern;
+use serveur::metrics::{Handled, Metrics};
 use serveur::safe_path::{Root, UrlPath};
 use serveur::{
-    stop_signal, AccessLog, BindOptions, Cgi, FastCgi, Server, SharedHandler, StaticFiles,
+    stop_signal, AccessLog, BindOptions, Cgi, FastCgi, Handler, Server, SharedHandler, StaticFiles,
     StopSignal, Upload,
 };
+
+use metrics_page::{Labelled, MetricsPage};
 
 fn main() -> ExitCode {
     // Before any thread: taking systemd's socket changes the environment.
@@ -82,12 +87,22 @@ async fn run(config: cli::Config, inherited: Option<TcpListener>) -> Result<(), 
     files = files
         .uploads(config.upload.is_some())
         .deletes(config.upload.as_ref().is_some_and(|upload| upload.delete));
+    // Only under --metrics-path: the counters, given to the server and every handler, and
+    // each handler labelling its answers (`metrics_page`).
+    let metrics = config
+        .metrics_path
+        .as_ref()
+        .map(|_| Arc::new(Metrics::new()));
+    let metered = metrics.is_some();
+    if let Some(metrics) = &metrics {
+        files = files.metrics(Arc::clone(metrics));
+    }
     let mut handler = match &config.cgi {
-        Some(cgi) => compose_cgi(&config, cgi, files)?,
-        None => SharedHandler::new(files),
+        Some(cgi) => compose_cgi(&config, cgi, files, metrics.as_ref())?,
+        None => labelled(files, Handled::Static, metered),
     };
     if let Some(upload) = &config.upload {
-        handler = compose_upload(&config, upload, handler)?;
+        handler = compose_upload(&config, upload, handler, metered)?;
     }
     // Each FastCGI route in front of the rest, the first given tried first: a request that
     // names none of its scripts goes on to the next, and finally to CGI or the files. So a
@@ -100,7 +115,19 @@ async fn run(config: cli::Config, inherited: Option<TcpListener>) -> Result<(), 
             .max_connections(config.fastcgi_connections)
             .ignore_client_abort(config.ignore_client_abort)
             .fallback(handler);
-        handler = SharedHandler::new(fastcgi);
+        handler = match &metrics {
+            Some(metrics) => labelled(fastcgi.metrics(Arc::clone(metrics)), Handled::FastCgi, true),
+            None => SharedHandler::new(fastcgi),
+        };
+    }
+    // In front of every handler, so no file, script or application answers its path; behind
+    // access control, whose rules judge it as any path.
+    if let (Some(path), Some(metrics)) = (&config.metrics_path, &metrics) {
+        handler = SharedHandler::new(MetricsPage {
+            path: path.clone(),
+            metrics: Arc::clone(metrics),
+            next: handler,
+        });
     }
     // Outermost: no request reaches a script, an application or a file unless the rules let it.
     if let Some(auth) = &config.auth {
@@ -119,7 +146,7 @@ async fn run(config: cli::Config, inherited: Option<TcpListener>) -> Result<(), 
             .map_err(|e| format!("cannot serve {}: {e}", config.directory.display()))?;
         let auth = Auth::new(root, auth.rules.clone(), handler)
             .map_err(|e| format!("cannot start access control: {e}"))?;
-        handler = SharedHandler::new(auth);
+        handler = labelled(auth, Handled::Auth, metered);
     }
 
     let explicit_bind = config.bind.is_some() || inherited.is_some();
@@ -137,6 +164,10 @@ async fn run(config: cli::Config, inherited: Option<TcpListener>) -> Result<(), 
         .header_timeout(config.header_timeout)
         .shutdown_grace(config.shutdown_grace)
         .handshake_timeout(config.handshake_timeout);
+    let server = match metrics {
+        Some(metrics) => server.metrics(metrics),
+        None => server,
+    };
     let server = match &config.tls {
         Some(tls) => {
             if let Some(warning) = tls.config.validity_warning() {
@@ -203,6 +234,7 @@ fn compose_cgi(
     config: &cli::Config,
     cgi: &cli::CgiConfig,
     mut files: StaticFiles,
+    metrics: Option<&Arc<Metrics>>,
 ) -> Result<SharedHandler, String> {
     let gateway = Cgi::new(&config.directory)
         .map_err(|e| format!("cannot serve {}: {e}", config.directory.display()))?
@@ -216,7 +248,17 @@ fn compose_cgi(
     for dir in gateway.script_dirs() {
         files = files.hide(dir);
     }
-    Ok(SharedHandler::new(gateway.fallback(files)))
+    Ok(match metrics {
+        Some(metrics) => {
+            let files = Labelled {
+                inner: files,
+                handled: Handled::Static,
+            };
+            let gateway = gateway.metrics(Arc::clone(metrics)).fallback(files);
+            labelled(gateway, Handled::Cgi, true)
+        }
+        None => SharedHandler::new(gateway.fallback(files)),
+    })
 }
 
 /// `--upload`: an [`Upload`] handler in front of CGI and the files (behind FastCGI, whose
@@ -226,6 +268,7 @@ fn compose_upload(
     config: &cli::Config,
     upload: &cli::UploadConfig,
     rest: SharedHandler,
+    metered: bool,
 ) -> Result<SharedHandler, String> {
     let cgi_dirs: Vec<UrlPath> = config
         .cgi
@@ -256,7 +299,20 @@ fn compose_upload(
         .allow_mkdir(upload.mkdir)
         .refuse_code(runs_code)
         .fallback(rest);
-    Ok(SharedHandler::new(handler))
+    Ok(labelled(handler, Handled::Upload, metered))
+}
+
+/// `handler` shared, its answers labelled `handled` for the metrics when `metered` (and only
+/// then: the label is a response extension, a map allocated per answer).
+fn labelled(handler: impl Handler, handled: Handled, metered: bool) -> SharedHandler {
+    if metered {
+        SharedHandler::new(Labelled {
+            inner: handler,
+            handled,
+        })
+    } else {
+        SharedHandler::new(handler)
+    }
 }
 
 /// CPython's `Serving HTTP on HOST port PORT (http://HOST:PORT/) ...` (`HTTPS` and `https`

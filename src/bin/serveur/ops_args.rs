@@ -1,5 +1,6 @@
 //! The flags for running serveur for real rather than for a quick share: a configuration file
-//! and its printout, shell completions and the man page, and a port shared between processes.
+//! and its printout, shell completions and the man page, a port shared between processes, and
+//! the metrics page.
 //! They sit in one struct flattened into the command line, so their help comes after every
 //! other group's.
 
@@ -7,7 +8,7 @@ use std::path::PathBuf;
 
 use clap_complete::Shell;
 
-/// `--config`, `--print-config`, `--completions`, `--man`, `--reuse-port`.
+/// `--config`, `--print-config`, `--completions`, `--man`, `--reuse-port`, `--metrics-path`.
 #[derive(clap::Args, Debug)]
 pub(crate) struct OpsArgs {
     /// Read settings from this TOML file, whose keys are the long flags' names (bind = "::",
@@ -32,4 +33,10 @@ pub(crate) struct OpsArgs {
     /// with --reuse-port: the kernel spreads connections between them
     #[arg(long, help_heading = "serveur options")]
     pub reuse_port: bool,
+
+    /// Serve the server's metrics in Prometheus's text format at this path (GET and HEAD,
+    /// e.g. /metrics), which must not exist in the directory; --auth rules apply to it as to
+    /// any path
+    #[arg(long, value_name = "/PATH", help_heading = "serveur options")]
+    pub metrics_path: Option<String>,
 }
