@@ -31,6 +31,7 @@ mod library;
 mod listening;
 mod listing;
 mod malformed;
+mod metrics;
 mod network;
 mod over_tls_and_h2;
 mod python_compat;
