@@ -4,26 +4,22 @@
 //! handlers given it; [`Metrics::render`] writes them in Prometheus's text format (`text.rs`).
 //!
 //! Nothing here is reached unless a server or handler was given a `Metrics`: without one, a
-//! request costs no counter, no clock read and no response extension (the binary gives one
-//! only under `--metrics-path`). Counters are relaxed atomics: each is a count on its own, and
+//! request costs no counter, no clock read and no label (the binary gives one only under
+//! `--metrics-path`). Which handler answered is told by [`Labelled`] layers (`label.rs`). Counters are relaxed atomics: each is a count on its own, and
 //! a scrape may see one request's counters half-updated, which the next scrape corrects.
 
+mod label;
 mod text;
+
+pub(crate) use label::answered_by;
+pub use label::Labelled;
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-/// Which handler answered a request: the `handler` label of `serveur_requests_total`. A
-/// handler's answer carries it as a response extension, set (by the `serveur` binary's
-/// composition) only when metrics are on; an answer without one was made by the server itself
-/// (a malformed request's page).
-///
-/// ```
-/// use serveur::metrics::Handled;
-/// let mut response = serveur::response::text("hi");
-/// response.extensions_mut().insert(Handled::Static);
-/// ```
+/// Which handler answered a request: the `handler` label of `serveur_requests_total`, given
+/// by the [`Labelled`] layer around each handler.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Handled {
     /// The static files.
@@ -38,7 +34,8 @@ pub enum Handled {
     Metrics,
     /// Access control's refusals (401, 403).
     Auth,
-    /// The server, before any handler (a request refused on admission).
+    /// The server, before any handler (a request refused on admission), or a handler no
+    /// [`Labelled`] layer names.
     Server,
 }
 

@@ -22,7 +22,7 @@ use super::read_ahead::ReadAhead;
 use super::zero_copy::FileSending;
 use super::Protocol;
 use crate::handler::{Handler, Request};
-use crate::metrics::{Handled, OpenConnection};
+use crate::metrics::{answered_by, Handled, OpenConnection};
 use crate::request::{ConnectionInfo, LoggedUser, RequestBody};
 use crate::response::{ClientLeft, ErrorMessage};
 
@@ -91,6 +91,8 @@ where
         let info = Arc::clone(&info);
         async move {
             let started = metered.then(Instant::now);
+            // Which handler answered (`metrics::Labelled`), when metered; else the server.
+            let mut handled = Handled::Server;
             // HTTP/2 (h2c) frames data itself: placeholders would be sent as bytes.
             let by_regions = req.version() <= Version::HTTP_11;
             let mut request_line = info.log.is_on().then(|| request_line(&req));
@@ -106,7 +108,13 @@ where
                 None => {
                     let connection = Arc::clone(&info);
                     let req: Request = req.map(|body| RequestBody::incoming(body, connection));
-                    let response = handler.handle(req).await;
+                    let response = if metered {
+                        let (response, by) = answered_by(handler.handle(req)).await;
+                        handled = by;
+                        response
+                    } else {
+                        handler.handle(req).await
+                    };
                     // A gateway saw the client leave before it had an answer: no response is
                     // written; hyper, given an error, closes the connection.
                     if response.extensions().get::<ClientLeft>().is_some() {
@@ -149,13 +157,7 @@ where
                     .map(|u| Arc::clone(&u.0)),
             });
             let metered = started.map(|started| Metered {
-                // Labelled by the handler that answered (the binary's composition), else the
-                // server's own answer.
-                handled: response
-                    .extensions()
-                    .get::<Handled>()
-                    .copied()
-                    .unwrap_or(Handled::Server),
+                handled,
                 status: response.status().as_u16(),
                 started,
             });

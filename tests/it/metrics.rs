@@ -8,7 +8,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::support::{raw_request, run_to_exit, write_file, write_script, RawReply, Serveur};
+use crate::support::{
+    dechunk, raw_request, run_to_exit, write_file, write_script, RawReply, Serveur,
+};
 
 /// What `metrics/parse.py` understood: each family's type, and the samples by their name and
 /// labels written `name{a="x",b="y"}` (labels sorted), as the page spells them.
@@ -121,7 +123,14 @@ fn known_requests_are_counted_exactly_by_a_page_prometheus_parses() {
     ];
     let statuses: Vec<&str> = replies.iter().map(|r| &r.status()[..3]).collect();
     assert_eq!(statuses, ["200", "404", "200", "502", "200"]);
-    let sent: usize = replies.iter().map(|r| r.body.len()).sum();
+    // The body bytes, without HTTP/1.1's chunk framing (the CGI script's output has no length).
+    let sent: usize = replies
+        .iter()
+        .map(|r| match r.header("transfer-encoding") {
+            Some("chunked") => dechunk(&r.body).0.len(),
+            _ => r.body.len(),
+        })
+        .sum();
 
     let (reply, page, scrapes) = scrape_when_quiet(&server);
     assert_eq!(

@@ -17,14 +17,14 @@ use std::sync::Arc;
 
 use serveur::auth::Auth;
 use serveur::fastcgi::Pattern;
-use serveur::metrics::{Handled, Metrics};
+use serveur::metrics::{Handled, Labelled, Metrics};
 use serveur::safe_path::{Root, UrlPath};
 use serveur::{
     stop_signal, AccessLog, BindOptions, Cgi, FastCgi, Handler, Server, SharedHandler, StaticFiles,
     StopSignal, Upload,
 };
 
-use metrics_page::{Labelled, MetricsPage};
+use metrics_page::MetricsPage;
 
 fn main() -> ExitCode {
     // Before any thread: taking systemd's socket changes the environment.
@@ -123,11 +123,12 @@ async fn run(config: cli::Config, inherited: Option<TcpListener>) -> Result<(), 
     // In front of every handler, so no file, script or application answers its path; behind
     // access control, whose rules judge it as any path.
     if let (Some(path), Some(metrics)) = (&config.metrics_path, &metrics) {
-        handler = SharedHandler::new(MetricsPage {
+        let page = MetricsPage {
             path: path.clone(),
             metrics: Arc::clone(metrics),
             next: handler,
-        });
+        };
+        handler = labelled(page, Handled::Metrics, true);
     }
     // Outermost: no request reaches a script, an application or a file unless the rules let it.
     if let Some(auth) = &config.auth {
@@ -250,10 +251,7 @@ fn compose_cgi(
     }
     Ok(match metrics {
         Some(metrics) => {
-            let files = Labelled {
-                inner: files,
-                handled: Handled::Static,
-            };
+            let files = Labelled::new(files, Handled::Static);
             let gateway = gateway.metrics(Arc::clone(metrics)).fallback(files);
             labelled(gateway, Handled::Cgi, true)
         }
@@ -303,13 +301,10 @@ fn compose_upload(
 }
 
 /// `handler` shared, its answers labelled `handled` for the metrics when `metered` (and only
-/// then: the label is a response extension, a map allocated per answer).
+/// then: a label costs a little per request).
 fn labelled(handler: impl Handler, handled: Handled, metered: bool) -> SharedHandler {
     if metered {
-        SharedHandler::new(Labelled {
-            inner: handler,
-            handled,
-        })
+        SharedHandler::new(Labelled::new(handler, handled))
     } else {
         SharedHandler::new(handler)
     }

@@ -1,18 +1,17 @@
-//! `--metrics-path`: the Prometheus page and the labels its request counts need. The page is
-//! answered at exactly one path, to GET and HEAD, in front of every handler but access control
-//! (so `--auth` rules judge its path as any other); any other request goes on untouched.
-//!
-//! Which handler answered a request is a [`Handled`] response extension that each layer of
-//! the composition adds when the layers below it added none ([`Labelled`]). The wrappers are
-//! composed only under `--metrics-path`: without it no request pays for the extension map.
+//! `--metrics-path`: the Prometheus page, answered at exactly one path, to GET and HEAD, in
+//! front of every handler but access control (so `--auth` rules judge its path as any other);
+//! any other request goes on untouched. Composed only under `--metrics-path`, as are the
+//! [`Labelled`](serveur::metrics::Labelled) layers that tell which handler answered.
 
 use std::ffi::OsStr;
+use std::future::Future;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::Arc;
 
+use futures_util::future::Either;
 use http::Method;
-use serveur::metrics::{Handled, Metrics};
+use serveur::metrics::Metrics;
 use serveur::{response, Handler, Request, Response};
 
 /// Answers GET and HEAD of `path` with the metrics; hands every other request to `next`.
@@ -23,33 +22,17 @@ pub(crate) struct MetricsPage<H> {
 }
 
 impl<H: Handler> Handler for MetricsPage<H> {
-    async fn handle(&self, req: Request) -> Response {
+    // Not an `async fn`: a request that is not for the page goes on without being moved into
+    // a future of this handler's own.
+    fn handle(&self, req: Request) -> impl Future<Output = Response> + Send {
         let asked = req.uri().path() == self.path
             && (req.method() == Method::GET || req.method() == Method::HEAD);
         if !asked {
-            return self.next.handle(req).await;
+            return Either::Left(self.next.handle(req));
         }
         // hyper sends no body to HEAD, keeping the length of the one it would have sent.
-        let mut page = response::bytes(Metrics::CONTENT_TYPE, self.metrics.render());
-        page.extensions_mut().insert(Handled::Metrics);
-        page
-    }
-}
-
-/// `inner`, whose answers are labelled `handled` unless a handler it called labelled them:
-/// a fallback's answers keep the fallback's label.
-pub(crate) struct Labelled<H> {
-    pub inner: H,
-    pub handled: Handled,
-}
-
-impl<H: Handler> Handler for Labelled<H> {
-    async fn handle(&self, req: Request) -> Response {
-        let mut response = self.inner.handle(req).await;
-        if response.extensions().get::<Handled>().is_none() {
-            response.extensions_mut().insert(self.handled);
-        }
-        response
+        let page = response::bytes(Metrics::CONTENT_TYPE, self.metrics.render());
+        Either::Right(std::future::ready(page))
     }
 }
 
