@@ -57,14 +57,21 @@ impl<H: Handler> Handler for Labelled<H> {
         let handled = self.handled;
         async move {
             let response = answer.await;
-            ANSWERED_BY.with(|label| {
-                if label.get().is_none() {
-                    label.set(Some(handled));
-                }
-            });
+            note(handled);
             response
         }
     }
+}
+
+/// Notes `handled` as the label of the answer completed in this poll, unless a handler further
+/// down noted one: for a handler that labels its own answers (the static files, which are
+/// always the last fallback, do, to spare a layer around their large future).
+pub(crate) fn note(handled: Handled) {
+    ANSWERED_BY.with(|label| {
+        if label.get().is_none() {
+            label.set(Some(handled));
+        }
+    });
 }
 
 /// `answer`, a request's future, and the label of the handler that made it

@@ -1,18 +1,22 @@
 //! The server's numbers for a monitoring system: requests by status class and by the handler
 //! that answered, bytes sent, how long answers took, connections, scripts running and failing,
 //! small-file cache hits. One [`Metrics`] is shared (behind an `Arc`) by the server and the
-//! handlers given it; [`Metrics::render`] writes them in Prometheus's text format (`text.rs`).
+//! handlers given it; [`Metrics::render`] writes them in Prometheus's text format (`text.rs`),
+//! which the [`Page`] handler serves at one path.
 //!
 //! Nothing here is reached unless a server or handler was given a `Metrics`: without one, a
 //! request costs no counter, no clock read and no label (the binary gives one only under
-//! `--metrics-path`). Which handler answered is told by [`Labelled`] layers (`label.rs`). Counters are relaxed atomics: each is a count on its own, and
-//! a scrape may see one request's counters half-updated, which the next scrape corrects.
+//! `--metrics-path`). Which handler answered is told by [`Labelled`] layers (`label.rs`).
+//! Counters are relaxed atomics: each is a count on its own, and a scrape may see one
+//! request's counters half-updated, which the next scrape corrects.
 
 mod label;
+mod page;
 mod text;
 
-pub(crate) use label::answered_by;
 pub use label::Labelled;
+pub(crate) use label::{answered_by, note};
+pub use page::Page;
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -74,9 +78,10 @@ fn class(status: u16) -> usize {
     }
 }
 
-/// The upper bounds of the duration histogram's buckets, in seconds: from a file in memory
-/// (well under a millisecond) to a slow script or a large download.
-const BUCKETS: [f64; 6] = [0.001, 0.01, 0.1, 1.0, 10.0, 60.0];
+/// The upper bounds of the duration histogram's buckets, in microseconds (compared as
+/// integers on each answer; `text.rs` writes them in seconds): from a file in memory (well
+/// under a millisecond) to a slow script or a large download.
+const BUCKETS: [u64; 6] = [1_000, 10_000, 100_000, 1_000_000, 10_000_000, 60_000_000];
 
 /// Which gateway a script runs under.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -161,13 +166,12 @@ impl Metrics {
     pub(crate) fn answered(&self, handled: Handled, status: u16, bytes: u64, took: Duration) {
         self.requests[handled as usize][class(status)].fetch_add(1, Relaxed);
         self.response_bytes.fetch_add(bytes, Relaxed);
-        let seconds = took.as_secs_f64();
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
         let bucket = BUCKETS
             .iter()
-            .position(|&bound| seconds <= bound)
+            .position(|&bound| micros <= bound)
             .unwrap_or(BUCKETS.len());
         self.durations[bucket].fetch_add(1, Relaxed);
-        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
         self.duration_micros.fetch_add(micros, Relaxed);
     }
 

@@ -128,7 +128,9 @@ fn durations(out: &mut String, m: &Metrics) {
         "Time from a request's head read to its response body's end.",
     );
     let mut seen = 0;
-    let bounds = BUCKETS.iter().map(f64::to_string);
+    let bounds = BUCKETS
+        .iter()
+        .map(|&micros| (micros as f64 / 1e6).to_string());
     for (bound, count) in bounds.chain(["+Inf".into()]).zip(&m.durations) {
         seen += count.load(Relaxed);
         let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {seen}");
@@ -179,35 +181,37 @@ mod tests {
         m.answered(Handled::Cgi, 502, 0, Duration::from_secs(2));
         m.answered(Handled::Server, 999, 0, Duration::from_secs(100));
         let page = m.render();
-        let sample = |s| value(&page, s);
+        let sample = |s: &str| value(&page, s).map(str::to_owned);
         assert_eq!(
             sample("serveur_requests_total{code=\"2xx\",handler=\"static\"}"),
-            Some("2")
+            Some("2".into())
         );
         assert_eq!(
             sample("serveur_requests_total{code=\"5xx\",handler=\"cgi\"}"),
-            Some("1")
+            Some("1".into())
         );
         assert_eq!(
             sample("serveur_requests_total{code=\"other\",handler=\"server\"}"),
-            Some("1")
+            Some("1".into())
         );
-        assert_eq!(sample("serveur_response_bytes_total"), Some("15"));
+        assert_eq!(sample("serveur_response_bytes_total"), Some("15".into()));
         let bucket = |le: &str| {
-            sample(&format!(
-                "serveur_request_duration_seconds_bucket{{le=\"{le}\"}}"
-            ))
+            let name = format!("serveur_request_duration_seconds_bucket{{le=\"{le}\"}}");
+            sample(&name)
         };
-        assert_eq!(bucket("0.001"), Some("1"));
-        assert_eq!(bucket("0.01"), Some("1"));
-        assert_eq!(bucket("0.1"), Some("2"));
-        assert_eq!(bucket("10"), Some("3"));
-        assert_eq!(bucket("60"), Some("3"));
-        assert_eq!(bucket("+Inf"), Some("4"));
-        assert_eq!(sample("serveur_request_duration_seconds_count"), Some("4"));
+        assert_eq!(bucket("0.001"), Some("1".into()));
+        assert_eq!(bucket("0.01"), Some("1".into()));
+        assert_eq!(bucket("0.1"), Some("2".into()));
+        assert_eq!(bucket("10"), Some("3".into()));
+        assert_eq!(bucket("60"), Some("3".into()));
+        assert_eq!(bucket("+Inf"), Some("4".into()));
+        assert_eq!(
+            sample("serveur_request_duration_seconds_count"),
+            Some("4".into())
+        );
         assert_eq!(
             sample("serveur_request_duration_seconds_sum"),
-            Some("102.0505")
+            Some("102.0505".into())
         );
     }
 

@@ -285,6 +285,11 @@ impl SmallFiles {
         }
     }
 
+    /// Whether it counts in some metrics.
+    pub(super) fn metered(&self) -> bool {
+        self.metrics.is_some()
+    }
+
     fn count(&self, hit: bool) {
         if let Some(metrics) = &self.metrics {
             metrics.cache_lookup(hit);

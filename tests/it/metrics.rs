@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::support::{
-    dechunk, raw_request, run_to_exit, write_file, write_script, RawReply, Serveur,
+    dechunk, raw_request, raw_to_script, run_to_exit, write_file, write_script, RawReply, Serveur,
 };
 
 /// What `metrics/parse.py` understood: each family's type, and the samples by their name and
@@ -312,4 +312,43 @@ fn without_the_flag_the_path_is_a_file_or_pythons_404_as_before() {
     let file = raw_request(server.addr, "GET", "/metrics");
     assert_eq!(file.status(), "200 OK");
     assert_eq!(file.body, b"my own file\n");
+}
+
+#[test]
+fn the_page_is_behind_access_control_and_fastcgi_failures_are_counted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_file(dir.path(), "x.php", "<?php echo 1;");
+    // An address where no application listens: every request to it is the gateway's 502.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let route = format!("*.php={}", closed.local_addr().expect("addr"));
+    drop(closed);
+    let server = Serveur::start(
+        dir.path(),
+        &[
+            "--fastcgi",
+            &route,
+            "--auth",
+            "alice:secret@/:rw",
+            "--metrics-path",
+            "/metrics",
+        ],
+    );
+    let as_alice = |path: &str| {
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: t\r\nAuthorization: Basic YWxpY2U6c2VjcmV0\r\n\
+             Connection: close\r\n\r\n"
+        );
+        RawReply::parse(raw_to_script(server.addr, request.as_bytes()).as_bytes())
+    };
+    let anonymous = raw_request(server.addr, "GET", "/metrics");
+    assert_eq!(&anonymous.status()[..3], "401");
+    assert!(!String::from_utf8_lossy(&anonymous.body).contains("serveur_"));
+    assert_eq!(&as_alice("/x.php").status()[..3], "502");
+    let page = parse(&as_alice("/metrics").body);
+    let requests = |labels: &str| page.value(&format!("serveur_requests_total{{{labels}}}"));
+    assert_eq!(requests(r#"code="4xx",handler="auth""#), 1.0);
+    assert_eq!(requests(r#"code="5xx",handler="fastcgi""#), 1.0);
+    assert_eq!(page.value("serveur_fastcgi_failures_total"), 1.0);
+    assert_eq!(page.value("serveur_fastcgi_in_flight"), 0.0);
+    assert_eq!(page.value("serveur_cgi_failures_total"), 0.0);
 }

@@ -557,7 +557,7 @@ fn validate(args: Args) -> Result<Config, String> {
             .ops
             .metrics_path
             .as_deref()
-            .map(|path| super::metrics_page::checked_path(path, &directory))
+            .map(|path| super::metrics_path::checked(path, &directory))
             .transpose()?,
         directory,
     })

@@ -6,7 +6,7 @@ mod addresses;
 mod cli;
 mod config_file;
 mod hash_password;
-mod metrics_page;
+mod metrics_path;
 mod ops_args;
 mod shell_help;
 mod socket_activation;
@@ -17,14 +17,12 @@ use std::sync::Arc;
 
 use serveur::auth::Auth;
 use serveur::fastcgi::Pattern;
-use serveur::metrics::{Handled, Labelled, Metrics};
+use serveur::metrics::{Handled, Labelled, Metrics, Page};
 use serveur::safe_path::{Root, UrlPath};
 use serveur::{
     stop_signal, AccessLog, BindOptions, Cgi, FastCgi, Handler, Server, SharedHandler, StaticFiles,
     StopSignal, Upload,
 };
-
-use metrics_page::MetricsPage;
 
 fn main() -> ExitCode {
     // Before any thread: taking systemd's socket changes the environment.
@@ -88,7 +86,7 @@ async fn run(config: cli::Config, inherited: Option<TcpListener>) -> Result<(), 
         .uploads(config.upload.is_some())
         .deletes(config.upload.as_ref().is_some_and(|upload| upload.delete));
     // Only under --metrics-path: the counters, given to the server and every handler, and
-    // each handler labelling its answers (`metrics_page`).
+    // each handler labelling its answers (`serveur::metrics::Labelled`).
     let metrics = config
         .metrics_path
         .as_ref()
@@ -99,7 +97,8 @@ async fn run(config: cli::Config, inherited: Option<TcpListener>) -> Result<(), 
     }
     let mut handler = match &config.cgi {
         Some(cgi) => compose_cgi(&config, cgi, files, metrics.as_ref())?,
-        None => labelled(files, Handled::Static, metered),
+        // The files label their own answers (`StaticFiles::metrics`).
+        None => SharedHandler::new(files),
     };
     if let Some(upload) = &config.upload {
         handler = compose_upload(&config, upload, handler, metered)?;
@@ -121,35 +120,53 @@ async fn run(config: cli::Config, inherited: Option<TcpListener>) -> Result<(), 
         };
     }
     // In front of every handler, so no file, script or application answers its path; behind
-    // access control, whose rules judge it as any path.
-    if let (Some(path), Some(metrics)) = (&config.metrics_path, &metrics) {
-        let page = MetricsPage {
-            path: path.clone(),
-            metrics: Arc::clone(metrics),
-            next: handler,
-        };
-        handler = labelled(page, Handled::Metrics, true);
-    }
-    // Outermost: no request reaches a script, an application or a file unless the rules let it.
-    if let Some(auth) = &config.auth {
-        if auth.rules.has_plain_passwords() {
-            eprintln!(
-                "serveur: warning: a password is given in plain text; for more than a quick \
-                 test use a hash (serveur --hash-password)"
-            );
+    // access control, whose rules judge it as any path. Not one more boxed layer: the page
+    // goes to access control or the server as its own type.
+    match (&config.metrics_path, metrics) {
+        (Some(path), Some(metrics)) => {
+            let page = Page::new(path.clone(), Arc::clone(&metrics), handler);
+            guard_and_serve(config, inherited, Some(metrics), page).await
         }
-        if auth.in_clear {
-            eprintln!(
-                "serveur: warning: passwords cross the network in clear (--auth-insecure-ok)"
-            );
-        }
-        let root = Root::new(&config.directory, config.follow_symlinks)
-            .map_err(|e| format!("cannot serve {}: {e}", config.directory.display()))?;
-        let auth = Auth::new(root, auth.rules.clone(), handler)
-            .map_err(|e| format!("cannot start access control: {e}"))?;
-        handler = labelled(auth, Handled::Auth, metered);
+        _ => guard_and_serve(config, inherited, None, handler).await,
     }
+}
 
+/// Access control in front of `handler` when `--auth` asks for it (outermost: no request
+/// reaches a script, an application, a file or the metrics unless the rules let it), then
+/// [`serve`].
+async fn guard_and_serve(
+    config: cli::Config,
+    inherited: Option<TcpListener>,
+    metrics: Option<Arc<Metrics>>,
+    handler: impl Handler,
+) -> Result<(), String> {
+    let Some(auth) = &config.auth else {
+        return serve(config, inherited, metrics, handler).await;
+    };
+    if auth.rules.has_plain_passwords() {
+        eprintln!(
+            "serveur: warning: a password is given in plain text; for more than a quick \
+             test use a hash (serveur --hash-password)"
+        );
+    }
+    if auth.in_clear {
+        eprintln!("serveur: warning: passwords cross the network in clear (--auth-insecure-ok)");
+    }
+    let root = Root::new(&config.directory, config.follow_symlinks)
+        .map_err(|e| format!("cannot serve {}: {e}", config.directory.display()))?;
+    let auth = Auth::new(root, auth.rules.clone(), handler)
+        .map_err(|e| format!("cannot start access control: {e}"))?;
+    let guarded = labelled(auth, Handled::Auth, metrics.is_some());
+    serve(config, inherited, metrics, guarded).await
+}
+
+/// Listens, prints the startup line and serves `handler` until Ctrl+C or SIGTERM.
+async fn serve(
+    config: cli::Config,
+    inherited: Option<TcpListener>,
+    metrics: Option<Arc<Metrics>>,
+    handler: impl Handler,
+) -> Result<(), String> {
     let explicit_bind = config.bind.is_some() || inherited.is_some();
     let server = listen(&config, inherited)?;
     let local = server.local_addr().map_err(|e| e.to_string())?;
@@ -251,7 +268,6 @@ fn compose_cgi(
     }
     Ok(match metrics {
         Some(metrics) => {
-            let files = Labelled::new(files, Handled::Static);
             let gateway = gateway.metrics(Arc::clone(metrics)).fallback(files);
             labelled(gateway, Handled::Cgi, true)
         }
