@@ -15,7 +15,7 @@ mod page;
 mod text;
 
 pub use label::Labelled;
-pub(crate) use label::{answered_by, note};
+pub(crate) use label::{clear as clear_label, note, take as take_label};
 pub use page::Page;
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};

@@ -22,7 +22,7 @@ use super::read_ahead::ReadAhead;
 use super::zero_copy::FileSending;
 use super::Protocol;
 use crate::handler::{Handler, Request};
-use crate::metrics::{answered_by, Handled, OpenConnection};
+use crate::metrics::{self, Handled, OpenConnection};
 use crate::request::{ConnectionInfo, LoggedUser, RequestBody};
 use crate::response::{ClientLeft, ErrorMessage};
 
@@ -108,13 +108,14 @@ where
                 None => {
                     let connection = Arc::clone(&info);
                     let req: Request = req.map(|body| RequestBody::incoming(body, connection));
-                    let response = if metered {
-                        let (response, by) = answered_by(handler.handle(req)).await;
-                        handled = by;
-                        response
-                    } else {
-                        handler.handle(req).await
-                    };
+                    if metered {
+                        metrics::clear_label();
+                    }
+                    let response = handler.handle(req).await;
+                    // In the poll that completed the handler's future (`metrics::Labelled`).
+                    if metered {
+                        handled = metrics::take_label();
+                    }
                     // A gateway saw the client leave before it had an answer: no response is
                     // written; hyper, given an error, closes the connection.
                     if response.extensions().get::<ClientLeft>().is_some() {

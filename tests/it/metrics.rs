@@ -352,3 +352,54 @@ fn the_page_is_behind_access_control_and_fastcgi_failures_are_counted() {
     assert_eq!(page.value("serveur_fastcgi_in_flight"), 0.0);
     assert_eq!(page.value("serveur_cgi_failures_total"), 0.0);
 }
+
+#[test]
+fn a_script_in_flight_is_counted_and_answers_around_it_keep_their_labels() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    site(dir.path());
+    // Answers its header block, then holds its body until the test removes the file.
+    let gate = dir.path().join("gate");
+    std::fs::write(&gate, "").expect("gate");
+    write_script(
+        dir.path(),
+        "cgi-bin/slow.sh",
+        &format!(
+            "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\n\
+             i=0; while [ -e {gate:?} ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done\n\
+             echo done\n",
+        ),
+    );
+    let server = Serveur::start(dir.path(), &["--cgi", "--metrics-path", "/metrics"]);
+    let addr = server.addr;
+    let slow = std::thread::spawn(move || raw_request(addr, "GET", "/cgi-bin/slow.sh"));
+    let deadline = Instant::now() + crate::support::WAIT;
+    let mut scrapes = 0.0;
+    loop {
+        let page = parse(&raw_request(server.addr, "GET", "/metrics").body);
+        scrapes += 1.0;
+        if page.value("serveur_cgi_in_flight") == 1.0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the script never counted as in flight"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Answered on the same threads while the script's request waits on its body.
+    for _ in 0..10 {
+        assert_eq!(raw_request(server.addr, "GET", "/a.txt").status(), "200 OK");
+    }
+    std::fs::remove_file(&gate).expect("open the gate");
+    let reply = slow.join().expect("slow request");
+    assert!(String::from_utf8_lossy(&reply.body).contains("done"));
+    let (_, page, more) = scrape_when_quiet(&server);
+    let requests = |labels: &str| page.value(&format!("serveur_requests_total{{{labels}}}"));
+    assert_eq!(page.value("serveur_cgi_in_flight"), 0.0);
+    assert_eq!(requests(r#"code="2xx",handler="static""#), 10.0);
+    assert_eq!(requests(r#"code="2xx",handler="cgi""#), 1.0);
+    assert_eq!(
+        requests(r#"code="2xx",handler="metrics""#),
+        scrapes + f64::from(more - 1)
+    );
+}
