@@ -5,11 +5,12 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::support::{
-    dechunk, raw_request, raw_to_script, run_to_exit, write_file, write_script, RawReply, Serveur,
+    dechunk, python_with_input, raw_request, raw_to_script, run_to_exit, write_file, write_script,
+    RawReply, Serveur,
 };
 
 /// What `metrics/parse.py` understood: each family's type, and the samples by their name and
@@ -31,24 +32,12 @@ impl Page {
 /// Parses `text` with `prometheus_client.parser`; fails the test if python3 or the parser is
 /// missing, or if the parser refuses the page.
 fn parse(text: &[u8]) -> Page {
-    let mut child = Command::new("python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/it/metrics/parse.py"
-        ))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 must be installed");
-    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), text).expect("write");
-    let output = child.wait_with_output().expect("parse.py");
-    assert!(
-        output.status.success(),
-        "prometheus_client (pip install prometheus-client) refused or is missing: {}",
-        String::from_utf8_lossy(&output.stderr)
+    let output = python_with_input(
+        "tests/it/metrics/parse.py",
+        text,
+        "`pip install prometheus-client`",
     );
-    let parsed: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let parsed: serde_json::Value = serde_json::from_slice(&output).expect("JSON");
     let types = parsed["types"]
         .as_object()
         .expect("types")
