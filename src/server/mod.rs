@@ -188,9 +188,9 @@ impl Server {
         self
     }
 
-    /// Counts connections and answers (by the [`Handled`](crate::metrics::Handled) extension
-    /// of each, its status, bytes and duration) in `metrics`; without it (the default) no
-    /// request pays for any of it.
+    /// Counts connections and answers (by the handler that answered, as
+    /// [`Labelled`](crate::metrics::Labelled) layers tell it, their status, bytes and duration)
+    /// in `metrics`; without it (the default) no request reads a clock or counts anything.
     pub fn metrics(mut self, metrics: Arc<Metrics>) -> Self {
         self.metrics = Some(metrics);
         self
