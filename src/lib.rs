@@ -53,11 +53,12 @@
 //! The `examples/` directory holds the tutorials' programs: `hello`, `files` (the course's
 //! `MyHandler`), `form` and `mount`.
 
-// The public surface: the items re-exported below, plus five modules whose names a user
+// The public surface: the items re-exported below, plus six modules whose names a user
 // writes: `handler` (the traits and the types behind `by_method`'s chain of hooks: `Hook`,
 // `Hooked`, `Hooks`, `NoHooks`, and `DynHandler`/`BoxResponseFuture` for type-erased
 // handlers), `auth` (access control: `Auth`, `Rules`, `hash_password`), `response` (the answer
-// builders), `fastcgi` (the `--fastcgi` pattern and address types) and `safe_path` (the
+// builders), `fastcgi` (the `--fastcgi` pattern and address types), `metrics` (`Metrics`,
+// `Handled`: the numbers `--metrics-path` serves) and `safe_path` (the
 // URL-to-file resolution a hand-written file handler needs, as `examples/files.rs` shows).
 // Everything else is an implementation detail: `pub(crate)` inside the crate, `pub` only for
 // what is exported (`unreachable_pub` in Cargo.toml keeps it so).
@@ -73,6 +74,7 @@ pub mod fuzzing;
 mod gateway;
 pub mod handler;
 mod location;
+pub mod metrics;
 mod py_repr;
 mod request;
 pub mod response;

@@ -21,6 +21,7 @@ use tokio::sync::Semaphore;
 use crate::gateway::{locate, matching_dir, respond, Located, NotFound, ScriptPath, Settings};
 use crate::handler::{Handler, Request, Response, SharedHandler};
 use crate::location::add_slash;
+use crate::metrics::Metrics;
 use crate::py_repr::py_repr;
 use crate::response::{error_with, redirect};
 use crate::safe_path::{collapse_leading_slashes, UrlPath};
@@ -119,6 +120,13 @@ impl Cgi {
     /// answered yet).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.settings.timeout = timeout;
+        self
+    }
+
+    /// Counts its scripts in flight and its failures (a `502` or `504` of its own) in
+    /// `metrics`.
+    pub fn metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.settings.metrics = Some(metrics);
         self
     }
 

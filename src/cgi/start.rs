@@ -14,6 +14,7 @@ use super::Cgi;
 use crate::gateway::log::GatewayKind;
 use crate::gateway::{Gateway, Run, ScriptPath, Settings};
 use crate::handler::Response;
+use crate::metrics;
 use crate::request::departure::Departure;
 use crate::request::RequestBody;
 use crate::response::error;
@@ -21,6 +22,7 @@ use crate::response::ClientLeft;
 
 impl Gateway for Cgi {
     type Script = Running;
+    const METERED: metrics::Gateway = metrics::Gateway::Cgi;
 
     fn settings(&self) -> &Settings {
         &self.settings

@@ -31,6 +31,7 @@ use crate::gateway::log::GatewayKind;
 use crate::gateway::script_path::url_name;
 use crate::gateway::{locate, respond, Gateway, Located, NotFound, Run, ScriptPath, Settings};
 use crate::handler::{Handler, Request, Response, SharedHandler};
+use crate::metrics::{self, Metrics};
 use crate::request::departure::Departure;
 use crate::safe_path::UrlPath;
 use client::{OnLeaving, Output, Stdin};
@@ -123,6 +124,13 @@ impl FastCgi {
             pool: Pool::new(address, 32),
             fallback: SharedHandler::new(NotFound),
         })
+    }
+
+    /// Counts its scripts in flight and its failures (a `502` or `504` of its own) in
+    /// `metrics`.
+    pub fn metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.settings.metrics = Some(metrics);
+        self
     }
 
     /// At most `max` connections to the application at once (at least one); more requests
@@ -228,6 +236,7 @@ impl Handler for FastCgi {
 
 impl Gateway for FastCgi {
     type Script = Output;
+    const METERED: metrics::Gateway = metrics::Gateway::FastCgi;
 
     fn settings(&self) -> &Settings {
         &self.settings

@@ -13,6 +13,7 @@
 use std::future::Future;
 use std::io;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -30,15 +31,19 @@ use super::script_response::{parse, parse_nph, Malformed, ScriptReply};
 use super::{MetaVars, ScriptPath};
 use crate::body::Body;
 use crate::handler::{Handler, Request, Response};
+use crate::metrics::{self, InFlight, Metrics};
 use crate::request::departure::Departure;
 use crate::response::error;
-use crate::response::ClientLeft;
+use crate::response::{ClientLeft, ErrorMessage};
 use crate::safe_path::Root;
 
 /// A way to run scripts: a handler that hands the driver the requests that name a script.
 pub(crate) trait Gateway: Handler {
     /// A started script, as its output is read.
     type Script: Script;
+
+    /// Which gateway the metrics count its scripts under.
+    const METERED: metrics::Gateway;
 
     /// The settings both gateways have.
     fn settings(&self) -> &Settings;
@@ -73,6 +78,8 @@ pub(crate) struct Settings {
     pub max_body: u64,
     /// Whether scripts run on when their clients leave (`--ignore-client-abort`).
     pub ignore_client_abort: bool,
+    /// Where scripts in flight and failures are counted, if anywhere.
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 impl Settings {
@@ -84,6 +91,7 @@ impl Settings {
             timeout: Duration::from_secs(60),
             max_body: 1 << 30,
             ignore_client_abort: false,
+            metrics: None,
         })
     }
 }
@@ -134,8 +142,32 @@ pub(crate) enum Stop {
 #[derive(Debug)]
 pub(crate) struct Failed(pub StatusCode);
 
-/// Runs `script` for `req` on `gateway` and answers with what the script writes.
+/// Runs `script` for `req` on `gateway` and answers with what the script writes; under
+/// metrics, counts it in flight until its response body ends, and as a failure when the
+/// gateway itself answers `502` or `504` (its error page, not a status the script chose).
 pub(crate) async fn respond<G: Gateway>(gateway: &G, req: Request, script: ScriptPath) -> Response {
+    let Some(metrics) = &gateway.settings().metrics else {
+        return run(gateway, req, script, None).await;
+    };
+    let in_flight = metrics.script_started(G::METERED);
+    let response = run(gateway, req, script, Some(in_flight)).await;
+    let failed = matches!(
+        response.status(),
+        StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT
+    ) && response.extensions().get::<ErrorMessage>().is_some();
+    if failed {
+        metrics.script_failed(G::METERED);
+    }
+    response
+}
+
+/// [`respond`]'s work; `in_flight` lives as long as the script's response body.
+async fn run<G: Gateway>(
+    gateway: &G,
+    req: Request,
+    script: ScriptPath,
+    in_flight: Option<InFlight>,
+) -> Response {
     let (parts, body) = req.into_parts();
     let connection = body.shared_connection();
     let info = connection.as_deref();
@@ -191,7 +223,8 @@ pub(crate) async fn respond<G: Gateway>(gateway: &G, req: Request, script: Scrip
                 .get(CONTENT_LENGTH)
                 .and_then(|l| l.to_str().ok()?.parse().ok());
             let bodiless = bodiless(head_only, head.status);
-            response(head, response_body(running, first, length, bodiless))
+            let body = response_body(running, first, length, bodiless, in_flight);
+            response(head, body)
         }
         ScriptReply::NoContentType => {
             running.give_up("sent no Content-Type (RFC 3875 §6.3.1)");
@@ -214,7 +247,10 @@ pub(crate) async fn respond<G: Gateway>(gateway: &G, req: Request, script: Scrip
             };
             // A body after all: a client redirect (§6.2.3).
             let bodiless = bodiless(head_only, fallback.status);
-            response(fallback, response_body(running, first, None, bodiless))
+            response(
+                fallback,
+                response_body(running, first, None, bodiless, in_flight),
+            )
         }
     }
 }
@@ -259,23 +295,28 @@ async fn read_reply<S: Script>(
 
 /// The response body: `first`, then the rest of the output. When none is sent (`bodiless`) the
 /// script still runs to its end (stopping it midway could leave its work half done), its
-/// output read and dropped.
+/// output read and dropped. The script counts as in flight (`in_flight`) until then.
 fn response_body<S: Script>(
     mut script: S,
     first: Bytes,
     length: Option<u64>,
     bodiless: bool,
+    in_flight: Option<InFlight>,
 ) -> Body {
     script.body_follows(first.len(), length);
     if bodiless {
-        tokio::spawn(async move { while let Some(Ok(_)) = script.read_body().await {} });
+        tokio::spawn(async move {
+            while let Some(Ok(_)) = script.read_body().await {}
+            drop(in_flight);
+        });
         return Body::empty();
     }
     let first = (!first.is_empty()).then_some(Ok(first));
-    // The script alone is the state: it moves in and out of each read's future.
-    let rest = stream::unfold(script, |mut script| async move {
+    // The script (and its place in flight) is the state: it moves in and out of each read's
+    // future, and is dropped with the stream.
+    let rest = stream::unfold((script, in_flight), |(mut script, in_flight)| async move {
         let next = script.read_body().await?;
-        Some((next, script))
+        Some((next, (script, in_flight)))
     });
     let frames = stream::iter(first).chain(rest).map(|next| {
         // A failure midway ends the body with an error: the client sees a truncated response.

@@ -4,6 +4,7 @@
 //! line.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::BytesMut;
 use http::header::{HeaderValue, CONNECTION, SERVER};
@@ -16,12 +17,13 @@ use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::admission;
-use super::logged_body::{Details, Entry, LoggedBody};
+use super::logged_body::{Details, Entry, LoggedBody, Metered};
 use super::malformed::{self, Guard, Parsed};
 use super::read_ahead::ReadAhead;
 use super::zero_copy::FileSending;
 use super::Protocol;
 use crate::handler::{Handler, Request};
+use crate::metrics::{self, Handled, OpenConnection};
 use crate::request::{ConnectionInfo, LoggedUser, RequestBody};
 use crate::response::{ClientLeft, ErrorMessage};
 
@@ -36,6 +38,9 @@ pub(super) struct ConnectionState {
     /// How HTTP/1 responses' files are sent, when the connection's IO is a
     /// [`ZeroCopy`](super::zero_copy::ZeroCopy).
     pub(super) files: Option<FileSending>,
+    /// The server's metrics, when it has some: the connection counts as open while this
+    /// lives, and each response reports to it.
+    pub(super) metrics: Option<OpenConnection>,
 }
 
 impl ConnectionState {
@@ -72,6 +77,7 @@ where
 {
     let info = Arc::new(info);
     let parsed = ConnectionState::of(&info).parsed.clone();
+    let metered = ConnectionState::of(&info).metrics.is_some();
     let io = Guard::new(
         ReadAhead::new(io, ahead),
         parsed.clone(),
@@ -87,6 +93,9 @@ where
         let handler = Arc::clone(&handler);
         let info = Arc::clone(&info);
         async move {
+            let started = metered.then(Instant::now);
+            // Which handler answered (`metrics::Labelled`), when metered; else the server.
+            let mut handled = Handled::Server;
             // HTTP/2 (h2c) frames data itself: placeholders would be sent as bytes.
             let by_regions = req.version() <= Version::HTTP_11;
             let mut request_line = info.log.is_on().then(|| request_line(&req));
@@ -103,7 +112,14 @@ where
                 None => {
                     let connection = Arc::clone(&info);
                     let req: Request = req.map(|body| RequestBody::incoming(body, connection));
+                    if metered {
+                        metrics::clear_label();
+                    }
                     let response = handler.handle(req).await;
+                    // In the poll that completed the handler's future (`metrics::Labelled`).
+                    if metered {
+                        handled = metrics::take_label();
+                    }
                     // A gateway saw the client leave before it had an answer: no response is
                     // written; hyper, given an error, closes the connection.
                     if response.extensions().get::<ClientLeft>().is_some() {
@@ -146,13 +162,18 @@ where
                     .map(|u| Arc::clone(&u.0)),
                 details,
             });
+            let metered = started.map(|started| Metered {
+                handled,
+                status: response.status().as_u16(),
+                started,
+            });
             Ok::<_, ClientLeft>(response.map(|body| {
                 let files = ConnectionState::of(&info).files.as_ref();
                 let body = match files.filter(|_| by_regions) {
                     Some(files) => files.prepare(body),
                     None => body,
                 };
-                LoggedBody::new(body, entry, info)
+                LoggedBody::new(body, entry, metered, info)
             }))
         }
     });

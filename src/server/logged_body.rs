@@ -1,6 +1,8 @@
 //! The access line of one request: [`Entry`], filled in before the body is sent, and
 //! [`LoggedBody`], which counts the bytes hyper writes and sends the line to the
-//! [`AccessLog`](crate::access_log::AccessLog) when the body ends or is dropped.
+//! [`AccessLog`](crate::access_log::AccessLog) when the body ends or is dropped; under
+//! metrics, it also reports the answer to the connection's [`Metrics`](crate::metrics::Metrics)
+//! then.
 
 use std::io;
 use std::net::IpAddr;
@@ -17,6 +19,7 @@ use http_body::{Frame, SizeHint};
 use super::connection::ConnectionState;
 use crate::access_log::{push_decimal, AccessLog, Served};
 use crate::body::Body;
+use crate::metrics::Handled;
 use crate::request::ConnectionInfo;
 
 /// What the access line of one request says, filled in before the body is sent.
@@ -54,6 +57,14 @@ impl Details {
     }
 }
 
+/// What the metrics record of one answer besides its bytes, kept only when metrics are on.
+pub(crate) struct Metered {
+    pub handled: Handled,
+    pub status: u16,
+    /// When the request's head reached the service.
+    pub started: Instant,
+}
+
 /// A response body that counts the bytes it hands to the connection and writes the access
 /// line when it ends or is dropped (a client that goes away still gets its line, with the bytes
 /// actually sent). When hyper drops it, the response is done with: the connection's counters
@@ -62,21 +73,35 @@ pub(crate) struct LoggedBody {
     inner: Body,
     sent: u64,
     entry: Option<Entry>,
+    metered: Option<Metered>,
     /// The connection: its log and its counters.
     connection: Arc<ConnectionInfo>,
 }
 
 impl LoggedBody {
-    pub(crate) fn new(inner: Body, entry: Option<Entry>, connection: Arc<ConnectionInfo>) -> Self {
+    pub(crate) fn new(
+        inner: Body,
+        entry: Option<Entry>,
+        metered: Option<Metered>,
+        connection: Arc<ConnectionInfo>,
+    ) -> Self {
         LoggedBody {
             inner,
             sent: 0,
             entry,
+            metered,
             connection,
         }
     }
 
     fn finish(&mut self) {
+        if let Some(metered) = self.metered.take() {
+            if let Some(open) = &ConnectionState::of(&self.connection).metrics {
+                let took = metered.started.elapsed();
+                let metrics = open.metrics();
+                metrics.answered(metered.handled, metered.status, self.sent, took);
+            }
+        }
         if let Some(entry) = self.entry.take() {
             // Built by hand: format! was ~1,700 instructions of a logged request (callgrind).
             if let Some(error) = &entry.error {

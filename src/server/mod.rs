@@ -39,6 +39,7 @@ pub use tls::{TlsConfig, TlsError};
 
 use crate::access_log::AccessLog;
 use crate::handler::Handler;
+use crate::metrics::Metrics;
 use crate::request::departure::SocketSlot;
 use crate::request::{ConnectionInfo, ServerSide, TopHandler};
 use connection::ConnectionState;
@@ -84,6 +85,7 @@ pub struct Server {
     shutdown_grace: Duration,
     tls: Option<TlsConfig>,
     handshake_timeout: Duration,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl Server {
@@ -137,6 +139,7 @@ impl Server {
             shutdown_grace: Duration::from_secs(10),
             tls: None,
             handshake_timeout: Duration::from_secs(10),
+            metrics: None,
         }
     }
 
@@ -207,6 +210,14 @@ impl Server {
     /// How long a client has to complete the TLS handshake (default 10 s).
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Counts connections and answers (by the handler that answered, as
+    /// [`Labelled`](crate::metrics::Labelled) layers tell it, their status, bytes and duration)
+    /// in `metrics`; without it (the default) no request reads a clock or counts anything.
+    pub fn metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
         self
     }
 
@@ -286,6 +297,8 @@ impl Server {
             let socket = SocketSlot::open(std::os::fd::AsRawFd::as_raw_fd(&stream));
             let (log, tls) = (self.log.clone(), acceptor.is_some());
             let top_handler = Arc::clone(&top_handler);
+            // Counted open from the accept, though its state is made at its first bytes.
+            let opened = self.metrics.as_ref().map(Metrics::connection_opened);
             let info = move |files| ConnectionInfo {
                 peer: SocketAddr::new(peer.ip().to_canonical(), peer.port()),
                 local,
@@ -293,7 +306,11 @@ impl Server {
                 log,
                 top_handler: Some(top_handler),
                 socket,
-                server: ServerSide::new(Arc::new(ConnectionState { parsed, files })),
+                server: ServerSide::new(Arc::new(ConnectionState {
+                    parsed,
+                    files,
+                    metrics: opened,
+                })),
             };
             let handler = Arc::clone(&handler);
             let builder = Arc::clone(&builder);

@@ -37,6 +37,7 @@ use bytes::Bytes;
 
 use super::encoding::Encoding;
 use crate::body::Body;
+use crate::metrics::Metrics;
 
 /// Largest file kept in memory; larger ones are sent from an open file (with `sendfile` where
 /// the connection allows), where the `open` is a small part of the cost. Up to this size one
@@ -114,7 +115,11 @@ struct Entry {
 
 /// The cache of one [`StaticFiles`](super::StaticFiles) (shared by its clones).
 #[derive(Clone, Default)]
-pub(super) struct SmallFiles(Arc<Mutex<Entries>>);
+pub(super) struct SmallFiles {
+    entries: Arc<Mutex<Entries>>,
+    /// Where hits and misses are counted, if anywhere.
+    metrics: Option<Arc<Metrics>>,
+}
 
 #[derive(Default)]
 struct Entries {
@@ -165,12 +170,14 @@ impl SmallFiles {
             let mut entries = self.lock();
             match entries.map.get(key(path)) {
                 Some(entry) if entry.identity == identity => {
-                    return Ok(Content::Memory(entry.bytes.clone()))
+                    self.count(true);
+                    return Ok(Content::Memory(entry.bytes.clone()));
                 }
                 Some(_) => entries.remove(key(path)),
                 None => {}
             }
         }
+        self.count(false);
         let file = File::open(path)?;
         let Some(bytes) = read_exactly(&file, identity.size)? else {
             // Shorter than its stat said: the file body ends it short, as for a large file.
@@ -200,14 +207,16 @@ impl SmallFiles {
     ) -> Option<Bytes> {
         let key = encoded_key(path, encoding);
         let mut entries = self.lock();
-        match entries.map.get(&key[..]) {
+        let kept = match entries.map.get(&key[..]) {
             Some(entry) if entry.identity == Identity::of(metadata) => Some(entry.bytes.clone()),
             Some(_) => {
                 entries.remove(&key);
                 None
             }
             None => None,
-        }
+        };
+        self.count(kept.is_some());
+        kept
     }
 
     /// What keeps the output of compressing the file at `path` with `encoding` once it is
@@ -265,7 +274,26 @@ impl SmallFiles {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
         // Every change is one call on the map: a panic elsewhere cannot leave it half-changed.
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The same cache, counting its hits and misses in `metrics`.
+    pub(super) fn counted_in(self, metrics: Arc<Metrics>) -> SmallFiles {
+        SmallFiles {
+            metrics: Some(metrics),
+            ..self
+        }
+    }
+
+    /// Whether it counts in some metrics.
+    pub(super) fn metered(&self) -> bool {
+        self.metrics.is_some()
+    }
+
+    fn count(&self, hit: bool) {
+        if let Some(metrics) = &self.metrics {
+            metrics.cache_lookup(hit);
+        }
     }
 }
 

@@ -33,6 +33,7 @@ mod listening;
 mod listing;
 mod log_formats;
 mod malformed;
+mod metrics;
 mod network;
 mod over_tls_and_h2;
 mod python_compat;

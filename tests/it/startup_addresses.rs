@@ -3,10 +3,9 @@
 //! `startup_addresses/decode_qr.py`, which rasterises the printed blocks as a dark terminal
 //! shows them). Without the flag, stdout is CPython's line alone.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use crate::support::{raw, Serveur};
+use crate::support::{python_with_input, raw, Serveur};
 
 /// Everything `server` printed on stdout after its startup line, once Ctrl+C has stopped it.
 /// A connection is served first: the server then waits for Ctrl+C (a signal sent before would
@@ -25,32 +24,12 @@ fn stdout_until_interrupt(server: &Serveur) -> Vec<String> {
 /// The text of the QR code drawn in `lines`, decoded by ZXing; fails the test when python3 or
 /// its zxing-cpp package is missing, or when nothing decodes.
 fn decode_qr(lines: &[String]) -> String {
-    let mut child = Command::new("python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/it/startup_addresses/decode_qr.py"
-        ))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 must be installed");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(lines.join("\n").as_bytes())
-        .expect("write the drawing");
-    let output = child.wait_with_output().expect("decoder");
-    assert!(
-        output.status.success(),
-        "decode_qr.py (needs `pip install zxing-cpp`): {}",
-        String::from_utf8_lossy(&output.stderr)
+    let output = python_with_input(
+        "tests/it/startup_addresses/decode_qr.py",
+        lines.join("\n").as_bytes(),
+        "`pip install zxing-cpp`",
     );
-    String::from_utf8(output.stdout)
-        .expect("utf-8")
-        .trim()
-        .to_owned()
+    String::from_utf8(output).expect("utf-8").trim().to_owned()
 }
 
 /// Splits what `--qr` printed into the URLs and the QR code's lines, checking the frame

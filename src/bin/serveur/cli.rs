@@ -351,6 +351,8 @@ pub(crate) struct Config {
     pub auth: Option<AuthConfig>,
     /// Whether the port may be shared with other processes (`--reuse-port`).
     pub reuse_port: bool,
+    /// Where the metrics page is served (`--metrics-path`), if anywhere.
+    pub metrics_path: Option<String>,
 }
 
 /// The access rules, checked.
@@ -550,7 +552,6 @@ fn validate(args: Args) -> Result<Config, String> {
         handshake_timeout: seconds(args.handshake_timeout, "--handshake-timeout")?,
         bind,
         port: args.port,
-        directory,
         protocol,
         content_type,
         headers,
@@ -593,6 +594,13 @@ fn validate(args: Args) -> Result<Config, String> {
         cgi,
         upload,
         reuse_port: args.ops.reuse_port,
+        metrics_path: args
+            .ops
+            .metrics_path
+            .as_deref()
+            .map(|path| super::metrics_path::checked(path, &directory))
+            .transpose()?,
+        directory,
     })
 }
 

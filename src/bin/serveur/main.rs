@@ -7,18 +7,22 @@ mod cli;
 mod config_file;
 mod hash_password;
 mod logging;
+mod metrics_path;
 mod ops_args;
 mod shell_help;
 mod socket_activation;
 
 use std::net::{SocketAddr, TcpListener};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use serveur::auth::Auth;
 use serveur::fastcgi::Pattern;
+use serveur::metrics::{Handled, Labelled, Metrics, Page};
 use serveur::safe_path::{Root, UrlPath};
 use serveur::{
-    stop_signal, BindOptions, Cgi, FastCgi, Server, SharedHandler, StaticFiles, StopSignal, Upload,
+    stop_signal, BindOptions, Cgi, FastCgi, Handler, Server, SharedHandler, StaticFiles,
+    StopSignal, Upload,
 };
 
 fn main() -> ExitCode {
@@ -97,12 +101,23 @@ async fn run(config: cli::Config, inherited: Option<TcpListener>) -> Result<(), 
     files = files
         .uploads(config.upload.is_some())
         .deletes(config.upload.as_ref().is_some_and(|upload| upload.delete));
+    // Only under --metrics-path: the counters, given to the server and every handler, and
+    // each handler labelling its answers (`serveur::metrics::Labelled`).
+    let metrics = config
+        .metrics_path
+        .as_ref()
+        .map(|_| Arc::new(Metrics::new()));
+    let metered = metrics.is_some();
+    if let Some(metrics) = &metrics {
+        files = files.metrics(Arc::clone(metrics));
+    }
     let mut handler = match &config.cgi {
-        Some(cgi) => compose_cgi(&config, cgi, files)?,
+        Some(cgi) => compose_cgi(&config, cgi, files, metrics.as_ref())?,
+        // The files label their own answers (`StaticFiles::metrics`).
         None => SharedHandler::new(files),
     };
     if let Some(upload) = &config.upload {
-        handler = compose_upload(&config, upload, handler)?;
+        handler = compose_upload(&config, upload, handler, metered)?;
     }
     // Each FastCGI route in front of the rest, the first given tried first: a request that
     // names none of its scripts goes on to the next, and finally to CGI or the files. So a
@@ -115,28 +130,59 @@ async fn run(config: cli::Config, inherited: Option<TcpListener>) -> Result<(), 
             .max_connections(config.fastcgi_connections)
             .ignore_client_abort(config.ignore_client_abort)
             .fallback(handler);
-        handler = SharedHandler::new(fastcgi);
+        handler = match &metrics {
+            Some(metrics) => labelled(fastcgi.metrics(Arc::clone(metrics)), Handled::FastCgi, true),
+            None => SharedHandler::new(fastcgi),
+        };
     }
-    // Outermost: no request reaches a script, an application or a file unless the rules let it.
-    if let Some(auth) = &config.auth {
-        if auth.rules.has_plain_passwords() {
-            eprintln!(
-                "serveur: warning: a password is given in plain text; for more than a quick \
-                 test use a hash (serveur --hash-password)"
-            );
+    // In front of every handler, so no file, script or application answers its path; behind
+    // access control, whose rules judge it as any path. Not one more boxed layer: the page
+    // goes to access control or the server as its own type.
+    match (&config.metrics_path, metrics) {
+        (Some(path), Some(metrics)) => {
+            let page = Page::new(path.clone(), Arc::clone(&metrics), handler);
+            guard_and_serve(config, inherited, Some(metrics), page).await
         }
-        if auth.in_clear {
-            eprintln!(
-                "serveur: warning: passwords cross the network in clear (--auth-insecure-ok)"
-            );
-        }
-        let root = Root::new(&config.directory, config.follow_symlinks)
-            .map_err(|e| format!("cannot serve {}: {e}", config.directory.display()))?;
-        let auth = Auth::new(root, auth.rules.clone(), handler)
-            .map_err(|e| format!("cannot start access control: {e}"))?;
-        handler = SharedHandler::new(auth);
+        _ => guard_and_serve(config, inherited, None, handler).await,
     }
+}
 
+/// Access control in front of `handler` when `--auth` asks for it (outermost: no request
+/// reaches a script, an application, a file or the metrics unless the rules let it), then
+/// [`serve`].
+async fn guard_and_serve(
+    config: cli::Config,
+    inherited: Option<TcpListener>,
+    metrics: Option<Arc<Metrics>>,
+    handler: impl Handler,
+) -> Result<(), String> {
+    let Some(auth) = &config.auth else {
+        return serve(config, inherited, metrics, handler).await;
+    };
+    if auth.rules.has_plain_passwords() {
+        eprintln!(
+            "serveur: warning: a password is given in plain text; for more than a quick \
+             test use a hash (serveur --hash-password)"
+        );
+    }
+    if auth.in_clear {
+        eprintln!("serveur: warning: passwords cross the network in clear (--auth-insecure-ok)");
+    }
+    let root = Root::new(&config.directory, config.follow_symlinks)
+        .map_err(|e| format!("cannot serve {}: {e}", config.directory.display()))?;
+    let auth = Auth::new(root, auth.rules.clone(), handler)
+        .map_err(|e| format!("cannot start access control: {e}"))?;
+    let guarded = labelled(auth, Handled::Auth, metrics.is_some());
+    serve(config, inherited, metrics, guarded).await
+}
+
+/// Listens, prints the startup line and serves `handler` until Ctrl+C or SIGTERM.
+async fn serve(
+    config: cli::Config,
+    inherited: Option<TcpListener>,
+    metrics: Option<Arc<Metrics>>,
+    handler: impl Handler,
+) -> Result<(), String> {
     let explicit_bind = config.bind.is_some() || inherited.is_some();
     let server = listen(&config, inherited)?;
     let local = server.local_addr().map_err(|e| e.to_string())?;
@@ -150,6 +196,10 @@ async fn run(config: cli::Config, inherited: Option<TcpListener>) -> Result<(), 
         .handshake_timeout(config.handshake_timeout);
     let server = match config.max_connections {
         Some(max) => server.max_connections(max),
+        None => server,
+    };
+    let server = match metrics {
+        Some(metrics) => server.metrics(metrics),
         None => server,
     };
     let server = match &config.tls {
@@ -218,6 +268,7 @@ fn compose_cgi(
     config: &cli::Config,
     cgi: &cli::CgiConfig,
     mut files: StaticFiles,
+    metrics: Option<&Arc<Metrics>>,
 ) -> Result<SharedHandler, String> {
     let gateway = Cgi::new(&config.directory)
         .map_err(|e| format!("cannot serve {}: {e}", config.directory.display()))?
@@ -231,7 +282,13 @@ fn compose_cgi(
     for dir in gateway.script_dirs() {
         files = files.hide(dir);
     }
-    Ok(SharedHandler::new(gateway.fallback(files)))
+    Ok(match metrics {
+        Some(metrics) => {
+            let gateway = gateway.metrics(Arc::clone(metrics)).fallback(files);
+            labelled(gateway, Handled::Cgi, true)
+        }
+        None => SharedHandler::new(gateway.fallback(files)),
+    })
 }
 
 /// `--upload`: an [`Upload`] handler in front of CGI and the files (behind FastCGI, whose
@@ -241,6 +298,7 @@ fn compose_upload(
     config: &cli::Config,
     upload: &cli::UploadConfig,
     rest: SharedHandler,
+    metered: bool,
 ) -> Result<SharedHandler, String> {
     let cgi_dirs: Vec<UrlPath> = config
         .cgi
@@ -271,7 +329,17 @@ fn compose_upload(
         .allow_mkdir(upload.mkdir)
         .refuse_code(runs_code)
         .fallback(rest);
-    Ok(SharedHandler::new(handler))
+    Ok(labelled(handler, Handled::Upload, metered))
+}
+
+/// `handler` shared, its answers labelled `handled` for the metrics when `metered` (and only
+/// then: a label costs a little per request).
+fn labelled(handler: impl Handler, handled: Handled, metered: bool) -> SharedHandler {
+    if metered {
+        SharedHandler::new(Labelled::new(handler, handled))
+    } else {
+        SharedHandler::new(handler)
+    }
 }
 
 /// CPython's `Serving HTTP on HOST port PORT (http://HOST:PORT/) ...` (`HTTPS` and `https`

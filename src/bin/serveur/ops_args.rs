@@ -1,6 +1,6 @@
 //! The flags for running serveur for real rather than for a quick share: a configuration file
 //! and its printout, shell completions and the man page, a port shared between processes, and
-//! the access log's format and file.
+//! the access log's format and file, and the metrics page.
 //! They sit in one struct flattened into the command line, so their help comes after every
 //! other group's.
 
@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use clap_complete::Shell;
 
 /// `--config`, `--print-config`, `--completions`, `--man`, `--reuse-port`, `--log-format`,
-/// `--log-file`.
+/// `--log-file`, `--metrics-path`.
 #[derive(clap::Args, Debug)]
 pub(crate) struct OpsArgs {
     /// Read settings from this TOML file, whose keys are the long flags' names (bind = "::",
@@ -50,4 +50,10 @@ pub(crate) struct OpsArgs {
     /// on SIGHUP (logrotate's postrotate)
     #[arg(long, value_name = "PATH", help_heading = "Logs")]
     pub log_file: Option<PathBuf>,
+
+    /// Serve the server's metrics in Prometheus's text format at this path (GET and HEAD,
+    /// e.g. /metrics), which must not exist in the directory; --auth rules apply to it as to
+    /// any path
+    #[arg(long, value_name = "/PATH", help_heading = "serveur options")]
+    pub metrics_path: Option<String>,
 }

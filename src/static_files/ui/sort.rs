@@ -165,9 +165,31 @@ mod tests {
     #[test]
     fn keys_compare_as_the_names_do() {
         let names = [
-            "file10", "file2", "file1", "file02", "file", "a", "file1b", "file1a", "10", "9",
-            "x123456789012345678901234567890", "x99", "é2", "é10", "z", "é", "0", "00", "a0b",
-            "a00b", "a-1", "a.1", "a/1", "a:1", "",
+            "file10",
+            "file2",
+            "file1",
+            "file02",
+            "file",
+            "a",
+            "file1b",
+            "file1a",
+            "10",
+            "9",
+            "x123456789012345678901234567890",
+            "x99",
+            "é2",
+            "é10",
+            "z",
+            "é",
+            "0",
+            "00",
+            "a0b",
+            "a00b",
+            "a-1",
+            "a.1",
+            "a/1",
+            "a:1",
+            "",
         ];
         for a in names {
             for b in names {

@@ -164,3 +164,31 @@ pub(crate) fn read_bytes(pid: u32) -> u64 {
         .and_then(|n| n.trim().parse().ok())
         .expect("rchar in /proc/PID/io")
 }
+
+/// Runs the Python script at `script` (relative to the crate's root) with `input` on its
+/// stdin, to its end; fails the test when python3 is missing or the script does not succeed
+/// (`needs` says what it imports, for the failure's message).
+pub(crate) fn python_with_input(script: &str, input: &[u8], needs: &str) -> Vec<u8> {
+    use std::io::Write;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
+    let mut child = Command::new("python3")
+        .arg(&path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 must be installed");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input)
+        .expect("write to the script");
+    let output = child.wait_with_output().expect("the script's output");
+    assert!(
+        output.status.success(),
+        "{script} (needs {needs}): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
