@@ -4,8 +4,10 @@
 //! never writes. Entries are sorted and filtered as on the HTML page; names that are not UTF-8
 //! are shown with U+FFFD, as the page shows them.
 
+use std::fmt::Write as _;
 use std::fs;
 use std::io;
+use std::ops::Range;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::SystemTime;
@@ -13,6 +15,8 @@ use std::time::SystemTime;
 use http::header::ACCEPT;
 use http::HeaderMap;
 
+use super::listing;
+use crate::access_log::push_decimal;
 use crate::safe_path::TEMP_PREFIX;
 
 /// Whether a request for a directory asks for the JSON listing: `?format=json`, or an `Accept`
@@ -46,10 +50,11 @@ fn names_json(range: &str) -> bool {
         })
 }
 
-/// One listed entry, its fields gathered before sorting.
+/// One listed entry, its fields gathered before sorting; its name and sort key are ranges of
+/// shared buffers (no allocation per entry).
 struct Entry {
-    name: String,
-    key: String,
+    name: Range<usize>,
+    key: Range<usize>,
     kind: &'static str,
     /// Only for files (nginx writes no size for directories).
     size: Option<u64>,
@@ -65,6 +70,7 @@ pub(super) fn render(
     visible: impl Fn(&[u8]) -> bool,
 ) -> io::Result<(String, Option<SystemTime>)> {
     let mut entries = Vec::new();
+    let (mut names, mut keys) = (String::new(), String::new());
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
         let raw_name = entry.file_name();
@@ -84,10 +90,10 @@ pub(super) fn render(
             Some(m) if m.is_dir() => "directory",
             _ => "file",
         };
-        let name = String::from_utf8_lossy(raw_name.as_bytes()).into_owned();
+        let shown = String::from_utf8_lossy(raw_name.as_bytes());
         entries.push(Entry {
-            key: name.to_lowercase(),
-            name,
+            name: listing::push(&mut names, &shown),
+            key: listing::push_key(&mut keys, &shown),
             kind,
             size: metadata
                 .as_ref()
@@ -97,24 +103,25 @@ pub(super) fn render(
         });
     }
     // The HTML page's order: case-insensitive, stable.
-    entries.sort_by(|a, b| a.key.cmp(&b.key));
+    entries.sort_by(|a, b| keys[a.key.clone()].cmp(&keys[b.key.clone()]));
     let mut json = String::with_capacity(2 + entries.len() * 96);
     json.push('[');
     for (i, entry) in entries.iter().enumerate() {
         json.push_str(if i == 0 { "\n" } else { ",\n" });
         json.push_str("{ \"name\":");
-        push_string(&mut json, &entry.name);
+        push_string(&mut json, &names[entry.name.clone()]);
         json.push_str(", \"type\":\"");
         json.push_str(entry.kind);
         json.push('"');
         if let Some(modified) = entry.modified {
             json.push_str(", \"mtime\":\"");
-            json.push_str(&httpdate::fmt_http_date(modified));
+            // Written in place: `fmt_http_date` would make a String per entry.
+            let _ = write!(json, "{}", httpdate::HttpDate::from(modified));
             json.push('"');
         }
         if let Some(size) = entry.size {
             json.push_str(", \"size\":");
-            json.push_str(&size.to_string());
+            push_decimal(&mut json, size);
         }
         json.push_str(" }");
     }

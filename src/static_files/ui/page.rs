@@ -12,6 +12,7 @@ use percent_encoding::percent_encode;
 use super::readme;
 use super::sort::{Key, Sort};
 use super::{Entry, Kind, Listing};
+use crate::access_log::push_decimal;
 use crate::safe_path::UrlPath;
 use crate::static_files::assets::{UI_SCRIPT, UI_STYLE};
 use crate::static_files::listing::{push_upload_form, PYTHON_QUOTE};
@@ -122,13 +123,13 @@ fn push_breadcrumbs(page: &mut String, url: &UrlPath) {
 fn push_count(page: &mut String, listing: &Listing) {
     let folders = listing.entries.iter().filter(|e| e.is_dir()).count() as u64;
     let files = listing.entries.len() as u64 - folders;
-    push_u64(page, folders);
+    push_decimal(page, folders);
     page.push_str(if folders == 1 {
         " folder, "
     } else {
         " folders, "
     });
-    push_u64(page, files);
+    push_decimal(page, files);
     page.push_str(if files == 1 { " file" } else { " files" });
 }
 
@@ -178,7 +179,7 @@ fn push_row(page: &mut String, scratch: &mut String, names: &str, entry: &Entry)
     page.push_str("</a></td><td class=\"s\"");
     if let Some(size) = entry.size {
         page.push_str(" title=\"");
-        push_u64(page, size);
+        push_decimal(page, size);
         page.push_str(if size == 1 { " byte\">" } else { " bytes\">" });
         push_size(page, size);
     } else {
@@ -243,7 +244,7 @@ fn icon(kind: Kind, name: &str) -> &'static str {
 fn push_size(page: &mut String, size: u64) {
     const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
     if size < 1024 {
-        push_u64(page, size);
+        push_decimal(page, size);
         page.push_str(" B");
         return;
     }
@@ -255,11 +256,11 @@ fn push_size(page: &mut String, size: u64) {
     // Tenths of the unit, rounded to nearest.
     let tenths = ((u128::from(size) * 10 + divisor / 2) / divisor) as u64;
     if tenths < 100 {
-        push_u64(page, tenths / 10);
+        push_decimal(page, tenths / 10);
         page.push('.');
-        push_u64(page, tenths % 10);
+        push_decimal(page, tenths % 10);
     } else {
-        push_u64(page, (tenths + 5) / 10);
+        push_decimal(page, (tenths + 5) / 10);
     }
     page.push(' ');
     page.push_str(UNITS[unit]);
@@ -305,28 +306,10 @@ fn push_padded(out: &mut String, value: i64, width: usize) {
         out.push('-');
     }
     let start = out.len();
-    push_u64(out, value.unsigned_abs());
+    push_decimal(out, value.unsigned_abs());
     let digits = out.len() - start;
     for _ in digits..width {
         out.insert(start, '0');
-    }
-}
-
-/// `value` in decimal, without `core::fmt` (several numbers per row).
-fn push_u64(out: &mut String, value: u64) {
-    let mut digits = [0u8; 20];
-    let mut n = value;
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for &d in &digits[at..] {
-        out.push(char::from(d));
     }
 }
 
@@ -357,7 +340,7 @@ mod tests {
     fn numbers_are_written_as_format_writes_them() {
         for value in [0, 7, 10, 99, 1000, 123_456_789, u64::MAX] {
             let mut out = String::new();
-            push_u64(&mut out, value);
+            push_decimal(&mut out, value);
             assert_eq!(out, value.to_string());
         }
         let mut out = String::new();
