@@ -313,7 +313,18 @@ fn the_log_file_is_created_0640_and_the_startup_line_stays_on_stdout() {
 fn sighup_without_a_log_file_stops_the_server_as_it_stops_pythons() {
     let tmp = site();
     for args in [&[][..], &["-q"][..]] {
-        let mut server = Serveur::start(tmp.path(), args);
+        // Under `nohup` (or any parent ignoring SIGHUP) the ignored disposition is inherited,
+        // and Python would not stop either: coreutils' env gives the server the default one.
+        let mut command = Command::new("env");
+        command
+            .arg("--default-signal=HUP")
+            .arg(env!("CARGO_BIN_EXE_serveur"))
+            .arg("-d")
+            .arg(tmp.path())
+            .args(["-b", "127.0.0.1"])
+            .args(args)
+            .arg("0");
+        let mut server = Serveur::spawn(command);
         server.signal("HUP");
         // SIGHUP's default action: the process ends by the signal, with no exit code.
         assert_eq!(server.wait_exit(), -1, "{args:?}");
