@@ -98,13 +98,7 @@ fn a_printed_command_line_read_back_serves_the_same() {
     let mut command = serveur_command();
     command.args(["--config", &file]);
     let server = Serveur::spawn(command);
-    assert!(
-        server
-            .startup_line
-            .starts_with("Serving HTTP on 127.0.0.1 port "),
-        "{}",
-        server.startup_line
-    );
+    server.assert_serving_on_loopback();
     let file_reply = get(server.addr, "/a.txt");
     assert_eq!(file_reply.text(), "alpha");
     assert_eq!(file_reply.header("x-a"), "1");

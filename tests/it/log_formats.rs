@@ -292,9 +292,7 @@ fn the_log_file_is_created_0640_and_the_startup_line_stays_on_stdout() {
     let tmp = site();
     let log = tmp.path().join("new.log");
     let server = Serveur::start(tmp.path(), &["--log-file", log.to_str().expect("utf-8")]);
-    assert!(server
-        .startup_line
-        .starts_with("Serving HTTP on 127.0.0.1 port "));
+    server.assert_serving_on_loopback();
     get(server.addr, "/a.txt");
     wait_for_lines(&log, 1);
     let mode = std::fs::metadata(&log).expect("stat").permissions().mode();

@@ -134,6 +134,16 @@ impl Serveur {
         assert!(status.success());
     }
 
+    /// Fails the test unless the startup line says plain HTTP on 127.0.0.1.
+    pub(crate) fn assert_serving_on_loopback(&self) {
+        assert!(
+            self.startup_line
+                .starts_with("Serving HTTP on 127.0.0.1 port "),
+            "{}",
+            self.startup_line
+        );
+    }
+
     /// Waits for the process to exit and returns its exit code.
     pub(crate) fn wait_exit(&mut self) -> i32 {
         let deadline = Instant::now() + WAIT;
@@ -208,13 +218,7 @@ pub(crate) fn start_python(dir: &Path) -> Serveur {
         .arg(dir)
         .arg("0");
     let server = Serveur::spawn(command);
-    assert!(
-        server
-            .startup_line
-            .starts_with("Serving HTTP on 127.0.0.1 port "),
-        "{}",
-        server.startup_line
-    );
+    server.assert_serving_on_loopback();
     server
 }
 
