@@ -49,7 +49,9 @@ pub(crate) fn of_file(metadata: &Metadata) -> HeaderValue {
 /// shared by two accounts would otherwise get a 304 for a page that differs between them).
 /// The mark is a 64-bit FNV-1a of the user name, stable across restarts as the tag is.
 pub(crate) fn for_viewer(tag: &HeaderValue, user: Option<&str>) -> HeaderValue {
-    hash_marked(tag, "v", user.unwrap_or("").as_bytes())
+    let mut mark = String::from("v");
+    push_hex(&mut mark, fnv1a(user.unwrap_or("").as_bytes()));
+    marked(tag, &mark)
 }
 
 /// `tag` for a page that shows more than its directory's metadata tells (the rich listing and
@@ -63,13 +65,6 @@ pub(crate) fn for_content(tag: &HeaderValue, page: &[u8]) -> HeaderValue {
     push_hex(&mut mark, page.len() as u64);
     mark.push('.');
     push_hex(&mut mark, u64::from(crc32fast::hash(page)));
-    marked(tag, &mark)
-}
-
-/// `tag` marked with `prefix` and the 64-bit FNV-1a of `bytes`.
-fn hash_marked(tag: &HeaderValue, prefix: &str, bytes: &[u8]) -> HeaderValue {
-    let mut mark = String::from(prefix);
-    push_hex(&mut mark, fnv1a(bytes));
     marked(tag, &mark)
 }
 
