@@ -22,8 +22,15 @@ HEADER = struct.Struct(">BBHHBx")
 MAX_CONTENT = 0xFFFF
 
 
+SAY = threading.Lock()
+
+
 def say(line):
-    print(line, flush=True)
+    """One whole line on stdout: connections run on threads, and `print` writes a line's text
+    and its newline apart, so two threads' lines could run together ("abortedaborted")."""
+    with SAY:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
 
 
 def read_record(conn):
