@@ -18,6 +18,11 @@ use percent_encoding::percent_decode;
 /// static files answer 404, and writes refuse the prefix.
 pub(crate) const TEMP_PREFIX: &str = ".serveur-upload-";
 
+/// The start of every name serveur keeps for itself: its temporary files ([`TEMP_PREFIX`]) and
+/// the files its pages load (`static_files/assets.rs`, answered at that name in any directory).
+/// Writes refuse it, so an upload is never stored under a name a built-in file would shadow.
+pub(crate) const OWN_PREFIX: &str = ".serveur-";
+
 /// The request path after CPython's `//` collapsing (gh-87389: a leading `//x` would be read as
 /// a host by the client following a redirect).
 pub(crate) fn collapse_leading_slashes(path: &str) -> &str {

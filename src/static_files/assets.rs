@@ -23,13 +23,11 @@ use super::etag::{fnv1a, push_hex};
 use super::StaticFiles;
 use crate::body::Body;
 use crate::handler::Response;
-
-/// What every asset's name starts with.
-const PREFIX: &str = ".serveur-";
+use crate::safe_path::OWN_PREFIX;
 
 /// One built-in file.
 pub(super) struct Asset {
-    /// Its file name, [`PREFIX`] first.
+    /// Its file name, [`OWN_PREFIX`] (which no upload may take) first.
     pub name: &'static str,
     content_type: &'static str,
     bytes: &'static str,
@@ -116,7 +114,7 @@ pub(super) const UI_SCRIPT: Asset = Asset::new(
 );
 
 /// The answer for `path` if its last segment names an asset `files` serves. A path whose last
-/// segment does not start with [`PREFIX`] costs a search for its last `/` and one comparison,
+/// segment does not start with [`OWN_PREFIX`] costs a search for its last `/` and one comparison,
 /// and nothing when neither uploads nor `--ui` are on.
 pub(super) fn respond(
     files: &StaticFiles,
@@ -129,7 +127,7 @@ pub(super) fn respond(
         return None;
     }
     let name = path.rsplit('/').next().unwrap_or(path);
-    if !name.starts_with(PREFIX) {
+    if !name.starts_with(OWN_PREFIX) {
         return None;
     }
     let served: [(&Asset, bool); 3] = [

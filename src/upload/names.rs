@@ -3,14 +3,12 @@
 //! `..` and decodes `%2F` into a separator, as CPython's `translate_path` does; a write must not
 //! be that forgiving, so a segment that decodes to `.`, `..`, or to something holding `/`, `\`,
 //! NUL or a control character, or longer than a file name may be (255 bytes, `NAME_MAX`), is
-//! refused rather than reinterpreted. Names starting with [`TEMP_PREFIX`] are the uploads in
-//! progress and are refused too.
+//! refused rather than reinterpreted. Names starting with [`OWN_PREFIX`] (`.serveur-`) are
+//! serveur's own, its uploads in progress and the files its pages load, and are refused too.
 
 use percent_encoding::percent_decode_str;
 
-use crate::safe_path::UrlPath;
-
-use crate::safe_path::TEMP_PREFIX;
+use crate::safe_path::{UrlPath, OWN_PREFIX};
 
 /// `NAME_MAX` on Linux file systems: one more byte and `open` fails with `ENAMETOOLONG`.
 const NAME_MAX: usize = 255;
@@ -60,7 +58,7 @@ pub(crate) fn check(name: &[u8]) -> Result<(), &'static str> {
         _ if name.len() > NAME_MAX => Err("name longer than 255 bytes"),
         _ if name.iter().any(|&b| b == b'/' || b == b'\\') => Err("slash in a name"),
         _ if name.iter().any(|&b| b < 0x20 || b == 0x7f) => Err("control character in a name"),
-        _ if name.starts_with(TEMP_PREFIX.as_bytes()) => Err("reserved name"),
+        _ if name.starts_with(OWN_PREFIX.as_bytes()) => Err("reserved name"),
         _ => Ok(()),
     }
 }

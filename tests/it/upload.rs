@@ -414,6 +414,10 @@ fn names_that_are_not_names_are_refused_with_400() {
         "/d/line%0abreak",
         "/d/tab%09",
         "/d/.serveur-upload-1-1.part",
+        // the built-in files' names: a file stored there would be shadowed, never served
+        "/d/.serveur-ui.css",
+        "/d/.serveur-ui.js",
+        "/d/.serveur-anything",
         "/d/../escape",
         long.as_str(),
     ] {
