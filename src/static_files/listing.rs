@@ -35,8 +35,9 @@ struct Entry {
 /// any script (the server answers `303` back to the listing), and the script that adds drag and
 /// drop and progress bars, from a URL of its own (no inline script or handler, so a
 /// `Content-Security-Policy` of `script-src 'self'` allows it). The rich page (`rich`) styles
-/// the drop zone from its style sheet, as its `style-src 'self'` refuses a `style` attribute,
-/// and links the script by its versioned URL, relative to the page (`assets`).
+/// the drop zone from its style sheet, as its `style-src 'self'` refuses a `style` attribute.
+/// Both link the script by its versioned URL, relative to the page (`assets`): behind `--auth`
+/// whoever may read the folder may load it, where `/` may be private.
 pub(super) fn push_upload_form(page: &mut String, rich: bool) {
     page.push_str(
         "<form id=\"serveur-upload\" method=\"post\" enctype=\"multipart/form-data\">\n\
@@ -51,12 +52,7 @@ pub(super) fn push_upload_form(page: &mut String, rich: bool) {
          <button type=\"submit\">Upload</button>\n</div>\n\
          <ul id=\"serveur-upload-progress\"></ul>\n</form>\n<script src=\"",
     );
-    if rich {
-        UPLOAD_SCRIPT.push_url(page);
-    } else {
-        page.push('/');
-        page.push_str(UPLOAD_SCRIPT.name);
-    }
+    UPLOAD_SCRIPT.push_url(page);
     page.push_str("\" defer></script>\n");
 }
 

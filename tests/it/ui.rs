@@ -7,7 +7,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::support::{fixture, get, raw, request, write_file, RawReply, Serveur, HOSTILE_NAMES};
+use crate::support::{
+    attribute_after, fixture, get, raw, request, write_file, RawReply, Serveur, HOSTILE_NAMES,
+};
 
 /// `GET path` sent raw; the reply as the server wrote it.
 fn raw_get(server: &Serveur, path: &str) -> RawReply {
@@ -21,20 +23,6 @@ fn row_links(page: &str) -> Vec<String> {
         .skip(1)
         .map(|rest| rest.split('"').next().unwrap_or_default().to_owned())
         .collect()
-}
-
-/// The value of the first `ATTR="…"` after `marker` in `page`.
-fn attribute_after(page: &str, marker: &str, attr: &str) -> String {
-    let from = page
-        .find(marker)
-        .unwrap_or_else(|| panic!("{marker} in {page}"));
-    let rest = &page[from..];
-    let start = rest.find(&format!("{attr}=\"")).expect("attribute") + attr.len() + 2;
-    rest[start..]
-        .split('"')
-        .next()
-        .unwrap_or_default()
-        .to_owned()
 }
 
 #[test]

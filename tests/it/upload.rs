@@ -12,8 +12,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    get, raw, raw_to_script, request, request_with_body, rss_kib, run_to_exit, send_until,
-    write_file, write_script, RawReply, Serveur, WAIT,
+    attribute_after, get, raw, raw_to_script, request, request_with_body, rss_kib, run_to_exit,
+    send_until, write_file, write_script, RawReply, Serveur, WAIT,
 };
 
 /// The entries of `dir` whose names start with the temporary prefix of uploads.
@@ -708,9 +708,15 @@ fn the_listing_offers_a_form_only_with_upload() {
     );
     assert!(page.contains("<input type=\"file\" name=\"file\" multiple>"));
     // No inline script or handler: the policy above allows the page's script.
-    assert!(page.contains("<script src=\"/.serveur-upload-form.js\" defer></script>"));
+    let src = attribute_after(&page, "<script", "src");
+    assert!(src.starts_with(".serveur-upload-form.js?v="), "{page}");
+    assert!(page.contains(&format!("<script src=\"{src}\" defer></script>")));
     assert!(!page.contains("onclick") && !page.contains("<script>"));
-    let script = get(server.addr, "/.serveur-upload-form.js");
+    let script = get(server.addr, &format!("/{src}"));
+    assert_eq!(
+        script.header("cache-control"),
+        "public, max-age=31536000, immutable"
+    );
     assert_eq!(script.status, 200);
     assert_eq!(
         script.header("content-type"),
@@ -735,6 +741,27 @@ fn pattern_base(n: usize) -> Vec<u8> {
     (0..1 << 20)
         .map(|i: usize| ((i / 4096 + n * 7919 + i) % 251) as u8)
         .collect()
+}
+
+#[test]
+fn the_upload_script_loads_where_only_the_folder_is_public() {
+    // `/` is private, `/pub` anyone's: the form's script is linked relative to the listing, so
+    // an anonymous visitor of /pub/ loads it (an absolute /.serveur-upload-form.js was a 401).
+    let site = tempfile::tempdir().expect("tempdir");
+    write_file(site.path(), "pub/a.txt", "a");
+    let server = Serveur::start(
+        site.path(),
+        &["--upload", "--auth", "@/pub:rw", "--auth", "alice:pw@/:rw"],
+    );
+    let listing = get(server.addr, "/pub/");
+    assert_eq!(listing.status, 200);
+    let src = attribute_after(&listing.text(), "<script", "src");
+    assert_eq!(
+        get(server.addr, &format!("/pub/{src}")).status,
+        200,
+        "{src}"
+    );
+    assert_eq!(get(server.addr, &format!("/{src}")).status, 401);
 }
 
 #[test]

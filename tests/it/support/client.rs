@@ -420,3 +420,17 @@ pub(crate) fn dechunk(mut body: &[u8]) -> (Vec<u8>, bool) {
         body = &body[size + 2..];
     }
 }
+
+/// The value of the first `ATTR="…"` after `marker` in `page`.
+pub(crate) fn attribute_after(page: &str, marker: &str, attr: &str) -> String {
+    let from = page
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker} in {page}"));
+    let rest = &page[from..];
+    let start = rest.find(&format!("{attr}=\"")).expect("attribute") + attr.len() + 2;
+    rest[start..]
+        .split('"')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
