@@ -107,7 +107,7 @@ impl Gate {
         let peer = req.peer_addr().map(|addr| addr.ip());
         let log = |line: String| {
             if let Some(info) = req.connection() {
-                info.log.message(peer, line);
+                info.log.message_about(Some(info.client()), line);
             }
         };
         if let Some(ip) = peer {
