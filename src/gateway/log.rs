@@ -85,7 +85,8 @@ impl ScriptLog {
         match self.kind {
             GatewayKind::Cgi => {
                 let name = String::from_utf8_lossy(&self.script);
-                self.log.message_about(self.client, format!("{name}: {text}"));
+                self.log
+                    .message_about(self.client, format!("{name}: {text}"));
             }
             GatewayKind::FastCgi(_) => self.say(text),
         }

@@ -354,7 +354,10 @@ impl Server {
                 file,
             } => {
                 let listener = UnixListener::from_std(listener)?;
-                let served = self.settings.serve(listener, Some(path), handler, stop).await;
+                let served = self
+                    .settings
+                    .serve(listener, Some(path), handler, stop)
+                    .await;
                 // Serving is over, every connection closed: the socket file goes.
                 drop(file);
                 served

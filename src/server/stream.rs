@@ -17,7 +17,9 @@ use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 
 /// A connected socket, as the accept loop and the IO below hyper use it. The methods are
 /// tokio's own, which its `TcpStream` and `UnixStream` each have.
-pub(crate) trait Stream: AsyncRead + AsyncWrite + AsFd + Unpin + Send + Sync + 'static {
+pub(crate) trait Stream:
+    AsyncRead + AsyncWrite + AsFd + Unpin + Send + Sync + 'static
+{
     /// Waits until the socket may be written to (or failed).
     fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
     /// Runs `f`, a system call on the socket, clearing the readiness for `interest` if it
@@ -36,7 +38,8 @@ pub(crate) trait Listen: Send {
     type Stream: Stream;
     /// The next connection and, for TCP, its client's address (IPv4-mapped IPv6 addresses
     /// shown as IPv4); a Unix-domain client has none a log or a script could use.
-    fn accept(&self) -> impl Future<Output = io::Result<(Self::Stream, Option<SocketAddr>)>> + Send;
+    fn accept(&self)
+        -> impl Future<Output = io::Result<(Self::Stream, Option<SocketAddr>)>> + Send;
     /// The address clients connect to; for a Unix-domain socket, which has none,
     /// [`NO_ADDRESS`].
     fn local_addr(&self) -> io::Result<SocketAddr>;
@@ -44,10 +47,8 @@ pub(crate) trait Listen: Send {
 
 /// What stands for an address a Unix-domain connection does not have (`ConnectionInfo`'s
 /// `peer` and `local`, whose type predates Unix sockets).
-pub(crate) const NO_ADDRESS: SocketAddr = SocketAddr::new(
-    std::net::IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-    0,
-);
+pub(crate) const NO_ADDRESS: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
 
 impl Listen for TcpListener {
     type Stream = TcpStream;

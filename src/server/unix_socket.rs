@@ -18,13 +18,20 @@ use super::listener::BACKLOG;
 #[derive(Debug)]
 pub(super) struct SocketFile {
     path: PathBuf,
-    /// The file's device and inode, as made.
-    id: (u64, u64),
+    /// The file's device, inode and change time once made: a removed file's inode number is
+    /// soon given to the next, so the time tells them apart.
+    id: FileId,
+}
+
+type FileId = (u64, u64, i64, i64);
+
+fn file_id(meta: &fs::Metadata) -> FileId {
+    (meta.dev(), meta.ino(), meta.ctime(), meta.ctime_nsec())
 }
 
 impl Drop for SocketFile {
     fn drop(&mut self) {
-        let ours = fs::symlink_metadata(&self.path).is_ok_and(|m| (m.dev(), m.ino()) == self.id);
+        let ours = fs::symlink_metadata(&self.path).is_ok_and(|m| file_id(&m) == self.id);
         if ours {
             let _ = fs::remove_file(&self.path);
         }
@@ -37,14 +44,22 @@ pub(super) fn bind(path: &Path, mode: u32) -> io::Result<(UnixListener, SocketFi
     clear_stale(path, &address)?;
     let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
     socket.bind(&address)?;
-    let meta = fs::symlink_metadata(path)?;
-    let file = SocketFile {
-        path: path.to_owned(),
-        id: (meta.dev(), meta.ino()),
-    };
     // Before `listen`: until then a client's `connect` is refused, so none gets in while the
     // file has the mode the umask gave it. (`fchmod` on a socket does not change its file.)
-    fs::set_permissions(path, fs::Permissions::from_mode(mode & 0o777))?;
+    let moded = fs::set_permissions(path, fs::Permissions::from_mode(mode & 0o777));
+    let made = moded.and_then(|()| fs::symlink_metadata(path));
+    let meta = match made {
+        Ok(meta) => meta,
+        Err(e) => {
+            // Our file: nothing else could have been made at the path since the bind.
+            let _ = fs::remove_file(path);
+            return Err(e);
+        }
+    };
+    let file = SocketFile {
+        path: path.to_owned(),
+        id: file_id(&meta),
+    };
     socket.listen(BACKLOG)?;
     socket.set_nonblocking(true)?;
     Ok((socket.into(), file))

@@ -25,9 +25,9 @@ use http::{HeaderMap, Method, StatusCode};
 use http_body::Body as _;
 use http_body_util::BodyExt;
 
+use crate::access_log::Client;
 use crate::body::Body;
 use crate::handler::{Handler, Request, Response, SharedHandler};
-use crate::access_log::Client;
 use crate::request::RequestExt;
 use crate::response::{error_with, redirect};
 use crate::safe_path::{collapse_leading_slashes, Root, UrlPath};

@@ -1,13 +1,15 @@
 //! Where the listening socket comes from, beyond `-b` and a port: systemd's socket activation
 //! (driven by the real `systemd-socket-activate`, which listens, then execs serveur on the first
-//! connection with the socket as file descriptor 3), and `--reuse-port` (two real serveur
+//! connection with the socket as file descriptor 3; TCP or a Unix socket), and `--reuse-port` (two real serveur
 //! processes on one port, both answering).
 
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::net::UnixStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::{get, serveur_command, Serveur, WAIT};
+use crate::support::{get, serveur_command, RawReply, Serveur, WAIT};
 
 /// A port free a moment ago on 127.0.0.1, for a listener that cannot take port 0.
 fn free_port() -> u16 {
@@ -54,21 +56,72 @@ fn a_socket_passed_by_systemd_is_served_and_named_in_the_startup_line() {
 }
 
 #[test]
-fn a_socket_that_is_not_tcp_is_refused_with_a_message() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("serveur.sock");
+fn a_unix_socket_passed_by_systemd_is_served_and_named_in_the_startup_line() {
+    let site = site();
+    let sockets = tempfile::tempdir().expect("tempdir");
+    let path = sockets.path().join("serveur.sock");
     let mut command = Command::new("systemd-socket-activate");
     command
         .arg("-l")
         .arg(&path)
-        .args([env!("CARGO_BIN_EXE_serveur"), "-b", "127.0.0.1", "0"]);
+        .args([env!("CARGO_BIN_EXE_serveur"), "-d"])
+        .arg(site.path())
+        .args(["-b", "127.0.0.1", "0"]);
+    let client_path = path.clone();
+    let client = std::thread::spawn(move || {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Ok(stream) = UnixStream::connect(&client_path) {
+                break stream;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "nothing listens on {client_path:?}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
+    let mut server = Serveur::spawn(command);
+    let mut stream = client.join().expect("client");
+    assert_eq!(
+        server.startup_line,
+        format!("Serving HTTP on unix:{} ...", path.display())
+    );
+    stream
+        .write_all(b"GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("write");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).expect("read");
+    let reply = RawReply::parse(&answer);
+    assert_eq!(reply.status_line, "HTTP/1.1 200 OK");
+    assert_eq!(reply.body, b"alpha");
+    server.wait_for_log("unix: - - [");
+    // The socket is systemd's: serveur leaves its file for the socket unit to remove.
+    server.signal("TERM");
+    assert_eq!(server.wait_exit(), 0);
+    assert!(path.exists());
+}
+
+#[test]
+fn a_socket_that_is_not_a_stream_is_refused_with_a_message() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("serveur.sock");
+    let mut command = Command::new("systemd-socket-activate");
+    // A datagram socket: serveur starts at the first datagram.
+    command.args(["--datagram", "-l"]).arg(&path).args([
+        env!("CARGO_BIN_EXE_serveur"),
+        "-b",
+        "127.0.0.1",
+        "0",
+    ]);
     let mut child = crate::support::spawn_piped(&mut command);
+    let sender = std::os::unix::net::UnixDatagram::unbound().expect("datagram socket");
     // One deadline for the socket to appear and serveur to start on it and exit.
     let deadline = Instant::now() + WAIT;
-    let mut connected = None;
+    let mut sent = false;
     let status = loop {
-        if connected.is_none() {
-            connected = std::os::unix::net::UnixStream::connect(&path).ok();
+        if !sent {
+            sent = sender.send_to(b"x", &path).is_ok();
         }
         if let Some(status) = child.try_wait().expect("try_wait") {
             break status;
@@ -76,19 +129,19 @@ fn a_socket_that_is_not_tcp_is_refused_with_a_message() {
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("serveur did not exit (connected: {})", connected.is_some());
+            panic!("serveur did not exit (sent: {sent})");
         }
         std::thread::sleep(Duration::from_millis(10));
     };
     let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr)
+    Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr)
         .expect("read stderr");
-    assert!(connected.is_some(), "{stderr}");
+    assert!(sent, "{stderr}");
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(
         stderr.contains(
-            "serveur: error: socket activation: fd 3 is not a valid tcp socket \
-             (serveur serves the first socket passed, which must be TCP)"
+            "serveur: error: socket activation: fd 3 is not a valid unix stream socket \
+             (serveur serves the first socket passed, which must be a TCP or Unix stream socket)"
         ),
         "{stderr}"
     );

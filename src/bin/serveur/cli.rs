@@ -14,8 +14,8 @@ use serveur::{LogFormat, MinRate, Protocol, TlsConfig};
 
 use super::config_file::{self, Failure};
 use super::ops_args::OpsArgs;
-use super::unix_bind::{self, UnixBind};
 use super::shell_help;
+use super::unix_bind::{self, UnixBind};
 
 /// Serve a directory over HTTP: a fast, safe drop-in for `python -m http.server`.
 #[derive(Parser, Debug)]

@@ -21,11 +21,11 @@ use serveur::auth::Auth;
 use serveur::fastcgi::Pattern;
 use serveur::metrics::{Handled, Labelled, Metrics, Page};
 use serveur::safe_path::{Root, UrlPath};
-use socket_activation::Inherited;
 use serveur::{
     stop_signal, BindOptions, Cgi, FastCgi, Handler, Server, SharedHandler, StaticFiles,
     StopSignal, Upload,
 };
+use socket_activation::Inherited;
 
 fn main() -> ExitCode {
     // Before any thread: taking systemd's socket changes the environment.
