@@ -191,3 +191,54 @@ fn without_reuse_port_a_second_process_cannot_take_the_port() {
     assert_eq!(exit.code, 1, "{exit:?}");
     assert!(exit.stderr.contains("Address already in use"), "{exit:?}");
 }
+
+/// `systemd-analyze verify` on `contrib/systemd/`'s units, with `/usr/bin/serveur` replaced by
+/// the binary under test (the package installs it there; `contrib/deb/check-installed` verifies
+/// the installed units, man page included), the socket unit changed by `edit_socket`. Fails on
+/// any output: verify exits 0 on an unknown setting, only warning.
+fn verify_units(edit_socket: impl Fn(&str) -> String) {
+    let units = tempfile::tempdir().expect("tempdir");
+    let contrib = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/systemd");
+    let read = |name: &str| std::fs::read_to_string(contrib.join(name)).expect("read unit");
+    let service =
+        read("serveur.service").replace("/usr/bin/serveur", env!("CARGO_BIN_EXE_serveur"));
+    assert!(service.contains(env!("CARGO_BIN_EXE_serveur")), "{service}");
+    std::fs::write(units.path().join("serveur.service"), service).expect("write");
+    let socket = edit_socket(&read("serveur.socket"));
+    std::fs::write(units.path().join("serveur.socket"), socket).expect("write");
+    let output = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(units.path().join("serveur.socket"))
+        .arg(units.path().join("serveur.service"))
+        .output()
+        .expect("systemd-analyze (Debian's systemd) must be installed to run this test");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{said}");
+    assert_eq!(said, "", "systemd-analyze verify has something to say");
+}
+
+#[test]
+fn the_systemd_units_pass_systemd_analyze_verify_as_shipped() {
+    verify_units(str::to_owned);
+}
+
+#[test]
+fn the_systemd_socket_unit_passes_verify_on_its_unix_socket() {
+    verify_units(|socket| {
+        let unix = socket
+            .replace("\nListenStream=8000\n", "\n#ListenStream=8000\n")
+            .replace("#ListenStream=/run", "ListenStream=/run")
+            .replace("#SocketGroup=", "SocketGroup=")
+            .replace("#SocketMode=", "SocketMode=");
+        assert!(
+            unix.contains("\nListenStream=/run/serveur.sock\n"),
+            "{unix}"
+        );
+        assert!(!unix.contains("\nListenStream=8000"), "{unix}");
+        unix
+    });
+}
