@@ -16,8 +16,8 @@ use serveur::{response, Request, RequestExt, Response, Server};
 
 use crate::support::library;
 use crate::support::{
-    raw_unix, read_responses, run_to_exit, sample_bytes, serveur_command, write_file, write_script,
-    RawReply, Serveur, WAIT,
+    raw_unix, read_responses, run_to_exit, running_as_root, sample_bytes, serveur_command,
+    write_file, write_script, RawReply, Serveur, WAIT,
 };
 
 /// A served tree (`a.txt`, a subdirectory) and, beside it, a directory for the socket.
@@ -138,6 +138,47 @@ fn the_socket_file_is_0660_by_default_whatever_the_umask_and_unix_mode_sets_it()
     let other = dir.path().join("run/other.sock");
     let _server = Serveur::start_unix(&www, &other, &["--unix-mode", "0606"]);
     assert_eq!(mode(&other), 0o606);
+}
+
+#[test]
+fn the_proxy_s_group_gets_in_through_a_set_group_id_directory_and_others_do_not() {
+    // README's set-up: a directory of the proxy's group (here `nogroup`, 65534), set-group-ID,
+    // so the socket made in it belongs to that group; its `0660` lets the group in.
+    assert!(
+        running_as_root(),
+        "this test needs root (CI runs as root): it connects as other users"
+    );
+    let (dir, _) = site();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let run = dir.path().join("proxied");
+    std::fs::create_dir(&run).expect("mkdir");
+    std::os::unix::fs::chown(&run, None, Some(65534)).expect("chown");
+    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o2750)).expect("chmod");
+    let socket = run.join("serveur.sock");
+    let _server = Serveur::start_unix(&dir.path().join("www"), &socket, &[]);
+    let meta = std::fs::symlink_metadata(&socket).expect("stat");
+    assert_eq!(
+        (std::os::unix::fs::MetadataExt::gid(&meta), mode(&socket)),
+        (65534, 0o660)
+    );
+    let curl_as = |id: &str| {
+        Command::new("setpriv")
+            .args([
+                &format!("--reuid={id}"),
+                &format!("--regid={id}"),
+                "--clear-groups",
+            ])
+            .args(["curl", "--silent", "--unix-socket"])
+            .arg(&socket)
+            .arg("http://localhost/a.txt")
+            .output()
+            .expect("setpriv (util-linux) and curl must be installed to run this test")
+    };
+    let proxy = curl_as("65534");
+    assert!(proxy.status.success(), "{proxy:?}");
+    assert_eq!(proxy.stdout, b"alpha");
+    // Anyone else: connect(2) is refused (EACCES), curl's "couldn't connect" (7).
+    assert_eq!(curl_as("65533").status.code(), Some(7));
 }
 
 #[test]
