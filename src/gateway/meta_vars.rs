@@ -337,6 +337,7 @@ mod tests {
             socket: Default::default(),
             server: crate::request::ServerSide::new(std::sync::Arc::new(())),
             unix: None,
+            client: crate::access_log::Client::Ip([192, 0, 2, 7].into()),
         };
         let v = vars_from(request, Some(&connection));
         assert_eq!(v.get("REMOTE_ADDR"), Some(&b"192.0.2.7"[..]));
@@ -361,6 +362,7 @@ mod tests {
             socket: Default::default(),
             server: crate::request::ServerSide::new(std::sync::Arc::new(())),
             unix: Some(std::path::Path::new("/run/serveur.sock").into()),
+            client: crate::access_log::Client::Unix,
         };
         let v = vars_from(request, Some(&connection));
         assert_eq!(v.get("REMOTE_ADDR"), Some(&b"unix:"[..]));

@@ -49,6 +49,9 @@ pub struct ConnectionInfo {
     pub(crate) server: ServerSide,
     /// The path of the Unix-domain socket the connection came through, if it did.
     pub(crate) unix: Option<Arc<Path>>,
+    /// The client as log lines name it (`peer`'s address, or `unix:`), made once per
+    /// connection rather than at each request's log line.
+    pub(crate) client: Client,
 }
 
 impl ConnectionInfo {
@@ -60,10 +63,7 @@ impl ConnectionInfo {
 
     /// The client, as log lines name it.
     pub(crate) fn client(&self) -> Client {
-        match self.unix {
-            None => Client::Ip(self.peer.ip()),
-            Some(_) => Client::Unix,
-        }
+        self.client
     }
 }
 
@@ -101,6 +101,7 @@ impl Clone for ConnectionInfo {
             socket: SocketSlot::default(),
             server: self.server.clone(),
             unix: self.unix.clone(),
+            client: self.client,
         }
     }
 }

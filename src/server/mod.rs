@@ -418,6 +418,7 @@ impl Settings {
                 },
                 () = &mut stop => break,
             };
+            let client = peer.map_or(Client::Unix, |peer| Client::Ip(peer.ip()));
             let parsed = Parsed::default();
             let place = limit.enter(slot, &parsed);
             let watch = supervisor::Watch {
@@ -425,7 +426,7 @@ impl Settings {
                 header_timeout: self.header_timeout,
                 stopping: stopping.clone().cancelled_owned(),
                 log: self.log.clone(),
-                client: peer.map_or(Client::Unix, |peer| Client::Ip(peer.ip())),
+                client,
                 min_rate: self.min_rate,
             };
             // The socket's number, for a gateway to watch its client (`departure`); for TLS the
@@ -449,6 +450,7 @@ impl Settings {
                     metrics: opened,
                 })),
                 unix,
+                client,
             };
             let handler = Arc::clone(&handler);
             let builder = Arc::clone(&builder);
