@@ -7,7 +7,7 @@
 
 use std::io::Write;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -197,8 +197,10 @@ fn the_socket_file_is_removed_on_sigterm_and_on_sigint() {
 fn a_stale_socket_is_replaced_and_a_live_one_refused() {
     let (dir, socket) = site();
     let www = dir.path().join("www");
-    // What a crash leaves: the file, nothing listening behind it.
-    drop(UnixListener::bind(&socket).expect("bind"));
+    // A crash leaves the file, with nothing listening behind it.
+    let mut crashed = Serveur::start_unix(&www, &socket, &[]);
+    crashed.signal("KILL");
+    assert_eq!(crashed.wait_exit(), -1);
     assert!(socket.exists());
     let server = Serveur::start_unix(&www, &socket, &[]);
     assert_eq!(curl(&socket, &["http://localhost/a.txt"]), "alpha");
