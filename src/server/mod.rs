@@ -166,8 +166,9 @@ impl Server {
     /// ```no_run
     /// use serveur::{BindOptions, Server};
     ///
-    /// // The proxy runs as another user: let anyone on the machine connect.
-    /// let server = Server::bind_unix_with("/tmp/serveur.sock", BindOptions::default().unix_mode(0o666))?;
+    /// // The proxy runs as serveur's own user: nobody else may connect.
+    /// let options = BindOptions::default().unix_mode(0o600);
+    /// let server = Server::bind_unix_with("/tmp/serveur.sock", options)?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn bind_unix_with(path: impl AsRef<Path>, options: BindOptions) -> io::Result<Server> {
@@ -187,10 +188,14 @@ impl Server {
     pub fn from_std_unix(listener: StdUnixListener) -> io::Result<Server> {
         listener.set_nonblocking(true)?;
         let address = listener.local_addr()?;
-        // An abstract or unnamed socket has no path; it is named by what it is.
-        let path = address
-            .as_pathname()
-            .map_or_else(|| Path::new("(unnamed)").into(), Arc::from);
+        // Linux's abstract sockets (systemd's `ListenStream=@name`) have a name, no file: `@`
+        // and the name, as systemd and `ss` write them.
+        let abstract_name = || {
+            use std::os::linux::net::SocketAddrExt;
+            let name = address.as_abstract_name().unwrap_or_default();
+            Path::new(&format!("@{}", String::from_utf8_lossy(name))).into()
+        };
+        let path = address.as_pathname().map_or_else(abstract_name, Arc::from);
         Ok(Self::with(Listening::Unix {
             listener,
             path,

@@ -57,35 +57,57 @@ fn a_socket_passed_by_systemd_is_served_and_named_in_the_startup_line() {
 
 #[test]
 fn a_unix_socket_passed_by_systemd_is_served_and_named_in_the_startup_line() {
-    let site = site();
     let sockets = tempfile::tempdir().expect("tempdir");
     let path = sockets.path().join("serveur.sock");
+    let shown = path.display().to_string();
+    let connect_to = path.clone();
+    let mut server = served_through_systemd(&shown, move || UnixStream::connect(&connect_to));
+    // The socket is systemd's: serveur leaves its file for the socket unit to remove.
+    server.signal("TERM");
+    assert_eq!(server.wait_exit(), 0);
+    assert!(path.exists());
+}
+
+#[test]
+fn an_abstract_unix_socket_passed_by_systemd_is_served_and_named_with_its_at() {
+    use std::os::linux::net::SocketAddrExt;
+    // Unique per run: abstract names are shared by the whole machine.
+    let name = format!("serveur-test-{}", std::process::id());
+    let address = std::os::unix::net::SocketAddr::from_abstract_name(&name).expect("name");
+    served_through_systemd(&format!("@{name}"), move || {
+        UnixStream::connect_addr(&address)
+    });
+}
+
+/// `systemd-socket-activate -l LISTEN serveur …`, then a GET over the Unix socket `connect`
+/// reaches (retried until systemd listens): the startup line names `unix:LISTEN`, the file is
+/// served, the log's client is `unix:`. The server is handed back running.
+fn served_through_systemd(
+    listen: &str,
+    connect: impl Fn() -> std::io::Result<UnixStream> + Send + 'static,
+) -> Serveur {
+    let site = site();
     let mut command = Command::new("systemd-socket-activate");
     command
-        .arg("-l")
-        .arg(&path)
-        .args([env!("CARGO_BIN_EXE_serveur"), "-d"])
+        .args(["-l", listen, env!("CARGO_BIN_EXE_serveur"), "-d"])
         .arg(site.path())
         .args(["-b", "127.0.0.1", "0"]);
-    let client_path = path.clone();
+    // serveur starts only when the first client connects: the client runs beside the start.
     let client = std::thread::spawn(move || {
         let deadline = Instant::now() + WAIT;
         loop {
-            if let Ok(stream) = UnixStream::connect(&client_path) {
+            if let Ok(stream) = connect() {
                 break stream;
             }
-            assert!(
-                Instant::now() < deadline,
-                "nothing listens on {client_path:?}"
-            );
+            assert!(Instant::now() < deadline, "nothing listens");
             std::thread::sleep(Duration::from_millis(10));
         }
     });
-    let mut server = Serveur::spawn(command);
+    let server = Serveur::spawn(command);
     let mut stream = client.join().expect("client");
     assert_eq!(
         server.startup_line,
-        format!("Serving HTTP on unix:{} ...", path.display())
+        format!("Serving HTTP on unix:{listen} ...")
     );
     stream
         .write_all(b"GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
@@ -96,10 +118,7 @@ fn a_unix_socket_passed_by_systemd_is_served_and_named_in_the_startup_line() {
     assert_eq!(reply.status_line, "HTTP/1.1 200 OK");
     assert_eq!(reply.body, b"alpha");
     server.wait_for_log("unix: - - [");
-    // The socket is systemd's: serveur leaves its file for the socket unit to remove.
-    server.signal("TERM");
-    assert_eq!(server.wait_exit(), 0);
-    assert!(path.exists());
+    server
 }
 
 #[test]
