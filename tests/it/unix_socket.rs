@@ -291,6 +291,28 @@ fn a_cgi_script_sees_remote_addr_unix_and_the_scheme_s_port() {
 }
 
 #[test]
+fn failed_logins_over_the_socket_are_slowed_as_one_client() {
+    let (dir, socket) = site();
+    let server = Serveur::start_unix(&dir.path().join("www"), &socket, &["--auth", "alice:pw@/"]);
+    // alice:nope. Behind a proxy every client is the proxy: throttled together, never not at all.
+    let wrong = b"GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+                  Authorization: Basic YWxpY2U6bm9wZQ==\r\n\r\n";
+    let mut last = Duration::ZERO;
+    for _ in 0..7 {
+        let start = std::time::Instant::now();
+        let reply = RawReply::parse(&raw_unix(&socket, wrong));
+        assert_eq!(reply.status(), "401 Wrong user or password for 'alice'");
+        last = start.elapsed();
+    }
+    assert!(
+        last >= Duration::from_millis(450),
+        "the 7th failure took {last:?}"
+    );
+    let line = server.wait_for_log("failed logins from this address in a minute");
+    assert!(line.starts_with("unix: - - ["), "{line}");
+}
+
+#[test]
 fn tls_over_a_unix_socket_is_served() {
     let (dir, socket) = site();
     let server = Serveur::start_unix(&dir.path().join("www"), &socket, &["--tls-self-signed"]);
