@@ -651,7 +651,8 @@ fn auth_rules(
     if in_clear && !args.auth_insecure_ok {
         return Err(
             "passwords would cross the network in clear: serve over TLS (--tls-self-signed \
-                    or --tls-cert), bind to loopback (-b 127.0.0.1), or pass --auth-insecure-ok"
+                    or --tls-cert), bind to loopback (-b 127.0.0.1) or a Unix socket (-b \
+                    unix:PATH), or pass --auth-insecure-ok"
                 .into(),
         );
     }
