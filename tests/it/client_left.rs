@@ -1,7 +1,6 @@
 //! A script whose client leaves before it has answered stops (issue 14): over HTTP/1 a client
 //! that closes its connection or half-closes it (both send the same FIN), over TLS and a Unix
-//! socket too, and
-//! over HTTP/2 a stream reset or a closed connection. A CGI script's whole process group is
+//! socket too, and over HTTP/2 a stream reset or a closed connection. A CGI script's whole process group is
 //! killed and its `--cgi-max` turn given back; a FastCGI request is aborted (a real application
 //! sees `FCGI_ABORT_REQUEST`; php-fpm's script stops at its next output) and its connection
 //! freed. The connection ends without a response, and one log line says the client went away.
