@@ -354,8 +354,8 @@ mod tests {
             .body(())
             .expect("request");
         let connection = ConnectionInfo {
-            peer: crate::server::NO_ADDRESS,
-            local: crate::server::NO_ADDRESS,
+            peer: crate::request::NO_ADDRESS,
+            local: crate::request::NO_ADDRESS,
             tls: false,
             log: crate::AccessLog::off(),
             top_handler: None,

@@ -6,7 +6,7 @@
 //! handlers and the server all use it without importing each other.
 
 use std::any::Any;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -66,6 +66,10 @@ impl ConnectionInfo {
         self.client
     }
 }
+
+/// What stands for an address a Unix-domain connection does not have (`peer` and `local`,
+/// whose type predates Unix sockets).
+pub(crate) const NO_ADDRESS: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
 
 /// The server's top handler, type-erased so that this module need not know the handler
 /// traits (which are built on [`Request`]).

@@ -23,7 +23,7 @@ use crate::response::{error, Response};
 pub(crate) use access::{Access, LoggedUser, ReadCheck};
 pub use body::RequestBody;
 pub use connection::ConnectionInfo;
-pub(crate) use connection::{ServerSide, TopHandler};
+pub(crate) use connection::{ServerSide, TopHandler, NO_ADDRESS};
 pub use form::{Form, FormField};
 
 /// An HTTP request as a handler sees it: the `http` crate's type with serveur's body.

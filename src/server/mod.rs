@@ -40,14 +40,13 @@ use tokio_util::task::TaskTracker;
 pub use listener::BindOptions;
 pub use min_rate::MinRate;
 pub use shutdown::{stop_signal, StopSignal};
-pub(crate) use stream::NO_ADDRESS;
 pub use tls::{TlsConfig, TlsError};
 
 use crate::access_log::{AccessLog, Client};
 use crate::handler::Handler;
 use crate::metrics::Metrics;
 use crate::request::departure::SocketSlot;
-use crate::request::{ConnectionInfo, ServerSide, TopHandler};
+use crate::request::{ConnectionInfo, ServerSide, TopHandler, NO_ADDRESS};
 use connection::ConnectionState;
 use malformed::Parsed;
 use staged::Staged;

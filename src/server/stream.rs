@@ -8,12 +8,14 @@
 
 use std::future::Future;
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::os::fd::AsFd;
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, Interest};
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+
+use crate::request::NO_ADDRESS;
 
 /// A connected socket, as the accept loop and the IO below hyper use it. The methods are
 /// tokio's own, which its `TcpStream` and `UnixStream` each have.
@@ -41,14 +43,9 @@ pub(crate) trait Listen: Send {
     fn accept(&self)
         -> impl Future<Output = io::Result<(Self::Stream, Option<SocketAddr>)>> + Send;
     /// The address clients connect to; for a Unix-domain socket, which has none,
-    /// [`NO_ADDRESS`].
+    /// `0.0.0.0:0`.
     fn local_addr(&self) -> io::Result<SocketAddr>;
 }
-
-/// What stands for an address a Unix-domain connection does not have (`ConnectionInfo`'s
-/// `peer` and `local`, whose type predates Unix sockets).
-pub(crate) const NO_ADDRESS: SocketAddr =
-    SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
 
 impl Listen for TcpListener {
     type Stream = TcpStream;
