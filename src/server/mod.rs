@@ -334,8 +334,9 @@ impl Server {
 
     /// Serves `handler` until Ctrl+C or SIGTERM, then drains in-flight requests.
     pub async fn serve(self, handler: impl Handler) -> io::Result<()> {
+        let stop = stop_signal();
         self.serve_until(handler, async {
-            stop_signal().await;
+            stop.await;
         })
         .await
     }

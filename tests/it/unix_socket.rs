@@ -191,6 +191,14 @@ fn the_socket_file_is_removed_on_sigterm_and_on_sigint() {
         assert_eq!(server.wait_exit(), 0, "{signal}");
         assert!(!socket.exists(), "socket left after SIG{signal}");
     }
+    // Sent the moment the startup line appears, before the accept loop may have started: the
+    // handlers are set before the socket is made, so the stop is still graceful.
+    for _ in 0..5 {
+        let mut server = Serveur::start_unix(&dir.path().join("www"), &socket, &[]);
+        server.signal("TERM");
+        assert_eq!(server.wait_exit(), 0);
+        assert!(!socket.exists(), "socket left after an early SIGTERM");
+    }
 }
 
 #[test]

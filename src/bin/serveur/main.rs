@@ -185,6 +185,9 @@ async fn serve(
     metrics: Option<Arc<Metrics>>,
     handler: impl Handler,
 ) -> Result<(), String> {
+    // Set before the socket exists: a signal from then on stops serveur gracefully (and
+    // removes a Unix socket's file), even one sent as the startup line appears.
+    let signal = stop_signal();
     let explicit_bind = config.bind.is_some() || inherited.is_some();
     let server = listen(&config, inherited)?;
     // A Unix socket has no address: its path is said instead.
@@ -237,7 +240,7 @@ async fn serve(
         }
     }
     let stop = async {
-        if stop_signal().await == StopSignal::Interrupt {
+        if signal.await == StopSignal::Interrupt {
             println!("\nKeyboard interrupt received, exiting.");
         }
     };
