@@ -4,12 +4,11 @@
 //! Everything here runs on the writer thread, never on a request's path.
 
 use std::io::Write;
-use std::net::IpAddr;
 use std::time::SystemTime;
 
 use chrono::{DateTime, Local};
 
-use super::Served;
+use super::{Client, Served};
 
 /// The shape of the access log's lines (`--log-format`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -83,7 +82,7 @@ impl Lines {
         &mut self,
         out: &mut impl Write,
         time: SystemTime,
-        client: Option<IpAddr>,
+        client: Option<Client>,
         user: Option<&str>,
         message: &str,
     ) {
@@ -234,15 +233,15 @@ pub(crate) fn push_decimal(out: &mut String, mut n: u64) {
 /// mostly sends its requests in a row.
 #[derive(Default)]
 struct ClientCache {
-    client: Option<IpAddr>,
+    client: Option<Client>,
     text: String,
 }
 
 impl ClientCache {
-    fn format(&mut self, client: Option<IpAddr>) -> &str {
+    fn format(&mut self, client: Option<Client>) -> &str {
         if client != self.client || self.text.is_empty() {
             self.client = client;
-            self.text = client.map_or_else(|| "-".to_owned(), |ip| ip.to_string());
+            self.text = client.map_or_else(|| "-".to_owned(), |client| client.to_string());
         }
         &self.text
     }

@@ -36,10 +36,28 @@ pub struct AccessLog {
     format: LogFormat,
 }
 
+/// Who a log line is about: a client's IP address, or a client of a Unix-domain socket, which
+/// has none (the proxy in front; `-b unix:PATH`), written `unix:` as nginx writes its
+/// `$remote_addr` for one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Client {
+    Ip(IpAddr),
+    Unix,
+}
+
+impl std::fmt::Display for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Client::Ip(ip) => ip.fmt(f),
+            Client::Unix => f.write_str("unix:"),
+        }
+    }
+}
+
 /// A request's access line in a [detailed](LogFormat::is_detailed) format: what CPython's
 /// line says, and what log tools want besides.
 pub(crate) struct Served {
-    pub client: IpAddr,
+    pub client: Client,
     /// The authenticated user, if any.
     pub user: Option<Arc<str>>,
     /// `"GET / HTTP/1.1`, as made for CPython's line (`server/connection.rs`); `"` alone when
@@ -59,7 +77,7 @@ enum Record {
     /// A line in CPython's shape, or a line that is not a request's access line.
     Line {
         time: SystemTime,
-        client: Option<IpAddr>,
+        client: Option<Client>,
         /// The authenticated user, for the identity field (`-` when none).
         user: Option<Arc<str>>,
         message: String,
@@ -141,6 +159,11 @@ impl AccessLog {
     /// escaped as `\xNN` (CPython's fix for log injection); a JSON object in the JSON format.
     /// `None` for the client writes `-`.
     pub fn message(&self, client: Option<IpAddr>, message: impl Into<String>) {
+        self.message_by(client.map(Client::Ip), None, message.into());
+    }
+
+    /// [`message`](Self::message) about a client that may be a Unix-domain socket's.
+    pub(crate) fn message_about(&self, client: Option<Client>, message: impl Into<String>) {
         self.message_by(client, None, message.into());
     }
 
@@ -148,7 +171,7 @@ impl AccessLog {
     /// Common Log Format's identity field: `client - user [date] message`.
     pub(crate) fn message_by(
         &self,
-        client: Option<IpAddr>,
+        client: Option<Client>,
         user: Option<Arc<str>>,
         message: String,
     ) {

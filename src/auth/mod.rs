@@ -104,10 +104,12 @@ impl Gate {
         if let Some(user) = self.verifier.cached(header) {
             return Ok(Some(user));
         }
-        let peer = req.peer_addr().map(|addr| addr.ip());
+        // On a Unix socket every client's `peer` is the same placeholder (`0.0.0.0`): they are
+        // throttled together, as clients behind a proxy on TCP share its address.
+        let peer = req.connection().map(|info| info.peer.ip());
         let log = |line: String| {
             if let Some(info) = req.connection() {
-                info.log.message(peer, line);
+                info.log.message_about(Some(info.client()), line);
             }
         };
         if let Some(ip) = peer {

@@ -3,10 +3,9 @@
 //! `FastCGI unix:/run/php.sock /x.php: aborted: …`), and the script's stderr, a line of the log
 //! per line it writes.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
-use crate::access_log::AccessLog;
+use crate::access_log::{AccessLog, Client};
 
 /// The longest stderr line logged whole; longer ones are logged in pieces.
 pub(crate) const MAX_STDERR_LINE: usize = 8 * 1024;
@@ -26,7 +25,7 @@ pub(crate) struct ScriptLog {
     /// The server's log (off in handlers run outside a server).
     log: AccessLog,
     /// The client the script runs for.
-    client: Option<IpAddr>,
+    client: Option<Client>,
     kind: GatewayKind,
     /// The script's `SCRIPT_NAME`. The line is made only when there is something to say (a
     /// `format!` per request was 2,000 instructions of a FastCGI request, callgrind).
@@ -38,7 +37,7 @@ impl ScriptLog {
     /// `client`.
     pub(crate) fn new(
         log: AccessLog,
-        client: Option<IpAddr>,
+        client: Option<Client>,
         kind: GatewayKind,
         script: &[u8],
     ) -> Self {
@@ -57,7 +56,7 @@ impl ScriptLog {
             GatewayKind::Cgi => format!("CGI script {name} {what}"),
             GatewayKind::FastCgi(application) => format!("FastCGI {application} {name}: {what}"),
         };
-        self.log.message(self.client, line);
+        self.log.message_about(self.client, line);
     }
 
     /// Logs that the script was never run, and why: a CGI script is `not started`, a FastCGI
@@ -73,7 +72,7 @@ impl ScriptLog {
     /// Logs why a local redirect (RFC 3875 §6.2.2) could not be followed.
     pub(crate) fn redirect_failed(&self, why: &str) {
         match self.kind {
-            GatewayKind::Cgi => self.log.message(self.client, format!("CGI {why}")),
+            GatewayKind::Cgi => self.log.message_about(self.client, format!("CGI {why}")),
             GatewayKind::FastCgi(_) => self.say(why),
         }
     }
@@ -86,7 +85,8 @@ impl ScriptLog {
         match self.kind {
             GatewayKind::Cgi => {
                 let name = String::from_utf8_lossy(&self.script);
-                self.log.message(self.client, format!("{name}: {text}"));
+                self.log
+                    .message_about(self.client, format!("{name}: {text}"));
             }
             GatewayKind::FastCgi(_) => self.say(text),
         }

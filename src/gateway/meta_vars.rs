@@ -50,9 +50,19 @@ impl MetaVars {
         vars.set("SERVER_SOFTWARE", SERVER_SOFTWARE);
         vars.set("SERVER_NAME", server_name(parts, info));
         if let Some(info) = info {
-            vars.set_display("SERVER_PORT", info.local.port());
-            vars.set_display("REMOTE_ADDR", info.peer.ip());
-            vars.set_display("REMOTE_PORT", info.peer.port());
+            if info.unix.is_none() {
+                vars.set_display("SERVER_PORT", info.local.port());
+                vars.set_display("REMOTE_ADDR", info.peer.ip());
+                vars.set_display("REMOTE_PORT", info.peer.port());
+            } else {
+                // A Unix-domain socket has neither addresses nor ports. REMOTE_ADDR is what
+                // nginx's `$remote_addr` says for one, `unix:` (the client is the proxy in
+                // front, which passes the real one in a header); no REMOTE_PORT, which RFC
+                // 3875 does not define. SERVER_PORT must be a port (§4.1.15): the scheme's
+                // default, as gunicorn says over a Unix socket.
+                vars.set("SERVER_PORT", if info.tls { "443" } else { "80" });
+                vars.set("REMOTE_ADDR", "unix:");
+            }
             if info.tls {
                 vars.set("HTTPS", "on");
             }
@@ -234,7 +244,7 @@ fn server_name(parts: &Parts, info: Option<&ConnectionInfo>) -> String {
             host.split_inclusive(']').next().unwrap_or(host).to_owned()
         }
         Some(host) => host.split(':').next().unwrap_or(host).to_owned(),
-        None => match info.map(|i| i.local.ip()) {
+        None => match info.filter(|i| i.unix.is_none()).map(|i| i.local.ip()) {
             Some(std::net::IpAddr::V6(ip)) => format!("[{ip}]"),
             Some(ip) => ip.to_string(),
             None => "localhost".to_owned(),
@@ -326,6 +336,8 @@ mod tests {
             top_handler: None,
             socket: Default::default(),
             server: crate::request::ServerSide::new(std::sync::Arc::new(())),
+            unix: None,
+            client: crate::access_log::Client::Ip([192, 0, 2, 7].into()),
         };
         let v = vars_from(request, Some(&connection));
         assert_eq!(v.get("REMOTE_ADDR"), Some(&b"192.0.2.7"[..]));
@@ -333,5 +345,30 @@ mod tests {
         assert_eq!(v.get("SERVER_PORT"), Some(&b"8443"[..]));
         assert_eq!(v.get("SERVER_NAME"), Some(&b"[::1]"[..]));
         assert_eq!(v.get("HTTPS"), Some(&b"on"[..]));
+    }
+
+    #[test]
+    fn a_unix_socket_connection_gives_nginx_s_remote_addr_and_the_scheme_s_port() {
+        let request = http::Request::builder()
+            .uri("/cgi-bin/a.py")
+            .body(())
+            .expect("request");
+        let connection = ConnectionInfo {
+            peer: crate::request::NO_ADDRESS,
+            local: crate::request::NO_ADDRESS,
+            tls: false,
+            log: crate::AccessLog::off(),
+            top_handler: None,
+            socket: Default::default(),
+            server: crate::request::ServerSide::new(std::sync::Arc::new(())),
+            unix: Some(std::path::Path::new("/run/serveur.sock").into()),
+            client: crate::access_log::Client::Unix,
+        };
+        let v = vars_from(request, Some(&connection));
+        assert_eq!(v.get("REMOTE_ADDR"), Some(&b"unix:"[..]));
+        assert_eq!(v.get("REMOTE_PORT"), None);
+        assert_eq!(v.get("SERVER_PORT"), Some(&b"80"[..]));
+        // No Host: no address to name either.
+        assert_eq!(v.get("SERVER_NAME"), Some(&b"localhost"[..]));
     }
 }

@@ -33,6 +33,7 @@ use crate::body::Body;
 use crate::handler::{Handler, Request, Response};
 use crate::metrics::{self, InFlight, Metrics};
 use crate::request::departure::Departure;
+use crate::request::ConnectionInfo;
 use crate::response::error;
 use crate::response::{ClientLeft, ErrorMessage};
 use crate::safe_path::Root;
@@ -173,7 +174,7 @@ async fn run<G: Gateway>(
     let info = connection.as_deref();
     let log = ScriptLog::new(
         info.map(|i| i.log.clone()).unwrap_or_default(),
-        info.map(|i| i.peer.ip()),
+        info.map(ConnectionInfo::client),
         gateway.log_kind(),
         &script.script_name,
     );

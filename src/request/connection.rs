@@ -6,12 +6,13 @@
 //! handlers and the server all use it without importing each other.
 
 use std::any::Any;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
 use std::sync::Arc;
 
 use super::departure::SocketSlot;
 use super::Request;
-use crate::access_log::AccessLog;
+use crate::access_log::{AccessLog, Client};
 use crate::response::BoxResponseFuture;
 
 /// Facts about the connection a request arrived on, carried by the request's body
@@ -25,10 +26,15 @@ use crate::response::BoxResponseFuture;
 /// }
 /// # }
 /// ```
+///
+/// A connection to a Unix-domain socket (`Server::bind_unix`) has no addresses: there `peer`
+/// and `local` are `0.0.0.0:0`, [`RequestExt::peer_addr`](crate::RequestExt::peer_addr) and
+/// `local_addr` are `None`, and [`unix_socket`](Self::unix_socket) names the socket.
 pub struct ConnectionInfo {
-    /// The client's address (IPv4-mapped IPv6 addresses shown as IPv4).
+    /// The client's address (IPv4-mapped IPv6 addresses shown as IPv4); `0.0.0.0:0` on a
+    /// Unix-domain socket.
     pub peer: SocketAddr,
-    /// The server's address the client connected to.
+    /// The server's address the client connected to; `0.0.0.0:0` on a Unix-domain socket.
     pub local: SocketAddr,
     /// Whether the connection is TLS.
     pub tls: bool,
@@ -41,7 +47,29 @@ pub struct ConnectionInfo {
     pub(crate) socket: SocketSlot,
     /// The server's own state of the connection.
     pub(crate) server: ServerSide,
+    /// The path of the Unix-domain socket the connection came through, if it did.
+    pub(crate) unix: Option<Arc<Path>>,
+    /// The client as log lines name it (`peer`'s address, or `unix:`), made once per
+    /// connection rather than at each request's log line.
+    pub(crate) client: Client,
 }
+
+impl ConnectionInfo {
+    /// The Unix-domain socket the connection came through (the server's listening path), or
+    /// `None` for TCP.
+    pub fn unix_socket(&self) -> Option<&Path> {
+        self.unix.as_deref()
+    }
+
+    /// The client, as log lines name it.
+    pub(crate) fn client(&self) -> Client {
+        self.client
+    }
+}
+
+/// What stands for an address a Unix-domain connection does not have (`peer` and `local`,
+/// whose type predates Unix sockets).
+pub(crate) const NO_ADDRESS: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
 
 /// The server's top handler, type-erased so that this module need not know the handler
 /// traits (which are built on [`Request`]).
@@ -76,6 +104,8 @@ impl Clone for ConnectionInfo {
             top_handler: self.top_handler.clone(),
             socket: SocketSlot::default(),
             server: self.server.clone(),
+            unix: self.unix.clone(),
+            client: self.client,
         }
     }
 }
@@ -86,6 +116,7 @@ impl std::fmt::Debug for ConnectionInfo {
             .field("peer", &self.peer)
             .field("local", &self.local)
             .field("tls", &self.tls)
+            .field("unix", &self.unix)
             .finish_non_exhaustive()
     }
 }

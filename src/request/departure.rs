@@ -86,7 +86,9 @@ impl SocketSlot {
         let duplicate = unsafe { BorrowedFd::borrow_raw(fd) }.try_clone_to_owned();
         drop(slot);
         // The duplicate shares the socket's non-blocking flag, as `from_std` requires. Out of
-        // descriptors, the script is bounded by its timeout alone.
+        // descriptors, the script is bounded by its timeout alone. A Unix-domain socket is
+        // wrapped as a `TcpStream` too: only its readiness (epoll's `EPOLLRDHUP`) is used,
+        // which is the same for both.
         match duplicate.and_then(|fd| TcpStream::from_std(std::net::TcpStream::from(fd))) {
             Ok(watched) => Start::Watching(watched),
             Err(_) => Start::Impossible,

@@ -23,7 +23,7 @@ use crate::response::{error, Response};
 pub(crate) use access::{Access, LoggedUser, ReadCheck};
 pub use body::RequestBody;
 pub use connection::ConnectionInfo;
-pub(crate) use connection::{ServerSide, TopHandler};
+pub(crate) use connection::{ServerSide, TopHandler, NO_ADDRESS};
 pub use form::{Form, FormField};
 
 /// An HTTP request as a handler sees it: the `http` crate's type with serveur's body.
@@ -72,10 +72,12 @@ pub trait RequestExt: sealed::Sealed {
     /// [`RequestBody::connection`](crate::RequestBody::connection).)
     fn connection(&self) -> Option<&ConnectionInfo>;
 
-    /// The client's address, when the request came from a connection.
+    /// The client's address, when the request came from a TCP connection (`None` on a
+    /// Unix-domain socket: [`ConnectionInfo::unix_socket`]).
     fn peer_addr(&self) -> Option<SocketAddr>;
 
-    /// The server's address the client connected to, when the request came from a connection.
+    /// The server's address the client connected to, when the request came from a TCP
+    /// connection.
     fn local_addr(&self) -> Option<SocketAddr>;
 
     /// Whether the request came over TLS.
@@ -129,11 +131,15 @@ impl RequestExt for Request {
     }
 
     fn peer_addr(&self) -> Option<SocketAddr> {
-        self.connection().map(|info| info.peer)
+        self.connection()
+            .filter(|info| info.unix.is_none())
+            .map(|info| info.peer)
     }
 
     fn local_addr(&self) -> Option<SocketAddr> {
-        self.connection().map(|info| info.local)
+        self.connection()
+            .filter(|info| info.unix.is_none())
+            .map(|info| info.local)
     }
 
     fn is_tls(&self) -> bool {

@@ -149,7 +149,7 @@ where
                     .insert(CONNECTION, HeaderValue::from_static("close"));
             }
             let entry = request_line.map(|request_line| Entry {
-                client: info.peer.ip(),
+                client: info.client(),
                 request_line,
                 status: response.status().as_u16(),
                 error: response

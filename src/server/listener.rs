@@ -1,6 +1,7 @@
 //! Opening the listening socket as CPython's `HTTPServer` does: `SO_REUSEADDR`, and an IPv6
 //! socket made dual-stack (`IPV6_V6ONLY=0`) so IPv4 clients reach it too; `SO_REUSEPORT` when
-//! asked ([`BindOptions::reuse_port`]).
+//! asked ([`BindOptions::reuse_port`]). A Unix-domain socket is opened by `unix_socket.rs`,
+//! with [`BindOptions::unix_mode`].
 
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
@@ -8,7 +9,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use socket2::{Domain, Protocol, Socket, Type};
 
 /// Enough for bursts of new connections on a busy server (nginx's default is 511).
-const BACKLOG: i32 = 1024;
+pub(super) const BACKLOG: i32 = 1024;
 
 /// How [`Server::bind_with`](super::Server::bind_with) opens its socket, beyond what CPython
 /// does.
@@ -24,9 +25,19 @@ const BACKLOG: i32 = 1024;
 /// )?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct BindOptions {
     reuse_port: bool,
+    pub(super) unix_mode: u32,
+}
+
+impl Default for BindOptions {
+    fn default() -> Self {
+        BindOptions {
+            reuse_port: false,
+            unix_mode: 0o660,
+        }
+    }
 }
 
 impl BindOptions {
@@ -36,6 +47,27 @@ impl BindOptions {
     pub fn reuse_port(mut self, on: bool) -> Self {
         self.reuse_port = on;
         self
+    }
+
+    /// The permission bits of a Unix-domain socket's file
+    /// ([`bind_unix_with`](super::Server::bind_unix_with)); default `0o660`, whatever the
+    /// umask. Connecting needs write permission, so this is who may talk to the server: its
+    /// user and group (the proxy's user put in that group), never others — the default of
+    /// php-fpm's `listen.mode`. Bits above `0o777` are ignored.
+    pub fn unix_mode(mut self, mode: u32) -> Self {
+        self.unix_mode = mode;
+        self
+    }
+
+    /// `SO_REUSEPORT` has no meaning for a Unix-domain socket, whose path one server owns.
+    pub(super) fn refuse_reuse_port(self) -> std::io::Result<()> {
+        if self.reuse_port {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "SO_REUSEPORT does not apply to a Unix-domain socket",
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -5,7 +5,6 @@
 //! then.
 
 use std::io;
-use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -17,14 +16,14 @@ use http::HeaderValue;
 use http_body::{Frame, SizeHint};
 
 use super::connection::ConnectionState;
-use crate::access_log::{push_decimal, AccessLog, Served};
+use crate::access_log::{push_decimal, AccessLog, Client, Served};
 use crate::body::Body;
 use crate::metrics::Handled;
 use crate::request::ConnectionInfo;
 
 /// What the access line of one request says, filled in before the body is sent.
 pub(crate) struct Entry {
-    pub client: IpAddr,
+    pub client: Client,
     /// `"GET / HTTP/1.1`: the request line after the opening quote, in a string with room
     /// for the rest of the access line, which is completed in it.
     pub request_line: String,

@@ -13,13 +13,18 @@ mod pressure;
 mod read_ahead;
 mod shutdown;
 mod staged;
+mod stream;
 mod supervisor;
 mod tls;
+mod unix_socket;
 pub(crate) mod zero_copy;
 
 use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, TcpListener as StdListener};
+use std::os::fd::{AsFd, AsRawFd};
+use std::os::unix::net::UnixListener as StdUnixListener;
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,7 +33,7 @@ use bytes::BytesMut;
 use futures_util::FutureExt;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UnixListener};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -37,14 +42,16 @@ pub use min_rate::MinRate;
 pub use shutdown::{stop_signal, StopSignal};
 pub use tls::{TlsConfig, TlsError};
 
-use crate::access_log::AccessLog;
+use crate::access_log::{AccessLog, Client};
 use crate::handler::Handler;
 use crate::metrics::Metrics;
 use crate::request::departure::SocketSlot;
-use crate::request::{ConnectionInfo, ServerSide, TopHandler};
+use crate::request::{ConnectionInfo, ServerSide, TopHandler, NO_ADDRESS};
 use connection::ConnectionState;
 use malformed::Parsed;
 use staged::Staged;
+use stream::{Listen, Stream as _};
+use unix_socket::SocketFile;
 
 /// The HTTP version a server speaks on HTTP/1 connections (`-p`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -75,7 +82,26 @@ pub enum Protocol {
 /// ```
 #[derive(Debug)]
 pub struct Server {
-    listener: StdListener,
+    listener: Listening,
+    settings: Settings,
+}
+
+/// The socket a [`Server`] accepts connections from.
+#[derive(Debug)]
+enum Listening {
+    Tcp(StdListener),
+    Unix {
+        listener: StdUnixListener,
+        path: Arc<Path>,
+        /// The file, when the server made it (not when systemd passed the socket: its
+        /// `.socket` unit says what becomes of the file).
+        file: Option<SocketFile>,
+    },
+}
+
+/// Everything a [`Server`] is configured with but its socket.
+#[derive(Debug)]
+struct Settings {
     protocol: Protocol,
     log: AccessLog,
     /// `None`: from the process's descriptor limit when serving starts.
@@ -110,6 +136,72 @@ impl Server {
         Ok(Self::from_listener(listener::bind_all(port, options)?))
     }
 
+    /// Binds a Unix-domain socket at `path`, for a reverse proxy on the same machine (nginx's
+    /// `proxy_pass http://unix:/run/serveur.sock:`), its file made `0o660` (see
+    /// [`bind_unix_with`](Server::bind_unix_with)).
+    ///
+    /// A socket file left at `path` by a server that crashed (nothing listens on it) is
+    /// replaced; a socket a server listens on, or anything that is not a socket, is an error.
+    /// The file is removed when serving ends (or when the `Server` is dropped). Requests' peer
+    /// and local addresses are then `None` ([`RequestExt::peer_addr`](crate::RequestExt)),
+    /// and the log names the client `unix:`, as nginx does.
+    ///
+    /// ```no_run
+    /// use serveur::{Server, StaticFiles};
+    ///
+    /// # async fn run() -> std::io::Result<()> {
+    /// let server = Server::bind_unix("/run/serveur/serveur.sock")?;
+    /// assert!(server.unix_path().is_some());
+    /// server.serve(StaticFiles::new(".")?).await
+    /// # }
+    /// ```
+    pub fn bind_unix(path: impl AsRef<Path>) -> io::Result<Server> {
+        Self::bind_unix_with(path, BindOptions::default())
+    }
+
+    /// [`bind_unix`](Server::bind_unix), the file's mode from `options`
+    /// ([`BindOptions::unix_mode`]); `SO_REUSEPORT` does not apply, and is an error.
+    ///
+    /// ```no_run
+    /// use serveur::{BindOptions, Server};
+    ///
+    /// // The proxy runs as serveur's own user: nobody else may connect.
+    /// let options = BindOptions::default().unix_mode(0o600);
+    /// let server = Server::bind_unix_with("/tmp/serveur.sock", options)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn bind_unix_with(path: impl AsRef<Path>, options: BindOptions) -> io::Result<Server> {
+        options.refuse_reuse_port()?;
+        let path = path.as_ref();
+        let (listener, file) = unix_socket::bind(path, options.unix_mode)?;
+        Ok(Self::with(Listening::Unix {
+            listener,
+            path: path.into(),
+            file: Some(file),
+        }))
+    }
+
+    /// [`from_std`](Server::from_std) for a listening Unix-domain socket (systemd's
+    /// `ListenStream=/run/serveur.sock`). Its file is left where it is when serving ends:
+    /// whoever made it removes it.
+    pub fn from_std_unix(listener: StdUnixListener) -> io::Result<Server> {
+        listener.set_nonblocking(true)?;
+        let address = listener.local_addr()?;
+        // Linux's abstract sockets (systemd's `ListenStream=@name`) have a name, no file: `@`
+        // and the name, as systemd and `ss` write them.
+        let abstract_name = || {
+            use std::os::linux::net::SocketAddrExt;
+            let name = address.as_abstract_name().unwrap_or_default();
+            Path::new(&format!("@{}", String::from_utf8_lossy(name))).into()
+        };
+        let path = address.as_pathname().map_or_else(abstract_name, Arc::from);
+        Ok(Self::with(Listening::Unix {
+            listener,
+            path,
+            file: None,
+        }))
+    }
+
     /// Serves on a socket that is already listening: one handed over by systemd's socket
     /// activation (the `listenfd` crate takes it from `LISTEN_FDS`), by a parent process, or
     /// opened with options serveur does not offer. It is made non-blocking, as the accept loop
@@ -129,8 +221,11 @@ impl Server {
     }
 
     fn from_listener(listener: StdListener) -> Server {
-        Server {
-            listener,
+        Self::with(Listening::Tcp(listener))
+    }
+
+    fn with(listener: Listening) -> Server {
+        let settings = Settings {
             protocol: Protocol::Http11,
             log: AccessLog::stderr(),
             max_connections: None,
@@ -140,23 +235,39 @@ impl Server {
             tls: None,
             handshake_timeout: Duration::from_secs(10),
             metrics: None,
+        };
+        Server { listener, settings }
+    }
+
+    /// The address the server listens on; an error of kind `Unsupported` for a Unix-domain
+    /// socket, which has none ([`unix_path`](Server::unix_path)).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        match &self.listener {
+            Listening::Tcp(listener) => listener.local_addr(),
+            Listening::Unix { .. } => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "a Unix-domain socket has no address; see unix_path",
+            )),
         }
     }
 
-    /// The address the server listens on.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.listener.local_addr()
+    /// The path of the Unix-domain socket the server listens on, if it does.
+    pub fn unix_path(&self) -> Option<&Path> {
+        match &self.listener {
+            Listening::Tcp(_) => None,
+            Listening::Unix { path, .. } => Some(path),
+        }
     }
 
     /// The HTTP/1 version spoken (default HTTP/1.1 with keep-alive).
     pub fn protocol(mut self, protocol: Protocol) -> Self {
-        self.protocol = protocol;
+        self.settings.protocol = protocol;
         self
     }
 
     /// Where the access log goes (default: standard error).
     pub fn access_log(mut self, log: AccessLog) -> Self {
-        self.log = log;
+        self.settings.log = log;
         self
     }
 
@@ -170,7 +281,7 @@ impl Server {
     /// script's pipes; a default under 1000 is said in the log. The library never changes the
     /// process's limit; the `serveur` binary raises its soft limit to the hard one first.
     pub fn max_connections(mut self, max: usize) -> Self {
-        self.max_connections = Some(max.max(1));
+        self.settings.max_connections = Some(max.max(1));
         self
     }
 
@@ -181,7 +292,7 @@ impl Server {
     /// clients (with CPython's `Request timed out` log line naming the client) and closes idle
     /// keep-alive connections (quietly).
     pub fn header_timeout(mut self, timeout: Duration) -> Self {
-        self.header_timeout = timeout;
+        self.settings.header_timeout = timeout;
         self
     }
 
@@ -190,26 +301,26 @@ impl Server {
     /// request body it does not send, at under `bytes_per_sec` over a whole `window`, closes
     /// the connection with a log line. A server waiting on itself (a slow script) is never cut.
     pub fn min_rate(mut self, min_rate: MinRate) -> Self {
-        self.min_rate = min_rate;
+        self.settings.min_rate = min_rate;
         self
     }
 
     /// How long in-flight requests may run on after a stop is asked for (default 10 s).
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
-        self.shutdown_grace = grace;
+        self.settings.shutdown_grace = grace;
         self
     }
 
     /// Serves HTTPS with `config` instead of plain HTTP: TLS 1.2 or 1.3, ALPN `h2` and
     /// `http/1.1` (`http/1.1` alone under [`Protocol::Http10`]).
     pub fn tls(mut self, config: TlsConfig) -> Self {
-        self.tls = Some(config);
+        self.settings.tls = Some(config);
         self
     }
 
     /// How long a client has to complete the TLS handshake (default 10 s).
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
-        self.handshake_timeout = timeout;
+        self.settings.handshake_timeout = timeout;
         self
     }
 
@@ -217,14 +328,15 @@ impl Server {
     /// [`Labelled`](crate::metrics::Labelled) layers tell it, their status, bytes and duration)
     /// in `metrics`; without it (the default) no request reads a clock or counts anything.
     pub fn metrics(mut self, metrics: Arc<Metrics>) -> Self {
-        self.metrics = Some(metrics);
+        self.settings.metrics = Some(metrics);
         self
     }
 
     /// Serves `handler` until Ctrl+C or SIGTERM, then drains in-flight requests.
     pub async fn serve(self, handler: impl Handler) -> io::Result<()> {
+        let stop = stop_signal();
         self.serve_until(handler, async {
-            stop_signal().await;
+            stop.await;
         })
         .await
     }
@@ -236,7 +348,39 @@ impl Server {
         handler: impl Handler,
         stop: impl Future<Output = ()>,
     ) -> io::Result<()> {
-        let listener = TcpListener::from_std(self.listener)?;
+        match self.listener {
+            Listening::Tcp(listener) => {
+                let listener = TcpListener::from_std(listener)?;
+                self.settings.serve(listener, None, handler, stop).await
+            }
+            Listening::Unix {
+                listener,
+                path,
+                file,
+            } => {
+                let listener = UnixListener::from_std(listener)?;
+                let served = self
+                    .settings
+                    .serve(listener, Some(path), handler, stop)
+                    .await;
+                // Serving is over, every connection closed: the socket file goes.
+                drop(file);
+                served
+            }
+        }
+    }
+}
+
+impl Settings {
+    /// The accept loop, the same code for a TCP and a Unix-domain listener (`stream.rs`);
+    /// `unix` is the latter's path.
+    async fn serve<L: Listen>(
+        self,
+        listener: L,
+        unix: Option<Arc<Path>>,
+        handler: impl Handler,
+        stop: impl Future<Output = ()>,
+    ) -> io::Result<()> {
         let local = listener.local_addr()?;
         let builder = Arc::new(self.protocol.builder());
         let acceptor = self
@@ -279,9 +423,7 @@ impl Server {
                 },
                 () = &mut stop => break,
             };
-            // Nagle's algorithm would hold a response's last small segment back until the
-            // client's delayed ACK (up to 40 ms); failing to turn it off only costs latency.
-            let _ = stream.set_nodelay(true);
+            let client = peer.map_or(Client::Unix, |peer| Client::Ip(peer.ip()));
             let parsed = Parsed::default();
             let place = limit.enter(slot, &parsed);
             let watch = supervisor::Watch {
@@ -289,18 +431,19 @@ impl Server {
                 header_timeout: self.header_timeout,
                 stopping: stopping.clone().cancelled_owned(),
                 log: self.log.clone(),
-                client: peer.ip().to_canonical(),
+                client,
                 min_rate: self.min_rate,
             };
             // The socket's number, for a gateway to watch its client (`departure`); for TLS the
             // TCP socket under it.
-            let socket = SocketSlot::open(std::os::fd::AsRawFd::as_raw_fd(&stream));
+            let socket = SocketSlot::open(stream.as_fd().as_raw_fd());
             let (log, tls) = (self.log.clone(), acceptor.is_some());
             let top_handler = Arc::clone(&top_handler);
             // Counted open from the accept, though its state is made at its first bytes.
             let opened = self.metrics.as_ref().map(Metrics::connection_opened);
+            let unix = unix.clone();
             let info = move |files| ConnectionInfo {
-                peer: SocketAddr::new(peer.ip().to_canonical(), peer.port()),
+                peer: peer.unwrap_or(NO_ADDRESS),
                 local,
                 tls,
                 log,
@@ -311,6 +454,8 @@ impl Server {
                     files,
                     metrics: opened,
                 })),
+                unix,
+                client,
             };
             let handler = Arc::clone(&handler);
             let builder = Arc::clone(&builder);

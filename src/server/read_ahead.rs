@@ -17,8 +17,9 @@ use std::task::{ready, Context, Poll};
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 use tokio_util::io::poll_read_buf;
+
+use super::stream::Stream;
 
 /// How much a small read fetches: a typical request head, whole.
 const AHEAD: usize = 2048;
@@ -40,7 +41,7 @@ pub(crate) struct ReadAhead<IO> {
 /// an accepted socket readable until a read says otherwise, so the first try may find nothing)
 /// and kept in a buffer of their own size: a connection that sends nothing holds no buffer,
 /// and one that does holds only its bytes until hyper takes them.
-pub(crate) async fn first_read(stream: &TcpStream) -> Option<BytesMut> {
+pub(crate) async fn first_read(stream: &impl Stream) -> Option<BytesMut> {
     loop {
         stream.readable().await.ok()?;
         let mut first = [0u8; AHEAD];

@@ -40,7 +40,6 @@
 //! instructions a request (callgrind, a hello-world handler on 64 connections).
 
 use std::future::{poll_fn, Future};
-use std::net::IpAddr;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -55,7 +54,7 @@ use super::malformed::Parsed;
 use super::min_rate::{MinRate, RateCheck};
 use super::pressure;
 use super::staged::Supervised;
-use crate::access_log::AccessLog;
+use crate::access_log::{AccessLog, Client};
 
 /// CPython's line when its `timeout` fires while it waits for a request line
 /// (`handle_one_request` catching `TimeoutError`).
@@ -72,7 +71,7 @@ pub(super) struct Watch {
     /// Where a timed-out client is logged.
     pub log: AccessLog,
     /// The client, for that line.
-    pub client: IpAddr,
+    pub client: Client,
     /// The least a connection waiting on its client must move.
     pub min_rate: MinRate,
 }
@@ -163,8 +162,8 @@ pub(super) async fn run<C: Supervised>(conn: C, watch: Watch) {
     })
     .await;
     match end {
-        End::TimedOut if parsed.mid_head() => log.message(Some(client), TIMED_OUT),
-        End::TooSlow(line) => log.message(Some(client), line),
+        End::TimedOut if parsed.mid_head() => log.message_about(Some(client), TIMED_OUT),
+        End::TooSlow(line) => log.message_about(Some(client), line),
         End::Done | End::TimedOut => {}
     }
 }

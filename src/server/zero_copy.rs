@@ -43,9 +43,9 @@ use std::task::{ready, Context, Poll};
 use bytes::Bytes;
 use rustix::net::{SendAncillaryBuffer, SendFlags};
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
-use tokio::net::TcpStream;
 
 use super::by_regions;
+use super::stream::Stream;
 use crate::body::Body;
 
 /// The longest placeholder, so the most one region sends: larger files are several regions.
@@ -129,18 +129,18 @@ impl FileSending {
     }
 }
 
-/// A plain TCP connection's IO: flat, or vectored and sending placeholders' regions with
-/// `sendfile`.
-pub(crate) struct ZeroCopy {
-    stream: TcpStream,
+/// A plain (TCP or Unix-domain) connection's IO: flat, or vectored and sending placeholders'
+/// regions with `sendfile`.
+pub(crate) struct ZeroCopy<S> {
+    stream: S,
     /// Present when the connection is vectored.
     regions: Option<FileRegions>,
 }
 
-impl ZeroCopy {
+impl<S: Stream> ZeroCopy<S> {
     /// Wraps `stream`, vectored if the server has sent a file worth `sendfile` before; its
     /// responses' bodies are to be prepared by the returned [`FileSending`].
-    pub(crate) fn new(stream: TcpStream, demand: &SendfileDemand) -> (Self, FileSending) {
+    pub(crate) fn new(stream: S, demand: &SendfileDemand) -> (Self, FileSending) {
         if !demand.is_felt() {
             let io = ZeroCopy {
                 stream,
@@ -216,7 +216,7 @@ impl ZeroCopy {
     }
 }
 
-impl AsyncRead for ZeroCopy {
+impl<S: Stream> AsyncRead for ZeroCopy<S> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -226,7 +226,7 @@ impl AsyncRead for ZeroCopy {
     }
 }
 
-impl AsyncWrite for ZeroCopy {
+impl<S: Stream> AsyncWrite for ZeroCopy<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -290,7 +290,7 @@ mod tests {
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let stream = || async { TcpStream::connect(addr).await.expect("connect") };
+        let stream = || async { tokio::net::TcpStream::connect(addr).await.expect("connect") };
         let demand = SendfileDemand::default();
 
         let (io, files) = ZeroCopy::new(stream().await, &demand);

@@ -15,7 +15,6 @@ mod store;
 
 use std::fs::Metadata;
 use std::io;
-use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -26,6 +25,7 @@ use http::{HeaderMap, Method, StatusCode};
 use http_body::Body as _;
 use http_body_util::BodyExt;
 
+use crate::access_log::Client;
 use crate::body::Body;
 use crate::handler::{Handler, Request, Response, SharedHandler};
 use crate::request::RequestExt;
@@ -447,11 +447,11 @@ impl Refusal {
 }
 
 /// Writes the access log's line for each stored file (its path and size).
-struct Logger(Option<(crate::AccessLog, IpAddr)>);
+struct Logger(Option<(crate::AccessLog, Client)>);
 
 impl Logger {
     fn of(req: &Request) -> Logger {
-        Logger(req.connection().map(|c| (c.log.clone(), c.peer.ip())))
+        Logger(req.connection().map(|c| (c.log.clone(), c.client())))
     }
 
     fn stored<'a>(&self, segments: impl Iterator<Item = &'a Vec<u8>>, size: u64) {
@@ -461,7 +461,7 @@ impl Logger {
                 path.push('/');
                 path.push_str(&String::from_utf8_lossy(segment));
             }
-            log.message(
+            log.message_about(
                 Some(*client),
                 format!("upload stored {path} ({size} bytes)"),
             );

@@ -1,6 +1,6 @@
 //! A script whose client leaves before it has answered stops (issue 14): over HTTP/1 a client
-//! that closes its connection or half-closes it (both send the same FIN), over TLS too, and
-//! over HTTP/2 a stream reset or a closed connection. A CGI script's whole process group is
+//! that closes its connection or half-closes it (both send the same FIN), over TLS and a Unix
+//! socket too, and over HTTP/2 a stream reset or a closed connection. A CGI script's whole process group is
 //! killed and its `--cgi-max` turn given back; a FastCGI request is aborted (a real application
 //! sees `FCGI_ABORT_REQUEST`; php-fpm's script stops at its next output) and its connection
 //! freed. The connection ends without a response, and one log line says the client went away.
@@ -165,6 +165,25 @@ GET /cgi-bin/quick.sh HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     assert!(got.ends_with("\r\n\r\n6\r\nquick\n\r\n0\r\n\r\n"), "{got}");
     server.wait_for_log("CGI script /cgi-bin/hangs.sh timed out after 1s; killed");
     assert!(!server.log().iter().any(|l| l.contains("went away")));
+}
+
+#[test]
+fn on_a_unix_socket_a_client_that_closes_gets_its_script_killed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_script(dir.path(), "cgi-bin/hangs.sh", HANGS);
+    let socket = dir.path().join("serveur.sock");
+    let server = Serveur::start_unix(dir.path(), &socket, &["--cgi"]);
+    let mut stream = std::os::unix::net::UnixStream::connect(&socket).expect("connect");
+    write!(
+        stream,
+        "GET /cgi-bin/hangs.sh?unix HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
+    .expect("write");
+    let pgid = group(dir.path(), "unix");
+    drop(stream);
+    wait_groups_gone(&[pgid], Instant::now(), PROMPTLY);
+    let line = server.wait_for_log("CGI script /cgi-bin/hangs.sh killed: the client went away");
+    assert!(line.starts_with("unix: - - ["), "{line}");
 }
 
 #[test]

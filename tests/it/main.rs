@@ -51,5 +51,6 @@ mod symlinks;
 mod tls;
 mod tls_flags;
 mod ui;
+mod unix_socket;
 mod upload;
 mod zero_copy;

@@ -13,7 +13,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use crate::support::{request, sample_bytes, RawReply, Serveur};
+use crate::support::{head_end, read_responses, request, sample_bytes, RawReply, Serveur};
 
 /// A served directory with files on both sides of the threshold and one larger than a region.
 fn site() -> (tempfile::TempDir, Vec<(&'static str, Vec<u8>)>) {
@@ -28,38 +28,6 @@ fn site() -> (tempfile::TempDir, Vec<(&'static str, Vec<u8>)>) {
         std::fs::write(dir.path().join(name), data).expect("write");
     }
     (dir, files)
-}
-
-/// Reads HTTP/1.1 responses with a Content-Length off `stream`, `count` of them.
-fn read_responses(stream: &mut TcpStream, count: usize) -> Vec<RawReply> {
-    let mut buffered = Vec::new();
-    let mut replies = Vec::new();
-    while replies.len() < count {
-        if let Some(end) = head_end(&buffered) {
-            let head = RawReply::parse(&buffered[..end]);
-            let len: usize = head
-                .header("content-length")
-                .map_or(0, |v| v.parse().expect("length"));
-            if buffered.len() >= end + len {
-                let rest = buffered.split_off(end + len);
-                replies.push(RawReply::parse(&buffered));
-                buffered = rest;
-                continue;
-            }
-        }
-        let mut chunk = [0u8; 65536];
-        let n = stream.read(&mut chunk).expect("read");
-        assert!(n > 0, "connection closed after {} responses", replies.len());
-        buffered.extend_from_slice(&chunk[..n]);
-    }
-    replies
-}
-
-fn head_end(bytes: &[u8]) -> Option<usize> {
-    bytes
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|i| i + 4)
 }
 
 /// A server on `root` that has sent `warm` (16 KiB or more) on a connection of its own, so that

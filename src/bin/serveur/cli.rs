@@ -15,6 +15,7 @@ use serveur::{LogFormat, MinRate, Protocol, TlsConfig};
 use super::config_file::{self, Failure};
 use super::ops_args::OpsArgs;
 use super::shell_help;
+use super::unix_bind::{self, UnixBind};
 
 /// Serve a directory over HTTP: a fast, safe drop-in for `python -m http.server`.
 #[derive(Parser, Debug)]
@@ -24,7 +25,8 @@ struct Args {
     #[arg(default_value_t = 8000)]
     port: u16,
 
-    /// Bind to this address (default: all interfaces)
+    /// Bind to this address (default: all interfaces), or unix:PATH to listen on a Unix
+    /// socket (for a reverse proxy in front)
     #[arg(short = 'b', long = "bind", value_name = "ADDRESS")]
     bind: Option<String>,
 
@@ -289,8 +291,10 @@ struct Args {
 /// What the server will do, every value checked.
 #[derive(Debug)]
 pub(crate) struct Config {
-    /// The address to listen on; `None` for every interface.
+    /// The address to listen on; `None` for every interface (or a Unix socket).
     pub bind: Option<SocketAddr>,
+    /// The Unix socket to listen on instead (`-b unix:PATH`).
+    pub unix: Option<UnixBind>,
     /// The port when `bind` is `None`.
     pub port: u16,
     /// The directory served.
@@ -503,9 +507,16 @@ fn validate(args: Args) -> Result<Config, String> {
             "argument --ignore-client-abort: only meaningful with --cgi or --fastcgi".into(),
         );
     }
+    let unix = unix_bind::from_flags(
+        args.bind.as_deref(),
+        args.ops.unix_mode,
+        args.ops.reuse_port,
+        args.qr,
+    )?;
     let bind = args
         .bind
         .as_deref()
+        .filter(|_| unix.is_none())
         .map(|host| resolve(host, args.port))
         .transpose()?;
     let protocol = match args.protocol.as_str() {
@@ -536,8 +547,9 @@ fn validate(args: Args) -> Result<Config, String> {
                 .map_err(|_| format!("argument --cache-control: invalid value '{v}'"))
         })
         .transpose()?;
-    let tls = tls(&args, bind)?;
-    let auth = auth_rules(&args, bind, tls.is_some())?;
+    let unix_bound = unix.is_some();
+    let tls = tls(&args, bind, unix_bound)?;
+    let auth = auth_rules(&args, bind, unix_bound, tls.is_some())?;
     if args.quiet && args.ops.log_file.is_some() {
         return Err("argument --log-file: not allowed with -q/--quiet".into());
     }
@@ -551,6 +563,7 @@ fn validate(args: Args) -> Result<Config, String> {
         tls,
         handshake_timeout: seconds(args.handshake_timeout, "--handshake-timeout")?,
         bind,
+        unix,
         port: args.port,
         protocol,
         content_type,
@@ -567,7 +580,8 @@ fn validate(args: Args) -> Result<Config, String> {
         listing_json: args.listing_json || args.ui,
         archive: (args.archive || args.ui) && !args.no_archive,
         ui: args.ui,
-        show_addresses: args.qr || args.ui,
+        // (--qr is refused on a Unix socket; --ui there shows no addresses.)
+        show_addresses: (args.qr || args.ui) && !unix_bound,
         max_connections: args.max_connections,
         header_timeout: seconds(args.header_timeout, "--header-timeout")?,
         min_rate: MinRate {
@@ -605,11 +619,12 @@ fn validate(args: Args) -> Result<Config, String> {
 }
 
 /// The `--auth*` flags as rules (`None`: no access control). Passwords must not cross the
-/// network in clear: accounts on plain HTTP are refused unless the address is loopback (the
-/// bytes never leave the machine) or `--auth-insecure-ok` says so.
+/// network in clear: accounts on plain HTTP are refused unless the address is loopback or a
+/// Unix socket (the bytes never leave the machine) or `--auth-insecure-ok` says so.
 fn auth_rules(
     args: &Args,
     bind: Option<SocketAddr>,
+    unix: bool,
     tls: bool,
 ) -> Result<Option<AuthConfig>, String> {
     let mut rules = Rules::new().anon_read(args.auth_anon_read);
@@ -631,12 +646,13 @@ fn auth_rules(
         }
         return Ok(None);
     }
-    let loopback = bind.is_some_and(|addr| addr.ip().is_loopback());
+    let loopback = unix || bind.is_some_and(|addr| addr.ip().is_loopback());
     let in_clear = rules.has_accounts() && !tls && !loopback;
     if in_clear && !args.auth_insecure_ok {
         return Err(
             "passwords would cross the network in clear: serve over TLS (--tls-self-signed \
-                    or --tls-cert), bind to loopback (-b 127.0.0.1), or pass --auth-insecure-ok"
+                    or --tls-cert), bind to loopback (-b 127.0.0.1) or a Unix socket (-b \
+                    unix:PATH), or pass --auth-insecure-ok"
                 .into(),
         );
     }
@@ -733,7 +749,7 @@ fn bytes(text: &str) -> Option<u64> {
 }
 
 /// The TLS flags, checked as Python 3.14 checks them (same messages), then loaded.
-fn tls(args: &Args, bind: Option<SocketAddr>) -> Result<Option<Tls>, String> {
+fn tls(args: &Args, bind: Option<SocketAddr>, unix: bool) -> Result<Option<Tls>, String> {
     let Some(cert) = &args.tls_cert else {
         if args.tls_key.is_some() {
             return Err("--tls-key requires --tls-cert to be set".to_owned());
@@ -751,7 +767,9 @@ fn tls(args: &Args, bind: Option<SocketAddr>) -> Result<Option<Tls>, String> {
             .map(|ip| ip.to_string())
             .into_iter()
             .collect();
-        if let Some(host) = args.bind.as_deref().map(|b| b.trim_matches(['[', ']'])) {
+        // A Unix socket's path is no name a certificate could hold.
+        let named = args.bind.as_deref().filter(|_| !unix);
+        if let Some(host) = named.map(|b| b.trim_matches(['[', ']'])) {
             if host.parse::<IpAddr>().is_err() {
                 extra.push(host.to_owned());
             }

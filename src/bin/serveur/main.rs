@@ -11,8 +11,9 @@ mod metrics_path;
 mod ops_args;
 mod shell_help;
 mod socket_activation;
+mod unix_bind;
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -24,6 +25,7 @@ use serveur::{
     stop_signal, BindOptions, Cgi, FastCgi, Handler, Server, SharedHandler, StaticFiles,
     StopSignal, Upload,
 };
+use socket_activation::Inherited;
 
 fn main() -> ExitCode {
     // Before any thread: taking systemd's socket changes the environment.
@@ -82,7 +84,7 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     }
 }
 
-async fn run(config: cli::Config, inherited: Option<TcpListener>) -> Result<(), String> {
+async fn run(config: cli::Config, inherited: Option<Inherited>) -> Result<(), String> {
     let mut files = StaticFiles::new(&config.directory)
         .map_err(|e| format!("cannot serve {}: {e}", config.directory.display()))?
         .follow_symlinks(config.follow_symlinks)
@@ -152,7 +154,7 @@ async fn run(config: cli::Config, inherited: Option<TcpListener>) -> Result<(), 
 /// [`serve`].
 async fn guard_and_serve(
     config: cli::Config,
-    inherited: Option<TcpListener>,
+    inherited: Option<Inherited>,
     metrics: Option<Arc<Metrics>>,
     handler: impl Handler,
 ) -> Result<(), String> {
@@ -179,13 +181,20 @@ async fn guard_and_serve(
 /// Listens, prints the startup line and serves `handler` until Ctrl+C or SIGTERM.
 async fn serve(
     config: cli::Config,
-    inherited: Option<TcpListener>,
+    inherited: Option<Inherited>,
     metrics: Option<Arc<Metrics>>,
     handler: impl Handler,
 ) -> Result<(), String> {
+    // Set before the socket exists: a signal from then on stops serveur gracefully (and
+    // removes a Unix socket's file), even one sent as the startup line appears.
+    let signal = stop_signal();
     let explicit_bind = config.bind.is_some() || inherited.is_some();
     let server = listen(&config, inherited)?;
-    let local = server.local_addr().map_err(|e| e.to_string())?;
+    // A Unix socket has no address: its path is said instead.
+    let listening = match server.unix_path() {
+        Some(path) => Listening::Unix(format!("unix:{}", path.display())),
+        None => Listening::Tcp(server.local_addr().map_err(|e| e.to_string())?),
+    };
     let log = logging::access_log(&config)?;
     let server = server
         .protocol(config.protocol)
@@ -217,21 +226,21 @@ async fn serve(
     } else {
         "http"
     };
-    println!("{}", startup_line(explicit_bind, local, scheme));
+    println!("{}", startup_line(explicit_bind, &listening, scheme));
     if let Some(tls) = config.tls.as_ref().filter(|tls| tls.self_signed) {
         println!(
             "Self-signed certificate, SHA-256 fingerprint {}",
             tls.config.fingerprint()
         );
     }
-    if config.show_addresses {
+    if let (true, Listening::Tcp(local)) = (config.show_addresses, listening) {
         match addresses::report(local, scheme) {
             Ok(lines) => print!("{lines}"),
             Err(e) => eprintln!("serveur: warning: cannot list the network interfaces: {e}"),
         }
     }
     let stop = async {
-        if stop_signal().await == StopSignal::Interrupt {
+        if signal.await == StopSignal::Interrupt {
             println!("\nKeyboard interrupt received, exiting.");
         }
     };
@@ -241,10 +250,21 @@ async fn serve(
         .map_err(|e| e.to_string())
 }
 
-/// The socket systemd passed, else `-b` and the port bound (with `--reuse-port`'s option).
-fn listen(config: &cli::Config, inherited: Option<TcpListener>) -> Result<Server, String> {
-    if let Some(listener) = inherited {
-        return Server::from_std(listener).map_err(|e| format!("socket activation: {e}"));
+/// The socket systemd passed, else `-b` and the port bound (with `--reuse-port`'s option), or
+/// `-b unix:PATH` (with `--unix-mode`'s).
+fn listen(config: &cli::Config, inherited: Option<Inherited>) -> Result<Server, String> {
+    let passed = match inherited {
+        Some(Inherited::Tcp(listener)) => Some(Server::from_std(listener)),
+        Some(Inherited::Unix(listener)) => Some(Server::from_std_unix(listener)),
+        None => None,
+    };
+    if let Some(passed) = passed {
+        return passed.map_err(|e| format!("socket activation: {e}"));
+    }
+    if let Some(unix) = &config.unix {
+        let options = BindOptions::default().unix_mode(unix.mode);
+        return Server::bind_unix_with(&unix.path, options)
+            .map_err(|e| format!("cannot listen on unix:{}: {e}", unix.path.display()));
     }
     let options = BindOptions::default().reuse_port(config.reuse_port);
     let bound = match config.bind {
@@ -342,11 +362,25 @@ fn labelled(handler: impl Handler, handled: Handled, metered: bool) -> SharedHan
     }
 }
 
+/// What the server listens on, as the startup line says it.
+enum Listening {
+    Tcp(SocketAddr),
+    /// `unix:PATH`.
+    Unix(String),
+}
+
 /// CPython's `Serving HTTP on HOST port PORT (http://HOST:PORT/) ...` (`HTTPS` and `https`
 /// under TLS, as Python 3.14), the host bracketed in the URL only when it is IPv6. Without `-b`
 /// CPython binds `0.0.0.0`; serveur listens on every
-/// interface too (dual-stack) and prints the same line.
-fn startup_line(explicit_bind: bool, local: SocketAddr, scheme: &str) -> String {
+/// interface too (dual-stack) and prints the same line. On a Unix socket, which has neither
+/// host, port nor URL, `Serving HTTP on unix:PATH ...`: the same start, so that a reader of
+/// the line still finds the protocol and where to connect.
+fn startup_line(explicit_bind: bool, listening: &Listening, scheme: &str) -> String {
+    let word = scheme.to_ascii_uppercase();
+    let local = match listening {
+        Listening::Tcp(local) => local,
+        Listening::Unix(path) => return format!("Serving {word} on {path} ..."),
+    };
     let host = if explicit_bind {
         local.ip().to_string()
     } else {
@@ -358,6 +392,5 @@ fn startup_line(explicit_bind: bool, local: SocketAddr, scheme: &str) -> String 
         host.clone()
     };
     let port = local.port();
-    let word = scheme.to_ascii_uppercase();
     format!("Serving {word} on {host} port {port} ({scheme}://{url_host}:{port}/) ...")
 }

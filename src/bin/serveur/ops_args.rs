@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use clap_complete::Shell;
 
-/// `--config`, `--print-config`, `--completions`, `--man`, `--reuse-port`, `--log-format`,
-/// `--log-file`, `--metrics-path`.
+/// `--config`, `--print-config`, `--completions`, `--man`, `--reuse-port`, `--unix-mode`,
+/// `--log-format`, `--log-file`, `--metrics-path`.
 #[derive(clap::Args, Debug)]
 pub(crate) struct OpsArgs {
     /// Read settings from this TOML file, whose keys are the long flags' names (bind = "::",
@@ -34,6 +34,11 @@ pub(crate) struct OpsArgs {
     /// with --reuse-port: the kernel spreads connections between them
     #[arg(long, help_heading = "serveur options")]
     pub reuse_port: bool,
+
+    /// The permission bits of the socket file under -b unix:PATH, in octal, whatever the
+    /// umask (default: 660, its user and group; connecting needs write permission)
+    #[arg(long, value_name = "MODE", value_parser = super::unix_bind::parse_mode, help_heading = "serveur options")]
+    pub unix_mode: Option<u32>,
 
     /// The access log's lines: python (CPython's), combined (Apache/nginx's, for log tools;
     /// the other lines then go to stderr) or json (one object per line)

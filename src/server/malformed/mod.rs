@@ -222,9 +222,9 @@ impl<IO> Guard<IO> {
     /// (`report` bytes, what hyper is told was written), and logs it as CPython would.
     fn answer(&mut self, verdict: &Verdict, mut bytes: Vec<u8>, report: usize) {
         let body_len = page::render(verdict, self.version, &mut bytes);
-        let client = Some(self.connection.peer.ip());
+        let client = Some(self.connection.client());
         let log = &self.connection.log;
-        log.message(
+        log.message_about(
             client,
             format!(
                 "code {}, message {}",
@@ -236,7 +236,7 @@ impl<IO> Guard<IO> {
             // An access line like any other, so the combined log stays readable by log tools;
             // the head was refused unparsed, so there is no referer, user agent or duration.
             log.served(Served {
-                client: self.connection.peer.ip(),
+                client: self.connection.client(),
                 user: None,
                 request_line: format!("\"{}", verdict.request_line),
                 status: verdict.code.as_u16(),
@@ -247,7 +247,7 @@ impl<IO> Guard<IO> {
                 tls: self.connection.tls,
             });
         } else {
-            log.message(
+            log.message_about(
                 client,
                 format!(
                     "\"{}\" {} {}",

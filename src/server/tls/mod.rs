@@ -10,7 +10,6 @@ mod pem;
 mod self_signed;
 
 use std::fmt;
-use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -18,11 +17,11 @@ use std::time::{Duration, SystemTime};
 use rustls::crypto::ring::default_provider;
 use rustls::ServerConfig;
 use rustls_pki_types::CertificateDer;
-use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
-use crate::access_log::AccessLog;
+use super::stream::Stream;
+use crate::access_log::{AccessLog, Client};
 
 /// A TLS record of type handshake starts every TLS connection (RFC 8446 §5.1, content type 22).
 const HANDSHAKE_RECORD: u8 = 0x16;
@@ -153,13 +152,13 @@ fn builder(
 
 /// The server side of the handshake, bounded by `timeout`. A client that speaks plain HTTP to
 /// the TLS port, stalls or fails the handshake gets one log line and a closed connection.
-pub(crate) async fn handshake(
+pub(crate) async fn handshake<S: Stream>(
     acceptor: &TlsAcceptor,
-    stream: TcpStream,
+    stream: S,
     timeout: Duration,
     log: &AccessLog,
-    client: IpAddr,
-) -> Option<TlsStream<TcpStream>> {
+    client: Client,
+) -> Option<TlsStream<S>> {
     let attempt = async {
         let mut first = [0u8; 1];
         match stream.peek(&mut first).await? {
@@ -178,6 +177,6 @@ pub(crate) async fn handshake(
         Ok(Err(e)) => format!("TLS handshake failed: {e}"),
         Err(_) => format!("TLS handshake timed out after {timeout:?}"),
     };
-    log.message(Some(client), message);
+    log.message_about(Some(client), message);
     None
 }

@@ -95,7 +95,7 @@ pub(super) fn respond(
             uploads: files.uploads,
             access: folder.access,
         };
-        let log = connection.map(|c| (c.log.clone(), c.peer.ip()));
+        let log = connection.map(|c| (c.log.clone(), c.client()));
         *response.body_mut() = pipe::spawn(move |out| {
             let written = format::write(folder.format, out, &name, |sink| {
                 tree.walk(&folder.url, &folder.found.path, sink)
@@ -104,7 +104,7 @@ pub(super) fn respond(
                 // `BrokenPipe` is the client leaving: nothing went wrong here.
                 if e.kind() != std::io::ErrorKind::BrokenPipe {
                     let file = format!("{name}.{}", folder.format.extension());
-                    log.message(Some(client), format!("archive {file} cut: {e}"));
+                    log.message_about(Some(client), format!("archive {file} cut: {e}"));
                 }
             }
             written

@@ -36,6 +36,17 @@ fn send_raw(addr: SocketAddr, request: &[u8], half_close: bool) -> Vec<u8> {
     answer
 }
 
+/// [`raw`] on the Unix-domain socket at `path`.
+pub(crate) fn raw_unix(path: &std::path::Path, request: &[u8]) -> Vec<u8> {
+    let mut stream = std::os::unix::net::UnixStream::connect(path).expect("connect");
+    stream.set_read_timeout(Some(WAIT)).expect("timeout");
+    stream.write_all(request).expect("write request");
+    let _ = stream.shutdown(Shutdown::Write);
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    answer
+}
+
 /// A connection to `addr` whose receive buffer is a few KiB, set before connecting (so the
 /// window the kernel advertises is small): a client that reads slowly holds back the server
 /// within a few KiB instead of the megabytes loopback would buffer.
@@ -433,4 +444,37 @@ pub(crate) fn attribute_after(page: &str, marker: &str, attr: &str) -> String {
         .next()
         .unwrap_or_default()
         .to_owned()
+}
+
+/// Reads HTTP/1.1 responses with a Content-Length off `stream`, `count` of them.
+pub(crate) fn read_responses(stream: &mut impl Read, count: usize) -> Vec<RawReply> {
+    let mut buffered = Vec::new();
+    let mut replies = Vec::new();
+    while replies.len() < count {
+        if let Some(end) = head_end(&buffered) {
+            let head = RawReply::parse(&buffered[..end]);
+            let len: usize = head
+                .header("content-length")
+                .map_or(0, |v| v.parse().expect("length"));
+            if buffered.len() >= end + len {
+                let rest = buffered.split_off(end + len);
+                replies.push(RawReply::parse(&buffered));
+                buffered = rest;
+                continue;
+            }
+        }
+        let mut chunk = [0u8; 65536];
+        let n = stream.read(&mut chunk).expect("read");
+        assert!(n > 0, "connection closed after {} responses", replies.len());
+        buffered.extend_from_slice(&chunk[..n]);
+    }
+    replies
+}
+
+/// Where the body starts: after the first blank line.
+pub(crate) fn head_end(bytes: &[u8]) -> Option<usize> {
+    bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| i + 4)
 }

@@ -13,7 +13,7 @@ use super::WAIT;
 
 /// A handler served by [`serve`], stopped gracefully when dropped.
 pub(crate) struct Running {
-    /// The address it listens on.
+    /// The address it listens on (`0.0.0.0:0` on a Unix socket, which has none).
     pub addr: SocketAddr,
     log: Arc<Mutex<Vec<u8>>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -44,7 +44,10 @@ pub(crate) fn bind() -> Server {
 pub(crate) fn serve(server: Server, handler: impl Handler) -> Running {
     let log = Arc::new(Mutex::new(Vec::new()));
     let server = server.access_log(AccessLog::to_writer(SharedLog(Arc::clone(&log))));
-    let addr = server.local_addr().expect("local addr");
+    let addr = match server.unix_path() {
+        Some(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
+        None => server.local_addr().expect("local addr"),
+    };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()

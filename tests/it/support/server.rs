@@ -1,10 +1,10 @@
 //! The `serveur` binary (and CPython's `http.server`, the reference) as a test starts it: on
-//! 127.0.0.1 port 0, its startup line read for the port, its log collected, killed when the
-//! test lets go of it.
+//! 127.0.0.1 port 0 (or a Unix socket), its startup line read for the port, its log collected,
+//! killed when the test lets go of it.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -16,8 +16,10 @@ use super::WAIT;
 /// A running `serveur` process, killed when dropped.
 pub(crate) struct Serveur {
     child: Child,
-    /// The address it listens on.
+    /// The address it listens on; `0.0.0.0:0` on a Unix socket.
     pub addr: SocketAddr,
+    /// The Unix socket it listens on (`-b unix:PATH`), as its startup line says.
+    pub unix: Option<PathBuf>,
     /// The startup line it printed.
     pub startup_line: String,
     log: Arc<Mutex<Vec<String>>>,
@@ -38,6 +40,18 @@ impl Serveur {
             .args(["-b", bind])
             .args(args)
             .arg("0");
+        Self::spawn(command)
+    }
+
+    /// Starts `serveur -b unix:SOCKET ARGS...` serving `dir`.
+    pub(crate) fn start_unix(dir: &Path, socket: &Path, args: &[&str]) -> Serveur {
+        let mut command = serveur_command();
+        command
+            .arg("-d")
+            .arg(dir)
+            .arg("-b")
+            .arg(format!("unix:{}", socket.display()))
+            .args(args);
         Self::spawn(command)
     }
 
@@ -69,14 +83,19 @@ impl Serveur {
             .read_line(&mut startup_line)
             .expect("read startup line");
         let startup_line = startup_line.trim_end().to_owned();
-        let port = startup_port(&startup_line);
         let host = startup_line
             .strip_prefix("Serving HTTP on ")
             .or_else(|| startup_line.strip_prefix("Serving HTTPS on "))
             .and_then(|rest| rest.split(' ').next())
             .expect("host in startup line");
-        let ip = if host == "0.0.0.0" { "127.0.0.1" } else { host };
-        let addr = SocketAddr::new(ip.parse().expect("ip"), port);
+        let (addr, unix) = match host.strip_prefix("unix:") {
+            Some(path) => (SocketAddr::from(([0, 0, 0, 0], 0)), Some(path.into())),
+            None => {
+                let ip = if host == "0.0.0.0" { "127.0.0.1" } else { host };
+                let port = startup_port(&startup_line);
+                (SocketAddr::new(ip.parse().expect("ip"), port), None)
+            }
+        };
         let log = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&log);
         let stderr = child.stderr.take().expect("stderr");
@@ -98,6 +117,7 @@ impl Serveur {
         Serveur {
             child,
             addr,
+            unix,
             startup_line,
             log,
         }
