@@ -112,6 +112,9 @@ impl StaticFiles {
     pub fn default_content_type(self, content_type: HeaderValue) -> Self {
         StaticFiles {
             default_content_type: content_type,
+            // The heads the cache keeps hold the type: a clone given another default must
+            // not share them.
+            small_files: self.small_files.emptied(),
             ..self
         }
     }
@@ -267,7 +270,8 @@ impl StaticFiles {
                 if coding == Coding::Identity {
                     headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
                 }
-                validator_headers(headers, &validators, coding);
+                let last_modified = http_date(validators.modified);
+                validator_headers(headers, &validators, coding, last_modified);
                 if rich {
                     headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(ui::CSP));
                 }
@@ -304,7 +308,8 @@ impl StaticFiles {
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, content_type);
         headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
-        validator_headers(headers, &rep.validators, rep.coding);
+        let last_modified = http_date(rep.validators.modified);
+        validator_headers(headers, &rep.validators, rep.coding, last_modified);
         headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
         self.add_extra_headers(response)
     }
@@ -352,21 +357,37 @@ fn content_response(body: Body) -> Response {
 }
 
 /// The headers describing a file representation: type, length (unknown when compressed on
-/// the fly), coding, validators, and `Accept-Ranges` when its bytes can be sliced.
+/// the fly), coding, validators, and `Accept-Ranges` when its bytes can be sliced. A kept
+/// file's [`Head`](small_files::Head) gives the values it holds.
 fn content_headers(headers: &mut HeaderMap, rep: &Representation, length: Option<u64>) {
+    let head = rep.head.as_deref();
     headers.insert(CONTENT_TYPE, rep.content_type.clone());
     if let Some(length) = length {
-        headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
+        let value = match head {
+            Some(head) if length == rep.len => head.content_length.clone(),
+            _ => HeaderValue::from(length),
+        };
+        headers.insert(CONTENT_LENGTH, value);
     }
-    validator_headers(headers, &rep.validators, rep.coding);
+    let last_modified = match head {
+        Some(head) => head.last_modified.clone(),
+        None => http_date(rep.validators.modified),
+    };
+    validator_headers(headers, &rep.validators, rep.coding, last_modified);
     if rep.coding.rangeable() {
         headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     }
 }
 
-/// `Last-Modified`, `ETag`, `Content-Encoding` and `Vary`.
-fn validator_headers(headers: &mut HeaderMap, validators: &Validators, coding: Coding) {
-    headers.insert(LAST_MODIFIED, http_date(validators.modified));
+/// `Last-Modified` (`validators.modified` as `last_modified` says it), `ETag`,
+/// `Content-Encoding` and `Vary`.
+fn validator_headers(
+    headers: &mut HeaderMap,
+    validators: &Validators,
+    coding: Coding,
+    last_modified: HeaderValue,
+) {
+    headers.insert(LAST_MODIFIED, last_modified);
     headers.insert(ETAG, validators.etag.clone());
     if let Some(encoding) = coding.encoding() {
         headers.insert(CONTENT_ENCODING, HeaderValue::from_static(encoding.token()));
