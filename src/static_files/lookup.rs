@@ -227,15 +227,15 @@ fn open(files: &StaticFiles, url: &UrlPath, found: Found, headers: &HeaderMap) -
             None => {
                 // Made only if the bytes are kept: once per version of the file.
                 let head = || {
-                    Some(Head {
-                        content_type: content_type.clone(),
-                        content_length: HeaderValue::from(metadata.len()),
-                        etag: match coding {
+                    Some(Head::new(
+                        content_type.clone(),
+                        HeaderValue::from(metadata.len()),
+                        match coding {
                             Coding::Identity => validators.etag.clone(),
                             _ => etag::of(&metadata, Coding::Identity),
                         },
-                        last_modified: super::http_date(modified),
-                    })
+                        super::http_date(modified),
+                    ))
                 };
                 match cache.open(&found.path, &metadata, SystemTime::now, head) {
                     Ok(content) => content,

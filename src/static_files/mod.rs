@@ -219,8 +219,16 @@ impl StaticFiles {
                     Content::Encoded(output) => Some(output.len() as u64),
                     _ => rep.coding.rangeable().then_some(rep.len),
                 };
-                let mut response = content_response(Body::empty());
-                content_headers(response.headers_mut(), &rep, length);
+                let headers = match rep.head.as_deref() {
+                    // A kept file's whole: its headers made once, copied.
+                    Some(kept) if vary(&rep.validators).is_none() => kept
+                        .whole
+                        .get_or_init(|| whole_headers(&rep, length))
+                        .clone(),
+                    _ => whole_headers(&rep, length),
+                };
+                let mut response = http::Response::new(Body::empty());
+                *response.headers_mut() = headers;
                 if !head {
                     *response.body_mut() = match rep.coding {
                         Coding::OnTheFly(e) => compress::content(rep.content, e, rep.keeper),
@@ -354,6 +362,13 @@ fn content_response(body: Body) -> Response {
     let mut response = http::Response::new(body);
     *response.headers_mut() = HeaderMap::with_capacity(CONTENT_HEADERS);
     response
+}
+
+/// The headers of a `200` of `rep`, `length` bytes long if known.
+fn whole_headers(rep: &Representation, length: Option<u64>) -> HeaderMap {
+    let mut headers = HeaderMap::with_capacity(CONTENT_HEADERS);
+    content_headers(&mut headers, rep, length);
+    headers
 }
 
 /// The headers describing a file representation: type, length (unknown when compressed on

@@ -33,12 +33,12 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use foldhash::fast::RandomState;
-use http::HeaderValue;
+use http::{HeaderMap, HeaderValue};
 
 use super::encoding::Encoding;
 use crate::body::Body;
@@ -132,6 +132,27 @@ pub(crate) struct Head {
     pub etag: HeaderValue,
     /// `Last-Modified`.
     pub last_modified: HeaderValue,
+    /// All the headers of a `200` of the whole file without `Vary`, made by the first request
+    /// that sends them: a copy of a map costs less than inserting its values one by one.
+    pub whole: OnceLock<HeaderMap>,
+}
+
+impl Head {
+    /// A head with these values.
+    pub(crate) fn new(
+        content_type: HeaderValue,
+        content_length: HeaderValue,
+        etag: HeaderValue,
+        last_modified: HeaderValue,
+    ) -> Head {
+        Head {
+            content_type,
+            content_length,
+            etag,
+            last_modified,
+            whole: OnceLock::new(),
+        }
+    }
 }
 
 /// A kept file's bytes and head, valid for the identity the request's `stat` just read.
@@ -482,12 +503,12 @@ mod tests {
         let metadata = std::fs::metadata(&path).expect("stat");
         assert!(cache.kept(&path, &metadata).is_none(), "nothing kept yet");
         let head = || {
-            Some(Head {
-                content_type: HeaderValue::from_static("text/plain"),
-                content_length: HeaderValue::from(3u64),
-                etag: HeaderValue::from_static("\"tag\""),
-                last_modified: HeaderValue::from_static("date"),
-            })
+            Some(Head::new(
+                HeaderValue::from_static("text/plain"),
+                HeaderValue::from(3u64),
+                HeaderValue::from_static("\"tag\""),
+                HeaderValue::from_static("date"),
+            ))
         };
         cache.open(&path, &metadata, settled, head).expect("open");
         let kept = cache.kept(&path, &metadata).expect("kept with its head");
