@@ -10,7 +10,7 @@ use headers::{
     ETag, Header, HeaderMapExt, IfMatch, IfModifiedSince, IfNoneMatch, IfRange, IfUnmodifiedSince,
 };
 use http::header::{IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, IF_UNMODIFIED_SINCE};
-use http::{HeaderMap, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
 
 /// What the preconditions of a GET or HEAD say.
 #[derive(Debug, PartialEq, Eq)]
@@ -26,14 +26,16 @@ pub(super) enum Verdict {
 /// Evaluates the preconditions of a GET or HEAD against the selected representation's `etag`
 /// and modification time.
 pub(super) fn evaluate(headers: &HeaderMap, etag: &HeaderValue, modified: SystemTime) -> Verdict {
-    // The plain request carries none of these: decide without parsing anything, in one pass
-    // over its few fields (four `contains_key` hashed and probed four times, ~340 instructions).
-    if !headers.keys().any(|name| {
-        name == IF_MATCH
-            || name == IF_UNMODIFIED_SINCE
-            || name == IF_NONE_MATCH
-            || name == IF_MODIFIED_SINCE
-    }) {
+    // The plain request carries none of these: decide without parsing anything.
+    if !has_any(
+        headers,
+        &[
+            IF_MATCH,
+            IF_UNMODIFIED_SINCE,
+            IF_NONE_MATCH,
+            IF_MODIFIED_SINCE,
+        ],
+    ) {
         return Verdict::Proceed;
     }
     let has = |name| headers.contains_key(name);
@@ -71,6 +73,13 @@ pub(super) fn evaluate(headers: &HeaderMap, etag: &HeaderValue, modified: System
         }
     }
     Verdict::Proceed
+}
+
+/// Whether `headers` has a field of any of these `names`, in one pass over a request's few
+/// fields: each `contains_key` or `get` of an absent name hashes it and probes the map (~85 to
+/// ~125 instructions, callgrind), and the plain request has none of the names asked about.
+pub(super) fn has_any(headers: &HeaderMap, names: &[HeaderName]) -> bool {
+    headers.keys().any(|name| names.contains(name))
 }
 
 /// Step 5: whether a `Range` may be honoured. Without `If-Range`, yes. With an entity tag, only

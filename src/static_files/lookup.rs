@@ -254,7 +254,10 @@ fn open(files: &StaticFiles, url: &UrlPath, found: Found, headers: &HeaderMap) -
         keeper,
         head,
     };
-    let plan = match headers.get(RANGE) {
+    let range = conditional::has_any(headers, &[RANGE])
+        .then(|| headers.get(RANGE))
+        .flatten();
+    let plan = match range {
         Some(value)
             if coding.rangeable()
                 && conditional::range_allowed(
