@@ -10,7 +10,7 @@ use headers::{
     ETag, Header, HeaderMapExt, IfMatch, IfModifiedSince, IfNoneMatch, IfRange, IfUnmodifiedSince,
 };
 use http::header::{IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, IF_UNMODIFIED_SINCE};
-use http::{HeaderMap, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
 
 /// What the preconditions of a GET or HEAD say.
 #[derive(Debug, PartialEq, Eq)]
@@ -26,12 +26,19 @@ pub(super) enum Verdict {
 /// Evaluates the preconditions of a GET or HEAD against the selected representation's `etag`
 /// and modification time.
 pub(super) fn evaluate(headers: &HeaderMap, etag: &HeaderValue, modified: SystemTime) -> Verdict {
-    let has = |name| headers.contains_key(name);
     // The plain request carries none of these: decide without parsing anything.
-    if !(has(IF_MATCH) || has(IF_UNMODIFIED_SINCE) || has(IF_NONE_MATCH) || has(IF_MODIFIED_SINCE))
-    {
+    if !has_any(
+        headers,
+        &[
+            IF_MATCH,
+            IF_UNMODIFIED_SINCE,
+            IF_NONE_MATCH,
+            IF_MODIFIED_SINCE,
+        ],
+    ) {
         return Verdict::Proceed;
     }
+    let has = |name| headers.contains_key(name);
     let tag = parse_tag(etag);
     // Step 1, else step 2.
     if has(IF_MATCH) {
@@ -66,6 +73,13 @@ pub(super) fn evaluate(headers: &HeaderMap, etag: &HeaderValue, modified: System
         }
     }
     Verdict::Proceed
+}
+
+/// Whether `headers` has a field of any of these `names`, in one pass over a request's few
+/// fields: each `contains_key` or `get` of an absent name hashes it and probes the map (~85 to
+/// ~125 instructions, callgrind), and the plain request has none of the names asked about.
+pub(super) fn has_any(headers: &HeaderMap, names: &[HeaderName]) -> bool {
+    headers.keys().any(|name| names.contains(name))
 }
 
 /// Step 5: whether a `Range` may be honoured. Without `If-Range`, yes. With an entity tag, only

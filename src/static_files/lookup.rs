@@ -6,6 +6,7 @@
 //! and the `Range` planned (`range`).
 
 use std::fs::Metadata;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use http::header::RANGE;
@@ -15,7 +16,7 @@ use super::conditional::{self, Verdict};
 use super::encoding::Coding;
 use super::negotiate::{self, Choice};
 use super::range::{self, ByteRange, Plan};
-use super::small_files::{Content, EncodedKeeper};
+use super::small_files::{Content, EncodedKeeper, Head};
 use super::{archive, etag, listing, listing_json, mime, ui, StaticFiles};
 use crate::location::add_slash;
 use crate::request::Access;
@@ -87,6 +88,9 @@ pub(crate) struct Representation {
     pub validators: Validators,
     /// For on-the-fly coding, what keeps the output for later answers.
     pub keeper: Option<EncodedKeeper>,
+    /// The head kept with the file's bytes, for the identity coding of a kept small file:
+    /// its values are sent rather than formatted again.
+    pub head: Option<Arc<Head>>,
 }
 
 /// Decides the outcome for a GET or HEAD of `path` (collapsed, without query).
@@ -156,10 +160,16 @@ fn is_upload_in_progress(url: &UrlPath) -> bool {
 /// sibling costs no `open` of it.
 fn open(files: &StaticFiles, url: &UrlPath, found: Found, headers: &HeaderMap) -> Outcome {
     let metadata = found.metadata;
+    let cache = &files.small_files;
+    // A small file kept in memory and unchanged: its bytes and its head, formatted once.
+    let kept = cache.kept(&found.path, &metadata);
     let modified = metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-    let content_type = mime::guess(&found.path)
-        .map(HeaderValue::from_static)
-        .unwrap_or_else(|| files.default_content_type.clone());
+    let content_type = match &kept {
+        Some(kept) => kept.head.content_type.clone(),
+        None => mime::guess(&found.path)
+            .map(HeaderValue::from_static)
+            .unwrap_or_else(|| files.default_content_type.clone()),
+    };
     let choice = negotiate::for_file(
         files,
         url,
@@ -178,8 +188,15 @@ fn open(files: &StaticFiles, url: &UrlPath, found: Found, headers: &HeaderMap) -
         Choice::OnTheFly(encoding) => (None, metadata, Coding::OnTheFly(encoding), true),
         Choice::NotAcceptable => return Outcome::NotAcceptable,
     };
+    let head = kept
+        .as_ref()
+        .filter(|_| coding == Coding::Identity)
+        .map(|kept| Arc::clone(&kept.head));
     let validators = Validators {
-        etag: etag::of(&metadata, coding),
+        etag: match &head {
+            Some(head) => head.etag.clone(),
+            None => etag::of(&metadata, coding),
+        },
         modified,
         vary,
         vary_accept: false,
@@ -189,9 +206,8 @@ fn open(files: &StaticFiles, url: &UrlPath, found: Found, headers: &HeaderMap) -
         Verdict::NotModified => return Outcome::NotModified(validators),
         Verdict::Failed => return Outcome::PreconditionFailed,
     }
-    let cache = &files.small_files;
     // On the fly: the output kept from an earlier answer, or what keeps this answer's.
-    let (kept, keeper) = match coding {
+    let (kept_output, keeper) = match coding {
         Coding::OnTheFly(encoding) => match cache.encoded(&found.path, &metadata, encoding) {
             Some(output) => (Some(Content::Encoded(output)), None),
             None => (
@@ -201,12 +217,32 @@ fn open(files: &StaticFiles, url: &UrlPath, found: Found, headers: &HeaderMap) -
         },
         _ => (None, None),
     };
-    let content = match kept.or(sibling) {
+    let content = match kept_output.or(sibling) {
         Some(content) => content,
-        None => match cache.open(&found.path, &metadata, SystemTime::now) {
-            Ok(content) => content,
-            // CPython answers 404 for any open() failure, permission denied included.
-            Err(_) => return Outcome::NotFound,
+        None => match kept {
+            Some(kept) => {
+                cache.hit();
+                Content::Memory(kept.bytes)
+            }
+            None => {
+                // Made only if the bytes are kept: once per version of the file.
+                let head = || {
+                    Some(Head::new(
+                        content_type.clone(),
+                        HeaderValue::from(metadata.len()),
+                        match coding {
+                            Coding::Identity => validators.etag.clone(),
+                            _ => etag::of(&metadata, Coding::Identity),
+                        },
+                        super::http_date(modified),
+                    ))
+                };
+                match cache.open(&found.path, &metadata, SystemTime::now, head) {
+                    Ok(content) => content,
+                    // CPython answers 404 for any open() failure, permission denied included.
+                    Err(_) => return Outcome::NotFound,
+                }
+            }
         },
     };
     let representation = Representation {
@@ -216,8 +252,12 @@ fn open(files: &StaticFiles, url: &UrlPath, found: Found, headers: &HeaderMap) -
         coding,
         validators,
         keeper,
+        head,
     };
-    let plan = match headers.get(RANGE) {
+    let range = conditional::has_any(headers, &[RANGE])
+        .then(|| headers.get(RANGE))
+        .flatten();
+    let plan = match range {
         Some(value)
             if coding.rangeable()
                 && conditional::range_allowed(

@@ -112,6 +112,9 @@ impl StaticFiles {
     pub fn default_content_type(self, content_type: HeaderValue) -> Self {
         StaticFiles {
             default_content_type: content_type,
+            // The heads the cache keeps hold the type: a clone given another default must
+            // not share them.
+            small_files: self.small_files.emptied(),
             ..self
         }
     }
@@ -216,8 +219,16 @@ impl StaticFiles {
                     Content::Encoded(output) => Some(output.len() as u64),
                     _ => rep.coding.rangeable().then_some(rep.len),
                 };
-                let mut response = content_response(Body::empty());
-                content_headers(response.headers_mut(), &rep, length);
+                let headers = match rep.head.as_deref() {
+                    // A kept file's whole: its headers made once, copied.
+                    Some(kept) if vary(&rep.validators).is_none() => kept
+                        .whole
+                        .get_or_init(|| whole_headers(&rep, length))
+                        .clone(),
+                    _ => whole_headers(&rep, length),
+                };
+                let mut response = http::Response::new(Body::empty());
+                *response.headers_mut() = headers;
                 if !head {
                     *response.body_mut() = match rep.coding {
                         Coding::OnTheFly(e) => compress::content(rep.content, e, rep.keeper),
@@ -267,7 +278,8 @@ impl StaticFiles {
                 if coding == Coding::Identity {
                     headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
                 }
-                validator_headers(headers, &validators, coding);
+                let last_modified = http_date(validators.modified);
+                validator_headers(headers, &validators, coding, last_modified);
                 if rich {
                     headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(ui::CSP));
                 }
@@ -304,7 +316,8 @@ impl StaticFiles {
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, content_type);
         headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
-        validator_headers(headers, &rep.validators, rep.coding);
+        let last_modified = http_date(rep.validators.modified);
+        validator_headers(headers, &rep.validators, rep.coding, last_modified);
         headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
         self.add_extra_headers(response)
     }
@@ -351,22 +364,45 @@ fn content_response(body: Body) -> Response {
     response
 }
 
+/// The headers of a `200` of `rep`, `length` bytes long if known.
+fn whole_headers(rep: &Representation, length: Option<u64>) -> HeaderMap {
+    let mut headers = HeaderMap::with_capacity(CONTENT_HEADERS);
+    content_headers(&mut headers, rep, length);
+    headers
+}
+
 /// The headers describing a file representation: type, length (unknown when compressed on
-/// the fly), coding, validators, and `Accept-Ranges` when its bytes can be sliced.
+/// the fly), coding, validators, and `Accept-Ranges` when its bytes can be sliced. A kept
+/// file's [`Head`](small_files::Head) gives the values it holds.
 fn content_headers(headers: &mut HeaderMap, rep: &Representation, length: Option<u64>) {
+    let head = rep.head.as_deref();
     headers.insert(CONTENT_TYPE, rep.content_type.clone());
     if let Some(length) = length {
-        headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
+        let value = match head {
+            Some(head) if length == rep.len => head.content_length.clone(),
+            _ => HeaderValue::from(length),
+        };
+        headers.insert(CONTENT_LENGTH, value);
     }
-    validator_headers(headers, &rep.validators, rep.coding);
+    let last_modified = match head {
+        Some(head) => head.last_modified.clone(),
+        None => http_date(rep.validators.modified),
+    };
+    validator_headers(headers, &rep.validators, rep.coding, last_modified);
     if rep.coding.rangeable() {
         headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     }
 }
 
-/// `Last-Modified`, `ETag`, `Content-Encoding` and `Vary`.
-fn validator_headers(headers: &mut HeaderMap, validators: &Validators, coding: Coding) {
-    headers.insert(LAST_MODIFIED, http_date(validators.modified));
+/// `Last-Modified` (`validators.modified` as `last_modified` says it), `ETag`,
+/// `Content-Encoding` and `Vary`.
+fn validator_headers(
+    headers: &mut HeaderMap,
+    validators: &Validators,
+    coding: Coding,
+    last_modified: HeaderValue,
+) {
+    headers.insert(LAST_MODIFIED, last_modified);
     headers.insert(ETAG, validators.etag.clone());
     if let Some(encoding) = coding.encoding() {
         headers.insert(CONTENT_ENCODING, HeaderValue::from_static(encoding.token()));

@@ -28,7 +28,9 @@ pub(super) fn find(
     if !metadata.is_file() || !fresh {
         return None;
     }
-    let content = small_files.open(&path, &metadata, SystemTime::now).ok()?;
+    let content = small_files
+        .open(&path, &metadata, SystemTime::now, || None)
+        .ok()?;
     Some((content, metadata))
 }
 

@@ -403,3 +403,71 @@ fn head_has_the_headers_of_get_and_no_body() {
         }
     }
 }
+
+/// The small-file cache's hits, from the metrics page at `/metrics`.
+fn cache_hits(server: &Serveur) -> u64 {
+    let page = get(server.addr, "/metrics").text();
+    page.lines()
+        .find_map(|line| line.strip_prefix("serveur_small_file_cache_hits_total "))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("the cache's hits on the metrics page")
+}
+
+#[test]
+fn a_file_kept_in_memory_is_sent_with_its_own_headers_never_an_earlier_versions() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let page = tmp.path().join("page.txt");
+    fs::write(&page, "first version\n").expect("write");
+    // A file's bytes, and the head made with them, are kept once its last change is two
+    // seconds old (small_files).
+    std::thread::sleep(Duration::from_millis(2100));
+    let server = Serveur::start(tmp.path(), &["--metrics-path", "/metrics"]);
+    let read = get(server.addr, "/page.txt");
+    let kept = get(server.addr, "/page.txt");
+    assert_eq!(cache_hits(&server), 1, "the second answer came from memory");
+    assert_eq!(kept.body, read.body);
+    for name in [
+        "content-type",
+        "content-length",
+        "last-modified",
+        "etag",
+        "accept-ranges",
+    ] {
+        assert_ne!(kept.header(name), "", "{name}");
+        assert_eq!(kept.header(name), read.header(name), "{name}");
+    }
+    assert_eq!(kept.header("content-length"), "14");
+    // HEAD says the file's length; a range says the part's.
+    let head = request(server.addr, "HEAD", "/page.txt", &[]);
+    assert_eq!(head.header("content-length"), "14");
+    assert_eq!(head.header("etag"), kept.header("etag"));
+    let part = request(server.addr, "GET", "/page.txt", &[("range", "bytes=0-4")]);
+    assert_eq!(part.status, 206);
+    assert_eq!(&part.body[..], b"first");
+    assert_eq!(part.header("content-length"), "5");
+    assert_eq!(part.header("content-range"), "bytes 0-4/14");
+    let etag = kept.header("etag");
+    let revalidated = request(server.addr, "GET", "/page.txt", &[("if-none-match", etag)]);
+    assert_eq!(revalidated.status, 304);
+    assert_eq!(
+        cache_hits(&server),
+        3,
+        "HEAD and the range came from memory too"
+    );
+    // Changed in place, same length: the new bytes with a new tag, at once.
+    fs::write(&page, "FIRST VERSION\n").expect("write");
+    let changed = get(server.addr, "/page.txt");
+    assert_eq!(changed.text(), "FIRST VERSION\n");
+    assert_ne!(changed.header("etag"), etag);
+    assert_eq!(changed.header("content-length"), "14");
+    // Replaced by a longer file: its own length and tag.
+    let longer = "the second version, longer\n";
+    let other = tmp.path().join("other.txt");
+    fs::write(&other, longer).expect("write");
+    fs::rename(&other, &page).expect("rename");
+    let replaced = get(server.addr, "/page.txt");
+    assert_eq!(replaced.text(), longer);
+    assert_eq!(replaced.header("content-length"), longer.len().to_string());
+    assert_ne!(replaced.header("etag"), changed.header("etag"));
+    assert_ne!(replaced.header("etag"), etag);
+}
