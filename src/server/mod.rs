@@ -27,7 +27,6 @@ use std::time::Duration;
 use bytes::BytesMut;
 use futures_util::FutureExt;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -238,7 +237,7 @@ impl Server {
     ) -> io::Result<()> {
         let listener = TcpListener::from_std(self.listener)?;
         let local = listener.local_addr()?;
-        let builder = Arc::new(self.protocol.builder());
+        let builders = Arc::new(self.protocol.builders());
         let acceptor = self
             .tls
             .as_ref()
@@ -313,7 +312,7 @@ impl Server {
                 })),
             };
             let handler = Arc::clone(&handler);
-            let builder = Arc::clone(&builder);
+            let builders = Arc::clone(&builders);
             let protocol = self.protocol;
             // Nothing of the connection is built before the client sends its first byte
             // (`staged`): a connection that never does costs only its waiting state.
@@ -323,9 +322,7 @@ impl Server {
                     let ahead = read_ahead::first_read(&stream).await?;
                     let (stream, files) = zero_copy::ZeroCopy::new(stream, &demand);
                     let info = info(Some(files));
-                    Some(Box::pin(connection::serve(
-                        &builder, stream, ahead, info, handler, protocol,
-                    )))
+                    connection::serve(&builders, stream, ahead, info, handler, protocol).await
                 });
                 tasks.spawn(boxed(supervisor::run(conn, watch).map(|()| drop(place))));
                 continue;
@@ -339,14 +336,7 @@ impl Server {
                 let tls = Box::pin(tls::handshake(&acceptor, stream, timeout, &log, client));
                 let tls = tls.await?;
                 let info = info(None);
-                Some(Box::pin(connection::serve(
-                    &builder,
-                    tls,
-                    BytesMut::new(),
-                    info,
-                    handler,
-                    protocol,
-                )))
+                connection::serve(&builders, tls, BytesMut::new(), info, handler, protocol).await
             });
             tasks.spawn(boxed(supervisor::run(conn, watch).map(|()| drop(place))));
         }
@@ -401,11 +391,10 @@ impl Protocol {
         }
     }
 
-    /// hyper's connection builder for this protocol.
-    fn builder(self) -> auto::Builder<TokioExecutor> {
-        let mut builder = auto::Builder::new(TokioExecutor::new());
-        builder
-            .http1()
+    /// hyper's connection builders for this protocol.
+    fn builders(self) -> connection::Builders {
+        let mut http1 = hyper::server::conn::http1::Builder::new();
+        http1
             // No per-request timer: `supervisor` watches each connection instead.
             .header_read_timeout(None)
             // A client may shut down its write side once the request is sent and still expects
@@ -420,10 +409,11 @@ impl Protocol {
             // whole head, where CPython only bounds each line (64 KiB, checked per request
             // in `malformed::over_limits`) and their number.
             .max_headers(100);
-        builder.http2().timer(TokioTimer::new());
-        match self {
-            Protocol::Http10 => builder.http1_only(),
-            Protocol::Http11 => builder,
-        }
+        let http2 = (self == Protocol::Http11).then(|| {
+            let mut http2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+            http2.timer(TokioTimer::new());
+            http2
+        });
+        connection::Builders { http1, http2 }
     }
 }

@@ -7,7 +7,7 @@
 //! rather than hyper's `header_read_timeout`: hyper's timer is armed anew for every request (a
 //! boxed `Sleep`, registered and cancelled in the timer wheel: ~1,000 instructions a request,
 //! 5% of a small file's, callgrind), and it starts only once its HTTP/1 parser runs, after
-//! hyper-util's auto builder has sniffed the protocol without a timeout. The timer fires once
+//! the protocol was told from the first bytes (`read_ahead`) without a timeout. The timer fires once
 //! per period and the supervisor compares the connection's counters ([`Parsed::activity`]) with
 //! those it saw last: requests that reached the service and responses that were finished. No
 //! change and nothing in flight for a whole period means the client has not completed a head
