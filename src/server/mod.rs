@@ -12,6 +12,7 @@ mod min_rate;
 mod pressure;
 mod read_ahead;
 mod shutdown;
+mod side_wake;
 mod staged;
 mod supervisor;
 mod tls;
@@ -257,6 +258,8 @@ impl Server {
             .unwrap_or_else(|| pressure::default_limit_said(&self.log));
         let limit = pressure::Limit::new(max_connections, self.log.clone());
         let sendfile_demand = zero_copy::SendfileDemand::default();
+        // Polled only when it wakes the loop, not at each accepted connection.
+        let stop = side_wake::OnWake::new(stop);
         tokio::pin!(stop);
         loop {
             let (stream, peer) = tokio::select! {

@@ -35,25 +35,25 @@
 //!
 //! **Cost.** The connection's task wakes for every request; the timer and the stop signal only
 //! matter when they fire. They are polled with a waker of their own ([`SideWake`]) that notes
-//! that one of them woke the task, so a wake by the socket polls the connection alone.
+//! that one of them woke the task, so a wake by the socket polls the connection alone
+//! (`side_wake`).
 //! `tokio::select!` over the three, with hyper-util's `GracefulShutdown::watch`, cost ~390
 //! instructions a request (callgrind, a hello-world handler on 64 connections).
 
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::task::{ready, Context, Poll, Wake, Waker};
+use std::task::{ready, Context, Poll, Waker};
 use std::time::Duration;
 
-use futures_util::task::AtomicWaker;
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
 use super::malformed::Parsed;
 use super::min_rate::{MinRate, RateCheck};
 use super::pressure;
+use super::side_wake::SideWake;
 use super::staged::Supervised;
 use crate::access_log::AccessLog;
 
@@ -92,12 +92,7 @@ enum End {
 /// client (`min_rate`), and shutting it down gracefully when the server stops; logs the timeout
 /// of a client stalled in a head, and the cut of a slow one.
 pub(super) fn run<C: Supervised>(conn: C, watch: Watch) -> Supervisor<C> {
-    let side = Arc::new(SideWake {
-        // Set, so that the first poll registers the timer and the stop signal.
-        woke: AtomicBool::new(true),
-        task: AtomicWaker::new(),
-    });
-    let side_waker = Waker::from(Arc::clone(&side));
+    let (side, side_waker) = SideWake::new();
     watch.parsed.shed().wake(&side_waker);
     Supervisor {
         conn,
@@ -166,14 +161,14 @@ impl<C: Supervised> Supervisor<C> {
     fn poll_end(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<End> {
         let this = self.project();
         let (mut conn, parsed) = (this.conn, &*this.parsed);
-        this.side.task.register(cx.waker());
+        this.side.register(cx.waker());
         if conn.as_mut().poll(cx).is_ready() {
             return Poll::Ready(End::Done);
         }
         // A window starts when the IO first waits on the client; its timer is then polled
         // below, which registers it.
         let armed = this.rate.as_mut().is_some_and(|r| r.arm(parsed.waits()));
-        if !this.side.woke.swap(false, Ordering::AcqRel) && !armed {
+        if !this.side.take() && !armed {
             return Poll::Pending;
         }
         let mut side_cx = Context::from_waker(this.side_waker);
@@ -214,23 +209,5 @@ impl<C: Supervised> Supervisor<C> {
             this.side_waker.wake_by_ref();
         }
         Poll::Pending
-    }
-}
-
-/// The waker the timer and the stop signal are polled with: it notes that one of them woke the
-/// connection's task, then wakes the task.
-struct SideWake {
-    woke: AtomicBool,
-    task: AtomicWaker,
-}
-
-impl Wake for SideWake {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.woke.store(true, Ordering::Release);
-        self.task.wake();
     }
 }
