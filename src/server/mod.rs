@@ -26,7 +26,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use futures_util::FutureExt;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -285,8 +284,8 @@ impl Server {
             // client's delayed ACK (up to 40 ms); failing to turn it off only costs latency.
             let _ = stream.set_nodelay(true);
             let parsed = Parsed::default();
-            let place = limit.enter(slot, &parsed);
             let watch = supervisor::Watch {
+                place: limit.enter(slot, &parsed),
                 parsed: parsed.clone(),
                 header_timeout: self.header_timeout,
                 stopping: stopping.clone().cancelled_owned(),
@@ -327,7 +326,7 @@ impl Server {
                     let info = info(Some(files));
                     connection::serve(&builders, stream, ahead, info, handler, protocol).await
                 });
-                tasks.spawn(boxed(supervisor::run(conn, watch).map(|()| drop(place))));
+                tasks.spawn(boxed(supervisor::run(conn, watch)));
                 continue;
             };
             let (log, client, timeout) = (self.log.clone(), watch.client, self.handshake_timeout);
@@ -341,7 +340,7 @@ impl Server {
                 let info = info(None);
                 connection::serve(&builders, tls, BytesMut::new(), info, handler, protocol).await
             });
-            tasks.spawn(boxed(supervisor::run(conn, watch).map(|()| drop(place))));
+            tasks.spawn(boxed(supervisor::run(conn, watch)));
         }
         drop(listener);
         stopping.cancel();

@@ -36,8 +36,6 @@ pub(crate) struct ReadAhead<IO> {
     io: IO,
     /// What was read ahead and not yet handed out; freed once drained.
     ahead: BytesMut,
-    /// Whether a read was served already.
-    served: bool,
 }
 
 /// Waits for the client's first bytes and reads them, up to [`AHEAD`]; `None` if the client
@@ -91,25 +89,18 @@ pub(crate) async fn speaks_http2<IO: AsyncRead + Unpin>(
 impl<IO> ReadAhead<IO> {
     /// `io`, with `ahead` read from it already (empty if nothing was).
     pub(crate) fn new(io: IO, ahead: BytesMut) -> Self {
-        ReadAhead {
-            io,
-            ahead,
-            served: false,
-        }
+        ReadAhead { io, ahead }
     }
 
-    /// Moves what is kept into `out`: one byte at the first read, then as much as fits.
+    /// Moves what is kept into `out`, as much as fits.
     ///
-    /// hyper reserves 8 KiB of free read buffer before each read. Handed a whole head by its
-    /// first read, its buffer stays 8 KiB, and every later read finds less free (the heads
-    /// before it) and reclaims the space (+60 instructions a request, callgrind, 1 KiB files).
-    /// One byte is never a whole head: hyper reads again while the buffer is still only its
-    /// own, and that reserve doubles it to 16 KiB, which then reclaims once per 8 KiB of heads
-    /// (what hyper-util's 24-byte sniff did to it before).
+    /// All at once: a first read that is not a whole head makes hyper parse twice and scan the
+    /// head again for its end (`is_complete_fast`), and grow its read buffer to 16 KiB (callgrind,
+    /// a new connection per request: ~1,500 instructions per connection). Handed the whole head,
+    /// hyper keeps an 8 KiB buffer (8 KiB less per kept-alive connection) and reclaims its space
+    /// before each later request instead (~60 instructions a request).
     fn drain_into(&mut self, out: &mut ReadBuf<'_>) {
-        let wanted = if self.served { self.ahead.len() } else { 1 };
-        self.served = true;
-        let n = out.remaining().min(wanted);
+        let n = out.remaining().min(self.ahead.len());
         out.put_slice(&self.ahead[..n]);
         self.ahead.advance(n);
         if self.ahead.is_empty() {

@@ -75,6 +75,8 @@ pub(super) struct Watch {
     pub client: IpAddr,
     /// The least a connection waiting on its client must move.
     pub min_rate: MinRate,
+    /// The connection's place under the connection limit, given back once it is closed.
+    pub place: pressure::Place,
 }
 
 /// How a connection's run ended.
@@ -108,6 +110,7 @@ pub(super) fn run<C: Supervised>(conn: C, watch: Watch) -> Supervisor<C> {
         header_timeout: watch.header_timeout,
         log: watch.log,
         client: watch.client,
+        place: watch.place,
     }
 }
 
@@ -136,6 +139,9 @@ pin_project_lite::pin_project! {
         header_timeout: Duration,
         log: AccessLog,
         client: IpAddr,
+        // Last: dropped after the connection (its socket closed), as the task drops this once
+        // it is done.
+        place: pressure::Place,
     }
 }
 
