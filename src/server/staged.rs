@@ -28,7 +28,7 @@ pin_project_lite::pin_project! {
     #[project = Stage]
     pub(super) enum Staged<F, C> {
         Starting { #[pin] start: F },
-        Serving { conn: Pin<Box<C>> },
+        Serving { #[pin] conn: C },
         Over,
     }
 }
@@ -41,7 +41,7 @@ impl<F, C> Staged<F, C> {
 
 impl<F, C> Future for Staged<F, C>
 where
-    F: Future<Output = Option<Pin<Box<C>>>>,
+    F: Future<Output = Option<C>>,
     C: Supervised,
 {
     type Output = ();
@@ -54,7 +54,7 @@ where
                     None => self.set(Staged::Over),
                 },
                 Stage::Serving { conn } => {
-                    ready!(conn.as_mut().poll(cx));
+                    ready!(conn.poll(cx));
                     self.set(Staged::Over);
                 }
                 Stage::Over => return Poll::Ready(()),
@@ -65,13 +65,13 @@ where
 
 impl<F, C> Supervised for Staged<F, C>
 where
-    F: Future<Output = Option<Pin<Box<C>>>>,
+    F: Future<Output = Option<C>>,
     C: Supervised,
 {
     fn graceful_shutdown(mut self: Pin<&mut Self>) {
         match self.as_mut().project() {
             Stage::Starting { .. } => self.set(Staged::Over),
-            Stage::Serving { conn } => conn.as_mut().graceful_shutdown(),
+            Stage::Serving { conn } => conn.graceful_shutdown(),
             Stage::Over => {}
         }
     }
