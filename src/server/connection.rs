@@ -1,9 +1,12 @@
-//! One accepted connection: hyper-util's auto builder speaks HTTP/1.1 or HTTP/2 on it and calls
-//! the handler for each request. Here, and only here, requests get their [`ConnectionInfo`],
+//! One accepted connection: hyper speaks HTTP/1.1 or HTTP/2 on it, as its first bytes say
+//! (`read_ahead`), and calls the handler for each request. Here, and only here, requests get their [`ConnectionInfo`],
 //! responses get the `Server` header and the protocol version, and bodies get their access-log
 //! line.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::BytesMut;
@@ -11,15 +14,17 @@ use http::header::{HeaderValue, CONNECTION, SERVER};
 use http::Version;
 use http_body::Body as _;
 use hyper::body::Incoming;
+use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulConnection;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::admission;
 use super::logged_body::{Details, Entry, LoggedBody, Metered};
 use super::malformed::{self, Guard, Parsed};
-use super::read_ahead::ReadAhead;
+use super::read_ahead::{self, ReadAhead};
+use super::staged::Supervised;
 use super::zero_copy::FileSending;
 use super::Protocol;
 use crate::handler::{Handler, Request};
@@ -53,30 +58,42 @@ impl ConnectionState {
     }
 }
 
+/// hyper's connection builders: HTTP/1, and HTTP/2 unless the server speaks HTTP/1.0 only
+/// (`-p HTTP/1.0` answers every client in HTTP/1, as CPython).
+pub(super) struct Builders {
+    pub(super) http1: http1::Builder,
+    pub(super) http2: Option<http2::Builder<TokioExecutor>>,
+}
+
 /// Serves requests on `io` until the client leaves or the connection is shut down, counting
 /// in its [`ConnectionState`]'s `parsed` the requests that reach the service. The state's
 /// `files` is given when `io` is a [`ZeroCopy`](super::zero_copy::ZeroCopy), and prepares
 /// HTTP/1 responses' files for it. `ahead` holds the bytes already read from `io`, if any
-/// ([`first_read`](super::read_ahead::first_read)).
+/// ([`first_read`](super::read_ahead::first_read)): the protocol is decided from them, reading
+/// more only while they could be HTTP/2's preface; `None` if that read fails.
 ///
 /// Each request costs two clones of the connection's one `Arc` (its future's and its body's),
 /// and one of the handler's: atomic operations are among the dearest instructions here.
-pub(crate) fn serve<H, IO>(
-    builder: &auto::Builder<TokioExecutor>,
-    io: IO,
-    ahead: BytesMut,
+pub(crate) async fn serve<H, IO>(
+    builders: &Builders,
+    mut io: IO,
+    mut ahead: BytesMut,
     info: ConnectionInfo,
     handler: Arc<H>,
     protocol: Protocol,
-) -> impl hyper_util::server::graceful::GracefulConnection<
-    Error = Box<dyn std::error::Error + Send + Sync>,
->
+) -> Option<impl Supervised>
 where
     H: Handler,
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let info = Arc::new(info);
     let parsed = ConnectionState::of(&info).parsed.clone();
+    let http2 = match &builders.http2 {
+        Some(http2) => read_ahead::speaks_http2(&mut io, &mut ahead, &parsed)
+            .await?
+            .then_some(http2),
+        None => None,
+    };
+    let info = Arc::new(info);
     let metered = ConnectionState::of(&info).metrics.is_some();
     let io = Guard::new(
         ReadAhead::new(io, ahead),
@@ -177,9 +194,42 @@ where
             }))
         }
     });
-    builder
-        .serve_connection_with_upgrades(TokioIo::new(io), service)
-        .into_owned()
+    let io = TokioIo::new(io);
+    // Each boxed as hyper returns it: boxing the enum instead copied the connection once more
+    // (~110 instructions of `memcpy` per connection, callgrind).
+    Some(match http2 {
+        Some(http2) => Speaking::Http2(Box::pin(http2.serve_connection(io, service))),
+        None => Speaking::Http1(Box::pin(builders.http1.serve_connection(io, service))),
+    })
+}
+
+/// hyper's connection in the protocol chosen at the start, for the connection's life, on the
+/// heap: a connection's waiting state holds no hyper state (`staged`).
+pub(super) enum Speaking<H1, H2> {
+    Http1(Pin<Box<H1>>),
+    Http2(Pin<Box<H2>>),
+}
+
+/// Runs to the connection's end. Its error is the client's doing (it left, sent garbage):
+/// hyper has answered what deserved an answer, and the supervisor only needs the end.
+impl<H1: GracefulConnection, H2: GracefulConnection> Future for Speaking<H1, H2> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        match self.get_mut() {
+            Speaking::Http1(conn) => conn.as_mut().poll(cx).map(drop),
+            Speaking::Http2(conn) => conn.as_mut().poll(cx).map(drop),
+        }
+    }
+}
+
+impl<H1: GracefulConnection, H2: GracefulConnection> Supervised for Speaking<H1, H2> {
+    fn graceful_shutdown(self: Pin<&mut Self>) {
+        match self.get_mut() {
+            Speaking::Http1(conn) => conn.as_mut().graceful_shutdown(),
+            Speaking::Http2(conn) => conn.as_mut().graceful_shutdown(),
+        }
+    }
 }
 
 /// Whether an HTTP/1.0 request's `Connection` field asks to keep the connection (RFC 9112

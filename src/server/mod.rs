@@ -12,6 +12,7 @@ mod min_rate;
 mod pressure;
 mod read_ahead;
 mod shutdown;
+mod side_wake;
 mod staged;
 mod stream;
 mod supervisor;
@@ -30,9 +31,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use futures_util::FutureExt;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, UnixListener};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -382,7 +381,7 @@ impl Settings {
         stop: impl Future<Output = ()>,
     ) -> io::Result<()> {
         let local = listener.local_addr()?;
-        let builder = Arc::new(self.protocol.builder());
+        let builders = Arc::new(self.protocol.builders());
         let acceptor = self
             .tls
             .as_ref()
@@ -402,6 +401,8 @@ impl Settings {
             .unwrap_or_else(|| pressure::default_limit_said(&self.log));
         let limit = pressure::Limit::new(max_connections, self.log.clone());
         let sendfile_demand = zero_copy::SendfileDemand::default();
+        // Polled only when it wakes the loop, not at each accepted connection.
+        let stop = side_wake::OnWake::new(stop);
         tokio::pin!(stop);
         loop {
             let (stream, peer) = tokio::select! {
@@ -425,8 +426,8 @@ impl Settings {
             };
             let client = peer.map_or(Client::Unix, |peer| Client::Ip(peer.ip()));
             let parsed = Parsed::default();
-            let place = limit.enter(slot, &parsed);
             let watch = supervisor::Watch {
+                place: limit.enter(slot, &parsed),
                 parsed: parsed.clone(),
                 header_timeout: self.header_timeout,
                 stopping: stopping.clone().cancelled_owned(),
@@ -458,7 +459,7 @@ impl Settings {
                 client,
             };
             let handler = Arc::clone(&handler);
-            let builder = Arc::clone(&builder);
+            let builders = Arc::clone(&builders);
             let protocol = self.protocol;
             // Nothing of the connection is built before the client sends its first byte
             // (`staged`): a connection that never does costs only its waiting state.
@@ -468,11 +469,9 @@ impl Settings {
                     let ahead = read_ahead::first_read(&stream).await?;
                     let (stream, files) = zero_copy::ZeroCopy::new(stream, &demand);
                     let info = info(Some(files));
-                    Some(Box::pin(connection::serve(
-                        &builder, stream, ahead, info, handler, protocol,
-                    )))
+                    connection::serve(&builders, stream, ahead, info, handler, protocol).await
                 });
-                tasks.spawn(boxed(supervisor::run(conn, watch).map(|()| drop(place))));
+                tasks.spawn(boxed(supervisor::run(conn, watch)));
                 continue;
             };
             let (log, client, timeout) = (self.log.clone(), watch.client, self.handshake_timeout);
@@ -484,16 +483,9 @@ impl Settings {
                 let tls = Box::pin(tls::handshake(&acceptor, stream, timeout, &log, client));
                 let tls = tls.await?;
                 let info = info(None);
-                Some(Box::pin(connection::serve(
-                    &builder,
-                    tls,
-                    BytesMut::new(),
-                    info,
-                    handler,
-                    protocol,
-                )))
+                connection::serve(&builders, tls, BytesMut::new(), info, handler, protocol).await
             });
-            tasks.spawn(boxed(supervisor::run(conn, watch).map(|()| drop(place))));
+            tasks.spawn(boxed(supervisor::run(conn, watch)));
         }
         drop(listener);
         stopping.cancel();
@@ -546,11 +538,10 @@ impl Protocol {
         }
     }
 
-    /// hyper's connection builder for this protocol.
-    fn builder(self) -> auto::Builder<TokioExecutor> {
-        let mut builder = auto::Builder::new(TokioExecutor::new());
-        builder
-            .http1()
+    /// hyper's connection builders for this protocol.
+    fn builders(self) -> connection::Builders {
+        let mut http1 = hyper::server::conn::http1::Builder::new();
+        http1
             // No per-request timer: `supervisor` watches each connection instead.
             .header_read_timeout(None)
             // A client may shut down its write side once the request is sent and still expects
@@ -565,10 +556,11 @@ impl Protocol {
             // whole head, where CPython only bounds each line (64 KiB, checked per request
             // in `malformed::over_limits`) and their number.
             .max_headers(100);
-        builder.http2().timer(TokioTimer::new());
-        match self {
-            Protocol::Http10 => builder.http1_only(),
-            Protocol::Http11 => builder,
-        }
+        let http2 = (self == Protocol::Http11).then(|| {
+            let mut http2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+            http2.timer(TokioTimer::new());
+            http2
+        });
+        connection::Builders { http1, http2 }
     }
 }

@@ -7,15 +7,13 @@
 //! connection that never sends a byte pays for all of it, and for the buffers hyper allocates
 //! as it starts. Here the waiting state holds the socket, a readiness future and what the
 //! connection will be built from; the connection is made, boxed, once there is something to
-//! read. On plain TCP that first read is the one `ReadAhead` would have made for hyper-util's
-//! protocol sniff (`read_ahead::first_read`), so it costs no extra system call; TLS waits with
+//! read. On plain TCP that first read is the one that tells HTTP/1 from HTTP/2 and gives hyper
+//! its first bytes (`read_ahead::first_read`), so it costs no extra system call; TLS waits with
 //! a one-byte peek.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
-
-use hyper_util::server::graceful::GracefulConnection;
 
 /// What a supervisor runs: a connection that ends, and can be asked to end gracefully.
 pub(super) trait Supervised: Future<Output = ()> {
@@ -30,7 +28,7 @@ pin_project_lite::pin_project! {
     #[project = Stage]
     pub(super) enum Staged<F, C> {
         Starting { #[pin] start: F },
-        Serving { conn: Pin<Box<C>> },
+        Serving { #[pin] conn: C },
         Over,
     }
 }
@@ -43,8 +41,8 @@ impl<F, C> Staged<F, C> {
 
 impl<F, C> Future for Staged<F, C>
 where
-    F: Future<Output = Option<Pin<Box<C>>>>,
-    C: GracefulConnection,
+    F: Future<Output = Option<C>>,
+    C: Supervised,
 {
     type Output = ();
 
@@ -55,10 +53,8 @@ where
                     Some(conn) => self.set(Staged::Serving { conn }),
                     None => self.set(Staged::Over),
                 },
-                // The connection's error is the client's doing (it left, sent garbage): hyper
-                // has answered what deserved an answer, and the supervisor only needs the end.
                 Stage::Serving { conn } => {
-                    let _ = ready!(conn.as_mut().poll(cx));
+                    ready!(conn.poll(cx));
                     self.set(Staged::Over);
                 }
                 Stage::Over => return Poll::Ready(()),
@@ -69,13 +65,13 @@ where
 
 impl<F, C> Supervised for Staged<F, C>
 where
-    F: Future<Output = Option<Pin<Box<C>>>>,
-    C: GracefulConnection,
+    F: Future<Output = Option<C>>,
+    C: Supervised,
 {
     fn graceful_shutdown(mut self: Pin<&mut Self>) {
         match self.as_mut().project() {
             Stage::Starting { .. } => self.set(Staged::Over),
-            Stage::Serving { conn } => conn.as_mut().graceful_shutdown(),
+            Stage::Serving { conn } => conn.graceful_shutdown(),
             Stage::Over => {}
         }
     }

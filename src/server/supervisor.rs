@@ -7,7 +7,7 @@
 //! rather than hyper's `header_read_timeout`: hyper's timer is armed anew for every request (a
 //! boxed `Sleep`, registered and cancelled in the timer wheel: ~1,000 instructions a request,
 //! 5% of a small file's, callgrind), and it starts only once its HTTP/1 parser runs, after
-//! hyper-util's auto builder has sniffed the protocol without a timeout. The timer fires once
+//! the protocol was told from the first bytes (`read_ahead`) without a timeout. The timer fires once
 //! per period and the supervisor compares the connection's counters ([`Parsed::activity`]) with
 //! those it saw last: requests that reached the service and responses that were finished. No
 //! change and nothing in flight for a whole period means the client has not completed a head
@@ -35,24 +35,24 @@
 //!
 //! **Cost.** The connection's task wakes for every request; the timer and the stop signal only
 //! matter when they fire. They are polled with a waker of their own ([`SideWake`]) that notes
-//! that one of them woke the task, so a wake by the socket polls the connection alone.
+//! that one of them woke the task, so a wake by the socket polls the connection alone
+//! (`side_wake`).
 //! `tokio::select!` over the three, with hyper-util's `GracefulShutdown::watch`, cost ~390
 //! instructions a request (callgrind, a hello-world handler on 64 connections).
 
-use std::future::{poll_fn, Future};
-use std::pin::pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{ready, Context, Poll, Waker};
 use std::time::Duration;
 
-use futures_util::task::AtomicWaker;
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
 use super::malformed::Parsed;
 use super::min_rate::{MinRate, RateCheck};
 use super::pressure;
+use super::side_wake::SideWake;
 use super::staged::Supervised;
 use crate::access_log::{AccessLog, Client};
 
@@ -74,6 +74,8 @@ pub(super) struct Watch {
     pub client: Client,
     /// The least a connection waiting on its client must move.
     pub min_rate: MinRate,
+    /// The connection's place under the connection limit, given back once it is closed.
+    pub place: pressure::Place,
 }
 
 /// How a connection's run ended.
@@ -90,47 +92,99 @@ enum End {
 /// whole header timeout with no request in flight, or moved too little while waiting on its
 /// client (`min_rate`), and shutting it down gracefully when the server stops; logs the timeout
 /// of a client stalled in a head, and the cut of a slow one.
-pub(super) async fn run<C: Supervised>(conn: C, watch: Watch) {
-    let Watch {
-        parsed,
-        header_timeout,
-        stopping,
-        log,
-        client,
-        min_rate,
-    } = watch;
-    let mut rate = RateCheck::new(min_rate);
-    let mut conn = pin!(conn);
-    let mut timer = pin!(tokio::time::sleep(header_timeout));
-    let mut stopping = pin!(stopping);
-    let side = Arc::new(SideWake {
-        // Set, so that the first poll registers the timer and the stop signal.
-        woke: AtomicBool::new(true),
-        task: AtomicWaker::new(),
-    });
-    let side_waker = Waker::from(Arc::clone(&side));
-    parsed.shed().wake(&side_waker);
-    let (mut stop_sent, mut timing, mut seen) = (false, true, parsed.activity());
-    let end = poll_fn(|cx| {
-        side.task.register(cx.waker());
+pub(super) fn run<C: Supervised>(conn: C, watch: Watch) -> Supervisor<C> {
+    let (side, side_waker) = SideWake::new();
+    watch.parsed.shed().wake(&side_waker);
+    Supervisor {
+        conn,
+        timer: tokio::time::sleep(watch.header_timeout),
+        stopping: watch.stopping,
+        side,
+        side_waker,
+        rate: RateCheck::new(watch.min_rate),
+        stop_sent: false,
+        timing: true,
+        seen: watch.parsed.activity(),
+        parsed: watch.parsed,
+        header_timeout: watch.header_timeout,
+        log: watch.log,
+        client: watch.client,
+        place: watch.place,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A connection and what watches it ([`run`]). A future of its own rather than an `async fn`:
+    /// an `async fn` keeps its arguments and the pinned locals they move into side by side, so
+    /// every connection's task held its waiting state twice and copied it at the first poll
+    /// (callgrind, the `close` scenario: ~200 instructions of `memcpy` per connection).
+    pub(super) struct Supervisor<C> {
+        #[pin]
+        conn: C,
+        #[pin]
+        timer: Sleep,
+        #[pin]
+        stopping: WaitForCancellationFutureOwned,
+        side: Arc<SideWake>,
+        side_waker: Waker,
+        rate: Option<RateCheck>,
+        // Whether the graceful stop was asked of the connection.
+        stop_sent: bool,
+        // Whether the header timer still runs (not once an HTTP/2 connection had a request).
+        timing: bool,
+        // The connection's activity when the timer last fired.
+        seen: (usize, usize),
+        parsed: Parsed,
+        header_timeout: Duration,
+        log: AccessLog,
+        client: Client,
+        // Last: dropped after the connection (its socket closed), as the task drops this once
+        // it is done.
+        place: pressure::Place,
+    }
+}
+
+impl<C: Supervised> Future for Supervisor<C> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let end = ready!(self.as_mut().poll_end(cx));
+        let this = self.project();
+        match end {
+            End::TimedOut if this.parsed.mid_head() => {
+                this.log.message_about(Some(*this.client), TIMED_OUT);
+            }
+            End::TooSlow(line) => this.log.message_about(Some(*this.client), line),
+            End::Done | End::TimedOut => {}
+        }
+        Poll::Ready(())
+    }
+}
+
+impl<C: Supervised> Supervisor<C> {
+    /// Polls the connection, and what watches it when one of them woke the task.
+    fn poll_end(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<End> {
+        let this = self.project();
+        let (mut conn, parsed) = (this.conn, &*this.parsed);
+        this.side.register(cx.waker());
         if conn.as_mut().poll(cx).is_ready() {
             return Poll::Ready(End::Done);
         }
         // A window starts when the IO first waits on the client; its timer is then polled
         // below, which registers it.
-        let armed = rate.as_mut().is_some_and(|r| r.arm(parsed.waits()));
-        if !side.woke.swap(false, Ordering::AcqRel) && !armed {
+        let armed = this.rate.as_mut().is_some_and(|r| r.arm(parsed.waits()));
+        if !this.side.take() && !armed {
             return Poll::Pending;
         }
-        let mut side_cx = Context::from_waker(&side_waker);
-        if !stop_sent && stopping.as_mut().poll(&mut side_cx).is_ready() {
-            stop_sent = true;
+        let mut side_cx = Context::from_waker(this.side_waker);
+        if !*this.stop_sent && this.stopping.poll(&mut side_cx).is_ready() {
+            *this.stop_sent = true;
             conn.as_mut().graceful_shutdown();
             if conn.as_mut().poll(cx).is_ready() {
                 return Poll::Ready(End::Done);
             }
         }
-        if let Some(rate) = &mut rate {
+        if let Some(rate) = this.rate {
             let window = rate.poll_window(&mut side_cx, parsed.waits(), parsed.busy());
             if let Poll::Ready(slow) = window {
                 return Poll::Ready(End::TooSlow(slow.message(rate.rate())));
@@ -138,50 +192,27 @@ pub(super) async fn run<C: Supervised>(conn: C, watch: Watch) {
         }
         // Asked to close to make room (`pressure`) and still reusable: closed quietly, after
         // one poll that lets hyper write HTTP/2's GOAWAY (RFC 9113 §9.1).
-        if parsed.shed().take() && pressure::reusable(&parsed) {
+        if parsed.shed().take() && pressure::reusable(parsed) {
             conn.as_mut().graceful_shutdown();
             let _ = conn.as_mut().poll(cx);
             return Poll::Ready(End::Done);
         }
-        if timing && timer.as_mut().poll(&mut side_cx).is_ready() {
+        let mut timer = this.timer;
+        if *this.timing && timer.as_mut().poll(&mut side_cx).is_ready() {
             if parsed.is_http2() {
-                timing = false;
+                *this.timing = false;
                 return Poll::Pending;
             }
             let now = parsed.activity();
-            if now == seen && !parsed.busy() {
+            if now == *this.seen && !parsed.busy() {
                 return Poll::Ready(End::TimedOut);
             }
-            seen = now;
-            timer.as_mut().reset(Instant::now() + header_timeout);
+            *this.seen = now;
+            timer.reset(Instant::now() + *this.header_timeout);
             // The next poll registers the new deadline (a zero timeout is due at once: this
             // yields to other tasks rather than spinning here).
-            side_waker.wake_by_ref();
+            this.side_waker.wake_by_ref();
         }
         Poll::Pending
-    })
-    .await;
-    match end {
-        End::TimedOut if parsed.mid_head() => log.message_about(Some(client), TIMED_OUT),
-        End::TooSlow(line) => log.message_about(Some(client), line),
-        End::Done | End::TimedOut => {}
-    }
-}
-
-/// The waker the timer and the stop signal are polled with: it notes that one of them woke the
-/// connection's task, then wakes the task.
-struct SideWake {
-    woke: AtomicBool,
-    task: AtomicWaker,
-}
-
-impl Wake for SideWake {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.woke.store(true, Ordering::Release);
-        self.task.wake();
     }
 }

@@ -71,6 +71,20 @@ fn an_h2c_client_that_sends_only_the_preface_times_out() {
     server.wait_for_log("Request timed out: TimeoutError('timed out')");
 }
 
+/// The protocol is told from the first bytes; a client that stalls while they could still be
+/// HTTP/2's preface has sent part of a head, and is logged as CPython logs a stalled head.
+#[test]
+fn a_client_stalled_inside_the_http2_preface_is_a_stalled_head() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Serveur::start(dir.path(), &["--header-timeout", "1"]);
+    let mut stalled = TcpStream::connect(server.addr).expect("connect");
+    stalled.write_all(b"PRI * HTTP/2.0\r\n").expect("write");
+    let (got, took) = read_until_closed(&mut stalled);
+    assert!(got.is_empty(), "{:?}", String::from_utf8_lossy(&got));
+    assert!(took < Duration::from_secs(5), "closed too late: {took:?}");
+    server.wait_for_log("Request timed out: TimeoutError('timed out')");
+}
+
 #[test]
 fn connections_that_end_normally_log_no_timeout() {
     let dir = tempfile::tempdir().expect("tempdir");

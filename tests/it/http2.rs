@@ -3,6 +3,7 @@
 
 use crate::support;
 
+use std::io::{Read, Write};
 use std::process::Command;
 
 use crate::support::tls::{
@@ -108,4 +109,27 @@ fn protocol_http_1_0_turns_http2_off() {
         &["s_client", "-connect", &connect, "-alpn", "h2,http/1.1"],
     );
     assert!(String::from_utf8_lossy(&out).contains("ALPN protocol: http/1.1"));
+}
+
+/// Under `-p HTTP/1.0` every connection is HTTP/1, h2c's preface included: hyper-util's auto
+/// builder, which ignored `http1_only` when serving with upgrades, answered it with HTTP/2's
+/// SETTINGS frame. hyper's HTTP/1 side closes on the preface without an answer.
+#[test]
+fn protocol_http_1_0_never_speaks_h2c() {
+    let site = site();
+    let server = Serveur::start(site.path(), &["-p", "HTTP/1.0"]);
+    let mut stream = std::net::TcpStream::connect(server.addr).expect("connect");
+    stream
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .expect("write the preface");
+    stream
+        .set_read_timeout(Some(support::WAIT))
+        .expect("timeout");
+    let mut reply = Vec::new();
+    stream
+        .read_to_end(&mut reply)
+        .expect("closed by the server");
+    assert!(reply.is_empty(), "{reply:?}");
+    let answered = support::raw_text(server.addr, b"GET /a.txt HTTP/1.0\r\n\r\n");
+    assert!(answered.starts_with("HTTP/1.0 200 OK\r\n"), "{answered}");
 }

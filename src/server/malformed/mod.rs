@@ -142,7 +142,7 @@ impl Parsed {
     }
 
     /// The client sent some bytes.
-    fn hear(&self) {
+    pub(crate) fn hear(&self) {
         let after = self.get() + 1;
         self.0.heard_after.store(after, Ordering::Relaxed);
     }
