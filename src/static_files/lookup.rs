@@ -8,11 +8,13 @@
 use std::fs::Metadata;
 use std::time::SystemTime;
 
+use bytes::Bytes;
 use http::header::RANGE;
 use http::{HeaderMap, HeaderValue};
 
 use super::conditional::{self, Verdict};
 use super::encoding::Coding;
+use super::listing_cache::{Format, Key, Page, Ticket, Unseen};
 use super::negotiate::{self, Choice};
 use super::range::{self, ByteRange, Plan};
 use super::small_files::{Content, EncodedKeeper};
@@ -40,8 +42,8 @@ pub(crate) enum Outcome {
     NotAcceptable,
     /// A directory without an index file: its listing page, made in memory.
     Listing {
-        /// The page.
-        page: String,
+        /// The page (kept in memory by `listing_cache`, or made for this request).
+        page: Bytes,
         /// HTML, or JSON (`--listing-json`).
         content_type: &'static str,
         /// Its coding (identity or on the fly).
@@ -255,20 +257,33 @@ fn list(
     let visible = |name: &[u8]| access.is_none_or(|access| access.may_read(&url.join(name)));
     let json = files.listing_json && listing_json::wanted(query, headers);
     let rich = files.ui && !json;
+    let key = |format| Key {
+        url,
+        format,
+        viewer: access
+            .filter(|access| access.reads.is_some())
+            .map(|access| access.user.as_deref()),
+    };
     // The JSON and the rich page show each entry's size and time, which do not change the
-    // directory's own metadata: their `Last-Modified` is the newest entry's when later.
+    // directory's own metadata: their `Last-Modified` is the newest entry's when later, and
+    // their tag is marked with a hash of what is sent (the page the README's text too).
     let rendered = if json {
-        listing_json::render(&found.path, files.uploads, visible)
+        kept_or_rendered(files, &found, &key(Format::Json), visible)
     } else if rich {
-        ui::render(files, &found.path, url, query, visible)
+        let sort = ui::Sort::from_query(query);
+        kept_or_rendered(files, &found, &key(Format::Rich(sort)), visible)
     } else {
         let display = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
-        listing::render(&found.path, &display, files.uploads, visible).map(|page| (page, None))
+        listing::render(&found.path, &display, files.uploads, visible).map(|page| Page {
+            body: page.into(),
+            mark: None,
+            newest: None,
+        })
     };
-    let Ok((page, newest_entry)) = rendered else {
+    let Ok(page) = rendered else {
         return Outcome::ListingDenied;
     };
-    let (coding, vary) = match negotiate::for_page(files, page.len(), headers) {
+    let (coding, vary) = match negotiate::for_page(files, page.body.len(), headers) {
         Choice::Identity { vary } => (Coding::Identity, vary),
         Choice::OnTheFly(encoding) | Choice::Stored(encoding, ..) => {
             (Coding::OnTheFly(encoding), true)
@@ -285,15 +300,13 @@ fn list(
     if json {
         validators.etag = etag::marked(&validators.etag, "json");
     }
-    if json || rich {
-        // The JSON and the page show each entry's size and time (the page the README's text
-        // too), none of which changes the directory's own metadata: the tag is marked with a
-        // hash of what is sent.
-        validators.etag = etag::for_content(&validators.etag, page.as_bytes());
+    if let Some(mark) = &page.mark {
+        validators.etag = etag::marked(&validators.etag, mark);
         validators.modified = validators
             .modified
-            .max(newest_entry.unwrap_or(SystemTime::UNIX_EPOCH));
+            .max(page.newest.unwrap_or(SystemTime::UNIX_EPOCH));
     }
+    let page = page.body;
     match conditional::evaluate(headers, &validators.etag, validators.modified) {
         Verdict::Proceed => Outcome::Listing {
             page,
@@ -309,6 +322,39 @@ fn list(
         Verdict::NotModified => Outcome::NotModified(validators),
         Verdict::Failed => Outcome::PreconditionFailed,
     }
+}
+
+/// The JSON or rich page `key` names of the directory `found`: kept from an earlier request
+/// while its directory is unchanged (`listing_cache`), else rendered (and kept if it can be).
+fn kept_or_rendered(
+    files: &StaticFiles,
+    found: &Found,
+    key: &Key,
+    visible: impl Fn(&[u8]) -> bool,
+) -> std::io::Result<Page> {
+    if let Some(page) = files.listings.get(&found.metadata, key) {
+        return Ok(page);
+    }
+    // The watch goes in before the directory is read, and the render reads the directory
+    // watched, not whatever its path names by then.
+    let ticket = files.listings.begin(&found.path, &found.metadata);
+    let dir = ticket.as_ref().map_or(found.path.as_path(), Ticket::dir);
+    let mut unseen = Unseen::default();
+    let (body, newest) = match key.format {
+        Format::Json => listing_json::render(dir, files.uploads, visible, &mut unseen)?,
+        Format::Rich(sort) => ui::render(files, dir, key.url, sort, visible, &mut unseen)?,
+    };
+    let page = Page {
+        mark: Some(etag::content_mark(body.as_bytes()).into()),
+        body: body.into(),
+        newest,
+    };
+    if let Some(ticket) = ticket {
+        files
+            .listings
+            .store(ticket, key, page.clone(), unseen, &found.path);
+    }
+    Ok(page)
 }
 
 fn directory_validators(metadata: &Metadata, coding: Coding, vary: bool) -> Validators {

@@ -10,6 +10,7 @@ pub(crate) mod conditional;
 pub(crate) mod encoding;
 pub(crate) mod etag;
 mod listing;
+mod listing_cache;
 mod listing_json;
 pub(crate) mod lookup;
 mod mime;
@@ -65,6 +66,7 @@ pub struct StaticFiles {
     compress: bool,
     policy: policy::Policy,
     small_files: small_files::SmallFiles,
+    listings: listing_cache::Listings,
     uploads: bool,
     listing_json: bool,
     archive: bool,
@@ -83,6 +85,7 @@ impl StaticFiles {
             compress: true,
             policy: policy::Policy::default(),
             small_files: small_files::SmallFiles::default(),
+            listings: listing_cache::Listings::default(),
             uploads: false,
             listing_json: false,
             archive: false,
@@ -258,7 +261,7 @@ impl StaticFiles {
                 let len = page.len();
                 let body = match (head, coding) {
                     (true, _) => Body::empty(),
-                    (false, Coding::OnTheFly(e)) => compress::bytes(page.into(), e),
+                    (false, Coding::OnTheFly(e)) => compress::bytes(page, e),
                     (false, _) => Body::full(page),
                 };
                 let mut response = content_response(body);

@@ -1,0 +1,355 @@
+//! Rendered listings kept in memory (the rich page and the JSON; Python's page, which needs no
+//! `stat` per entry, is always made afresh), each served again while its directory is
+//! unchanged, with no staleness: inotify says when a directory changes.
+//!
+//! - **Never stale.** The kernel queues an inotify event before the system call that changed
+//!   the directory returns; every lookup first reads the queue without blocking (one `read`
+//!   answering `EAGAIN` when nothing changed) and drops the pages of each directory named. So
+//!   a request that starts after a change returns can never get the page from before it. What
+//!   inotify does not report (a subdirectory's own time, a symlink's target, a hard-linked
+//!   file written through another name) is `stat`ed again at each lookup ([`unseen`]).
+//! - **No race with a render.** A render reads the directory after its watch is in place, and
+//!   its page is kept only if no event for that directory arrived since the render began: each
+//!   watched directory has a generation, bumped by every event, read before rendering and
+//!   compared when storing ([`Ticket`]).
+//! - **Keyed** by the directory's inode (the one the request's `Root::resolve` found), the URL
+//!   path (breadcrumbs), the format and order, and the viewer when access rules make the
+//!   listing depend on the user; uploads, deletes and the other flags are fixed per server.
+//! - **Bounded**: [`BUDGET`] bytes in all, pages over [`MAX_PAGE`] never kept, the least
+//!   recently used dropped first. Without inotify (no instance, the watch limit reached) a
+//!   listing is rendered each time, as before.
+
+mod unseen;
+mod watch;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::fs::Metadata;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::SystemTime;
+
+use bytes::Bytes;
+
+use super::ui::Sort;
+use crate::safe_path::UrlPath;
+use unseen::Rows;
+pub(crate) use unseen::Unseen;
+use watch::{Change, Identity, Inotify, OpenDir};
+
+/// Bytes of pages kept in all: a thousand-entry rich page is ~250 KB, a 10,000-entry one 2.4 MB.
+pub(crate) const BUDGET: usize = 32 << 20;
+/// Larger pages are never kept.
+pub(crate) const MAX_PAGE: usize = 4 << 20;
+/// Directories watched at most; beyond, those without a page are let go first.
+const MAX_DIRS: usize = 4096;
+
+/// Which listing of a directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Format {
+    Json,
+    Rich(Sort),
+}
+
+/// What a page depends on besides the directory's entries.
+pub(crate) struct Key<'a> {
+    /// The path the request named (the rich page's breadcrumbs and links).
+    pub url: &'a UrlPath,
+    pub format: Format,
+    /// `Some(user)` when access rules decide which entries are shown (`None`: anonymous).
+    pub viewer: Option<Option<&'a str>>,
+}
+
+/// A kept page, as a lookup hands it out.
+#[derive(Clone)]
+pub(crate) struct Page {
+    pub body: Bytes,
+    /// What `etag::content_mark` made of the body, once; `None` for Python's page, whose tag
+    /// is the directory's.
+    pub mark: Option<Arc<str>>,
+    /// The newest entry's time (the listing's `Last-Modified` when later than the directory's).
+    pub newest: Option<SystemTime>,
+}
+
+/// The cache, shared by a `StaticFiles` and its clones; its inotify instance made on first use.
+#[derive(Clone, Default)]
+pub(crate) struct Listings(Arc<OnceLock<Option<Mutex<State>>>>);
+
+impl fmt::Debug for Listings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Listings")
+    }
+}
+
+/// A render under way whose page may be kept: the directory opened (read the listing through
+/// [`Ticket::dir`]) and its generation when the render began.
+pub(crate) struct Ticket {
+    dir: OpenDir,
+    generation: u64,
+}
+
+impl Ticket {
+    /// The directory to read: the very one watched.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir.path
+    }
+}
+
+impl Listings {
+    /// The page kept for `key` of the directory `found` describes, if it is still what a render
+    /// would make now.
+    pub(crate) fn get(&self, dir: &Metadata, key: &Key) -> Option<Page> {
+        let mut state = self.lock()?;
+        state.drain();
+        state.tick += 1;
+        let tick = state.tick;
+        let kept = state
+            .dirs
+            .get_mut(&watch::identity(dir))?
+            .pages
+            .iter_mut()
+            .find(|kept| kept.matches(key))?;
+        kept.used = tick;
+        let (page, rows) = (kept.page.clone(), Arc::clone(&kept.rows));
+        // The rows inotify does not watch are `stat`ed without holding the lock.
+        drop(state);
+        rows.unchanged().then_some(page)
+    }
+
+    /// Prepares a render of the directory at `path` (which `found` describes) whose page may be
+    /// kept: its watch in place before it is read. `None` when it cannot be watched: render it
+    /// from `path`, and keep nothing.
+    pub(crate) fn begin(&self, path: &Path, found: &Metadata) -> Option<Ticket> {
+        let dir = OpenDir::open(path).ok()?;
+        if dir.identity != watch::identity(found) {
+            return None; // the path names another directory since the request resolved it
+        }
+        let mut state = self.lock()?;
+        state.drain();
+        let generation = state.watch(&dir)?;
+        Some(Ticket { dir, generation })
+    }
+
+    /// Keeps the page `ticket`'s render made for `key` (its unseen rows named below `path`,
+    /// the directory's path), unless its directory changed since the
+    /// render began (the page may show a state half before, half after).
+    pub(crate) fn store(&self, ticket: Ticket, key: &Key, page: Page, unseen: Unseen, path: &Path) {
+        if page.body.len() > MAX_PAGE {
+            return;
+        }
+        let Some(mut state) = self.lock() else {
+            return;
+        };
+        state.drain();
+        let rows = unseen.below(path);
+        let weight = page.body.len() + rows.weight() + 128;
+        state.tick += 1;
+        let tick = state.tick;
+        let Some(watched) = state.dirs.get_mut(&ticket.dir.identity) else {
+            return;
+        };
+        if watched.generation != ticket.generation {
+            return;
+        }
+        let kept = Kept {
+            url: key.url.clone(),
+            format: key.format,
+            viewer: key.viewer.map(|user| user.map(Box::from)),
+            page,
+            rows: Arc::new(rows),
+            weight,
+            used: tick,
+        };
+        let freed = match watched.pages.iter_mut().find(|old| old.matches(key)) {
+            Some(old) => std::mem::replace(old, kept).weight,
+            None => {
+                watched.pages.push(kept);
+                0
+            }
+        };
+        state.bytes = state.bytes + weight - freed;
+        if state.bytes > BUDGET {
+            state.evict();
+        }
+    }
+
+    fn lock(&self) -> Option<MutexGuard<'_, State>> {
+        let state = self
+            .0
+            .get_or_init(|| State::new().map(Mutex::new))
+            .as_ref()?;
+        // A panic elsewhere while holding it leaves nothing half-done that a lookup trusts:
+        // pages are added whole.
+        Some(
+            state
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
+    }
+}
+
+/// A page with what it was made for.
+struct Kept {
+    url: UrlPath,
+    format: Format,
+    viewer: Option<Option<Box<str>>>,
+    page: Page,
+    rows: Arc<Rows>,
+    /// Bytes it holds, for the budget.
+    weight: usize,
+    /// When last served ([`State::tick`]), for eviction.
+    used: u64,
+}
+
+impl Kept {
+    fn matches(&self, key: &Key) -> bool {
+        self.format == key.format
+            && self.viewer.as_ref().map(|user| user.as_deref()) == key.viewer
+            && self.url == *key.url
+    }
+}
+
+/// A watched directory and its pages.
+struct Watched {
+    wd: i32,
+    /// Bumped by every event for the directory; a render keeps its page only if unchanged.
+    generation: u64,
+    pages: Vec<Kept>,
+}
+
+struct State {
+    inotify: Inotify,
+    dirs: HashMap<Identity, Watched>,
+    by_wd: HashMap<i32, Identity>,
+    /// Where generations come from: every one is new, so a directory watched again never
+    /// meets a ticket from its earlier watch.
+    generations: u64,
+    /// Lookups so far, the clock of eviction.
+    tick: u64,
+    /// Bytes held by pages.
+    bytes: usize,
+}
+
+impl State {
+    fn new() -> Option<State> {
+        Some(State {
+            inotify: Inotify::new().ok()?,
+            dirs: HashMap::new(),
+            by_wd: HashMap::new(),
+            generations: 0,
+            tick: 0,
+            bytes: 0,
+        })
+    }
+
+    /// Applies every queued event: the pages of a changed directory dropped, its generation
+    /// bumped; a directory whose watch is gone forgotten; on lost events, everything dropped.
+    fn drain(&mut self) {
+        let mut changes = Vec::new();
+        self.inotify.drain(|change| changes.push(change));
+        for change in changes {
+            match change {
+                Change::In(wd) => {
+                    let Some(identity) = self.by_wd.get(&wd) else {
+                        continue; // a watch removed before its last events were read
+                    };
+                    self.generations += 1;
+                    if let Some(watched) = self.dirs.get_mut(identity) {
+                        watched.generation = self.generations;
+                        let freed: usize = watched.pages.drain(..).map(|p| p.weight).sum();
+                        self.bytes -= freed;
+                    }
+                }
+                Change::Gone(wd) => {
+                    if let Some(identity) = self.by_wd.remove(&wd) {
+                        if let Some(watched) = self.dirs.remove(&identity) {
+                            self.bytes -= watched.pages.iter().map(|p| p.weight).sum::<usize>();
+                        }
+                    }
+                }
+                Change::Unknown => {
+                    for watched in self.dirs.values_mut() {
+                        self.generations += 1;
+                        watched.generation = self.generations;
+                        watched.pages.clear();
+                    }
+                    self.bytes = 0;
+                }
+            }
+        }
+    }
+
+    /// The generation of `dir`, watched from now on; `None` if it cannot be.
+    fn watch(&mut self, dir: &OpenDir) -> Option<u64> {
+        if let Some(watched) = self.dirs.get(&dir.identity) {
+            return Some(watched.generation);
+        }
+        if self.dirs.len() >= MAX_DIRS {
+            self.let_go_of_empty();
+            if self.dirs.len() >= MAX_DIRS {
+                return None;
+            }
+        }
+        let wd = self.inotify.watch(dir).ok()?;
+        self.generations += 1;
+        self.by_wd.insert(wd, dir.identity);
+        self.dirs.insert(
+            dir.identity,
+            Watched {
+                wd,
+                generation: self.generations,
+                pages: Vec::new(),
+            },
+        );
+        Some(self.generations)
+    }
+
+    /// Drops the least recently served pages until a quarter of the budget is free (so that
+    /// eviction, which sorts every page, runs once per several pages stored), then lets go of
+    /// the directories left without a page.
+    fn evict(&mut self) {
+        let mut ages: Vec<(u64, usize)> = self
+            .dirs
+            .values()
+            .flat_map(|watched| watched.pages.iter().map(|page| (page.used, page.weight)))
+            .collect();
+        ages.sort_unstable();
+        let target = self.bytes.saturating_sub(BUDGET / 4 * 3);
+        let mut freed = 0;
+        // Pages last served before this are dropped.
+        let oldest_kept = ages
+            .iter()
+            .find(|(_, weight)| {
+                let enough = freed >= target;
+                freed += weight;
+                enough
+            })
+            .map_or(u64::MAX, |(used, _)| *used);
+        for watched in self.dirs.values_mut() {
+            watched.pages.retain(|page| {
+                let keep = page.used >= oldest_kept;
+                if !keep {
+                    self.bytes -= page.weight;
+                }
+                keep
+            });
+        }
+        self.let_go_of_empty();
+    }
+
+    /// Stops watching the directories without a page (a render under way for one finds, when
+    /// it ends, no directory or a newer generation, and keeps nothing).
+    fn let_go_of_empty(&mut self) {
+        let inotify = &self.inotify;
+        let by_wd = &mut self.by_wd;
+        self.dirs.retain(|_, watched| {
+            if watched.pages.is_empty() {
+                inotify.unwatch(watched.wd);
+                by_wd.remove(&watched.wd);
+                false
+            } else {
+                true
+            }
+        });
+    }
+}
