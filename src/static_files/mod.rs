@@ -182,12 +182,13 @@ impl StaticFiles {
         StaticFiles { ui, ..self }
     }
 
-    /// Counts the small files and compressed outputs it finds in memory, and those it reads
-    /// or makes again, in `metrics`; labels its answers [`Handled::Static`] for the server's
+    /// Counts the small files, compressed outputs and listings it finds in memory, and those it
+    /// reads or makes again, in `metrics`; labels its answers [`Handled::Static`] for the server's
     /// count of requests ([`Labelled`](crate::metrics::Labelled) needs no layer around it).
     pub fn metrics(self, metrics: Arc<Metrics>) -> Self {
         StaticFiles {
-            small_files: self.small_files.counted_in(metrics),
+            small_files: self.small_files.counted_in(Arc::clone(&metrics)),
+            listings: self.listings.counted_in(metrics),
             ..self
         }
     }

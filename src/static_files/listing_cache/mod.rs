@@ -32,6 +32,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 
 use super::ui::Sort;
+use crate::metrics::Metrics;
 use crate::safe_path::UrlPath;
 use unseen::Rows;
 pub(crate) use unseen::Unseen;
@@ -71,9 +72,14 @@ pub(crate) struct Page {
     pub newest: Option<SystemTime>,
 }
 
-/// The cache, shared by a `StaticFiles` and its clones; its inotify instance made on first use.
+/// The cache, shared by a `StaticFiles` and its clones; its inotify instance made on first use
+/// (a server that never lists a directory this way has none).
 #[derive(Clone, Default)]
-pub(crate) struct Listings(Arc<OnceLock<Option<Mutex<State>>>>);
+pub(crate) struct Listings {
+    state: Arc<OnceLock<Option<Mutex<State>>>>,
+    /// Where hits and misses are counted (`--metrics-path`).
+    metrics: Option<Arc<Metrics>>,
+}
 
 impl fmt::Debug for Listings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -96,9 +102,25 @@ impl Ticket {
 }
 
 impl Listings {
-    /// The page kept for `key` of the directory `found` describes, if it is still what a render
+    /// The same cache, counting its hits and misses in `metrics`.
+    pub(crate) fn counted_in(self, metrics: Arc<Metrics>) -> Listings {
+        Listings {
+            metrics: Some(metrics),
+            ..self
+        }
+    }
+
+    /// The page kept for `key` of the directory `dir` describes, if it is still what a render
     /// would make now.
     pub(crate) fn get(&self, dir: &Metadata, key: &Key) -> Option<Page> {
+        let page = self.find(dir, key);
+        if let Some(metrics) = &self.metrics {
+            metrics.listing_lookup(page.is_some());
+        }
+        page
+    }
+
+    fn find(&self, dir: &Metadata, key: &Key) -> Option<Page> {
         let mut state = self.lock()?;
         state.drain();
         state.tick += 1;
@@ -175,7 +197,7 @@ impl Listings {
 
     fn lock(&self) -> Option<MutexGuard<'_, State>> {
         let state = self
-            .0
+            .state
             .get_or_init(|| State::new().map(Mutex::new))
             .as_ref()?;
         // A panic elsewhere while holding it leaves nothing half-done that a lookup trusts:
@@ -351,5 +373,131 @@ impl State {
                 true
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A cache, a directory in a temporary tree, and the key of its JSON listing.
+    fn setup() -> (Listings, tempfile::TempDir, UrlPath) {
+        let tree = tempfile::tempdir().expect("temp dir");
+        (Listings::default(), tree, UrlPath::parse("/"))
+    }
+
+    fn page(text: &'static str) -> Page {
+        Page {
+            body: Bytes::from_static(text.as_bytes()),
+            mark: Some(etag_mark()),
+            newest: None,
+        }
+    }
+
+    fn etag_mark() -> Arc<str> {
+        Arc::from("c1.0")
+    }
+
+    fn metadata(dir: &Path) -> Metadata {
+        std::fs::metadata(dir).expect("stat")
+    }
+
+    #[test]
+    fn a_page_rendered_while_its_directory_changed_is_not_kept() {
+        let (listings, tree, url) = setup();
+        let dir = tree.path();
+        let key = Key {
+            url: &url,
+            format: Format::Json,
+            viewer: None,
+        };
+        // The render began, then the directory changed before the page was stored: the page
+        // may show the state before the change, so it must not be kept.
+        let ticket = listings.begin(dir, &metadata(dir)).expect("inotify");
+        std::fs::write(dir.join("new"), "x").expect("write");
+        listings.store(ticket, &key, page("before"), Unseen::default(), dir);
+        assert!(listings.get(&metadata(dir), &key).is_none());
+        // A render during which nothing changed is kept, until the next change.
+        let ticket = listings.begin(dir, &metadata(dir)).expect("inotify");
+        listings.store(ticket, &key, page("after"), Unseen::default(), dir);
+        let kept = listings.get(&metadata(dir), &key).expect("kept");
+        assert_eq!(kept.body, "after");
+        std::fs::remove_file(dir.join("new")).expect("rm");
+        assert!(listings.get(&metadata(dir), &key).is_none());
+    }
+
+    #[test]
+    fn keys_keep_formats_orders_and_viewers_apart() {
+        let (listings, tree, url) = setup();
+        let dir = tree.path();
+        let json = Key {
+            url: &url,
+            format: Format::Json,
+            viewer: Some(Some("ann")),
+        };
+        let ticket = listings.begin(dir, &metadata(dir)).expect("inotify");
+        listings.store(ticket, &json, page("ann's"), Unseen::default(), dir);
+        assert!(listings.get(&metadata(dir), &json).is_some());
+        for other in [
+            Key {
+                viewer: Some(Some("bob")),
+                ..json
+            },
+            Key {
+                viewer: Some(None),
+                ..json
+            },
+            Key {
+                viewer: None,
+                ..json
+            },
+            Key {
+                format: Format::Rich(Sort::from_query(None)),
+                ..json
+            },
+            Key {
+                url: &UrlPath::parse("/elsewhere/"),
+                ..json
+            },
+        ] {
+            assert!(listings.get(&metadata(dir), &other).is_none());
+        }
+    }
+
+    #[test]
+    fn the_budget_drops_the_least_recently_served() {
+        let (listings, tree, url) = setup();
+        let body = Bytes::from(vec![b'x'; MAX_PAGE]);
+        let dirs: Vec<_> = (0..BUDGET / MAX_PAGE + 1)
+            .map(|i| {
+                let dir = tree.path().join(i.to_string());
+                std::fs::create_dir(&dir).expect("mkdir");
+                dir
+            })
+            .collect();
+        let key = Key {
+            url: &url,
+            format: Format::Json,
+            viewer: None,
+        };
+        for dir in &dirs {
+            let ticket = listings.begin(dir, &metadata(dir)).expect("inotify");
+            let page = Page {
+                body: body.clone(),
+                ..page("")
+            };
+            listings.store(ticket, &key, page, Unseen::default(), dir);
+            // The first stays the most recently served.
+            assert!(listings.get(&metadata(&dirs[0]), &key).is_some());
+        }
+        let kept = dirs
+            .iter()
+            .filter(|dir| listings.get(&metadata(dir), &key).is_some())
+            .count();
+        assert!(kept < dirs.len() && kept >= BUDGET / MAX_PAGE / 2, "{kept}");
+        assert!(listings.get(&metadata(&dirs[0]), &key).is_some());
+        assert!(listings.get(&metadata(&dirs[1]), &key).is_none());
+        let held = listings.lock().expect("state").bytes;
+        assert!(held <= BUDGET, "{held}");
     }
 }
