@@ -6,6 +6,7 @@
 //! and the `Range` planned (`range`).
 
 use std::fs::Metadata;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -13,8 +14,8 @@ use http::header::RANGE;
 use http::{HeaderMap, HeaderValue};
 
 use super::conditional::{self, Verdict};
-use super::encoding::Coding;
-use super::listing_cache::{Format, Key, Page, Ticket, Unseen};
+use super::encoding::{Coding, Encoding};
+use super::listing_cache::{Format, Key, Page, Slot, Ticket, Unseen};
 use super::negotiate::{self, Choice};
 use super::range::{self, ByteRange, Plan};
 use super::small_files::{Content, EncodedKeeper};
@@ -42,8 +43,8 @@ pub(crate) enum Outcome {
     NotAcceptable,
     /// A directory without an index file: its listing page, made in memory.
     Listing {
-        /// The page (kept in memory by `listing_cache`, or made for this request).
-        page: Bytes,
+        /// The page or its compressed output.
+        body: ListingBody,
         /// HTML, or JSON (`--listing-json`).
         content_type: &'static str,
         /// Its coding (identity or on the fly).
@@ -61,6 +62,17 @@ pub(crate) enum Outcome {
     AddSlash(String),
     /// Nothing servable at this path (`404 File not found`).
     NotFound,
+}
+
+/// What a listing's answer sends.
+pub(crate) enum ListingBody {
+    /// The page as it is (kept in memory by `listing_cache`, or made for this request).
+    Page(Bytes),
+    /// The page compressed by an earlier answer, kept with it.
+    Encoded(Bytes),
+    /// The page, to compress with this coding; the output handed to the slot, if any, for the
+    /// answers after.
+    Compress(Bytes, Encoding, Option<Slot>),
 }
 
 /// The validators and cache keys of a representation, sent with 200, 206 and 304.
@@ -276,6 +288,7 @@ fn list(
         let display = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
         listing::render(&found.path, &display, files.uploads, visible).map(|page| Page {
             body: page.into(),
+            encoded: None,
             mark: None,
             newest: None,
         })
@@ -306,10 +319,22 @@ fn list(
             .modified
             .max(page.newest.unwrap_or(SystemTime::UNIX_EPOCH));
     }
-    let page = page.body;
+    let body = match coding {
+        Coding::OnTheFly(encoding) => match &page.encoded {
+            Some(encoded) => match encoded.get(encoding) {
+                Some(output) => ListingBody::Encoded(output),
+                None => {
+                    let slot = encoded.slot(encoding, page.body.len());
+                    ListingBody::Compress(page.body, encoding, Some(slot))
+                }
+            },
+            None => ListingBody::Compress(page.body, encoding, None),
+        },
+        _ => ListingBody::Page(page.body),
+    };
     match conditional::evaluate(headers, &validators.etag, validators.modified) {
         Verdict::Proceed => Outcome::Listing {
-            page,
+            body,
             content_type: if json {
                 "application/json"
             } else {
@@ -347,6 +372,7 @@ fn kept_or_rendered(
     let page = Page {
         mark: Some(etag::content_mark(body.as_bytes()).into()),
         body: body.into(),
+        encoded: Some(Arc::default()),
         newest,
     };
     if let Some(ticket) = ticket {

@@ -39,7 +39,7 @@ use crate::request::{Access, ConnectionInfo, RequestExt};
 use crate::response::{error, error_with, redirect, unsupported_method};
 use crate::safe_path::{collapse_leading_slashes, Root};
 use encoding::Coding;
-use lookup::{Outcome, Representation, Validators};
+use lookup::{ListingBody, Outcome, Representation, Validators};
 use range::ByteRange;
 use small_files::Content;
 
@@ -253,22 +253,28 @@ impl StaticFiles {
             }
             Outcome::NotAcceptable => error(StatusCode::NOT_ACCEPTABLE),
             Outcome::Listing {
-                page,
+                body,
                 content_type,
                 coding,
                 validators,
                 rich,
             } => {
-                let len = page.len();
-                let body = match (head, coding) {
+                // A kept compressed output's length is known, for HEAD too.
+                let len = match &body {
+                    ListingBody::Page(bytes) | ListingBody::Encoded(bytes) => Some(bytes.len()),
+                    ListingBody::Compress(..) => None,
+                };
+                let body = match (head, body) {
                     (true, _) => Body::empty(),
-                    (false, Coding::OnTheFly(e)) => compress::bytes(page, e),
-                    (false, _) => Body::full(page),
+                    (false, ListingBody::Compress(page, e, slot)) => compress::bytes(page, e, slot),
+                    (false, ListingBody::Page(bytes) | ListingBody::Encoded(bytes)) => {
+                        Body::full(bytes)
+                    }
                 };
                 let mut response = content_response(body);
                 let headers = response.headers_mut();
                 headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-                if coding == Coding::Identity {
+                if let Some(len) = len {
                     headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
                 }
                 validator_headers(headers, &validators, coding);

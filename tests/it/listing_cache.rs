@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::support::{get, Serveur};
+use crate::support::{decode, get, request, Serveur};
 
 /// A server with the rich page, the JSON and the metrics, serving a tree with `d/` in it.
 struct Listed {
@@ -239,30 +239,41 @@ fn an_edited_readme_shows_at_once() {
 }
 
 #[test]
-fn a_cached_page_keeps_its_validators_head_and_compression() {
-    let listed = Listed::new(|_| {});
+fn a_kept_page_keeps_its_validators_head_and_compression() {
+    // Enough rows that the page is worth compressing and its output worth keeping.
+    let listed = Listed::new(|root| {
+        for i in 0..100 {
+            fs::write(root.join(format!("d/file-{i}.txt")), "x").expect("write");
+        }
+    });
     listed.cached();
     let addr = listed.server.addr;
     let fresh = get(addr, "/d/");
     let tag = fresh.header("etag").to_owned();
     assert!(tag.contains("-c"), "a content tag: {tag}");
-    let revalidated = crate::support::request(addr, "GET", "/d/", &[("if-none-match", &tag)]);
+    let revalidated = request(addr, "GET", "/d/", &[("if-none-match", &tag)]);
     assert_eq!(revalidated.status, 304);
-    let head = crate::support::request(addr, "HEAD", "/d/", &[]);
+    let head = request(addr, "HEAD", "/d/", &[]);
     assert_eq!(head.status, 200);
     assert_eq!(head.header("content-length"), fresh.body.len().to_string());
     assert_eq!(head.header("etag"), tag);
-    let gzip = crate::support::request(addr, "GET", "/d/", &[("accept-encoding", "gzip")]);
-    assert_eq!(gzip.header("content-encoding"), "gzip");
-    assert_eq!(
-        crate::support::decode("gzip", &gzip.body),
-        fresh.body.to_vec()
-    );
-    // After a change, the old tag no longer revalidates.
+    // Compressed as it is sent the first time, then the kept output, its length known.
+    let gzip = || request(addr, "GET", "/d/", &[("accept-encoding", "gzip")]);
+    let (first, kept) = (gzip(), gzip());
+    for reply in [&first, &kept] {
+        assert_eq!(reply.header("content-encoding"), "gzip");
+        assert_eq!(decode("gzip", &reply.body), fresh.body.to_vec());
+    }
+    assert_eq!(first.header("content-length"), "");
+    assert_eq!(kept.header("content-length"), kept.body.len().to_string());
+    assert_eq!(kept.header("etag"), first.header("etag"));
+    // After a change, the old tag no longer revalidates, and the compressed page is new.
     fs::write(listed.path("d/c.txt"), "c").expect("write");
-    let changed = crate::support::request(addr, "GET", "/d/", &[("if-none-match", &tag)]);
+    let changed = request(addr, "GET", "/d/", &[("if-none-match", &tag)]);
     assert_eq!(changed.status, 200);
     assert_ne!(changed.header("etag"), tag);
+    let page = String::from_utf8(decode("gzip", &gzip().body)).expect("UTF-8");
+    assert!(row(&page, "c.txt"), "{page}");
 }
 
 /// The file of step `k`'s hammer: created at step 3k, grown at 3k+1, deleted at 3(k+5)+2.

@@ -31,6 +31,8 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 
+use super::compress::Keep;
+use super::encoding::Encoding;
 use super::ui::Sort;
 use crate::metrics::Metrics;
 use crate::safe_path::UrlPath;
@@ -65,11 +67,67 @@ pub(crate) struct Key<'a> {
 #[derive(Clone)]
 pub(crate) struct Page {
     pub body: Bytes,
+    /// Its compressed outputs, as answers make them (`None`: Python's page, never kept).
+    pub encoded: Option<Arc<Encoded>>,
     /// What `etag::content_mark` made of the body, once; `None` for Python's page, whose tag
     /// is the directory's.
     pub mark: Option<Arc<str>>,
     /// The newest entry's time (the listing's `Last-Modified` when later than the directory's).
     pub newest: Option<SystemTime>,
+}
+
+/// A page's compressed outputs, one per coding, each made by the first answer that compresses
+/// the page whole and shared by the kept page and every answer made from it. Their room is
+/// counted in the page's weight up front: [`ENCODED_SHARE`] of the page for each.
+#[derive(Debug, Default)]
+pub(crate) struct Encoded([OnceLock<Bytes>; Encoding::ALL.len()]);
+
+/// The largest compressed output kept, as a share of its page (1/6: the three codings together
+/// take at most half as much room again as the page). A listing compresses to a tenth of its
+/// size or less; a page too small to shrink that much is cheap to compress again.
+const ENCODED_SHARE: usize = 6;
+
+impl Encoded {
+    /// The page compressed with `encoding`, if an earlier answer made it.
+    pub(crate) fn get(&self, encoding: Encoding) -> Option<Bytes> {
+        self.0[index(encoding)].get().cloned()
+    }
+
+    /// Where an answer compressing the page (of `len` bytes) with `encoding` hands its output.
+    pub(crate) fn slot(self: &Arc<Self>, encoding: Encoding, len: usize) -> Slot {
+        Slot {
+            outputs: Arc::clone(self),
+            index: index(encoding),
+            limit: len / ENCODED_SHARE,
+        }
+    }
+}
+
+fn index(encoding: Encoding) -> usize {
+    Encoding::ALL
+        .iter()
+        .position(|&e| e == encoding)
+        .unwrap_or_default()
+}
+
+/// One coding's place in [`Encoded`], for the answer that compresses the page.
+pub(crate) struct Slot {
+    outputs: Arc<Encoded>,
+    index: usize,
+    limit: usize,
+}
+
+impl Keep for Slot {
+    fn limit(&self) -> usize {
+        self.limit
+    }
+
+    fn keep(self, output: Bytes) {
+        if output.len() <= self.limit {
+            // Two answers may compress at once: the first output kept is as good.
+            let _ = self.outputs.0[self.index].set(output);
+        }
+    }
 }
 
 /// The cache, shared by a `StaticFiles` and its clones; its inotify instance made on first use
@@ -164,7 +222,8 @@ impl Listings {
         };
         state.drain();
         let rows = unseen.below(path);
-        let weight = page.body.len() + rows.weight() + 128;
+        // The page, room for its compressed outputs, the rows, and what the entry itself holds.
+        let weight = page.body.len() / 2 * 3 + rows.weight() + 128;
         state.tick += 1;
         let tick = state.tick;
         let Some(watched) = state.dirs.get_mut(&ticket.dir.identity) else {
@@ -389,6 +448,7 @@ mod tests {
     fn page(text: &'static str) -> Page {
         Page {
             body: Bytes::from_static(text.as_bytes()),
+            encoded: None,
             mark: Some(etag_mark()),
             newest: None,
         }
