@@ -554,7 +554,8 @@ mod tests {
             .iter()
             .filter(|dir| listings.get(&metadata(dir), &key).is_some())
             .count();
-        assert!(kept < dirs.len() && kept >= BUDGET / MAX_PAGE / 2, "{kept}");
+        // Some dropped, not all: eviction stops once a quarter of the budget is free.
+        assert!(kept < dirs.len() && kept >= 2, "{kept}");
         assert!(listings.get(&metadata(&dirs[0]), &key).is_some());
         assert!(listings.get(&metadata(&dirs[1]), &key).is_none());
         let held = listings.lock().expect("state").bytes;
