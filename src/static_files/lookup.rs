@@ -278,7 +278,7 @@ fn list(
     };
     // The JSON and the rich page show each entry's size and time, which do not change the
     // directory's own metadata: their `Last-Modified` is the newest entry's when later, and
-    // their tag is marked with a hash of what is sent (the page the README's text too).
+    // their tag is marked with a hash of what is sent (the rich page shows the README too).
     let rendered = if json {
         kept_or_rendered(files, &found, &key(Format::Json), visible)
     } else if rich {
@@ -369,16 +369,18 @@ fn kept_or_rendered(
         Format::Json => listing_json::render(dir, files.uploads, visible, &mut unseen)?,
         Format::Rich(sort) => ui::render(files, dir, key.url, sort, visible, &mut unseen)?,
     };
-    let page = Page {
+    let mut page = Page {
         mark: Some(etag::content_mark(body.as_bytes()).into()),
         body: body.into(),
         encoded: Some(Arc::default()),
         newest,
     };
-    if let Some(ticket) = ticket {
-        files
-            .listings
-            .store(ticket, key, page.clone(), unseen, &found.path);
+    let kept = ticket.is_some_and(|ticket| {
+        let listings = &files.listings;
+        listings.store(ticket, key, page.clone(), unseen, &found.path)
+    });
+    if !kept {
+        page.encoded = None; // no later answer would send a compressed output
     }
     Ok(page)
 }

@@ -213,12 +213,19 @@ impl Listings {
     /// Keeps the page `ticket`'s render made for `key` (its unseen rows named below `path`,
     /// the directory's path), unless its directory changed since the
     /// render began (the page may show a state half before, half after).
-    pub(crate) fn store(&self, ticket: Ticket, key: &Key, page: Page, unseen: Unseen, path: &Path) {
+    pub(crate) fn store(
+        &self,
+        ticket: Ticket,
+        key: &Key,
+        page: Page,
+        unseen: Unseen,
+        path: &Path,
+    ) -> bool {
         if page.body.len() > MAX_PAGE {
-            return;
+            return false;
         }
         let Some(mut state) = self.lock() else {
-            return;
+            return false;
         };
         state.drain();
         let rows = unseen.below(path);
@@ -227,10 +234,10 @@ impl Listings {
         state.tick += 1;
         let tick = state.tick;
         let Some(watched) = state.dirs.get_mut(&ticket.dir.identity) else {
-            return;
+            return false;
         };
         if watched.generation != ticket.generation {
-            return;
+            return false;
         }
         let kept = Kept {
             url: key.url.clone(),
@@ -252,6 +259,7 @@ impl Listings {
         if state.bytes > BUDGET {
             state.evict();
         }
+        true
     }
 
     fn lock(&self) -> Option<MutexGuard<'_, State>> {
