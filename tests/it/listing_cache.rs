@@ -14,6 +14,8 @@ use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
+
 use crate::support::{decode, get, request, Serveur};
 
 /// A server with the rich page, the JSON and the metrics, serving a tree with `d/` in it.
@@ -25,13 +27,20 @@ struct Listed {
 impl Listed {
     /// `d/` holds `a.txt`, `b.txt` and the subdirectory `sub/`, and whatever `setup` adds.
     fn new(setup: impl FnOnce(&Path)) -> Listed {
+        Listed::with_flags(setup, &[])
+    }
+
+    /// [`new`](Self::new), the server given `flags` too.
+    fn with_flags(setup: impl FnOnce(&Path), flags: &[&str]) -> Listed {
         let tree = tempfile::tempdir().expect("temp dir");
         let d = tree.path().join("d");
         fs::create_dir_all(d.join("sub")).expect("mkdir");
         fs::write(d.join("a.txt"), "a").expect("write");
         fs::write(d.join("b.txt"), "bb").expect("write");
         setup(tree.path());
-        let server = Serveur::start(tree.path(), &["--ui", "--metrics-path", "/metrics"]);
+        let mut args = vec!["--ui", "--metrics-path", "/metrics"];
+        args.extend(flags);
+        let server = Serveur::start(tree.path(), &args);
         Listed { tree, server }
     }
 
@@ -236,6 +245,41 @@ fn an_edited_readme_shows_at_once() {
     fs::write(listed.path("d/README.md"), "omega").expect("rewrite");
     let (page, _) = listed.listings();
     assert!(page.contains("<p>omega</p>"), "{page}");
+}
+
+#[test]
+fn a_kept_page_is_only_sent_to_the_users_it_was_made_for() {
+    // Anyone may read `d/`; only alice `d/secret.txt`, so only her listings show it.
+    let listed = Listed::with_flags(
+        |root| fs::write(root.join("d/secret.txt"), "s").expect("write"),
+        &[
+            "--auth",
+            "@/d,/metrics",
+            "--auth",
+            "alice:pw@/d,/d/secret.txt",
+        ],
+    );
+    let alice = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("alice:pw")
+    );
+    let as_alice = |path| {
+        request(
+            listed.server.addr,
+            "GET",
+            path,
+            &[("authorization", &alice)],
+        )
+    };
+    let before = listed.hits();
+    for _ in 0..2 {
+        let (page, json) = listed.listings();
+        assert!(!row(&page, "secret.txt") && entry(&json, "secret.txt").is_none());
+        assert!(row(&as_alice("/d/").text(), "secret.txt"));
+        assert!(entry(&as_alice("/d/?format=json").text(), "secret.txt").is_some());
+    }
+    // Each viewer's second listings came from memory, each from their own.
+    assert_eq!(listed.hits(), before + 4);
 }
 
 #[test]
