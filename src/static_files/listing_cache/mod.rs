@@ -18,6 +18,8 @@
 //! - **Bounded**: [`BUDGET`] bytes in all, pages over [`MAX_PAGE`] never kept, the least
 //!   recently used dropped first. Without inotify (no instance, the watch limit reached) a
 //!   listing is rendered each time, as before.
+//! - **Compressed too.** The first answer that compresses a kept page whole hands its output to
+//!   the page's [`Encoded`] slot for its coding; later answers in that coding send it.
 
 mod unseen;
 mod watch;
@@ -63,11 +65,12 @@ pub(crate) struct Key<'a> {
     pub viewer: Option<Option<&'a str>>,
 }
 
-/// A kept page, as a lookup hands it out.
+/// A listing page, kept or just rendered.
 #[derive(Clone)]
 pub(crate) struct Page {
     pub body: Bytes,
-    /// Its compressed outputs, as answers make them (`None`: Python's page, never kept).
+    /// Its compressed outputs, as answers make them (`None` for a page not kept: no later
+    /// answer would send them).
     pub encoded: Option<Arc<Encoded>>,
     /// What `etag::content_mark` made of the body, once; `None` for Python's page, whose tag
     /// is the directory's.
