@@ -498,6 +498,27 @@ mod tests {
     }
 
     #[test]
+    fn a_deleted_directory_is_forgotten_with_its_pages() {
+        let (listings, tree, url) = setup();
+        let dir = tree.path().join("gone");
+        std::fs::create_dir(&dir).expect("mkdir");
+        let seen = metadata(&dir);
+        let key = Key {
+            url: &url,
+            format: Format::Json,
+            viewer: None,
+        };
+        let ticket = listings.begin(&dir, &seen).expect("inotify");
+        assert!(listings.store(ticket, &key, page("listed"), Unseen::default(), &dir));
+        assert!(listings.get(&seen, &key).is_some());
+        std::fs::remove_dir(&dir).expect("rmdir");
+        assert!(listings.get(&seen, &key).is_none());
+        let state = listings.lock().expect("state");
+        assert!(state.dirs.is_empty() && state.by_wd.is_empty());
+        assert_eq!(state.bytes, 0);
+    }
+
+    #[test]
     fn keys_keep_formats_orders_and_viewers_apart() {
         let (listings, tree, url) = setup();
         let dir = tree.path();
