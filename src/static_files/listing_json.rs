@@ -65,7 +65,7 @@ struct Entry {
 /// The JSON listing of `dir`: the entries whose name `visible` accepts, without the
 /// temporary files of uploads in progress (`uploads`); and the newest entry's time, which the
 /// listing's `Last-Modified` takes when it is later than the directory's. The rows inotify on
-/// `dir` would not see change go to `unseen` (a link shows its own time: not its target).
+/// `dir` would not see change go to `unseen`.
 pub(super) fn render(
     dir: &Path,
     uploads: bool,
@@ -88,7 +88,12 @@ pub(super) fn render(
         // (`fstatat`), not by the whole path again.
         let is_symlink = entry.file_type()?.is_symlink();
         let metadata = entry.metadata().ok();
-        if let Some(metadata) = &metadata {
+        if is_symlink {
+            // Not shown, but whether the link is listed at all may depend on where it leads
+            // (`--auth` rules judge the real path): its target is looked at again as the rich
+            // page's is.
+            unseen.target(&raw_name, fs::metadata(entry.path()).ok().as_ref());
+        } else if let Some(metadata) = &metadata {
             unseen.own(&raw_name, metadata);
         }
         let kind = match &metadata {

@@ -283,6 +283,31 @@ fn a_kept_page_is_only_sent_to_the_users_it_was_made_for() {
 }
 
 #[test]
+fn a_link_leading_somewhere_private_now_is_hidden_at_once() {
+    // `d/l` → `../hop/x`, and `hop` → `pub` (anyone may read), then → `private` (alice only):
+    // `d/` did not change, yet `l` now leads where anonymous may not read, so it is not listed.
+    let listed = Listed::with_flags(
+        |root| {
+            for dir in ["pub", "private"] {
+                fs::create_dir(root.join(dir)).expect("mkdir");
+                fs::write(root.join(dir).join("x"), dir).expect("write");
+            }
+            symlink("pub", root.join("hop")).expect("symlink");
+            symlink("../hop/x", root.join("d/l")).expect("symlink");
+        },
+        &["--auth", "@/d,/pub,/metrics", "--auth", "alice:pw@/private"],
+    );
+    let (page, json) = listed.cached();
+    assert!(row(&page, "l") && entry(&json, "l").is_some(), "{json}");
+    let hop = listed.path("hop");
+    symlink("private", listed.path("hop.new")).expect("symlink");
+    fs::rename(listed.path("hop.new"), &hop).expect("retarget");
+    let (page, json) = listed.listings();
+    assert!(!row(&page, "l"), "{page}");
+    assert!(entry(&json, "l").is_none(), "{json}");
+}
+
+#[test]
 fn a_kept_page_keeps_its_validators_head_and_compression() {
     // Enough rows that the page is worth compressing and its output worth keeping.
     let listed = Listed::new(|root| {
