@@ -5,7 +5,9 @@
 #      page and serveur's rich page (`--ui`); nginx's `autoindex_format json` and serveur's
 #      `?format=json` (`--listing-json`);
 #   2. a 10,000-file directory: the server's CPU time per listing (utime + stime of all its
-#      processes over a wrk run, divided by the requests answered);
+#      processes over a wrk run, divided by the requests answered); serveur keeps its rich page
+#      and JSON in memory while the directory is unchanged, so they are measured again with a
+#      `touch` of one file before each request (COLD listings by curl): the render itself;
 #   3. a 1 GiB folder of mixed random files (made once in $SCRATCH: many small, some big; random
 #      so that nothing compresses) as `?download=zip` against the same bytes as one file, with
 #      curl, and serveur's peak memory meanwhile (VmHWM of a serveur started for this part).
@@ -13,6 +15,7 @@
 #
 # Usage: bench/listing.sh [SERVEUR_BINARY]   (default target/release/serveur)
 # Environment: DURATION (10), REPEATS (3), CONN (64), WARMUP (1), SERVER_CPU (0), CLIENT_CPU (1),
+#   COLD (40: listings rendered after a change, per repeat),
 #   UI_ARGS (serveur's flags for the rich page, default "--ui"; the row is skipped, saying so,
 #   when the binary does not know the first of them), SCRATCH (where the 1 GiB folder is made
 #   and kept between runs, default /tmp/serveur-bench-listing), NGINX_ANCHOR (default
@@ -94,6 +97,20 @@ cpu_ms() {
     awk -v t=$((after - before)) -v hz="$TICKS" -v n="$requests" 'BEGIN {printf "%.2f", t * 1000 / hz / n}'
 }
 
+# cold_ms SID URL DIR : milliseconds of the server's CPU per listing of DIR when each follows a
+# change in it (a `touch` of one file, which inotify reports): what a render costs, cache or not.
+cold_ms() {
+    local before after
+    before=$(ticks "$1")
+    for _ in $(seq "$COLD"); do
+        touch "$3/file-1.txt"
+        taskset -c "$CLIENT_CPU" curl -s -o /dev/null "$2"
+    done
+    after=$(ticks "$1")
+    awk -v t=$((after - before)) -v hz="$TICKS" -v n="$COLD" 'BEGIN {printf "%.2f", t * 1000 / hz / n}'
+}
+COLD=${COLD:-40}
+
 SCENARIOS=("html 1k" "json 1k")
 declare -A RESULTS=() CPU=()
 declare -A ROWS=([html]="nginx serveur serveur-ui" [json]="nginx-json serveur-json")
@@ -103,6 +120,9 @@ for _ in $(seq "$REPEATS"); do
             [[ -n ${SID[$server]:-} ]] || continue
             RESULTS["$kind 1k $server"]+="$(bench_wrk "$(url "$server" d1k)") "
             CPU["$kind 10k $server"]+="$(cpu_ms "${SID[$server]}" "$(url "$server" d10k)") "
+            if [[ $server == serveur-ui || $server == serveur-json ]]; then
+                CPU["$kind 10k $server after a change"]+="$(cold_ms "${SID[$server]}" "$(url "$server" d10k)" "$work/root/d10k") "
+            fi
         done
     done
 done
@@ -111,10 +131,11 @@ echo "1,000 files, requests/s (wrk -t1 -c$CONN, ${DURATION}s, $REPEATS runs):"
 bench_table nginx serveur serveur-ui nginx-json serveur-json
 echo
 echo "10,000 files, server CPU per listing, ms (median of $REPEATS runs):"
-for key in "html 10k nginx" "html 10k serveur" "html 10k serveur-ui" "json 10k nginx-json" "json 10k serveur-json"; do
+for key in "html 10k nginx" "html 10k serveur" "html 10k serveur-ui" "html 10k serveur-ui after a change" \
+    "json 10k nginx-json" "json 10k serveur-json" "json 10k serveur-json after a change"; do
     [[ -n ${CPU[$key]:-} ]] || continue
     # shellcheck disable=SC2086
-    printf '%-24s %8s   %s\n' "$key" "$(median ${CPU[$key]})" "${CPU[$key]}"
+    printf '%-38s %8s   %s\n' "$key" "$(median ${CPU[$key]})" "${CPU[$key]}"
 done
 
 # 3. The 1 GiB folder, made once: 2,000 files of 1-64 KiB (~65 MiB) and 8 of 120 MiB, random.

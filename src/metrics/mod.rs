@@ -1,6 +1,6 @@
 //! The server's numbers for a monitoring system: requests by status class and by the handler
 //! that answered, bytes sent, how long answers took, connections, scripts running and failing,
-//! small-file cache hits. One [`Metrics`] is shared (behind an `Arc`) by the server and the
+//! small-file and listing cache hits. One [`Metrics`] is shared (behind an `Arc`) by the server and the
 //! handlers given it; [`Metrics::render`] writes them in Prometheus's text format (`text.rs`),
 //! which the [`Page`] handler serves at one path.
 //!
@@ -119,6 +119,8 @@ pub struct Metrics {
     fastcgi: Scripts,
     cache_hits: AtomicU64,
     cache_misses: AtomicU64,
+    listing_hits: AtomicU64,
+    listing_misses: AtomicU64,
     started: SystemTime,
 }
 
@@ -148,6 +150,8 @@ impl Metrics {
             fastcgi: Scripts::default(),
             cache_hits: AtomicU64::new(0),
             cache_misses: AtomicU64::new(0),
+            listing_hits: AtomicU64::new(0),
+            listing_misses: AtomicU64::new(0),
             started: SystemTime::now(),
         }
     }
@@ -188,6 +192,16 @@ impl Metrics {
             &self.cache_hits
         } else {
             &self.cache_misses
+        };
+        counter.fetch_add(1, Relaxed);
+    }
+
+    /// A rich page or JSON listing found in memory (`hit`), or rendered.
+    pub(crate) fn listing_lookup(&self, hit: bool) {
+        let counter = if hit {
+            &self.listing_hits
+        } else {
+            &self.listing_misses
         };
         counter.fetch_add(1, Relaxed);
     }

@@ -64,6 +64,18 @@ pub(super) fn render(m: &Metrics) -> String {
         "Small files and compressed outputs looked for in memory and read or made again.",
         &m.cache_misses,
     );
+    counter(
+        &mut out,
+        "serveur_listing_cache_hits_total",
+        "Rich pages and JSON listings sent from memory, their directory unchanged.",
+        &m.listing_hits,
+    );
+    counter(
+        &mut out,
+        "serveur_listing_cache_misses_total",
+        "Rich pages and JSON listings rendered (new, changed, or not kept).",
+        &m.listing_misses,
+    );
     let started = m
         .started
         .duration_since(UNIX_EPOCH)
@@ -161,6 +173,7 @@ mod tests {
             "serveur_cgi_in_flight",
             "serveur_fastcgi_failures_total",
             "serveur_small_file_cache_misses_total",
+            "serveur_listing_cache_hits_total",
             "serveur_request_duration_seconds_count",
             "serveur_request_duration_seconds_bucket{le=\"+Inf\"}",
         ] {

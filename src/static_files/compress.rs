@@ -1,9 +1,9 @@
 //! On-the-fly compression: a file (or a listing page) streamed through async-compression's
 //! encoders, chunk by chunk as the client reads, so memory stays at a few buffers whatever
 //! the file's size. Levels are fast ones, as servers pick for on-the-fly work (nginx's
-//! `gzip_comp_level` defaults to 1); better ratios come from precompressed siblings. A file's
-//! output, once complete, can be handed to an [`EncodedKeeper`] so that later answers send it
-//! without compressing again.
+//! `gzip_comp_level` defaults to 1); better ratios come from precompressed siblings. The output,
+//! once complete, can be handed to a [`Keep`] (a small file's [`EncodedKeeper`], a kept
+//! listing's slot) so that later answers send it without compressing again.
 
 use std::fs::File;
 use std::io;
@@ -34,6 +34,24 @@ const ZSTD_LEVEL: i32 = 3;
 /// Bytes read from the source, and at most written per chunk of output.
 const CHUNK: usize = 64 * 1024;
 
+/// Where a complete compressed output goes, to be sent again.
+pub(super) trait Keep: Send + Unpin + 'static {
+    /// The most output it keeps; the one collecting it stops past this.
+    fn limit(&self) -> usize;
+    /// Takes the whole output.
+    fn keep(self, output: Bytes);
+}
+
+impl Keep for EncodedKeeper {
+    fn limit(&self) -> usize {
+        EncodedKeeper::limit(self)
+    }
+
+    fn keep(self, output: Bytes) {
+        EncodedKeeper::keep(self, output);
+    }
+}
+
 /// `content` compressed with `encoding` as the client reads (or, already compressed, sent as
 /// it is); the whole output goes to `keeper`, if any, once sent.
 pub(super) fn content(content: Content, encoding: Encoding, keeper: Option<EncodedKeeper>) -> Body {
@@ -48,15 +66,16 @@ pub(super) fn content(content: Content, encoding: Encoding, keeper: Option<Encod
     }
 }
 
-/// `bytes` (a page already in memory) compressed with `encoding`.
-pub(super) fn bytes(bytes: Bytes, encoding: Encoding) -> Body {
-    encode(io::Cursor::new(bytes), encoding, None)
+/// `bytes` (a page already in memory) compressed with `encoding`; the whole output goes to
+/// `keeper`, if any, once sent.
+pub(super) fn bytes(bytes: Bytes, encoding: Encoding, keeper: Option<impl Keep>) -> Body {
+    encode(io::Cursor::new(bytes), encoding, keeper)
 }
 
 fn encode<R: AsyncBufRead + Send + Unpin + 'static>(
     source: R,
     encoding: Encoding,
-    keeper: Option<EncodedKeeper>,
+    keeper: Option<impl Keep>,
 ) -> Body {
     match encoding {
         Encoding::Gzip => stream(
@@ -74,10 +93,7 @@ fn encode<R: AsyncBufRead + Send + Unpin + 'static>(
     }
 }
 
-fn stream<R: AsyncRead + Send + Unpin + 'static>(
-    encoder: R,
-    keeper: Option<EncodedKeeper>,
-) -> Body {
+fn stream<R: AsyncRead + Send + Unpin + 'static>(encoder: R, keeper: Option<impl Keep>) -> Body {
     let chunks = ReaderStream::with_capacity(encoder, CHUNK);
     let frames = match keeper {
         Some(keeper) => Keeping::new(chunks, keeper)
@@ -90,14 +106,14 @@ fn stream<R: AsyncRead + Send + Unpin + 'static>(
 
 /// The compressor's output passed through, and collected for the keeper: handed over when
 /// the output is complete, dropped if it fails or the client leaves first.
-struct Keeping<S> {
+struct Keeping<S, K> {
     chunks: S,
     output: Vec<u8>,
-    keeper: Option<EncodedKeeper>,
+    keeper: Option<K>,
 }
 
-impl<S> Keeping<S> {
-    fn new(chunks: S, keeper: EncodedKeeper) -> Self {
+impl<S, K> Keeping<S, K> {
+    fn new(chunks: S, keeper: K) -> Self {
         Keeping {
             chunks,
             output: Vec::new(),
@@ -106,7 +122,7 @@ impl<S> Keeping<S> {
     }
 }
 
-impl<S: Stream<Item = io::Result<Bytes>> + Unpin> Stream for Keeping<S> {
+impl<S: Stream<Item = io::Result<Bytes>> + Unpin, K: Keep> Stream for Keeping<S, K> {
     type Item = io::Result<Bytes>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {

@@ -54,18 +54,19 @@ pub(crate) fn for_viewer(tag: &HeaderValue, user: Option<&str>) -> HeaderValue {
     marked(tag, &mark)
 }
 
-/// `tag` for a page that shows more than its directory's metadata tells (the rich listing and
-/// the JSON: each entry's size and time, the README): marked with the page's length and CRC-32.
-/// A CRC rather than FNV-1a: the page of 10,000 entries is megabytes, which FNV reads a byte
-/// at a time (5% of such a listing's instructions, callgrind) and crc32fast with SIMD; the
+/// The mark for a page that shows more than its directory's metadata tells (the rich listing
+/// and the JSON: each entry's size and time, the README), added to the directory's tag with
+/// [`marked`]: the page's length and CRC-32. Made once per page rendered (a kept page keeps
+/// it). A CRC rather than FNV-1a: the page of 10,000 entries is megabytes, which FNV reads a
+/// byte at a time (5% of such a listing's instructions, callgrind) and crc32fast with SIMD; the
 /// length and the directory's own tag around it leave a changed page with the same tag a chance
 /// of one in 2³² at most.
-pub(crate) fn for_content(tag: &HeaderValue, page: &[u8]) -> HeaderValue {
+pub(crate) fn content_mark(page: &[u8]) -> String {
     let mut mark = String::from("c");
     push_hex(&mut mark, page.len() as u64);
     mark.push('.');
     push_hex(&mut mark, u64::from(crc32fast::hash(page)));
-    marked(tag, &mark)
+    mark
 }
 
 /// 64-bit FNV-1a; a `const fn`, so that the built-in assets' hashes are part of the binary.

@@ -140,8 +140,10 @@ pub(super) fn render(
 /// Python's `str.lower` (final sigma included) is `to_lowercase`; ASCII needs no table.
 pub(super) fn push_key(keys: &mut String, name: &str) -> std::ops::Range<usize> {
     if name.is_ascii() {
+        // Copied, then lowered in place: a word at a time, not a char at a time.
         let start = keys.len();
-        keys.extend(name.chars().map(|c| c.to_ascii_lowercase()));
+        keys.push_str(name);
+        keys[start..].make_ascii_lowercase();
         start..keys.len()
     } else {
         push(keys, &name.to_lowercase())

@@ -16,6 +16,7 @@ use http::header::ACCEPT;
 use http::HeaderMap;
 
 use super::listing;
+use super::listing_cache::Unseen;
 use crate::access_log::push_decimal;
 use crate::safe_path::TEMP_PREFIX;
 
@@ -63,11 +64,13 @@ struct Entry {
 
 /// The JSON listing of `dir`: the entries whose name `visible` accepts, without the
 /// temporary files of uploads in progress (`uploads`); and the newest entry's time, which the
-/// listing's `Last-Modified` takes when it is later than the directory's.
+/// listing's `Last-Modified` takes when it is later than the directory's. The rows inotify on
+/// `dir` would not see change go to `unseen`.
 pub(super) fn render(
     dir: &Path,
     uploads: bool,
     visible: impl Fn(&[u8]) -> bool,
+    unseen: &mut Unseen,
 ) -> io::Result<(String, Option<SystemTime>)> {
     let mut entries = Vec::new();
     let (mut names, mut keys) = (String::new(), String::new());
@@ -85,6 +88,14 @@ pub(super) fn render(
         // (`fstatat`), not by the whole path again.
         let is_symlink = entry.file_type()?.is_symlink();
         let metadata = entry.metadata().ok();
+        if is_symlink {
+            // Not shown, but whether the link is listed at all may depend on where it leads
+            // (`--auth` rules judge the real path): its target is looked at again as the rich
+            // page's is.
+            unseen.target(&raw_name, fs::metadata(entry.path()).ok().as_ref());
+        } else if let Some(metadata) = &metadata {
+            unseen.own(&raw_name, metadata);
+        }
         let kind = match &metadata {
             _ if is_symlink => "symlink",
             Some(m) if m.is_dir() => "directory",

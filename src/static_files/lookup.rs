@@ -9,11 +9,13 @@ use std::fs::Metadata;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use bytes::Bytes;
 use http::header::RANGE;
 use http::{HeaderMap, HeaderValue};
 
 use super::conditional::{self, Verdict};
-use super::encoding::Coding;
+use super::encoding::{Coding, Encoding};
+use super::listing_cache::{Format, Key, Page, Slot, Ticket, Unseen};
 use super::negotiate::{self, Choice};
 use super::range::{self, ByteRange, Plan};
 use super::small_files::{Content, EncodedKeeper, Head};
@@ -41,8 +43,8 @@ pub(crate) enum Outcome {
     NotAcceptable,
     /// A directory without an index file: its listing page, made in memory.
     Listing {
-        /// The page.
-        page: String,
+        /// The page or its compressed output.
+        body: ListingBody,
         /// HTML, or JSON (`--listing-json`).
         content_type: &'static str,
         /// Its coding (identity or on the fly).
@@ -60,6 +62,17 @@ pub(crate) enum Outcome {
     AddSlash(String),
     /// Nothing servable at this path (`404 File not found`).
     NotFound,
+}
+
+/// What a listing's answer sends.
+pub(crate) enum ListingBody {
+    /// The page as it is (kept in memory by `listing_cache`, or made for this request).
+    Page(Bytes),
+    /// The page compressed by an earlier answer, kept with it.
+    Encoded(Bytes),
+    /// The page, to compress with this coding; the output handed to the slot, if any, for the
+    /// answers after.
+    Compress(Bytes, Encoding, Option<Slot>),
 }
 
 /// The validators and cache keys of a representation, sent with 200, 206 and 304.
@@ -295,20 +308,34 @@ fn list(
     let visible = |name: &[u8]| access.is_none_or(|access| access.may_read(&url.join(name)));
     let json = files.listing_json && listing_json::wanted(query, headers);
     let rich = files.ui && !json;
+    let key = |format| Key {
+        url,
+        format,
+        viewer: access
+            .filter(|access| access.reads.is_some())
+            .map(|access| access.user.as_deref()),
+    };
     // The JSON and the rich page show each entry's size and time, which do not change the
-    // directory's own metadata: their `Last-Modified` is the newest entry's when later.
+    // directory's own metadata: their `Last-Modified` is the newest entry's when later, and
+    // their tag is marked with a hash of what is sent (the rich page shows the README too).
     let rendered = if json {
-        listing_json::render(&found.path, files.uploads, visible)
+        kept_or_rendered(files, &found, &key(Format::Json), visible)
     } else if rich {
-        ui::render(files, &found.path, url, query, visible)
+        let sort = ui::Sort::from_query(query);
+        kept_or_rendered(files, &found, &key(Format::Rich(sort)), visible)
     } else {
         let display = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
-        listing::render(&found.path, &display, files.uploads, visible).map(|page| (page, None))
+        listing::render(&found.path, &display, files.uploads, visible).map(|page| Page {
+            body: page.into(),
+            encoded: None,
+            mark: None,
+            newest: None,
+        })
     };
-    let Ok((page, newest_entry)) = rendered else {
+    let Ok(page) = rendered else {
         return Outcome::ListingDenied;
     };
-    let (coding, vary) = match negotiate::for_page(files, page.len(), headers) {
+    let (coding, vary) = match negotiate::for_page(files, page.body.len(), headers) {
         Choice::Identity { vary } => (Coding::Identity, vary),
         Choice::OnTheFly(encoding) | Choice::Stored(encoding, ..) => {
             (Coding::OnTheFly(encoding), true)
@@ -325,18 +352,28 @@ fn list(
     if json {
         validators.etag = etag::marked(&validators.etag, "json");
     }
-    if json || rich {
-        // The JSON and the page show each entry's size and time (the page the README's text
-        // too), none of which changes the directory's own metadata: the tag is marked with a
-        // hash of what is sent.
-        validators.etag = etag::for_content(&validators.etag, page.as_bytes());
+    if let Some(mark) = &page.mark {
+        validators.etag = etag::marked(&validators.etag, mark);
         validators.modified = validators
             .modified
-            .max(newest_entry.unwrap_or(SystemTime::UNIX_EPOCH));
+            .max(page.newest.unwrap_or(SystemTime::UNIX_EPOCH));
     }
+    let body = match coding {
+        Coding::OnTheFly(encoding) => match &page.encoded {
+            Some(encoded) => match encoded.get(encoding) {
+                Some(output) => ListingBody::Encoded(output),
+                None => {
+                    let slot = encoded.slot(encoding, page.body.len());
+                    ListingBody::Compress(page.body, encoding, Some(slot))
+                }
+            },
+            None => ListingBody::Compress(page.body, encoding, None),
+        },
+        _ => ListingBody::Page(page.body),
+    };
     match conditional::evaluate(headers, &validators.etag, validators.modified) {
         Verdict::Proceed => Outcome::Listing {
-            page,
+            body,
             content_type: if json {
                 "application/json"
             } else {
@@ -349,6 +386,42 @@ fn list(
         Verdict::NotModified => Outcome::NotModified(validators),
         Verdict::Failed => Outcome::PreconditionFailed,
     }
+}
+
+/// The JSON or rich page `key` names of the directory `found`: kept from an earlier request
+/// while its directory is unchanged (`listing_cache`), else rendered (and kept if it can be).
+fn kept_or_rendered(
+    files: &StaticFiles,
+    found: &Found,
+    key: &Key,
+    visible: impl Fn(&[u8]) -> bool,
+) -> std::io::Result<Page> {
+    if let Some(page) = files.listings.get(&found.metadata, key) {
+        return Ok(page);
+    }
+    // The watch goes in before the directory is read, and the render reads the directory
+    // watched, not whatever its path names by then.
+    let ticket = files.listings.begin(&found.path, &found.metadata);
+    let dir = ticket.as_ref().map_or(found.path.as_path(), Ticket::dir);
+    let mut unseen = Unseen::default();
+    let (body, newest) = match key.format {
+        Format::Json => listing_json::render(dir, files.uploads, visible, &mut unseen)?,
+        Format::Rich(sort) => ui::render(files, dir, key.url, sort, visible, &mut unseen)?,
+    };
+    let mut page = Page {
+        mark: Some(etag::content_mark(body.as_bytes()).into()),
+        body: body.into(),
+        encoded: Some(Arc::default()),
+        newest,
+    };
+    let kept = ticket.is_some_and(|ticket| {
+        let listings = &files.listings;
+        listings.store(ticket, key, page.clone(), unseen, &found.path)
+    });
+    if !kept {
+        page.encoded = None; // no later answer would send a compressed output
+    }
+    Ok(page)
 }
 
 fn directory_validators(metadata: &Metadata, coding: Coding, vary: bool) -> Validators {

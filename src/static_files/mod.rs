@@ -10,6 +10,7 @@ pub(crate) mod conditional;
 pub(crate) mod encoding;
 pub(crate) mod etag;
 mod listing;
+mod listing_cache;
 mod listing_json;
 pub(crate) mod lookup;
 mod mime;
@@ -38,7 +39,7 @@ use crate::request::{Access, ConnectionInfo, RequestExt};
 use crate::response::{error, error_with, redirect, unsupported_method};
 use crate::safe_path::{collapse_leading_slashes, Root};
 use encoding::Coding;
-use lookup::{Outcome, Representation, Validators};
+use lookup::{ListingBody, Outcome, Representation, Validators};
 use range::ByteRange;
 use small_files::Content;
 
@@ -65,6 +66,7 @@ pub struct StaticFiles {
     compress: bool,
     policy: policy::Policy,
     small_files: small_files::SmallFiles,
+    listings: listing_cache::Listings,
     uploads: bool,
     listing_json: bool,
     archive: bool,
@@ -83,6 +85,7 @@ impl StaticFiles {
             compress: true,
             policy: policy::Policy::default(),
             small_files: small_files::SmallFiles::default(),
+            listings: listing_cache::Listings::default(),
             uploads: false,
             listing_json: false,
             archive: false,
@@ -182,12 +185,13 @@ impl StaticFiles {
         StaticFiles { ui, ..self }
     }
 
-    /// Counts the small files and compressed outputs it finds in memory, and those it reads
-    /// or makes again, in `metrics`; labels its answers [`Handled::Static`] for the server's
+    /// Counts the small files, compressed outputs and listings it finds in memory, and those it
+    /// reads or makes again, in `metrics`; labels its answers [`Handled::Static`] for the server's
     /// count of requests ([`Labelled`](crate::metrics::Labelled) needs no layer around it).
     pub fn metrics(self, metrics: Arc<Metrics>) -> Self {
         StaticFiles {
-            small_files: self.small_files.counted_in(metrics),
+            small_files: self.small_files.counted_in(Arc::clone(&metrics)),
+            listings: self.listings.counted_in(metrics),
             ..self
         }
     }
@@ -260,22 +264,28 @@ impl StaticFiles {
             }
             Outcome::NotAcceptable => error(StatusCode::NOT_ACCEPTABLE),
             Outcome::Listing {
-                page,
+                body,
                 content_type,
                 coding,
                 validators,
                 rich,
             } => {
-                let len = page.len();
-                let body = match (head, coding) {
+                // A kept compressed output's length is known, for HEAD too.
+                let len = match &body {
+                    ListingBody::Page(bytes) | ListingBody::Encoded(bytes) => Some(bytes.len()),
+                    ListingBody::Compress(..) => None,
+                };
+                let body = match (head, body) {
                     (true, _) => Body::empty(),
-                    (false, Coding::OnTheFly(e)) => compress::bytes(page.into(), e),
-                    (false, _) => Body::full(page),
+                    (false, ListingBody::Compress(page, e, slot)) => compress::bytes(page, e, slot),
+                    (false, ListingBody::Page(bytes) | ListingBody::Encoded(bytes)) => {
+                        Body::full(bytes)
+                    }
                 };
                 let mut response = content_response(body);
                 let headers = response.headers_mut();
                 headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-                if coding == Coding::Identity {
+                if let Some(len) = len {
                     headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
                 }
                 let last_modified = http_date(validators.modified);

@@ -31,6 +31,7 @@ mod http2;
 mod library;
 mod listening;
 mod listing;
+mod listing_cache;
 mod log_formats;
 mod malformed;
 mod metrics;

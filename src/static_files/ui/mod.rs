@@ -19,9 +19,11 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::SystemTime;
 
+use super::listing_cache::Unseen;
 use super::{listing, StaticFiles};
 use crate::safe_path::{UrlPath, TEMP_PREFIX};
-use sort::{Key, Sort};
+use sort::Key;
+pub(crate) use sort::Sort;
 
 /// The rich page's `Content-Security-Policy`: its own style sheet and scripts, images from the
 /// server or `data:` (the icons), requests (uploads, deletes) and forms to the server only;
@@ -64,18 +66,18 @@ struct Listing {
     readme: Option<usize>,
 }
 
-/// The rich page of the directory `dir` at `url`, in the order `query` asks for, with the
-/// entries whose name `visible` accepts; and the newest entry's time (see
-/// `listing_json::render`).
+/// The rich page of the directory `dir` at `url`, in the order `sort`, with the entries whose
+/// name `visible` accepts; and the newest entry's time (see `listing_json::render`). The rows
+/// inotify on `dir` would not see change go to `unseen`.
 pub(super) fn render(
     files: &StaticFiles,
     dir: &Path,
     url: &UrlPath,
-    query: Option<&str>,
+    sort: Sort,
     visible: impl Fn(&[u8]) -> bool,
+    unseen: &mut Unseen,
 ) -> io::Result<(String, Option<SystemTime>)> {
-    let sort = Sort::from_query(query);
-    let listing = read(dir, files.uploads, sort, visible)?;
+    let listing = read(dir, files.uploads, sort, visible, unseen)?;
     let newest = listing.entries.iter().filter_map(|e| e.modified).max();
     Ok((page::write(files, url, sort, &listing), newest))
 }
@@ -86,6 +88,7 @@ fn read(
     uploads: bool,
     sort: Sort,
     visible: impl Fn(&[u8]) -> bool,
+    unseen: &mut Unseen,
 ) -> io::Result<Listing> {
     let mut entries = Vec::new();
     let mut names = String::new();
@@ -104,11 +107,16 @@ fn read(
             continue; // gone since read_dir
         };
         let kind = if metadata.is_symlink() {
-            Kind::Link(fs::metadata(entry.path()).is_ok_and(|m| m.is_dir()))
-        } else if metadata.is_dir() {
-            Kind::Directory
+            let target = fs::metadata(entry.path()).ok();
+            unseen.target(&raw_name, target.as_ref());
+            Kind::Link(target.is_some_and(|m| m.is_dir()))
         } else {
-            Kind::File
+            unseen.own(&raw_name, &metadata);
+            if metadata.is_dir() {
+                Kind::Directory
+            } else {
+                Kind::File
+            }
         };
         let shown = String::from_utf8_lossy(bytes);
         let name = listing::push(&mut names, &shown);
@@ -127,7 +135,9 @@ fn read(
     // The order is found on indices, then the entries are moved once: comparing is cheap, and
     // an entry is large to move at every step of the sort.
     let mut order: Vec<usize> = (0..entries.len()).collect();
-    order.sort_by(|&a, &b| {
+    // Unstable is enough: the last tie-break (the raw names, unique in a directory) makes the
+    // order total; pdqsort compares less often than the stable merge here.
+    order.sort_unstable_by(|&a, &b| {
         let (a, b) = (&entries[a], &entries[b]);
         let by_name = || keys[a.key.clone()].cmp(&keys[b.key.clone()]);
         let chosen = match sort.key {

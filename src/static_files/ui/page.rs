@@ -302,6 +302,13 @@ fn push_time(page: &mut String, iso: &mut String, modified: SystemTime) {
 
 /// `value` in decimal, at least `width` digits (a year before 1000, or negative, still reads).
 fn push_padded(out: &mut String, value: i64, width: usize) {
+    // Months, days, hours, minutes, seconds: six of a row's eight numbers, written directly
+    // (through `push_decimal`, the time was a tenth of a 10,000-entry page's render).
+    if width == 2 && (0..100).contains(&value) {
+        out.push(char::from(b'0' + (value / 10) as u8));
+        out.push(char::from(b'0' + (value % 10) as u8));
+        return;
+    }
     if value < 0 {
         out.push('-');
     }
@@ -348,7 +355,9 @@ mod tests {
         push_padded(&mut out, 2026, 4);
         push_padded(&mut out, 33, 4);
         push_padded(&mut out, -5, 2);
-        assert_eq!(out, "0720260033-05");
+        push_padded(&mut out, 59, 2);
+        push_padded(&mut out, 100, 2);
+        assert_eq!(out, "0720260033-0559100");
     }
 
     #[test]

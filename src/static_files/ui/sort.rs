@@ -6,7 +6,7 @@ use std::ops::Range;
 
 /// The column a listing is sorted by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Key {
+pub(crate) enum Key {
     Name,
     Size,
     Time,
@@ -27,14 +27,14 @@ impl Key {
 
 /// The order a request asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct Sort {
+pub(crate) struct Sort {
     pub key: Key,
     pub descending: bool,
 }
 
 impl Sort {
     /// From the query: unknown or missing values mean name, ascending (the page's default).
-    pub(super) fn from_query(query: Option<&str>) -> Sort {
+    pub(crate) fn from_query(query: Option<&str>) -> Sort {
         let mut sort = Sort {
             key: Key::Name,
             descending: false,
