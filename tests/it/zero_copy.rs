@@ -62,8 +62,9 @@ fn head_end(bytes: &[u8]) -> Option<usize> {
         .map(|i| i + 4)
 }
 
-/// A server on `root` that has sent `warm` (16 KiB or more) on a connection of its own, so that
-/// the connections made next send large files by `sendfile`.
+/// A server on `root` that has sent `warm` (larger than the 64 KiB the small-file cache holds:
+/// a cached file is not sent by `sendfile`) on a connection of its own, so that the connections
+/// made next send large files by `sendfile`.
 fn sendfile_ready(root: &std::path::Path, args: &[&str], warm: &str) -> Serveur {
     let server = Serveur::start(root, args);
     assert_eq!(request(server.addr, "GET", warm, &[]).status, 200, "{warm}");
@@ -185,7 +186,9 @@ fn a_file_cut_short_while_sent_ends_the_connection_without_invented_bytes() {
     let data = sample_bytes(32 * 1024 * 1024);
     let path = dir.path().join("shrinks.bin");
     std::fs::write(&path, &data).expect("write");
-    std::fs::write(dir.path().join("warm.bin"), sample_bytes(16 * 1024)).expect("write");
+    // Larger than the small-file cache holds (64 KiB), so that it goes by `sendfile` and the
+    // connections made next are vectored; a cached warm file would leave them copying.
+    std::fs::write(dir.path().join("warm.bin"), sample_bytes(200_000)).expect("write");
     let server = sendfile_ready(dir.path(), &["-q"], "/warm.bin");
     let mut stream = connect(&server);
     stream
