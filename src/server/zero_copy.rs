@@ -25,6 +25,13 @@
 //! the server's memory of that. (hyper 0.12's `WriteStrategy::Auto` made the same choice per
 //! connection, when it could still switch.)
 //!
+//! A download takes its turn on the worker thread like any connection: after a region's worth
+//! of bytes sent without the socket ever making it wait ([`Turn`]), it lets the thread's other
+//! tasks run before it sends more. Without that, a client draining as fast as `sendfile` fills
+//! (a fast network, a big socket buffer) would hold the thread for up to tokio's budget of 128
+//! writes per poll, 256 MiB, as hyper writes a body until its IO says to wait; nginx likewise
+//! sends one `sendfile_max_chunk` (2 MiB) per pass of its event loop, lighttpd 256 KiB.
+//!
 //! Safety of the trick rests on one check: a placeholder's bytes must never be written as
 //! bytes. Placeholders are made only for HTTP/1 responses on connections whose IO is a
 //! `ZeroCopy`; a placeholder must be met at exactly its region's next unsent byte; and a write
@@ -33,6 +40,7 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
+use std::future::Future;
 use std::io::{self, IoSlice};
 use std::os::fd::AsFd;
 use std::pin::Pin;
@@ -135,6 +143,48 @@ pub(crate) struct ZeroCopy<S> {
     stream: S,
     /// Present when the connection is vectored.
     regions: Option<FileRegions>,
+    /// What the vectored connection has written since its socket last made it wait.
+    turn: Turn,
+}
+
+/// How many bytes a connection sends without waiting before it lets the others run: one
+/// region, so one `sendfile` call, at most ~1 ms of the thread at a few GB/s.
+const TURN: usize = MAX_REGION;
+
+/// A connection's share of its worker thread: bytes written since the socket last made it
+/// wait, and the pause it takes after [`TURN`] of them. A full socket also ends a turn, and on
+/// most downloads comes first (loopback: every few MiB). Waiting for a request does not count
+/// (hyper polls the socket's read side while it writes a body, so it would end every turn):
+/// a keep-alive connection whose answers always fit its socket pauses once per [`TURN`] bytes
+/// of them, one extra trip through the scheduler.
+#[derive(Default)]
+struct Turn {
+    sent: usize,
+    /// `tokio::task::yield_now`, whose wake comes only after the runtime has polled its IO
+    /// driver: a bare self-wake would put the task back in the queue before a waiting
+    /// connection's readiness is even seen. Boxed: its type has no name, and it is made once
+    /// per [`TURN`] bytes at most.
+    pause: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+}
+
+impl Turn {
+    /// Ready when the connection may send: at once within its turn, else after a pause.
+    fn poll_go(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.sent < TURN && self.pause.is_none() {
+            return Poll::Ready(());
+        }
+        let pause = self
+            .pause
+            .get_or_insert_with(|| Box::pin(tokio::task::yield_now()));
+        ready!(pause.as_mut().poll(cx));
+        *self = Turn::default();
+        Poll::Ready(())
+    }
+
+    /// The socket made the connection wait for room: the others run meanwhile.
+    fn waited(&mut self) {
+        self.sent = 0;
+    }
 }
 
 impl<S: Stream> ZeroCopy<S> {
@@ -145,6 +195,7 @@ impl<S: Stream> ZeroCopy<S> {
             let io = ZeroCopy {
                 stream,
                 regions: None,
+                turn: Turn::default(),
             };
             return (io, FileSending::Copied(demand.clone()));
         }
@@ -152,6 +203,7 @@ impl<S: Stream> ZeroCopy<S> {
         let io = ZeroCopy {
             stream,
             regions: Some(regions.clone()),
+            turn: Turn::default(),
         };
         (io, FileSending::ByRegions(regions))
     }
@@ -247,14 +299,23 @@ impl<S: Stream> AsyncWrite for ZeroCopy<S> {
         let Some(regions) = &this.regions else {
             return Pin::new(&mut this.stream).poll_write_vectored(cx, bufs);
         };
+        ready!(this.turn.poll_go(cx));
         loop {
-            ready!(this.stream.poll_write_ready(cx))?;
-            match this
+            let Poll::Ready(ready) = this.stream.poll_write_ready(cx) else {
+                this.turn.waited();
+                return Poll::Pending;
+            };
+            ready?;
+            let written = this
                 .stream
-                .try_io(Interest::WRITABLE, || this.write_some(regions, bufs))
-            {
+                .try_io(Interest::WRITABLE, || this.write_some(regions, bufs));
+            match written {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                done => return Poll::Ready(done),
+                Ok(n) => {
+                    this.turn.sent += n;
+                    return Poll::Ready(Ok(n));
+                }
+                Err(e) => return Poll::Ready(Err(e)),
             }
         }
     }
@@ -311,6 +372,34 @@ mod tests {
         assert!(matches!(files, FileSending::ByRegions(_)));
         // (A body prepared for regions is no longer a file to copy.)
         assert!(!by_regions::gains(&files.prepare(file_body(16 * 1024))));
+    }
+
+    /// One poll of `turn.poll_go`.
+    async fn go(turn: &mut Turn) -> Poll<()> {
+        std::future::poll_fn(|cx| Poll::Ready(turn.poll_go(cx))).await
+    }
+
+    #[tokio::test]
+    async fn a_turn_ends_in_a_pause_after_a_regions_worth_or_when_the_socket_waited() {
+        let mut turn = Turn {
+            sent: TURN - 1,
+            pause: None,
+        };
+        assert!(go(&mut turn).await.is_ready(), "within its turn");
+        turn.sent = TURN;
+        assert!(
+            go(&mut turn).await.is_pending(),
+            "a turn's worth sent: pause"
+        );
+        tokio::task::yield_now().await;
+        assert!(go(&mut turn).await.is_ready(), "on again after the pause");
+        assert_eq!(turn.sent, 0, "in a new turn");
+        turn.sent = TURN + 5;
+        turn.waited();
+        assert!(
+            go(&mut turn).await.is_ready(),
+            "the socket's wait ended the turn"
+        );
     }
 
     #[test]

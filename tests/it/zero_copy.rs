@@ -4,14 +4,16 @@
 //! bytes back off real sockets, on servers that have sent a large file first
 //! ([`sendfile_ready`]), and on a fresh one where the case differs: pipelined responses
 //! interleaving copied and zero-copy bodies, ranges, a reader slow enough to fill the socket,
-//! HEAD, HTTP/1.0, h2c on the same port (which must not use the path; TLS never does), and a
-//! file cut short while it is sent (the connection ends; no byte is invented).
+//! HEAD, HTTP/1.0, h2c on the same port (which must not use the path; TLS never does), a
+//! file cut short while it is sent (the connection ends; no byte is invented), and small
+//! requests answered while a download drains as fast as it can on the same worker thread.
 
 use crate::support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::Duration;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use crate::support::{head_end, read_responses, request, sample_bytes, RawReply, Serveur};
 
@@ -30,8 +32,9 @@ fn site() -> (tempfile::TempDir, Vec<(&'static str, Vec<u8>)>) {
     (dir, files)
 }
 
-/// A server on `root` that has sent `warm` (16 KiB or more) on a connection of its own, so that
-/// the connections made next send large files by `sendfile`.
+/// A server on `root` that has sent `warm` (larger than the 64 KiB the small-file cache holds:
+/// a cached file is not sent by `sendfile`) on a connection of its own, so that the connections
+/// made next send large files by `sendfile`.
 fn sendfile_ready(root: &std::path::Path, args: &[&str], warm: &str) -> Serveur {
     let server = Serveur::start(root, args);
     assert_eq!(request(server.addr, "GET", warm, &[]).status, 200, "{warm}");
@@ -153,7 +156,9 @@ fn a_file_cut_short_while_sent_ends_the_connection_without_invented_bytes() {
     let data = sample_bytes(32 * 1024 * 1024);
     let path = dir.path().join("shrinks.bin");
     std::fs::write(&path, &data).expect("write");
-    std::fs::write(dir.path().join("warm.bin"), sample_bytes(16 * 1024)).expect("write");
+    // Larger than the small-file cache holds (64 KiB), so that it goes by `sendfile` and the
+    // connections made next are vectored; a cached warm file would leave them copying.
+    std::fs::write(dir.path().join("warm.bin"), sample_bytes(200_000)).expect("write");
     let server = sendfile_ready(dir.path(), &["-q"], "/warm.bin");
     let mut stream = connect(&server);
     stream
@@ -179,5 +184,72 @@ fn a_file_cut_short_while_sent_ends_the_connection_without_invented_bytes() {
     assert!(
         body == &data[..body.len()],
         "bytes that were not the file's were sent"
+    );
+}
+
+#[test]
+fn small_requests_are_answered_while_a_download_takes_the_same_thread() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Sparse: its pages are the kernel's zeros, so the download costs no disk and no copy.
+    let big_len: u64 = 512 * 1024 * 1024;
+    std::fs::File::create(dir.path().join("big.bin"))
+        .and_then(|f| f.set_len(big_len))
+        .expect("big file");
+    let small = sample_bytes(1000);
+    std::fs::write(dir.path().join("small.bin"), &small).expect("write");
+    // Larger than the small-file cache holds, as in the test above.
+    std::fs::write(dir.path().join("warm.bin"), sample_bytes(200_000)).expect("write");
+    // One core, so one worker thread: the download and the small requests share it.
+    let server = Serveur::start_on_one_core(dir.path(), &["-q"]);
+    assert_eq!(request(server.addr, "GET", "/warm.bin", &[]).status, 200);
+
+    let (started, first_bytes) = mpsc::channel();
+    let mut big = connect(&server);
+    let download = std::thread::spawn(move || {
+        big.write_all(b"GET /big.bin HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            .expect("write");
+        // As fast as the client can: the socket rarely makes the server wait.
+        let mut buf = vec![0u8; 1024 * 1024];
+        let (mut head, mut body) = (Vec::new(), 0u64);
+        loop {
+            let n = big.read(&mut buf).expect("read");
+            if n == 0 {
+                return (RawReply::parse(&head), body, Instant::now());
+            }
+            if head.is_empty() {
+                started.send(()).expect("signal");
+            }
+            match head_end(&head) {
+                Some(_) => body += n as u64,
+                None => {
+                    head.extend_from_slice(&buf[..n]);
+                    if let Some(end) = head_end(&head) {
+                        body = (head.len() - end) as u64;
+                        head.truncate(end);
+                    }
+                }
+            }
+        }
+    });
+    first_bytes
+        .recv_timeout(support::WAIT)
+        .expect("the download starts");
+    let mut slowest = Duration::ZERO;
+    for _ in 0..10 {
+        let asked = Instant::now();
+        let reply = request(server.addr, "GET", "/small.bin", &[]);
+        assert_eq!(reply.status, 200);
+        assert!(reply.body == small, "small body differs");
+        slowest = slowest.max(asked.elapsed());
+    }
+    let answered = Instant::now();
+    let (head, body, finished) = download.join().expect("download thread");
+    assert_eq!(head.status(), "200 OK");
+    assert_eq!(body, big_len, "the download's body");
+    // Were the server to send the download whole before it looked at other connections,
+    // the small answers would come after its last byte.
+    assert!(
+        answered < finished,
+        "the small requests waited for the download to finish (slowest {slowest:?})"
     );
 }

@@ -74,6 +74,33 @@ impl Serveur {
         Self::spawn(command)
     }
 
+    /// [`start`](Self::start) with the process allowed one core (`taskset`, from util-linux;
+    /// missing, the test fails): the binary then runs one worker thread, so every connection
+    /// shares it, as on a server busier than it has cores.
+    pub(crate) fn start_on_one_core(dir: &Path, args: &[&str]) -> Serveur {
+        // The first core this test may run on (a container may not offer core 0).
+        let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+        let cores = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+            .expect("Cpus_allowed_list");
+        let core: String = cores
+            .trim()
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        let mut command = Command::new("taskset");
+        command
+            .args(["-c", &core])
+            .arg(env!("CARGO_BIN_EXE_serveur"))
+            .arg("-d")
+            .arg(dir)
+            .args(["-b", "127.0.0.1"])
+            .args(args)
+            .arg("0");
+        Self::spawn(command)
+    }
+
     /// Starts the binary with exactly `command`'s arguments (which must make it listen).
     pub(crate) fn spawn(mut command: Command) -> Serveur {
         let mut child = spawn_piped(&mut command);
