@@ -25,6 +25,10 @@ pub type Response = http::Response<Body>;
 /// A boxed future of a [`Response`], what [`DynHandler`](crate::handler::DynHandler) returns.
 pub type BoxResponseFuture<'a> = Pin<Box<dyn Future<Output = Response> + Send + 'a>>;
 
+/// `Server:` as sent on every response, like CPython's `SimpleHTTP/0.6 Python/3.x`; also CGI's
+/// `SERVER_SOFTWARE`. The connection layer adds it to each response that has none.
+pub(crate) const SERVER_NAME: &str = concat!("serveur/", env!("CARGO_PKG_VERSION"));
+
 /// `DEFAULT_ERROR_CONTENT_TYPE` of CPython's `http.server` (no space before `charset`).
 const ERROR_CONTENT_TYPE: &str = "text/html;charset=utf-8";
 

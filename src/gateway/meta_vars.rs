@@ -16,9 +16,7 @@ use http::{HeaderName, Version};
 
 use super::script_path::ScriptPath;
 use crate::request::{Access, ConnectionInfo};
-
-/// `SERVER_SOFTWARE`, the same product token as the `Server` header.
-const SERVER_SOFTWARE: &str = concat!("serveur/", env!("CARGO_PKG_VERSION"));
+use crate::response::SERVER_NAME;
 
 /// The meta-variables of one request, in the order they were set.
 ///
@@ -47,7 +45,7 @@ impl MetaVars {
             pairs: Vec::with_capacity(32),
         };
         vars.set("GATEWAY_INTERFACE", "CGI/1.1");
-        vars.set("SERVER_SOFTWARE", SERVER_SOFTWARE);
+        vars.set("SERVER_SOFTWARE", SERVER_NAME);
         vars.set("SERVER_NAME", server_name(parts, info));
         if let Some(info) = info {
             if info.unix.is_none() {

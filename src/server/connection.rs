@@ -30,10 +30,7 @@ use super::Protocol;
 use crate::handler::{Handler, Request};
 use crate::metrics::{self, Handled, OpenConnection};
 use crate::request::{ConnectionInfo, LoggedUser, RequestBody};
-use crate::response::{ClientLeft, ErrorMessage};
-
-/// `Server:` as sent on every response, like CPython's `SimpleHTTP/0.6 Python/3.x`.
-pub(super) const SERVER_NAME: &str = concat!("serveur/", env!("CARGO_PKG_VERSION"));
+use crate::response::{ClientLeft, ErrorMessage, SERVER_NAME};
 
 /// What the server keeps about a connection, in its [`ConnectionInfo`] where only `server/`
 /// can open it ([`ServerSide`](crate::request::ServerSide)).

@@ -9,7 +9,7 @@ use http::StatusCode;
 use http_body_util::BodyExt;
 
 use super::python_rules::Verdict;
-use crate::server::connection::SERVER_NAME;
+use crate::response::SERVER_NAME;
 
 /// What hyper writes after the status line of its automatic head (`Conn::on_parse_error` with
 /// `role::Server::on_error` in hyper 1.x), up to the date's value.
