@@ -108,7 +108,7 @@ impl FakeApp {
     }
 
     fn pool(&self) -> Arc<Pool> {
-        Pool::new(Address::Unix(self.socket.clone()), 4)
+        Pool::new(Address::Unix(self.socket.clone()), 4, false)
     }
 }
 
@@ -280,7 +280,7 @@ async fn stderr_lines_and_a_failing_status_are_logged() {
 #[tokio::test]
 async fn an_application_that_is_not_listening_is_a_failure() {
     let app = FakeApp::new();
-    let pool = Pool::new(Address::Unix(app.socket.with_extension("gone")), 1);
+    let pool = Pool::new(Address::Unix(app.socket.with_extension("gone")), 1, false);
     let mut output = start(&pool, AccessLog::off());
     assert_eq!(
         output.next().await.expect("a failure"),
