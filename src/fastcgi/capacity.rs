@@ -87,7 +87,8 @@ pub(super) enum AfterRequest {
     /// Kept for the next request.
     Keep,
     /// Closed: more are open than the limit, or a newer connection waits to be accepted and
-    /// no request waits to show whether it is queued (closing frees a php-fpm worker for it).
+    /// no request waits to show whether it is queued (closing frees a php-fpm worker for it;
+    /// once for each such connection).
     Close,
 }
 
@@ -223,24 +224,30 @@ impl Capacity {
         let mut said = None;
         if self.mode == Mode::Probing && self.fresh.iter().any(|f| *f < request) {
             // A request sent after those connections ran to its end while they had no answer:
-            // they are in the application's accept queue. It serves the others.
-            let queued = self.fresh.iter().filter(|f| **f < request).count();
+            // they are in the application's accept queue. It serves the connections that were
+            // answered (any other still unanswered is no better placed).
+            let limit = self.open.saturating_sub(self.fresh.len()).max(1);
             self.fresh.retain(|f| *f > request);
             self.queued_at = Some(now);
-            let limit = self.open.saturating_sub(queued).max(1);
             if limit != self.limit {
                 self.limit = limit;
                 said = Some(self.at_most("queues new connections"));
             }
         }
-        let after = if self.open > self.limit
-            || (!self.fresh.is_empty() && (self.mode != Mode::Probing || self.waiting == 0))
-        {
-            AfterRequest::Close
-        } else {
-            AfterRequest::Keep
-        };
-        (after, said)
+        // Only answered connections count against the limit: closing one for a new connection
+        // beyond it, not judged yet, would free a worker for it and spoil the judgement.
+        if self.open - self.fresh.len() > self.limit {
+            return (AfterRequest::Close, said);
+        }
+        if self.fresh.is_empty() || (self.mode == Mode::Probing && self.waiting > 0) {
+            return (AfterRequest::Keep, said);
+        }
+        // The worker this frees takes the oldest connection of the accept queue (a FIFO): that
+        // one needs no other close, and is no evidence of queueing, whenever its answer comes.
+        // (Closing again for it would free a worker for nobody, and the new connection opened
+        // in its place would be one more to close for: a churn that feeds itself.)
+        self.fresh.remove(0);
+        (AfterRequest::Close, said)
     }
 
     fn at_most(&self, what: &str) -> String {
@@ -284,6 +291,28 @@ mod tests {
         assert_eq!(capacity.open(now), None);
         assert_eq!(capacity.answered(first.request, FirstRecord::Other), None);
         assert_eq!(capacity.mode, Mode::Fixed);
+    }
+
+    #[test]
+    fn a_given_bound_closes_once_for_each_new_connection_that_waits() {
+        let mut capacity = Capacity::new(4, false);
+        let now = Instant::now();
+        let kept: Vec<u64> = (0..3)
+            .map(|_| {
+                let opening = capacity.open(now).expect("room");
+                capacity.answered(opening.request, FirstRecord::Other);
+                opening.request
+            })
+            .collect();
+        let fourth = capacity.open(now).expect("room");
+        capacity.wait();
+        assert_eq!(capacity.complete(kept[0], now), (AfterRequest::Close, None));
+        capacity.closed(None);
+        // Once is enough: the next ones are kept, and no churn follows.
+        assert_eq!(capacity.complete(kept[1], now), (AfterRequest::Keep, None));
+        assert_eq!(capacity.complete(kept[2], now), (AfterRequest::Keep, None));
+        capacity.answered(fourth.request, FirstRecord::Other);
+        assert_eq!(capacity.limit, 4);
     }
 
     #[test]
@@ -381,6 +410,50 @@ mod tests {
         capacity.closed(None);
         capacity.answered(fourth.request, php_fpm_answer());
         assert_eq!(capacity.limit, 32);
+    }
+
+    #[test]
+    fn a_new_connection_given_a_freed_worker_is_no_evidence() {
+        let (mut capacity, kept) = probing(3);
+        let now = Instant::now();
+        let fourth = capacity.open(now).expect("room");
+        assert_eq!(capacity.complete(kept[0], now), (AfterRequest::Close, None));
+        capacity.closed(None);
+        // The freed worker has not answered the 4th yet when a later request ends: the 4th
+        // was not left in the queue, and 3 connections are not the limit.
+        let later = capacity.reuse();
+        assert_eq!(capacity.complete(later, now), (AfterRequest::Keep, None));
+        assert_eq!(capacity.limit, 32);
+        capacity.answered(fourth.request, php_fpm_answer());
+        assert_eq!(capacity.limit, 32);
+    }
+
+    #[test]
+    fn a_connection_beyond_the_limit_is_judged_before_anything_is_closed_for_it() {
+        let (mut capacity, kept) = probing(2);
+        let start = Instant::now();
+        let third = capacity.open(start).expect("room");
+        capacity.wait();
+        let later = capacity.reuse();
+        capacity.complete(later, start);
+        capacity.closed(None);
+        capacity.answered(third.request, php_fpm_answer());
+        assert_eq!(capacity.limit, 2);
+        // A second later, busy: one more, which the application queues.
+        let probe = capacity.open(start + REGROW_AFTER).expect("a probe");
+        // Requests end on the two kept connections: kept for those waiting, not closed to
+        // make room for the probe.
+        assert_eq!(
+            capacity.complete(kept[0], start + REGROW_AFTER),
+            (AfterRequest::Keep, None)
+        );
+        let after_probe = capacity.reuse();
+        assert!(after_probe > probe.request);
+        // One sent after the probe ends first: the probe was queued, the limit stays 2, and
+        // now a connection is closed so that the probe gets a worker.
+        let (after, said) = capacity.complete(after_probe, start + REGROW_AFTER);
+        assert_eq!((after, said), (AfterRequest::Close, None));
+        assert_eq!(capacity.limit, 2);
     }
 
     #[test]
