@@ -354,7 +354,6 @@ impl Exchange {
         } else {
             self.head.clone()
         };
-
         let mut send = pin!(send_request(
             &mut writer,
             head,

@@ -172,29 +172,25 @@ impl Pool {
             waiting: false,
         };
         let opening = loop {
-            // Registered before the state is looked at, so no change in between is missed.
             let mut changed = pin!(self.changed.notified());
-            changed.as_mut().enable();
             {
                 let mut state = self.state();
-                let found = state.take_idle();
-                let opening = match found {
-                    Some(_) => None,
-                    None => state.capacity.open(Instant::now()),
-                };
-                if found.is_some() || opening.is_some() {
+                if let Some(stream) = state.take_idle() {
                     waiter.done(&mut state);
-                } else if !waiter.waiting {
-                    state.capacity.wait();
-                    waiter.waiting = true;
-                }
-                if let Some(stream) = found {
                     let request = state.capacity.reuse();
                     return Ok(self.connection(stream, request, false, false));
                 }
-                if let Some(opening) = opening {
+                if let Some(opening) = state.capacity.open(Instant::now()) {
+                    waiter.done(&mut state);
                     break opening;
                 }
+                if !waiter.waiting {
+                    state.capacity.wait();
+                    waiter.waiting = true;
+                }
+                // Registered before the lock is let go: every change is made under it and then
+                // told, so none is missed (and a request that never waits never registers).
+                changed.as_mut().enable();
             }
             changed.await;
         };
