@@ -159,9 +159,9 @@ impl Script for Output {
 
 /// Starts one request: `params` are the meta-variables, `stdin` the body; every read and write
 /// on the application's connection (and the wait for one) may take at most `limit`.
-pub(super) fn start(
+pub(super) fn start<'a>(
     pool: Arc<Pool>,
-    params: &[(&str, &[u8])],
+    params: impl IntoIterator<Item = (&'a [u8], &'a [u8])> + Clone,
     stdin: Stdin,
     limit: Duration,
     on_leaving: OnLeaving,
@@ -194,11 +194,16 @@ pub(super) fn start(
 
 /// `FCGI_BEGIN_REQUEST`, the `FCGI_PARAMS` stream, and for a request without a body the empty
 /// `FCGI_STDIN` too: the whole request in one write.
-fn request_head(params: &[(&str, &[u8])], empty_body: bool) -> Bytes {
+fn request_head<'a>(
+    params: impl IntoIterator<Item = (&'a [u8], &'a [u8])> + Clone,
+    empty_body: bool,
+) -> Bytes {
     // Sized once: each pair is its name, its value and at most 8 bytes of lengths.
-    let size: usize = params.iter().map(|(n, v)| n.len() + v.len() + 8).sum();
+    let size: usize = (params.clone().into_iter())
+        .map(|(n, v)| n.len() + v.len() + 8)
+        .sum();
     let mut pairs = BytesMut::with_capacity(size);
-    record::put_pairs(&mut pairs, params.iter().map(|(n, v)| (n.as_bytes(), *v)));
+    record::put_pairs(&mut pairs, params);
     let mut head = BytesMut::with_capacity(pairs.len() + 64);
     record::put_begin_request(&mut head, REQUEST_ID, ROLE_RESPONDER, true);
     record::put_stream(&mut head, Kind::Params, REQUEST_ID, &pairs);

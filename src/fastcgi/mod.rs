@@ -260,7 +260,6 @@ impl Gateway for FastCgi {
         run: Run<'_>,
         _departure: &mut Departure<'_>,
     ) -> Result<Output, Response> {
-        let params: Vec<(&str, &[u8])> = run.vars.iter().collect();
         let on_leaving = if self.settings.ignore_client_abort {
             OnLeaving::Finish
         } else {
@@ -268,7 +267,7 @@ impl Gateway for FastCgi {
         };
         Ok(client::start(
             Arc::clone(&self.pool),
-            &params,
+            run.vars.iter(),
             Stdin::from(run.input),
             self.settings.timeout,
             on_leaving,

@@ -150,10 +150,10 @@ async fn answer(stream: &mut UnixStream, stdout: &[u8], stderr: &[u8], app_statu
 fn start(pool: &Arc<Pool>, log: AccessLog) -> Output {
     let application = GatewayKind::FastCgi(pool.address().to_string().into());
     let log = ScriptLog::new(log, None, application, b"/x");
-    let params: [(&str, &[u8]); 1] = [("SCRIPT_NAME", b"/x")];
+    let params: [(&[u8], &[u8]); 1] = [(b"SCRIPT_NAME", b"/x")];
     client::start(
         Arc::clone(pool),
-        &params,
+        params,
         Stdin::Empty,
         Duration::from_secs(5),
         client::OnLeaving::Abort,
