@@ -1,10 +1,15 @@
 //! How many connections serveur opens to a FastCGI application without `--fastcgi-connections`:
-//! learned from a real php-fpm's accept queue (`pm.max_children = 3`), told by an application
+//! learned from a real php-fpm's accept queue (`pm.max_children = 3`), followed as a
+//! `pm = dynamic` php-fpm starts workers under load, told by an application
 //! that answers `FCGI_MAX_CONNS`, the bound kept for a threaded application that answers without
 //! a number or not at all (every request of a burst in flight at once), and the flag winning
 //! over what the application says.
 
-use crate::fastcgi_apps::{open_connections, php_site, responder, site_with, write, Site};
+use std::time::{Duration, Instant};
+
+use crate::fastcgi_apps::{
+    open_connections, php_fpm_managed, php_site, responder, site_with, write, Site,
+};
 use crate::support::{get, get_concurrently};
 
 /// A threaded application whose answer is `together` only when `n` requests are in it at once
@@ -90,6 +95,35 @@ fn the_pool_learns_php_fpm_s_worker_count_from_its_accept_queue() {
         "{:#?}",
         php.server.log()
     );
+}
+
+#[test]
+fn the_pool_follows_a_dynamic_php_fpm_as_it_starts_workers() {
+    // Two workers at first, five at most: php-fpm starts more (one a second at first) while
+    // none is idle, and the pool, which learns 2 first, tries one more a second later.
+    let pm = "pm = dynamic\npm.max_children = 5\npm.start_servers = 2\n\
+              pm.min_spare_servers = 1\npm.max_spare_servers = 3\n";
+    let php = site_with("*.php", |run| php_fpm_managed(run, pm), &[]);
+    write(
+        php.site.path(),
+        "slow.php",
+        "<?php usleep(5000); echo 'ok';",
+    );
+    let paths: Vec<String> = (0..10).map(|n| format!("/slow.php?{n}")).collect();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !limits_logged(&php).contains(&5) {
+        assert!(
+            Instant::now() < deadline,
+            "never at 5: {:?}",
+            limits_logged(&php)
+        );
+        for reply in get_concurrently(php.server.addr, &paths) {
+            assert_eq!(reply.status, 200, "{}", reply.text());
+        }
+    }
+    let limits = limits_logged(&php);
+    assert!(limits.iter().all(|n| *n <= 5), "{limits:?}");
+    assert!(limits[0] < 5, "learned 5 at once: {limits:?}");
 }
 
 #[test]
