@@ -9,6 +9,9 @@
 # php-fpm to --server-cpu and wrk to --client-cpu (taskset), then runs wrk against each
 # server in turn, interleaved, --repeats times, and prints req/s per run, the median per
 # server and the ratio serveur / nginx. Every response must be a 200 with the hello body.
+# Each run also gives the CPU time per request of the server's processes and of php-fpm's
+# (user + system, from /proc, over the run's requests): on a machine shared with other work,
+# req/s moves with it, CPU per request much less.
 #
 # Options:
 #   --serveur BIN        serveur binary (default: target/release/serveur)
@@ -175,7 +178,7 @@ NAMES=(nginx serveur)
 URLS=("http://127.0.0.1:$NGINX_PORT/hello.php" "http://127.0.0.1:$SERVEUR_PORT/hello.php")
 for url in "${URLS[@]}"; do wait_ready "$url"; done
 
-# One wrk run: prints req/s, fails on any error or non-200 answer.
+# One wrk run: prints req/s and the number of requests, fails on any error or non-200 answer.
 run_wrk() {
     local url=$1 seconds=$2 out
     out=$(taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONN" -d"${seconds}s" "$url")
@@ -184,19 +187,44 @@ run_wrk() {
         echo "$out" >&2
         exit 1
     fi
-    awk '/^Requests\/sec:/ {print $2}' <<< "$out"
+    awk '/^Requests\/sec:/ {rps = $2} / requests in / {n = $1} END {print rps, n}' <<< "$out"
 }
+
+# CPU time (clock ticks, user + system) used so far by these processes and their threads.
+ticks() {
+    local pid total=0
+    for pid in "$@"; do
+        total=$((total + $(cat /proc/"$pid"/task/*/stat 2>/dev/null | awk '{t += $14 + $15} END {print t + 0}')))
+    done
+    echo "$total"
+}
+# A server's processes: the one started and its children (nginx's worker, php-fpm's).
+family() { echo "$1" $(pgrep -P "$1"); }
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
+FPM_PID=${PIDS[0]}
+NGINX_PID=${PIDS[1]}
+SERVEUR_PID=${PIDS[2]}
 
 echo "PHP hello world, php-fpm pm=static x$WORKERS, wrk -t1 -c$CONN -d${DURATION}s," \
     "servers+php-fpm on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU," \
     "nginx FastCGI keepalive $NGINX_KEEPALIVE"
-declare -A RESULTS
+declare -A RESULTS CPU
 for ((r = 1; r <= REPEATS; r++)); do
     for i in "${!NAMES[@]}"; do
         ((WARMUP > 0)) && run_wrk "${URLS[$i]}" "$WARMUP" > /dev/null
-        rps=$(run_wrk "${URLS[$i]}" "$DURATION")
+        if [[ ${NAMES[$i]} == nginx ]]; then server=$NGINX_PID; else server=$SERVEUR_PID; fi
+        read -ra server_pids <<< "$(family "$server")"
+        read -ra fpm_pids <<< "$(family "$FPM_PID")"
+        server_before=$(ticks "${server_pids[@]}")
+        fpm_before=$(ticks "${fpm_pids[@]}")
+        read -r rps requests <<< "$(run_wrk "${URLS[$i]}" "$DURATION")"
+        server_us=$(( ($(ticks "${server_pids[@]}") - server_before) * TICK_US * 10 / requests ))
+        fpm_us=$(( ($(ticks "${fpm_pids[@]}") - fpm_before) * TICK_US * 10 / requests ))
         RESULTS[${NAMES[$i]}]+="$rps "
-        printf 'run %d  %-8s %10s req/s\n' "$r" "${NAMES[$i]}" "$rps"
+        CPU[${NAMES[$i]}]+="$(( (server_us + fpm_us) / 10 )) "
+        printf 'run %d  %-8s %10s req/s   CPU per request: server %d.%d µs, php-fpm %d.%d µs\n' \
+            "$r" "${NAMES[$i]}" "$rps" $((server_us / 10)) $((server_us % 10)) \
+            $((fpm_us / 10)) $((fpm_us % 10))
         sleep "$PAUSE"
     done
 done
@@ -204,7 +232,7 @@ done
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 NGINX_MEDIAN=$(median <<< "${RESULTS[nginx]}")
 SERVEUR_MEDIAN=$(median <<< "${RESULTS[serveur]}")
-printf '\n| server  | median req/s | runs |\n|---|---|---|\n'
-printf '| nginx   | %s | %s|\n' "$NGINX_MEDIAN" "${RESULTS[nginx]}"
-printf '| serveur | %s | %s|\n' "$SERVEUR_MEDIAN" "${RESULTS[serveur]}"
+printf '\n| server  | median req/s | runs | median CPU µs per request, server + php-fpm |\n|---|---|---|---|\n'
+printf '| nginx   | %s | %s| %s |\n' "$NGINX_MEDIAN" "${RESULTS[nginx]}" "$(median <<< "${CPU[nginx]}")"
+printf '| serveur | %s | %s| %s |\n' "$SERVEUR_MEDIAN" "${RESULTS[serveur]}" "$(median <<< "${CPU[serveur]}")"
 awk -v s="$SERVEUR_MEDIAN" -v n="$NGINX_MEDIAN" 'BEGIN {printf "\nserveur / nginx = %.2f\n", s / n}'

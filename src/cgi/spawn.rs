@@ -45,7 +45,10 @@ pub(super) fn spawn(
         .args(search_words(query))
         .env_clear()
         .envs(server_env.iter().map(|(n, v)| (n, v)))
-        .envs(vars.iter().map(|(n, v)| (n, OsStr::from_bytes(v))))
+        .envs(
+            vars.iter()
+                .map(|(n, v)| (OsStr::from_bytes(n), OsStr::from_bytes(v))),
+        )
         .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

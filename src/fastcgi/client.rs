@@ -159,9 +159,9 @@ impl Script for Output {
 
 /// Starts one request: `params` are the meta-variables, `stdin` the body; every read and write
 /// on the application's connection (and the wait for one) may take at most `limit`.
-pub(super) fn start(
+pub(super) fn start<'a>(
     pool: Arc<Pool>,
-    params: &[(&str, &[u8])],
+    params: impl IntoIterator<Item = (&'a [u8], &'a [u8])> + Clone,
     stdin: Stdin,
     limit: Duration,
     on_leaving: OnLeaving,
@@ -194,11 +194,16 @@ pub(super) fn start(
 
 /// `FCGI_BEGIN_REQUEST`, the `FCGI_PARAMS` stream, and for a request without a body the empty
 /// `FCGI_STDIN` too: the whole request in one write.
-fn request_head(params: &[(&str, &[u8])], empty_body: bool) -> Bytes {
+fn request_head<'a>(
+    params: impl IntoIterator<Item = (&'a [u8], &'a [u8])> + Clone,
+    empty_body: bool,
+) -> Bytes {
     // Sized once: each pair is its name, its value and at most 8 bytes of lengths.
-    let size: usize = params.iter().map(|(n, v)| n.len() + v.len() + 8).sum();
+    let size: usize = (params.clone().into_iter())
+        .map(|(n, v)| n.len() + v.len() + 8)
+        .sum();
     let mut pairs = BytesMut::with_capacity(size);
-    record::put_pairs(&mut pairs, params.iter().map(|(n, v)| (n.as_bytes(), *v)));
+    record::put_pairs(&mut pairs, params);
     let mut head = BytesMut::with_capacity(pairs.len() + 64);
     record::put_begin_request(&mut head, REQUEST_ID, ROLE_RESPONDER, true);
     record::put_stream(&mut head, Kind::Params, REQUEST_ID, &pairs);
@@ -269,9 +274,14 @@ impl Exchange {
         };
         let mut ended = self.exchange(&mut conn).await;
         if let Err(Broken::Io(_)) = &ended {
-            // A kept connection the application closed meanwhile (a restart): nothing of this
-            // request reached it, so it is sent again, once, on a new connection.
-            if conn.reused() && !self.body_started && !self.answered {
+            // A kept connection the application closed meanwhile (a restart), or a new one it
+            // closed on reading `FCGI_GET_VALUES` (never asked again): nothing of this request
+            // reached it, so it is sent again, once, on a new connection.
+            let refused_asking = conn.asked_in_vain();
+            if refused_asking {
+                conn.never_ask();
+            }
+            if (conn.reused() || refused_asking) && !self.body_started && !self.answered {
                 conn = self.connect(pool.replace(conn)).await?;
                 ended = self.exchange(&mut conn).await;
             }
@@ -281,7 +291,7 @@ impl Exchange {
             Ok(Ended::ClientGone(abortable)) => {
                 self.log.say(&format!("aborted: {}", self.leaving.why()));
                 if abortable && self.abort(&mut conn).await {
-                    conn.release();
+                    self.release(conn);
                 }
                 Ok(())
             }
@@ -320,19 +330,35 @@ impl Exchange {
             ));
         }
         if reusable {
-            conn.release();
+            self.release(conn);
         }
         Ok(())
+    }
+
+    /// Gives `conn` back to the pool after a complete request, logging what the pool learned.
+    fn release(&self, conn: Connection) {
+        if let Some(learned) = conn.release() {
+            self.log.say(&learned);
+        }
     }
 
     /// Sends the request and forwards the response until `FCGI_END_REQUEST` or the client's
     /// departure.
     async fn exchange(&mut self, conn: &mut Connection) -> Result<Ended, Broken> {
-        let (mut reader, mut writer, mut waiting) = conn.split();
+        let (mut reader, mut writer, answer) = conn.split();
         let mut buf = BytesMut::with_capacity(READ_CHUNK);
         let mut stderr = StderrLines::default();
         let (limit, tx) = (self.limit, self.tx.clone());
-        let head = self.head.clone();
+        let head = if answer.asks() {
+            // On a new connection the application is first asked its limits (see `capacity`):
+            // its answer, or the lack of one, comes back before the response.
+            let mut asked = BytesMut::with_capacity(self.head.len() + 64);
+            record::put_get_values(&mut asked);
+            asked.extend_from_slice(&self.head);
+            asked.freeze()
+        } else {
+            self.head.clone()
+        };
         let mut send = pin!(send_request(
             &mut writer,
             head,
@@ -368,8 +394,12 @@ impl Exchange {
                 }
                 record = read_record(&mut reader, &mut buf, limit) => record?,
             };
-            self.answered = true;
-            waiting = None;
+            if let Some(learned) = answer.record(&record) {
+                log.say(&learned);
+            }
+            if record.request_id == REQUEST_ID {
+                self.answered = true;
+            }
             match Kind::from_byte(record.kind) {
                 _ if record.request_id != REQUEST_ID => {} // management records (§4)
                 Some(Kind::Stdout) => {
@@ -391,7 +421,6 @@ impl Exchange {
             }
         };
         stderr.flush(log);
-        drop(waiting);
         Ok(ended)
     }
 

@@ -7,6 +7,7 @@
 //! header block read with the CGI rules and the rest streamed, by the gateway's driver
 //! (`gateway::respond`), which reads `FCGI_STDOUT` as `client`'s `Output`.
 
+mod capacity;
 mod client;
 mod pool;
 // The wire format is internal, but the cargo-fuzz target in fuzz/ (a crate of its own) drives
@@ -42,6 +43,10 @@ use pool::Pool;
 /// The static index files, which win over the application's when a directory has both, as
 /// CPython's directory listing rules would serve them.
 const STATIC_INDEX: &[&str] = &["index.html", "index.htm"];
+
+/// The most connections to an application when none is given: an upper bound on what is
+/// learned of its capacity.
+const DEFAULT_CONNECTIONS: usize = 32;
 
 /// Which requests go to the application.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,9 +105,10 @@ pub struct FastCgi {
 
 impl FastCgi {
     /// Sends the requests for `pattern` below `dir` to the application at `address`, through a
-    /// pool of up to 32 connections, each read or write waiting 60 seconds at most, with
-    /// request bodies up to 1 GiB; other requests get `404` until a
-    /// [`fallback`](FastCgi::fallback) is set.
+    /// pool of up to 32 connections, fewer if the application serves fewer at once (it says so
+    /// in `FCGI_GET_VALUES`, or its accept queue shows it: see README, FastCGI), each read or
+    /// write waiting 60 seconds at most, with request bodies up to 1 GiB; other requests get
+    /// `404` until a [`fallback`](FastCgi::fallback) is set.
     pub fn new(dir: impl AsRef<Path>, pattern: Pattern, address: Address) -> io::Result<FastCgi> {
         let settings = Settings::new(dir)?;
         let root_metadata = std::fs::metadata(settings.root.dir())?;
@@ -121,7 +127,7 @@ impl FastCgi {
             index,
             prefix,
             application: address.to_string().into(),
-            pool: Pool::new(address, 32),
+            pool: Pool::new(address, DEFAULT_CONNECTIONS, true),
             fallback: SharedHandler::new(NotFound),
         })
     }
@@ -133,10 +139,11 @@ impl FastCgi {
         self
     }
 
-    /// At most `max` connections to the application at once (at least one); more requests
-    /// wait for one to be free.
+    /// At most `max` connections to the application at once (at least one), as many as that
+    /// whatever the application says or shows of its capacity; more requests wait for one to be
+    /// free.
     pub fn max_connections(self, max: usize) -> Self {
-        let pool = Pool::new(self.pool.address().clone(), max);
+        let pool = Pool::new(self.pool.address().clone(), max, false);
         FastCgi { pool, ..self }
     }
 
@@ -253,7 +260,6 @@ impl Gateway for FastCgi {
         run: Run<'_>,
         _departure: &mut Departure<'_>,
     ) -> Result<Output, Response> {
-        let params: Vec<(&str, &[u8])> = run.vars.iter().collect();
         let on_leaving = if self.settings.ignore_client_abort {
             OnLeaving::Finish
         } else {
@@ -261,7 +267,7 @@ impl Gateway for FastCgi {
         };
         Ok(client::start(
             Arc::clone(&self.pool),
-            &params,
+            run.vars.iter(),
             Stdin::from(run.input),
             self.settings.timeout,
             on_leaving,

@@ -1,6 +1,7 @@
 //! The FastCGI 1.0 wire format as pure functions on byte buffers, with no I/O: record headers,
 //! the typed bodies of `FCGI_BEGIN_REQUEST` and `FCGI_END_REQUEST`, stream records split to the
-//! 65535-byte content limit, and name-value pairs (FastCGI specification §3.3, §3.4, §5.1,
+//! 65535-byte content limit, name-value pairs, and the management query about an application's
+//! limits, `FCGI_GET_VALUES`, with its answer (FastCGI specification §3.3, §3.4, §4.1, §5.1,
 //! §5.5). Both directions are here, so the codec can be tested (and fuzzed) by round trips and
 //! so a test application can be written with it. Decoding never panics on any input: malformed
 //! bytes are a [`ProtocolError`].
@@ -94,7 +95,6 @@ pub enum ProtocolError {
     /// An `FCGI_BEGIN_REQUEST` or `FCGI_END_REQUEST` whose content is not 8 bytes.
     BodyLength(u8, usize),
     /// A name-value pair whose lengths run past the end of its content.
-    #[cfg(any(test, feature = "fuzzing"))]
     TruncatedPair,
 }
 
@@ -105,7 +105,6 @@ impl fmt::Display for ProtocolError {
             ProtocolError::BodyLength(kind, len) => {
                 write!(f, "record type {kind} has {len} content bytes (expected 8)")
             }
-            #[cfg(any(test, feature = "fuzzing"))]
             ProtocolError::TruncatedPair => f.write_str("truncated name-value pair"),
         }
     }
@@ -278,8 +277,8 @@ fn put_length(out: &mut BytesMut, len: usize) {
     }
 }
 
-/// Reads the name-value pairs of a whole `Params` (or `GetValues`) stream.
-#[cfg(any(test, feature = "fuzzing"))]
+/// Reads the name-value pairs of a whole `Params` stream, or of a `GetValues` or
+/// `GetValuesResult` record.
 pub fn parse_pairs(mut content: &[u8]) -> Result<Vec<(Bytes, Bytes)>, ProtocolError> {
     let mut pairs = Vec::new();
     while !content.is_empty() {
@@ -296,7 +295,6 @@ pub fn parse_pairs(mut content: &[u8]) -> Result<Vec<(Bytes, Bytes)>, ProtocolEr
     Ok(pairs)
 }
 
-#[cfg(any(test, feature = "fuzzing"))]
 fn take_length(content: &mut &[u8]) -> Result<usize, ProtocolError> {
     match content.first() {
         None => Err(ProtocolError::TruncatedPair),
@@ -306,6 +304,60 @@ fn take_length(content: &mut &[u8]) -> Result<usize, ProtocolError> {
         }
         Some(_) if content.len() < 4 => Err(ProtocolError::TruncatedPair),
         Some(_) => Ok((content.get_u32() & 0x7fff_ffff) as usize),
+    }
+}
+
+/// The names a web server asks an application about (§4.1): how many connections it accepts at
+/// once, how many requests, and whether it multiplexes requests on a connection.
+pub const ASKED_VALUES: [&str; 3] = ["FCGI_MAX_CONNS", "FCGI_MAX_REQS", "FCGI_MPXS_CONNS"];
+
+/// Appends an `FCGI_GET_VALUES` management record (request id 0) asking for
+/// [`ASKED_VALUES`]: each a name with an empty value (§4.1).
+pub fn put_get_values(out: &mut BytesMut) {
+    let mut pairs = BytesMut::new();
+    put_pairs(
+        &mut pairs,
+        ASKED_VALUES.map(|name| (name.as_bytes(), &b""[..])),
+    );
+    put_record(out, Kind::GetValues, 0, &pairs);
+}
+
+/// What an application said of its limits in `FCGI_GET_VALUES_RESULT` (§4.1). A value that is
+/// not a positive decimal number is no answer: `None`, as a name left out is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Values {
+    /// `FCGI_MAX_CONNS`: the most connections it accepts at once.
+    pub max_conns: Option<u32>,
+    /// `FCGI_MAX_REQS`: the most requests it runs at once.
+    pub max_reqs: Option<u32>,
+}
+
+impl Values {
+    /// Reads the content of an `FCGI_GET_VALUES_RESULT` record. Names not asked are ignored.
+    pub fn parse(content: &[u8]) -> Result<Values, ProtocolError> {
+        let mut values = Values::default();
+        for (name, value) in parse_pairs(content)? {
+            let number = std::str::from_utf8(&value)
+                .ok()
+                .filter(|text| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|text| text.parse::<u32>().ok())
+                .filter(|n| *n > 0);
+            match &name[..] {
+                b"FCGI_MAX_CONNS" => values.max_conns = number,
+                b"FCGI_MAX_REQS" => values.max_reqs = number,
+                _ => {}
+            }
+        }
+        Ok(values)
+    }
+
+    /// How many requests the application takes at once on connections that carry one at a
+    /// time: the smaller of the two limits it gave, if it gave any.
+    pub fn capacity(&self) -> Option<u32> {
+        match (self.max_conns, self.max_reqs) {
+            (Some(conns), Some(reqs)) => Some(conns.min(reqs)),
+            (one, other) => one.or(other),
+        }
     }
 }
 

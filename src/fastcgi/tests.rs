@@ -108,7 +108,7 @@ impl FakeApp {
     }
 
     fn pool(&self) -> Arc<Pool> {
-        Pool::new(Address::Unix(self.socket.clone()), 4)
+        Pool::new(Address::Unix(self.socket.clone()), 4, false)
     }
 }
 
@@ -150,10 +150,10 @@ async fn answer(stream: &mut UnixStream, stdout: &[u8], stderr: &[u8], app_statu
 fn start(pool: &Arc<Pool>, log: AccessLog) -> Output {
     let application = GatewayKind::FastCgi(pool.address().to_string().into());
     let log = ScriptLog::new(log, None, application, b"/x");
-    let params: [(&str, &[u8]); 1] = [("SCRIPT_NAME", b"/x")];
+    let params: [(&[u8], &[u8]); 1] = [(b"SCRIPT_NAME", b"/x")];
     client::start(
         Arc::clone(pool),
-        &params,
+        params,
         Stdin::Empty,
         Duration::from_secs(5),
         client::OnLeaving::Abort,
@@ -280,7 +280,7 @@ async fn stderr_lines_and_a_failing_status_are_logged() {
 #[tokio::test]
 async fn an_application_that_is_not_listening_is_a_failure() {
     let app = FakeApp::new();
-    let pool = Pool::new(Address::Unix(app.socket.with_extension("gone")), 1);
+    let pool = Pool::new(Address::Unix(app.socket.with_extension("gone")), 1, false);
     let mut output = start(&pool, AccessLog::off());
     assert_eq!(
         output.next().await.expect("a failure"),

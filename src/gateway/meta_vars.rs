@@ -144,16 +144,18 @@ impl MetaVars {
     /// The value of `name`, if set.
     #[cfg(test)]
     pub(crate) fn get(&self, name: &str) -> Option<&[u8]> {
-        self.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+        self.iter()
+            .find(|(n, _)| *n == name.as_bytes())
+            .map(|(_, v)| v)
     }
 
     /// Every pair, in order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        self.pairs.iter().map(|&[name, value, end]| {
-            // Names are made from `&str`s and ASCII header names: always UTF-8.
-            let name = std::str::from_utf8(&self.bytes[name..value]).unwrap_or_default();
-            (name, &self.bytes[value..end])
-        })
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> + Clone {
+        // Names as bytes: a check that they are UTF-8 (they are: `&str`s and ASCII header
+        // names) cost 1,800 instructions a FastCGI request (callgrind), and no caller needs it.
+        self.pairs
+            .iter()
+            .map(|&[name, value, end]| (&self.bytes[name..value], &self.bytes[value..end]))
     }
 
     /// Behind access control (`auth`), `AUTH_TYPE=Basic` and the `REMOTE_USER` it verified.

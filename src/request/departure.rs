@@ -13,8 +13,9 @@
 //! readable, and are left for hyper. Under TLS the TCP socket is watched the same way: a
 //! `close_notify` alert is data, the FIN after it sets `EPOLLRDHUP`.
 //!
-//! The cost falls on requests that run a script only (a `dup`, two `epoll_ctl`, a `close`); a
-//! connection keeps its socket's number and nothing more. HTTP/2 needs none of it: hyper reads
+//! The cost falls on requests that run a script only (a `dup`, two `epoll_ctl`, a `close`), and
+//! only on those whose wait lasts ([`Departure::wait_after`]); a connection keeps its socket's
+//! number and nothing more. HTTP/2 needs none of it: hyper reads
 //! its connections all the time and drops a handler's future as soon as its stream is reset or
 //! its connection closes.
 //!
@@ -26,6 +27,7 @@ use std::future::pending;
 use std::io;
 use std::os::fd::{BorrowedFd, RawFd};
 use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use http::Version;
 
@@ -125,6 +127,16 @@ impl<'a> Departure<'a> {
             return Departure::never();
         }
         Departure(State::Unwatched(connection))
+    }
+
+    /// As [`wait`](Departure::wait), but a watch not started yet starts only after `delay`:
+    /// a wait that ends sooner costs no system call, and a client that leaves is told at most
+    /// `delay` late.
+    pub(crate) async fn wait_after(&mut self, delay: Duration) {
+        if matches!(self.0, State::Unwatched(_)) {
+            tokio::time::sleep(delay).await;
+        }
+        self.wait().await;
     }
 
     /// Resolves once the client has left; never, when that cannot be told. Cancel-safe: a

@@ -25,6 +25,7 @@ mod downloads_encoding;
 mod downloads_headers;
 mod examples;
 mod fastcgi;
+mod fastcgi_capacity;
 mod fastcgi_resilience;
 mod floods;
 mod http2;

@@ -146,10 +146,11 @@ struct Args {
     )]
     fastcgi_timeout: f64,
 
-    /// Most connections open to each FastCGI application; they are kept open between requests
-    /// (for php-fpm, its pm.max_children gives every request a kept connection)
-    #[arg(long, value_name = "N", default_value_t = 32, help_heading = "FastCGI")]
-    fastcgi_connections: usize,
+    /// Connections open to each FastCGI application, kept between requests; by default up to
+    /// 32, as many as the application serves at once (its FCGI_GET_VALUES answer, or learned
+    /// from its accept queue: php-fpm's pm.max_children)
+    #[arg(long, value_name = "N", help_heading = "FastCGI")]
+    fastcgi_connections: Option<usize>,
 
     /// Let a CGI script or FastCGI request whose client leaves before its answer run on to its
     /// end (or its timeout), its output dropped; by default it is stopped at once (the script's
@@ -345,8 +346,8 @@ pub(crate) struct Config {
     pub fastcgi: Vec<(Pattern, Address)>,
     /// How long to wait on a FastCGI application.
     pub fastcgi_timeout: Duration,
-    /// The connection bound for each FastCGI application.
-    pub fastcgi_connections: usize,
+    /// The connection bound for each FastCGI application, if given (else learned).
+    pub fastcgi_connections: Option<usize>,
     /// Whether scripts run on when their client leaves (`--ignore-client-abort`).
     pub ignore_client_abort: bool,
     /// Uploads, with `--upload` or `--allow-all`.
@@ -601,7 +602,7 @@ fn validate(args: Args) -> Result<Config, String> {
             .collect::<Result<_, _>>()?,
         fastcgi_timeout: seconds(args.fastcgi_timeout, "--fastcgi-timeout")?,
         fastcgi_connections: match args.fastcgi_connections {
-            0 => return Err("argument --fastcgi-connections: must be at least 1".into()),
+            Some(0) => return Err("argument --fastcgi-connections: must be at least 1".into()),
             n => n,
         },
         ignore_client_abort: args.ignore_client_abort,

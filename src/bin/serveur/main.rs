@@ -131,13 +131,16 @@ async fn run(config: cli::Config, inherited: Option<Inherited>) -> Result<(), St
     // names none of its scripts goes on to the next, and finally to CGI or the files. So a
     // `*.php` file is never served as a file: its path always reaches the application.
     for (pattern, address) in config.fastcgi.iter().rev() {
-        let fastcgi = FastCgi::new(&config.directory, pattern.clone(), address.clone())
+        let mut fastcgi = FastCgi::new(&config.directory, pattern.clone(), address.clone())
             .map_err(|e| format!("cannot serve {}: {e}", config.directory.display()))?
             .follow_symlinks(config.follow_symlinks)
             .timeout(config.fastcgi_timeout)
-            .max_connections(config.fastcgi_connections)
             .ignore_client_abort(config.ignore_client_abort)
             .fallback(handler);
+        // Given, the bound is the pool's size; otherwise the pool learns it (up to 32).
+        if let Some(connections) = config.fastcgi_connections {
+            fastcgi = fastcgi.max_connections(connections);
+        }
         handler = match &metrics {
             Some(metrics) => labelled(fastcgi.metrics(Arc::clone(metrics)), Handled::FastCgi, true),
             None => SharedHandler::new(fastcgi),

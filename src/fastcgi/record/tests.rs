@@ -108,6 +108,64 @@ fn truncated_pairs_are_errors() {
 }
 
 #[test]
+fn get_values_asks_the_three_names_of_the_specification_on_request_zero() {
+    let mut out = BytesMut::new();
+    put_get_values(&mut out);
+    let records = decode_all(out).expect("valid");
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].kind, Kind::GetValues as u8);
+    assert_eq!(records[0].request_id, 0);
+    let asked = parse_pairs(&records[0].content).expect("pairs");
+    let names: Vec<&[u8]> = asked.iter().map(|(n, _)| &n[..]).collect();
+    assert_eq!(
+        names,
+        [&b"FCGI_MAX_CONNS"[..], b"FCGI_MAX_REQS", b"FCGI_MPXS_CONNS"]
+    );
+    assert!(asked.iter().all(|(_, v)| v.is_empty()));
+}
+
+fn values_of(pairs: &[(&str, &str)]) -> Result<Values, ProtocolError> {
+    let mut out = BytesMut::new();
+    put_pairs(
+        &mut out,
+        pairs.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())),
+    );
+    Values::parse(&out)
+}
+
+#[test]
+fn values_keep_positive_decimal_numbers_only() {
+    // php-fpm 8.2's whole answer: no limit given.
+    let php_fpm = values_of(&[("FCGI_MPXS_CONNS", "0")]).expect("valid");
+    assert_eq!(php_fpm, Values::default());
+    assert_eq!(php_fpm.capacity(), None);
+    let told = values_of(&[("FCGI_MAX_CONNS", "8"), ("FCGI_MAX_REQS", "5")]).expect("valid");
+    assert_eq!(told.capacity(), Some(5));
+    assert_eq!(
+        values_of(&[("FCGI_MAX_REQS", "12")])
+            .expect("valid")
+            .capacity(),
+        Some(12)
+    );
+    for nonsense in [
+        "0",
+        "-3",
+        "+3",
+        " 3",
+        "3 ",
+        "three",
+        "",
+        "99999999999",
+        "1e3",
+    ] {
+        let values = values_of(&[("FCGI_MAX_CONNS", nonsense)]).expect("valid");
+        assert_eq!(values.capacity(), None, "{nonsense:?}");
+    }
+    assert_eq!(values_of(&[]).expect("valid"), Values::default());
+    assert_eq!(Values::parse(&[14, 1]), Err(ProtocolError::TruncatedPair));
+}
+
+#[test]
 fn every_defined_type_byte_has_its_kind() {
     for byte in 1..=11 {
         assert_eq!(Kind::from_byte(byte).map(|k| k as u8), Some(byte));
@@ -123,6 +181,20 @@ proptest! {
         let _ = parse_pairs(&bytes);
         let _ = BeginRequest::parse(&bytes);
         let _ = EndRequest::parse(&bytes);
+        let _ = Values::parse(&bytes);
+    }
+
+    #[test]
+    fn values_round_trip(max_conns in proptest::option::of(1..=u32::MAX), max_reqs in proptest::option::of(1..=u32::MAX)) {
+        let mut out = BytesMut::new();
+        let texts = [max_conns.map(|n| n.to_string()), max_reqs.map(|n| n.to_string())];
+        let pairs = ["FCGI_MAX_CONNS", "FCGI_MAX_REQS"]
+            .iter()
+            .zip(&texts)
+            .filter_map(|(name, text)| Some((name.as_bytes(), text.as_ref()?.as_bytes())));
+        put_pairs(&mut out, pairs);
+        let values = Values::parse(&out).expect("valid");
+        prop_assert_eq!(values, Values { max_conns, max_reqs });
     }
 
     #[test]

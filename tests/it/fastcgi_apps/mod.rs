@@ -179,6 +179,11 @@ fn spawn_and_wait(
 /// Starts php-fpm in the foreground with `workers` static workers, its socket in `dir`, its
 /// error log on stderr.
 pub(crate) fn php_fpm(dir: &Path, workers: usize) -> App {
+    php_fpm_managed(dir, &format!("pm = static\npm.max_children = {workers}\n"))
+}
+
+/// [`php_fpm`] with its process manager's lines (`pm = dynamic`, `pm.max_children = 5`, …).
+pub(crate) fn php_fpm_managed(dir: &Path, pm: &str) -> App {
     let socket = dir.join("php-fpm.sock");
     let config = dir.join("php-fpm.conf");
     std::fs::write(
@@ -190,8 +195,7 @@ pub(crate) fn php_fpm(dir: &Path, workers: usize) -> App {
              pid = {dir}/php-fpm.pid\n\
              [test]\n\
              listen = {socket}\n\
-             pm = static\n\
-             pm.max_children = {workers}\n\
+             {pm}\
              catch_workers_output = yes\n\
              php_admin_value[upload_max_filesize] = 8M\n\
              php_admin_value[post_max_size] = 16M\n\

@@ -7,6 +7,11 @@ Usage: python3 responder.py ADDRESS, with ADDRESS `unix:/path` or `HOST:PORT` (p
 next to an `app.py` defining `app(params, stdin, aborted)`: a generator of the bytes to send on
 FCGI_STDOUT, given the meta-variables (a dict), the request body, and a threading.Event set when
 the request is aborted. Prints `listening on ADDRESS` (with the real port) once it listens.
+
+It serves every connection at once, a thread each. Management records (FCGI_GET_VALUES, §4.1)
+go unanswered, as by an application that ignores them, unless `app.py` also defines `VALUES`, a
+dict of the names and values to answer with (`{"FCGI_MAX_CONNS": "2"}`); each query is then
+printed as `asked: NAME,NAME,...`.
 """
 
 import socket
@@ -14,9 +19,12 @@ import struct
 import sys
 import threading
 
+import app as application
 from app import app
 
 BEGIN_REQUEST, ABORT_REQUEST, END_REQUEST, PARAMS, STDIN, STDOUT = 1, 2, 3, 4, 5, 6
+GET_VALUES, GET_VALUES_RESULT = 9, 10
+VALUES = getattr(application, "VALUES", None)
 # version, type, request id, content length, padding length, reserved (§3.3)
 HEADER = struct.Struct(">BBHHBx")
 MAX_CONTENT = 0xFFFF
@@ -69,6 +77,21 @@ def pairs(data):
     return found
 
 
+def encode_pairs(found):
+    """Name-value pairs (§3.4), every length below 128 here."""
+    return b"".join(
+        bytes([len(n), len(v)]) + n + v
+        for n, v in ((n.encode(), v.encode()) for n, v in found.items())
+    )
+
+
+def answer_values(conn, content):
+    """FCGI_GET_VALUES_RESULT with the values asked for that VALUES has (§4.1)."""
+    asked = pairs(content)
+    say("asked: " + ",".join(asked))
+    write_record(conn, GET_VALUES_RESULT, 0, encode_pairs({n: VALUES[n] for n in asked if n in VALUES}))
+
+
 def respond(conn, request_id, params, stdin, aborted):
     for chunk in app(pairs(params), stdin, aborted):
         for start in range(0, len(chunk), MAX_CONTENT):
@@ -97,6 +120,8 @@ def serve(conn):
         elif kind == ABORT_REQUEST:
             say("aborted")
             aborted.set()
+        elif kind == GET_VALUES and VALUES is not None:
+            answer_values(conn, content)
     if worker is not None:
         worker.join()
     conn.close()
