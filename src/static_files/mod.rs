@@ -9,6 +9,7 @@ mod compress;
 pub(crate) mod conditional;
 pub(crate) mod encoding;
 pub(crate) mod etag;
+mod identity;
 mod listing;
 mod listing_cache;
 mod listing_json;

@@ -31,16 +31,16 @@ use std::collections::{HashMap, HashSet};
 use std::fs::{File, Metadata};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use foldhash::fast::RandomState;
 use http::{HeaderMap, HeaderValue};
 
 use super::encoding::Encoding;
+use super::identity::Identity;
 use crate::body::Body;
 use crate::metrics::Metrics;
 
@@ -85,32 +85,10 @@ impl Content {
     }
 }
 
-/// What makes a file the same file: if any of these changed, its bytes may have.
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct Identity {
-    dev: u64,
-    ino: u64,
-    size: u64,
-    mtime: (i64, i64),
-    ctime: (i64, i64),
-}
-
-impl Identity {
-    fn of(metadata: &Metadata) -> Self {
-        Identity {
-            dev: metadata.dev(),
-            ino: metadata.ino(),
-            size: metadata.size(),
-            mtime: (metadata.mtime(), metadata.mtime_nsec()),
-            ctime: (metadata.ctime(), metadata.ctime_nsec()),
-        }
-    }
-
-    /// Whether the last change is at least [`SETTLE`] older than `now`.
-    fn settled(&self, now: SystemTime) -> bool {
-        let changed = UNIX_EPOCH + Duration::new(self.ctime.0.max(0) as u64, self.ctime.1 as u32);
-        now.duration_since(changed).is_ok_and(|age| age >= SETTLE)
-    }
+/// Whether `identity`'s last change is at least [`SETTLE`] older than `now`.
+fn settled(identity: &Identity, now: SystemTime) -> bool {
+    now.duration_since(identity.changed())
+        .is_ok_and(|age| age >= SETTLE)
 }
 
 struct Entry {
@@ -259,7 +237,8 @@ impl SmallFiles {
         };
         // Kept only if the file did not change between the caller's stat and this read
         // (otherwise these bytes may not be the ones `identity` describes), and has settled.
-        if identity.settled(now()) && file.metadata().is_ok_and(|m| Identity::of(&m) == identity) {
+        if settled(&identity, now()) && file.metadata().is_ok_and(|m| Identity::of(&m) == identity)
+        {
             self.keep(
                 path,
                 Entry {
@@ -308,7 +287,7 @@ impl SmallFiles {
         now: impl FnOnce() -> SystemTime,
     ) -> Option<EncodedKeeper> {
         let identity = Identity::of(metadata);
-        if identity.size > MAX_ENCODED_SOURCE || !identity.settled(now()) {
+        if identity.size > MAX_ENCODED_SOURCE || !settled(&identity, now()) {
             return None;
         }
         // Compressed output can pass its source by a few bytes of framing.

@@ -10,29 +10,7 @@ use std::fs::{self, Metadata};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-/// What a `stat` said: enough to see any change of kind, size, times or inode.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Stat {
-    dev: u64,
-    ino: u64,
-    mode: u32,
-    size: u64,
-    mtime: (i64, i64),
-    ctime: (i64, i64),
-}
-
-impl Stat {
-    fn of(metadata: &Metadata) -> Stat {
-        Stat {
-            dev: metadata.dev(),
-            ino: metadata.ino(),
-            mode: metadata.mode(),
-            size: metadata.size(),
-            mtime: (metadata.mtime(), metadata.mtime_nsec()),
-            ctime: (metadata.ctime(), metadata.ctime_nsec()),
-        }
-    }
-}
+use crate::static_files::identity::Identity;
 
 /// One row to look at again: its name, whether its `stat` follows a symlink, and what it said
 /// (`None`: it failed, a dangling link).
@@ -40,7 +18,7 @@ impl Stat {
 struct Row<P> {
     name: P,
     follow: bool,
-    seen: Option<Stat>,
+    seen: Option<Identity>,
 }
 
 /// The rows of one render that inotify does not watch, by name, as the render collects them.
@@ -57,7 +35,7 @@ impl Unseen {
             self.rows.push(Row {
                 name: name.into(),
                 follow: false,
-                seen: Some(Stat::of(metadata)),
+                seen: Some(Identity::of(metadata)),
             });
         }
     }
@@ -67,7 +45,7 @@ impl Unseen {
         self.rows.push(Row {
             name: name.into(),
             follow: true,
-            seen: target.map(Stat::of),
+            seen: target.map(Identity::of),
         });
     }
 
@@ -99,7 +77,7 @@ impl Rows {
             } else {
                 fs::symlink_metadata(&row.name)
             };
-            now.ok().as_ref().map(Stat::of) == row.seen
+            now.ok().as_ref().map(Identity::of) == row.seen
         })
     }
 

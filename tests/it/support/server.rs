@@ -62,16 +62,9 @@ impl Serveur {
         if !running_as_root() {
             return Self::start(dir, args);
         }
-        let mut command = Command::new("setpriv");
-        command
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(env!("CARGO_BIN_EXE_serveur"))
-            .arg("-d")
-            .arg(dir)
-            .args(["-b", "127.0.0.1"])
-            .args(args)
-            .arg("0");
-        Self::spawn(command)
+        let mut setpriv = Command::new("setpriv");
+        setpriv.args(["--reuid=65534", "--regid=65534", "--clear-groups"]);
+        Self::start_under(setpriv, dir, args)
     }
 
     /// [`start`](Self::start) with the process allowed one core (`taskset`, from util-linux;
@@ -89,16 +82,22 @@ impl Serveur {
             .chars()
             .take_while(char::is_ascii_digit)
             .collect();
-        let mut command = Command::new("taskset");
-        command
-            .args(["-c", &core])
+        let mut taskset = Command::new("taskset");
+        taskset.args(["-c", &core]);
+        Self::start_under(taskset, dir, args)
+    }
+
+    /// The binary serving `dir` on 127.0.0.1 port 0 with `args`, run by `wrapper` (a command
+    /// that runs the rest of its arguments: `setpriv`, `taskset`).
+    fn start_under(mut wrapper: Command, dir: &Path, args: &[&str]) -> Serveur {
+        wrapper
             .arg(env!("CARGO_BIN_EXE_serveur"))
             .arg("-d")
             .arg(dir)
             .args(["-b", "127.0.0.1"])
             .args(args)
             .arg("0");
-        Self::spawn(command)
+        Self::spawn(wrapper)
     }
 
     /// Starts the binary with exactly `command`'s arguments (which must make it listen).
