@@ -156,7 +156,11 @@ impl StaticFiles {
     /// HTML, plus a script at `/.serveur-upload-form.js` for drag and drop and progress
     /// bars). Off by default, so the listing stays CPython's byte for byte.
     pub fn uploads(self, uploads: bool) -> Self {
-        StaticFiles { uploads, ..self }
+        StaticFiles {
+            uploads,
+            listings: self.listings.hiding_uploads(uploads),
+            ..self
+        }
     }
 
     /// Whether a directory's listing is also offered as JSON (`--listing-json`), to a request

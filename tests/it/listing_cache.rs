@@ -165,6 +165,50 @@ fn a_file_rewritten_in_place_shows_its_new_size_and_time() {
     assert!(page.contains("<time datetime=\"2001-02-0"), "{page}");
 }
 
+/// What an upload in progress does in its directory: a `.serveur-upload-` file created and
+/// written in pieces (then renamed to its own name, left to the caller). Returns its path.
+fn upload_by_hand(d: &Path) -> std::path::PathBuf {
+    let temp = d.join(".serveur-upload-0123abcd");
+    let mut file = fs::File::create(&temp).expect("create");
+    for _ in 0..8 {
+        std::io::Write::write_all(&mut file, &[b'x'; 4096]).expect("write");
+    }
+    file.sync_all().expect("sync");
+    drop(file);
+    temp
+}
+
+#[test]
+fn an_upload_in_progress_leaves_the_kept_pages_and_its_end_shows_at_once() {
+    let listed = Listed::with_flags(|_| {}, &["--upload"]);
+    listed.cached();
+    let temp = upload_by_hand(&listed.path("d"));
+    // Its many events are about a name no listing shows: the pages are still served from
+    // memory, and do not show it.
+    let before = listed.hits();
+    let (page, json) = listed.listings();
+    assert_eq!(listed.hits(), before + 2, "both listings still from memory");
+    assert!(
+        !page.contains("0123abcd") && !json.contains("0123abcd"),
+        "{json}"
+    );
+    fs::rename(&temp, listed.path("d/up.txt")).expect("rename");
+    let (page, json) = listed.listings();
+    assert!(row(&page, "up.txt"), "{page}");
+    assert_eq!(entry(&json, "up.txt").expect("listed")["size"], 8 * 4096);
+}
+
+#[test]
+fn without_uploads_a_file_named_as_an_upload_shows_at_once() {
+    // Without `--upload` such a file is an ordinary file, listed as any other: its events
+    // count.
+    let listed = Listed::new(|_| {});
+    listed.cached();
+    upload_by_hand(&listed.path("d"));
+    let (_, json) = listed.listings();
+    assert!(entry(&json, ".serveur-upload-0123abcd").is_some(), "{json}");
+}
+
 #[test]
 fn a_subdirectory_whose_content_changes_shows_its_new_time() {
     // inotify on `d/` says nothing when something inside `d/sub/` changes, yet the listing

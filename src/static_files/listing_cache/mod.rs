@@ -37,7 +37,7 @@ use super::compress::Keep;
 use super::encoding::Encoding;
 use super::ui::Sort;
 use crate::metrics::Metrics;
-use crate::safe_path::UrlPath;
+use crate::safe_path::{UrlPath, TEMP_PREFIX};
 use unseen::Rows;
 pub(crate) use unseen::Unseen;
 use watch::{Change, Identity, Inotify, OpenDir};
@@ -140,6 +140,11 @@ pub(crate) struct Listings {
     state: Arc<OnceLock<Option<Mutex<State>>>>,
     /// Where hits and misses are counted (`--metrics-path`).
     metrics: Option<Arc<Metrics>>,
+    /// Whether listings leave out uploads in progress: then what happens to a
+    /// `.serveur-upload-` file changes no page, until it is renamed to its own name (an event
+    /// under that name). An upload writes its file in many pieces, each an event that would
+    /// drop its directory's pages while it runs.
+    hides_uploads: bool,
 }
 
 impl fmt::Debug for Listings {
@@ -171,6 +176,20 @@ impl Listings {
         }
     }
 
+    /// The cache for listings that leave out uploads in progress or not (`uploads`): a new
+    /// one when that changes, as a `StaticFiles` cloned before it changed must not be served
+    /// the other's pages, nor have the events its pages depend on skipped.
+    pub(crate) fn hiding_uploads(self, uploads: bool) -> Listings {
+        if uploads == self.hides_uploads {
+            return self;
+        }
+        Listings {
+            state: Arc::default(),
+            hides_uploads: uploads,
+            ..self
+        }
+    }
+
     /// The page kept for `key` of the directory `dir` describes, if it is still what a render
     /// would make now.
     pub(crate) fn get(&self, dir: &Metadata, key: &Key) -> Option<Page> {
@@ -183,7 +202,7 @@ impl Listings {
 
     fn find(&self, dir: &Metadata, key: &Key) -> Option<Page> {
         let mut state = self.lock()?;
-        state.drain();
+        state.drain(self.unlisted());
         state.tick += 1;
         let tick = state.tick;
         let kept = state
@@ -208,7 +227,7 @@ impl Listings {
             return None; // the path names another directory since the request resolved it
         }
         let mut state = self.lock()?;
-        state.drain();
+        state.drain(self.unlisted());
         let generation = state.watch(&dir)?;
         Some(Ticket { dir, generation })
     }
@@ -230,7 +249,7 @@ impl Listings {
         let Some(mut state) = self.lock() else {
             return false;
         };
-        state.drain();
+        state.drain(self.unlisted());
         let rows = unseen.below(path);
         // The page, room for its compressed outputs, the rows, and what the entry itself holds.
         let weight = page.body.len() / 2 * 3 + rows.weight() + 128;
@@ -263,6 +282,11 @@ impl Listings {
             state.evict();
         }
         true
+    }
+
+    /// The start of the names no listing shows, whose events change no page.
+    fn unlisted(&self) -> Option<&'static [u8]> {
+        self.hides_uploads.then_some(TEMP_PREFIX.as_bytes())
     }
 
     fn lock(&self) -> Option<MutexGuard<'_, State>> {
@@ -336,9 +360,10 @@ impl State {
 
     /// Applies every queued event: the pages of a changed directory dropped, its generation
     /// bumped; a directory whose watch is gone forgotten; on lost events, everything dropped.
-    fn drain(&mut self) {
+    /// Events about names starting with `unlisted` are let pass.
+    fn drain(&mut self, unlisted: Option<&[u8]>) {
         let mut changes = Vec::new();
-        self.inotify.drain(|change| changes.push(change));
+        self.inotify.drain(unlisted, |change| changes.push(change));
         for change in changes {
             match change {
                 Change::In(wd) => {

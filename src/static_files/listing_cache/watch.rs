@@ -6,6 +6,7 @@
 //! it is on the very inode the listing is read from, even when the path through which the
 //! request found it goes through a symlink that is retargeted meanwhile.
 
+use std::ffi::CStr;
 use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -103,8 +104,9 @@ impl Inotify {
 
     /// Reads every queued event, without waiting: one `read` answering `EAGAIN` when nothing
     /// changed. The kernel queues an event before the system call that caused it returns, so
-    /// after this no change made before the call began is unseen.
-    pub(super) fn drain(&self, mut on: impl FnMut(Change)) {
+    /// after this no change made before the call began is unseen. An event about an entry
+    /// whose name starts with `unlisted` (a name no listing shows) is skipped.
+    pub(super) fn drain(&self, unlisted: Option<&[u8]>, mut on: impl FnMut(Change)) {
         // Room for many events per read; each is 16 bytes and a NUL-padded name.
         let mut buffer = [MaybeUninit::<u8>::uninit(); 4096];
         let mut reader = inotify::Reader::new(&self.fd, &mut buffer);
@@ -112,6 +114,13 @@ impl Inotify {
             match reader.next() {
                 Ok(event) => {
                     let flags = event.events();
+                    let name = event.file_name().map(CStr::to_bytes);
+                    if unlisted
+                        .zip(name)
+                        .is_some_and(|(p, name)| name.starts_with(p))
+                    {
+                        continue;
+                    }
                     on(if flags.contains(ReadFlags::QUEUE_OVERFLOW) {
                         Change::Unknown
                     } else if flags.contains(ReadFlags::IGNORED) {
