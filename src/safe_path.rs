@@ -104,6 +104,12 @@ impl UrlPath {
         &self.segments
     }
 
+    /// Whether this path is `dir` or below it, segment by segment (`/in` is not below
+    /// `/i`).
+    pub fn is_within(&self, dir: &UrlPath) -> bool {
+        self.segments.starts_with(&dir.segments)
+    }
+
     /// Whether the raw path ended with `/` (before decoding, as in CPython).
     pub fn has_trailing_slash(&self) -> bool {
         self.trailing_slash

@@ -58,12 +58,12 @@ pub(super) fn push_upload_form(page: &mut String, rich: bool) {
 
 /// The listing page of `dir`, titled with the decoded request path `display_path`, of the
 /// entries whose name `visible` accepts (all of them, unless access control hides some). With
-/// `uploads`, the temporary files of uploads in progress are left out and the upload form
-/// follows the list.
+/// `uploads`, the temporary files of uploads in progress are left out; with `form`, the upload
+/// form follows the list.
 pub(super) fn render(
     dir: &Path,
     display_path: &str,
-    uploads: bool,
+    (uploads, form): (bool, bool),
     visible: impl Fn(&[u8]) -> bool,
 ) -> io::Result<String> {
     let mut entries = Vec::new();
@@ -129,7 +129,7 @@ pub(super) fn render(
         page.push_str("</a></li>\n");
     }
     page.push_str("</ul>\n<hr>\n");
-    if uploads {
+    if form {
         push_upload_form(&mut page, false);
     }
     page.push_str("</body>\n</html>\n");

@@ -325,7 +325,8 @@ fn list(
         kept_or_rendered(files, &found, &key(Format::Rich(sort)), visible)
     } else {
         let display = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
-        listing::render(&found.path, &display, files.uploads, visible).map(|page| Page {
+        let uploads = (files.uploads, files.takes_uploads_at(url));
+        listing::render(&found.path, &display, uploads, visible).map(|page| Page {
             body: page.into(),
             encoded: None,
             mark: None,

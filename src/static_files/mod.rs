@@ -38,7 +38,7 @@ use crate::handler::{Handler, Request, Response};
 use crate::metrics::{self, Handled, Metrics};
 use crate::request::{Access, ConnectionInfo, RequestExt};
 use crate::response::{error, error_with, redirect, unsupported_method, SERVER_NAME};
-use crate::safe_path::{collapse_leading_slashes, Root};
+use crate::safe_path::{collapse_leading_slashes, Root, UrlPath};
 use encoding::Coding;
 use lookup::{ListingBody, Outcome, Representation, Validators};
 use range::ByteRange;
@@ -69,6 +69,8 @@ pub struct StaticFiles {
     small_files: small_files::SmallFiles,
     listings: listing_cache::Listings,
     uploads: bool,
+    /// Where the `Upload` handler in front accepts writes: listings there get its form.
+    upload_dirs: Vec<UrlPath>,
     listing_json: bool,
     archive: bool,
     ui: bool,
@@ -88,6 +90,7 @@ impl StaticFiles {
             small_files: small_files::SmallFiles::default(),
             listings: listing_cache::Listings::default(),
             uploads: false,
+            upload_dirs: vec![UrlPath::parse("/")],
             listing_json: false,
             archive: false,
             ui: false,
@@ -199,6 +202,40 @@ impl StaticFiles {
             listings: self.listings.counted_in(metrics),
             ..self
         }
+    }
+
+    /// Where the [`Upload`](crate::Upload) handler in front accepts writes
+    /// ([`Upload::directories`](crate::Upload::directories); `/` by default): only the
+    /// listings there and below have the upload form and the delete buttons, as writes
+    /// elsewhere are refused.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let site = std::env::temp_dir();
+    /// let files = serveur::StaticFiles::new(&site)?
+    ///     .uploads(true)
+    ///     .upload_directories(["/incoming"]);
+    /// let upload = serveur::Upload::new(&site)?
+    ///     .directories(["/incoming"])
+    ///     .fallback(files);
+    /// # let _ = upload;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn upload_directories<S: AsRef<str>>(self, dirs: impl IntoIterator<Item = S>) -> Self {
+        let upload_dirs = dirs
+            .into_iter()
+            .map(|d| UrlPath::parse(d.as_ref()))
+            .collect();
+        StaticFiles {
+            upload_dirs,
+            ..self
+        }
+    }
+
+    /// Whether the listing of `url` offers uploads: uploads are on and accepted there.
+    pub(crate) fn takes_uploads_at(&self, url: &UrlPath) -> bool {
+        self.uploads && self.upload_dirs.iter().any(|dir| url.is_within(dir))
     }
 
     /// Whether an [`Upload`](crate::Upload) handler in front accepts `DELETE`

@@ -166,9 +166,7 @@ impl Upload {
 
     /// Whether `url` is an upload directory or below one.
     fn covers(&self, url: &UrlPath) -> bool {
-        self.dirs
-            .iter()
-            .any(|dir| url.segments().starts_with(dir.segments()))
+        self.dirs.iter().any(|dir| url.is_within(dir))
     }
 
     /// Refuses a write to `url` that a gateway would run.

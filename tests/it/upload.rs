@@ -619,6 +619,45 @@ fn upload_dirs_limit_where_writes_go() {
 }
 
 #[test]
+fn the_form_and_delete_buttons_show_only_where_writes_are_accepted() {
+    let site = tempfile::tempdir().expect("tempdir");
+    fs::create_dir_all(site.path().join("incoming/deeper")).expect("mkdir");
+    fs::create_dir_all(site.path().join("inc")).expect("mkdir");
+    fs::write(site.path().join("incoming/a.txt"), "a").expect("write");
+    let flags = ["--upload-dir", "/incoming", "--upload", "--allow-delete"];
+    let plain = Serveur::start(site.path(), &flags);
+    let rich = Serveur::start(site.path(), &[&flags[..], &["--ui"]].concat());
+    // Outside the upload directory (`/inc` is not below `/incoming`) a write is refused: no
+    // form invites one, no button offers a delete.
+    for path in ["/", "/inc/"] {
+        let page = get(plain.addr, path).text();
+        assert!(
+            page.contains("<ul>") && !page.contains("serveur-upload"),
+            "{page}"
+        );
+        let page = get(rich.addr, path).text();
+        assert!(page.contains("id=\"listing\""), "{page}");
+        assert!(
+            !page.contains("serveur-upload") && !page.contains("data-delete"),
+            "{page}"
+        );
+    }
+    for path in ["/incoming/", "/incoming/deeper/"] {
+        let page = get(plain.addr, path).text();
+        assert!(
+            page.contains("<form id=\"serveur-upload\""),
+            "{path}: {page}"
+        );
+        let page = get(rich.addr, path).text();
+        assert!(
+            page.contains("<form id=\"serveur-upload\""),
+            "{path}: {page}"
+        );
+        assert!(page.contains("data-delete=\"\""), "{path}: {page}");
+    }
+}
+
+#[test]
 fn memory_stays_flat_for_a_large_upload_over_http1_and_h2c() {
     const SIZE: u64 = 384 << 20;
     let site = tempfile::tempdir().expect("tempdir");

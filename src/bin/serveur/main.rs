@@ -100,9 +100,12 @@ async fn run(config: cli::Config, inherited: Option<Inherited>) -> Result<(), St
     for (name, value) in &config.headers {
         files = files.extra_header(name.clone(), value.clone());
     }
-    files = files
-        .uploads(config.upload.is_some())
-        .deletes(config.upload.as_ref().is_some_and(|upload| upload.delete));
+    if let Some(upload) = &config.upload {
+        files = files
+            .uploads(true)
+            .upload_directories(&upload.dirs)
+            .deletes(upload.delete);
+    }
     // Only under --metrics-path: the counters, given to the server and every handler, and
     // each handler labelling its answers (`serveur::metrics::Labelled`).
     let metrics = config

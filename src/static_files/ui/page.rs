@@ -56,7 +56,8 @@ pub(super) fn write(files: &StaticFiles, url: &UrlPath, sort: Sort, listing: &Li
         );
     }
     page.push_str("</div>\n</header>\n<main>\n<table id=\"listing\"");
-    if files.deletes {
+    let writable = files.takes_uploads_at(url);
+    if writable && files.deletes {
         // The script adds a delete button to each row (DELETE needs a script: a form cannot
         // send one).
         page.push_str(" data-delete=\"\"");
@@ -85,7 +86,7 @@ pub(super) fn write(files: &StaticFiles, url: &UrlPath, sort: Sort, listing: &Li
         let entry = &listing.entries[index];
         readme::push(&mut page, &files.root, url, entry.raw_name.as_bytes());
     }
-    if files.uploads {
+    if writable {
         page.push_str("<section class=\"upload\">\n<h2>Upload</h2>\n");
         push_upload_form(&mut page, true);
         page.push_str("</section>\n");
