@@ -11,6 +11,7 @@ pub(crate) mod malformed;
 mod min_rate;
 mod pressure;
 mod read_ahead;
+mod rest;
 mod shutdown;
 mod side_wake;
 mod staged;
@@ -400,6 +401,7 @@ impl Settings {
             .max_connections
             .unwrap_or_else(|| pressure::default_limit_said(&self.log));
         let limit = pressure::Limit::new(max_connections, self.log.clone());
+        tokio::spawn(rest::sweep(Arc::clone(&limit), stopping.clone()));
         let sendfile_demand = zero_copy::SendfileDemand::default();
         // Polled only when it wakes the loop, not at each accepted connection.
         let stop = side_wake::OnWake::new(stop);

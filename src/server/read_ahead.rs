@@ -16,7 +16,7 @@
 
 use std::io::{self, IoSlice};
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
@@ -90,6 +90,29 @@ impl<IO> ReadAhead<IO> {
     /// `io`, with `ahead` read from it already (empty if nothing was).
     pub(crate) fn new(io: IO, ahead: BytesMut) -> Self {
         ReadAhead { io, ahead }
+    }
+
+    /// Keeps `bytes` to hand out first: those hyper had read and not parsed when the
+    /// connection rested (`rest`).
+    pub(crate) fn give_back(&mut self, bytes: &[u8]) {
+        self.ahead = BytesMut::from(bytes);
+    }
+
+    /// Waits, holding no buffer, for the client's next bytes after a rest, and keeps them
+    /// (as [`first_read`] does for the first ones); `true` once there are bytes to hand out,
+    /// `false` if the client ended the connection.
+    pub(crate) fn poll_refill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<bool>>
+    where
+        IO: AsyncRead + Unpin,
+    {
+        if !self.ahead.is_empty() {
+            return Poll::Ready(Ok(true));
+        }
+        let mut first = [0u8; AHEAD];
+        let mut out = ReadBuf::new(&mut first);
+        ready!(Pin::new(&mut self.io).poll_read(cx, &mut out))?;
+        self.ahead = BytesMut::from(out.filled());
+        Poll::Ready(Ok(!self.ahead.is_empty()))
     }
 
     /// Moves what is kept into `out`, as much as fits.
