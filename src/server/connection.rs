@@ -76,7 +76,7 @@ pub(crate) async fn serve<H, IO>(
     builders: &Arc<Builders>,
     mut io: IO,
     mut ahead: BytesMut,
-    info: ConnectionInfo,
+    info: Arc<ConnectionInfo>,
     handler: Arc<H>,
     protocol: Protocol,
 ) -> Option<impl Supervised>
@@ -92,7 +92,6 @@ where
             .then_some(http2),
         None => None,
     };
-    let info = Arc::new(info);
     let metered = ConnectionState::of(&info).metrics.is_some();
     let io = Guard::new(
         ReadAhead::new(io, ahead),

@@ -194,6 +194,9 @@ impl<C: Supervised> Supervisor<C> {
                 return Poll::Ready(End::TooSlow(slow.message(rate.rate())));
             }
         }
+        // Registered again before the asks are read: the signal forgets its waker when it wakes
+        // it, and a connection may be asked to rest, then to close.
+        parsed.signal().wake(this.side_waker);
         // Asked to close to make room (`pressure`) and still reusable: closed quietly, after
         // one poll that lets hyper write HTTP/2's GOAWAY (RFC 9113 §9.1).
         if parsed.signal().take_close() && pressure::reusable(parsed) {
