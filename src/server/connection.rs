@@ -204,6 +204,10 @@ where
 /// hyper's connection in the protocol chosen at the start, for the connection's life, on the
 /// heap: a connection's waiting state holds no hyper state (`staged`), nor does a resting
 /// HTTP/1 one (`rest`).
+// HTTP/1's variant holds, inline, what a resting connection keeps (its IO and service): boxed,
+// each rest would allocate it again. The task's future is larger still while it waits for the
+// first bytes, so this costs no connection anything.
+#[allow(clippy::large_enum_variant)]
 pub(super) enum Speaking<IO, S: Service, H2> {
     Http1(Http1<IO, S>),
     Http2(Pin<Box<H2>>),

@@ -337,7 +337,10 @@ mod tests {
         let (limit, mut places, connections) = full(40, AccessLog::off());
         connections[0].bump(http::Version::HTTP_11); // busy: its response is not finished
         assert_eq!(limit.shed(), SHED_AT_ONCE);
-        let asked: Vec<bool> = connections.iter().map(|p| p.signal().is_asked_to_close()).collect();
+        let asked: Vec<bool> = connections
+            .iter()
+            .map(|p| p.signal().is_asked_to_close())
+            .collect();
         assert!(!asked[0], "a busy connection is never asked");
         assert!(asked[1..=SHED_AT_ONCE].iter().all(|a| *a), "{asked:?}");
         assert!(!asked[SHED_AT_ONCE + 1..].iter().any(|a| *a), "{asked:?}");
@@ -349,6 +352,30 @@ mod tests {
         let slot = Arc::clone(&limit.slots).try_acquire_owned().expect("freed");
         let again = limit.enter(slot, &Parsed::default());
         assert_eq!(again.index, 5);
+    }
+
+    #[tokio::test]
+    async fn connections_quiet_since_the_last_sweep_are_asked_to_rest_once_per_quiet_spell() {
+        let (limit, _places, connections) = full(4, AccessLog::off());
+        // 0: one request answered; 1: one in flight; 2: HTTP/2; 3: never a request.
+        connections[0].bump(http::Version::HTTP_11);
+        connections[0].finish();
+        connections[1].bump(http::Version::HTTP_11);
+        connections[2].bump(http::Version::HTTP_2);
+        connections[2].finish();
+        // The first sweep sees their activity change since they entered.
+        assert_eq!(limit.ask_idle_to_rest(), 0);
+        assert_eq!(limit.ask_idle_to_rest(), 1);
+        let asked: Vec<bool> = connections.iter().map(|p| p.signal().take_rest()).collect();
+        assert_eq!(asked, [true, false, false, false]);
+        // Still quiet: not asked again.
+        assert_eq!(limit.ask_idle_to_rest(), 0);
+        // A request answered since: a new quiet spell, asked once it is seen quiet.
+        connections[0].bump(http::Version::HTTP_11);
+        connections[0].finish();
+        assert_eq!(limit.ask_idle_to_rest(), 0);
+        assert_eq!(limit.ask_idle_to_rest(), 1);
+        assert!(connections[0].signal().take_rest());
     }
 
     #[tokio::test]

@@ -233,6 +233,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_refill_gives_back_kept_bytes_first_then_reads_the_next_and_sees_the_end() {
+        use std::future::poll_fn;
+        let (mut client, server) = tokio::io::duplex(1024);
+        let mut io = ReadAhead::new(server, BytesMut::new());
+        // hyper's unparsed bytes, given back at a rest: there at once.
+        io.give_back(b"GET /a");
+        assert!(poll_fn(|cx| io.poll_refill(cx)).await.expect("refill"));
+        let mut got = [0u8; 6];
+        io.read_exact(&mut got).await.expect("read");
+        assert_eq!(&got, b"GET /a");
+        // Then the client's next bytes, once they come.
+        client.write_all(b"GET /b").await.expect("write");
+        assert!(poll_fn(|cx| io.poll_refill(cx)).await.expect("refill"));
+        io.read_exact(&mut got).await.expect("read");
+        assert_eq!(&got, b"GET /b");
+        // And the end of the stream.
+        drop(client);
+        assert!(!poll_fn(|cx| io.poll_refill(cx)).await.expect("refill"));
+    }
+
+    #[tokio::test]
     async fn nothing_read_yet_reads_first() {
         let (http2, all) = sniffed(b"", &[b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n"]).await;
         assert_eq!(http2, Some(false));

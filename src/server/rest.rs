@@ -137,6 +137,8 @@ pub(super) struct Http1<IO, S: Service> {
     parsed: Parsed,
 }
 
+// The resting state inline: boxed, each rest would allocate (`connection::Speaking`).
+#[allow(clippy::large_enum_variant)]
 enum State<IO, S: Service> {
     /// hyper serves; `resting` once it was asked to end for a rest.
     Speaking {
@@ -144,7 +146,10 @@ enum State<IO, S: Service> {
         resting: bool,
     },
     /// Waiting for the client's next bytes.
-    Resting { io: Io<IO>, service: S },
+    Resting {
+        io: Io<IO>,
+        service: S,
+    },
     Over,
 }
 
@@ -208,8 +213,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, S: Service> Http1<IO, S> {
 
     /// The client spoke again: a new hyper connection over the same IO and service.
     fn wake_up(&mut self) {
-        let State::Resting { io, service } = std::mem::replace(&mut self.state, State::Over)
-        else {
+        let State::Resting { io, service } = std::mem::replace(&mut self.state, State::Over) else {
             return;
         };
         self.state = State::Speaking {

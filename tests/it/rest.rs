@@ -10,7 +10,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::support::tls::{client as tls_client, make_cert};
-use crate::support::{read_responses, rss_kib, write_script, RawReply, Serveur, WAIT};
+use crate::support::{
+    connect_with_small_receive_buffer, head_end, read_responses, rss_kib, write_script, RawReply,
+    Serveur, WAIT,
+};
 
 const GET: &[u8] = b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n";
 
@@ -89,7 +92,11 @@ fn a_kept_alive_connection_answers_every_kind_of_request_after_resting() {
     wait_for_lines(&server, "\" 200 ", 7);
     std::thread::sleep(Duration::from_millis(200));
     let log = server.log();
-    assert_eq!(log.iter().filter(|l| l.contains("\" 200 ")).count(), 7, "{log:#?}");
+    assert_eq!(
+        log.iter().filter(|l| l.contains("\" 200 ")).count(),
+        7,
+        "{log:#?}"
+    );
 }
 
 /// Waits until `count` log lines contain `needle`; fails the test after [`WAIT`].
@@ -101,28 +108,64 @@ fn wait_for_lines(server: &Serveur, needle: &str, count: usize) {
     }
 }
 
+/// A TLS connection over `tcp` to a server whose certificate is `cert`, ALPN `http/1.1`.
+fn tls_over(
+    tcp: TcpStream,
+    cert: &std::path::Path,
+) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    tcp.set_read_timeout(Some(WAIT)).expect("timeout");
+    let config = tls_client(cert, &[b"http/1.1"], &[&rustls::version::TLS13])
+        .config()
+        .clone();
+    let name = "localhost".try_into().expect("server name");
+    let tls = rustls::ClientConnection::new(Arc::clone(&config), name).expect("tls");
+    rustls::StreamOwned::new(tls, tcp)
+}
+
+/// `serveur --cgi` over TLS serving `dir`, and its certificate.
+fn tls_server(dir: &std::path::Path) -> (Serveur, std::path::PathBuf) {
+    let (cert, key) = make_cert(dir, "server", "EC");
+    let (c, k) = (cert.to_str().expect("utf-8"), key.to_str().expect("utf-8"));
+    let server = Serveur::start(dir, &["--cgi", "--tls-cert", c, "--tls-key", k]);
+    (server, cert)
+}
+
 #[test]
 fn over_tls_a_kept_alive_connection_answers_every_kind_of_request_after_resting() {
     let dir = site();
-    let (cert, key) = make_cert(dir.path(), "server", "EC");
-    let (cert, key) = (cert.to_str().expect("utf-8"), key.to_str().expect("utf-8"));
-    let server = Serveur::start(
-        dir.path(),
-        &["--cgi", "--tls-cert", cert, "--tls-key", key],
-    );
-    let config = tls_client(
-        std::path::Path::new(cert),
-        &[b"http/1.1"],
-        &[&rustls::version::TLS13],
-    )
-    .config()
-    .clone();
+    let (server, cert) = tls_server(dir.path());
     let tcp = TcpStream::connect(server.addr).expect("connect");
-    tcp.set_read_timeout(Some(WAIT)).expect("timeout");
-    let name = "localhost".try_into().expect("server name");
-    let tls = rustls::ClientConnection::new(Arc::clone(&config), name).expect("tls");
-    let mut conn = rustls::StreamOwned::new(tls, tcp);
-    across_rests(&mut conn);
+    across_rests(&mut tls_over(tcp, &cert));
+}
+
+/// A response whose end TLS still holds (the client reads nothing for longer than the rest
+/// delay) is sent whole before the connection rests, and the connection goes on.
+#[test]
+fn over_tls_a_response_still_being_sent_arrives_whole_and_its_connection_goes_on() {
+    const BIG: usize = 4 << 20;
+    let dir = site();
+    std::fs::write(dir.path().join("big.bin"), vec![b'x'; BIG]).expect("write");
+    let (server, cert) = tls_server(dir.path());
+    let tcp = connect_with_small_receive_buffer(server.addr);
+    let mut conn = tls_over(tcp, &cert);
+    conn.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("write");
+    let mut first = [0u8; 1024];
+    let n = conn.read(&mut first).expect("the head");
+    assert!(first[..n].starts_with(b"HTTP/1.1 200 OK"));
+    std::thread::sleep(PAST_REST + Duration::from_secs(1));
+    let head = head_end(&first[..n]).expect("the head in the first read");
+    let mut body = n - head;
+    let mut buf = vec![0u8; 1 << 16];
+    while body < BIG {
+        let n = conn.read(&mut buf).expect("the rest of the body");
+        assert!(n > 0, "closed after {body} bytes of the body");
+        body += n;
+    }
+    assert_eq!(body, BIG);
+    std::thread::sleep(PAST_REST);
+    conn.write_all(GET).expect("write");
+    assert_hellos(&mut conn, 1);
 }
 
 /// Requests that come at any moment of a rest, many times over: on 40 connections at once,
@@ -158,6 +201,28 @@ fn requests_arriving_while_their_connection_goes_to_rest_are_all_answered() {
     wait_for_lines(&server, "\" 200 6", (CONNECTIONS * (ROUNDS + 1)) as usize);
 }
 
+/// The malformed-request guard starts afresh at a rest (`Guard::rest`): a bad head after one
+/// still gets Python's page naming it, as on a new connection.
+#[test]
+fn a_malformed_request_after_a_rest_gets_pythons_page_with_its_request_line() {
+    let dir = site();
+    let server = Serveur::start(dir.path(), &[]);
+    let mut conn = TcpStream::connect(server.addr).expect("connect");
+    conn.set_read_timeout(Some(WAIT)).expect("timeout");
+    conn.write_all(GET).expect("write");
+    assert_hellos(&mut conn, 1);
+    std::thread::sleep(PAST_REST);
+    conn.write_all(b"GET / HTTP/1.x\r\n\r\n").expect("write");
+    let mut got = Vec::new();
+    conn.read_to_end(&mut got).expect("answered and closed");
+    let reply = RawReply::parse(&got);
+    assert_eq!(
+        reply.status_line,
+        "HTTP/1.1 400 Bad request version ('HTTP/1.x')"
+    );
+    server.wait_for_log("\"GET / HTTP/1.x\" 400 ");
+}
+
 #[test]
 fn the_header_timeout_still_closes_a_rested_connection_quietly() {
     let dir = site();
@@ -173,7 +238,10 @@ fn the_header_timeout_still_closes_a_rested_connection_quietly() {
     let took = start.elapsed();
     assert!(rest.is_empty(), "{rest:?}");
     // Rested after 1-2 s, closed after one to two header timeouts.
-    assert!(took >= Duration::from_millis(3900), "closed too early: {took:?}");
+    assert!(
+        took >= Duration::from_millis(3900),
+        "closed too early: {took:?}"
+    );
     assert!(took < Duration::from_secs(10), "closed too late: {took:?}");
     assert!(
         !server.log().iter().any(|l| l.contains("timed out")),
@@ -248,7 +316,10 @@ fn raise_open_file_limit(want: u64) {
     use rustix::process::{getrlimit, setrlimit, Resource};
     let mut limit = getrlimit(Resource::Nofile);
     let hard = limit.maximum.unwrap_or(u64::MAX);
-    assert!(hard >= want, "the hard open-file limit {hard} is under {want}");
+    assert!(
+        hard >= want,
+        "the hard open-file limit {hard} is under {want}"
+    );
     if limit.current.is_some_and(|soft| soft < want) {
         limit.current = Some(want);
         setrlimit(Resource::Nofile, limit).expect("setrlimit");

@@ -433,9 +433,10 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Guard<IO> {
         let this = self.get_mut();
         ready!(this.poll_replacement(cx))?;
         // hyper ends a connection asked to rest by shutting its IO down; the socket (and TLS
-        // session) must outlive it (`rest`).
+        // session) must outlive it (`rest`). What TLS still holds of the last response is sent
+        // first, as a shutdown would: hyper does not wait for it before ending.
         if this.parsed.keeps_open() {
-            return Poll::Ready(Ok(()));
+            return Pin::new(&mut this.io).poll_flush(cx);
         }
         Pin::new(&mut this.io).poll_shutdown(cx)
     }
