@@ -168,14 +168,14 @@ fn over_tls_a_response_still_being_sent_arrives_whole_and_its_connection_goes_on
     assert_hellos(&mut conn, 1);
 }
 
-/// Requests that come at any moment of a rest, many times over: on 40 connections at once,
+/// Requests that come at any moment of a rest, many times over: on 60 connections at once,
 /// each request comes after a pause of its own, spread across the 1-2 s when the sweep asks
-/// the connection to rest and the rest itself (5 ms apart, over 3 rounds: 120 pauses from
+/// the connection to rest and the rest itself (5 ms apart, over 4 rounds: 240 pauses from
 /// 0.9 s to 2.1 s). Every one is answered, nothing is lost or doubled.
 #[test]
 fn requests_arriving_while_their_connection_goes_to_rest_are_all_answered() {
-    const CONNECTIONS: u64 = 40;
-    const ROUNDS: u64 = 3;
+    const CONNECTIONS: u64 = 60;
+    const ROUNDS: u64 = 4;
     let dir = site();
     let server = Serveur::start(dir.path(), &[]);
     let workers: Vec<_> = (0..CONNECTIONS)
@@ -187,7 +187,7 @@ fn requests_arriving_while_their_connection_goes_to_rest_are_all_answered() {
                 conn.write_all(GET).expect("write");
                 assert_hellos(&mut conn, 1);
                 for round in 0..ROUNDS {
-                    let pause = 900 + (round * CONNECTIONS + i) * 10;
+                    let pause = 900 + (round * CONNECTIONS + i) * 5;
                     std::thread::sleep(Duration::from_millis(pause));
                     conn.write_all(GET).expect("write");
                     assert_hellos(&mut conn, 1);
