@@ -10,6 +10,8 @@ keep-alive GET and read its answer), `tls` (the same over TLS, `--tls-self-signe
 prior knowledge, one request on stream 1, answered). N defaults to 10000. The server
 runs as `BINARY -q -b 127.0.0.1 -d DIR --max-connections N+64 0`; everything binds 127.0.0.1.
 The script raises its own open-file limit to the hard one (the server raises its own).
+It measures 4 s after the last connection was made: an idle HTTP/1 connection rests (gives
+back hyper's buffers) one to two seconds after its last request, so that is what is measured.
 """
 
 import os
@@ -123,7 +125,8 @@ def main():
         deadline = time.monotonic() + 60
         while open_fds(server.pid) < fds_before + n and time.monotonic() < deadline:
             time.sleep(0.1)
-        time.sleep(1)
+        # Past the rest delay (one to two seconds of quiet, `src/server/rest.rs`).
+        time.sleep(4)
         after = vm_rss(server.pid)
         held = open_fds(server.pid) - fds_before
         if held < n:

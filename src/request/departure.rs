@@ -71,9 +71,10 @@ impl SocketSlot {
 
     /// Registers a duplicate of the socket (close-on-exec, so no script inherits it) with the
     /// runtime. Closing the duplicate later closes nothing of the connection.
-    // The one `unsafe` of the crate (Cargo.toml denies it elsewhere): a descriptor known by its
-    // number only. Without it the connection would have to duplicate its socket up front, a
-    // system call for every connection for the few that run a script.
+    // One of the crate's two `unsafe` (Cargo.toml denies it elsewhere; the other calls glibc's
+    // `malloc_trim`, `server/rest.rs`): a descriptor known by its number only. Without it the
+    // connection would have to duplicate its socket up front, a system call for every
+    // connection for the few that run a script.
     #[allow(unsafe_code)]
     fn watch(&self) -> Start {
         let slot = self.0.lock().unwrap_or_else(PoisonError::into_inner);

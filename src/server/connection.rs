@@ -24,6 +24,7 @@ use super::admission;
 use super::logged_body::{Details, Entry, LoggedBody, Metered};
 use super::malformed::{self, Guard, Parsed};
 use super::read_ahead::{self, ReadAhead};
+use super::rest::{Http1, Service};
 use super::staged::Supervised;
 use super::zero_copy::FileSending;
 use super::Protocol;
@@ -72,10 +73,10 @@ pub(super) struct Builders {
 /// Each request costs two clones of the connection's one `Arc` (its future's and its body's),
 /// and one of the handler's: atomic operations are among the dearest instructions here.
 pub(crate) async fn serve<H, IO>(
-    builders: &Builders,
+    builders: &Arc<Builders>,
     mut io: IO,
     mut ahead: BytesMut,
-    info: ConnectionInfo,
+    info: Arc<ConnectionInfo>,
     handler: Arc<H>,
     protocol: Protocol,
 ) -> Option<impl Supervised>
@@ -84,13 +85,13 @@ where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let parsed = ConnectionState::of(&info).parsed.clone();
+    let counters = parsed.clone();
     let http2 = match &builders.http2 {
         Some(http2) => read_ahead::speaks_http2(&mut io, &mut ahead, &parsed)
             .await?
             .then_some(http2),
         None => None,
     };
-    let info = Arc::new(info);
     let metered = ConnectionState::of(&info).metrics.is_some();
     let io = Guard::new(
         ReadAhead::new(io, ahead),
@@ -192,39 +193,60 @@ where
         }
     });
     let io = TokioIo::new(io);
-    // Each boxed as hyper returns it: boxing the enum instead copied the connection once more
-    // (~110 instructions of `memcpy` per connection, callgrind).
+    // hyper's connection boxed as hyper returns it: boxing the enum instead copied the
+    // connection once more (~110 instructions of `memcpy` per connection, callgrind).
     Some(match http2 {
         Some(http2) => Speaking::Http2(Box::pin(http2.serve_connection(io, service))),
-        None => Speaking::Http1(Box::pin(builders.http1.serve_connection(io, service))),
+        None => Speaking::Http1(Http1::new(Arc::clone(builders), io, service, counters)),
     })
 }
 
 /// hyper's connection in the protocol chosen at the start, for the connection's life, on the
-/// heap: a connection's waiting state holds no hyper state (`staged`).
-pub(super) enum Speaking<H1, H2> {
-    Http1(Pin<Box<H1>>),
+/// heap: a connection's waiting state holds no hyper state (`staged`), nor does a resting
+/// HTTP/1 one (`rest`).
+// HTTP/1's variant holds, inline, what a resting connection keeps (its IO and service): boxed,
+// each rest would allocate it again. The task's future is larger still while it waits for the
+// first bytes, so this costs no connection anything.
+#[allow(clippy::large_enum_variant)]
+pub(super) enum Speaking<IO, S: Service, H2> {
+    Http1(Http1<IO, S>),
     Http2(Pin<Box<H2>>),
 }
 
 /// Runs to the connection's end. Its error is the client's doing (it left, sent garbage):
 /// hyper has answered what deserved an answer, and the supervisor only needs the end.
-impl<H1: GracefulConnection, H2: GracefulConnection> Future for Speaking<H1, H2> {
+impl<IO, S, H2> Future for Speaking<IO, S, H2>
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+    S: Service,
+    H2: GracefulConnection,
+{
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         match self.get_mut() {
-            Speaking::Http1(conn) => conn.as_mut().poll(cx).map(drop),
+            Speaking::Http1(conn) => Pin::new(conn).poll(cx),
             Speaking::Http2(conn) => conn.as_mut().poll(cx).map(drop),
         }
     }
 }
 
-impl<H1: GracefulConnection, H2: GracefulConnection> Supervised for Speaking<H1, H2> {
+impl<IO, S, H2> Supervised for Speaking<IO, S, H2>
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+    S: Service,
+    H2: GracefulConnection,
+{
     fn graceful_shutdown(self: Pin<&mut Self>) {
         match self.get_mut() {
-            Speaking::Http1(conn) => conn.as_mut().graceful_shutdown(),
+            Speaking::Http1(conn) => conn.graceful_shutdown(),
             Speaking::Http2(conn) => conn.as_mut().graceful_shutdown(),
+        }
+    }
+
+    fn rest(self: Pin<&mut Self>) {
+        if let Speaking::Http1(conn) = self.get_mut() {
+            conn.rest();
         }
     }
 }

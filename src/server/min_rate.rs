@@ -84,6 +84,11 @@ impl Waits {
         self.waiting.load(Ordering::Relaxed)
     }
 
+    /// Whether a write waits on the client: the server still has bytes to send.
+    pub(crate) fn sending(&self) -> bool {
+        self.waiting() & SENDING != 0
+    }
+
     fn moved(&self) -> u64 {
         self.moved.load(Ordering::Relaxed)
     }

@@ -11,6 +11,7 @@ pub(crate) mod malformed;
 mod min_rate;
 mod pressure;
 mod read_ahead;
+mod rest;
 mod shutdown;
 mod side_wake;
 mod staged;
@@ -400,6 +401,7 @@ impl Settings {
             .max_connections
             .unwrap_or_else(|| pressure::default_limit_said(&self.log));
         let limit = pressure::Limit::new(max_connections, self.log.clone());
+        tokio::spawn(rest::sweep(Arc::clone(&limit), stopping.clone()));
         let sendfile_demand = zero_copy::SendfileDemand::default();
         // Polled only when it wakes the loop, not at each accepted connection.
         let stop = side_wake::OnWake::new(stop);
@@ -439,41 +441,43 @@ impl Settings {
             // TCP socket under it.
             let socket = SocketSlot::open(stream.as_fd().as_raw_fd());
             let (log, tls) = (self.log.clone(), acceptor.is_some());
-            let top_handler = Arc::clone(&top_handler);
-            // Counted open from the accept, though its state is made at its first bytes.
             let opened = self.metrics.as_ref().map(Metrics::connection_opened);
-            let unix = unix.clone();
-            let info = move |files| ConnectionInfo {
-                peer: peer.unwrap_or(NO_ADDRESS),
-                local,
-                tls,
-                log,
-                top_handler: Some(top_handler),
-                socket,
-                server: ServerSide::new(Arc::new(ConnectionState {
-                    parsed,
-                    files,
-                    metrics: opened,
-                })),
-                unix,
-                client,
+            // What lives as long as the connection is made here, at the accept, on the accept
+            // loop's thread: made with hyper's buffers, on a worker's heap between them, it kept
+            // a page of that heap resident after the buffers were freed by a rest (`rest`).
+            let info = |files| {
+                Arc::new(ConnectionInfo {
+                    peer: peer.unwrap_or(NO_ADDRESS),
+                    local,
+                    tls,
+                    log,
+                    top_handler: Some(Arc::clone(&top_handler)),
+                    socket,
+                    server: ServerSide::new(Arc::new(ConnectionState {
+                        parsed,
+                        files,
+                        metrics: opened,
+                    })),
+                    unix: unix.clone(),
+                    client,
+                })
             };
             let handler = Arc::clone(&handler);
             let builders = Arc::clone(&builders);
             let protocol = self.protocol;
-            // Nothing of the connection is built before the client sends its first byte
+            // Nothing of hyper's connection is built before the client sends its first byte
             // (`staged`): a connection that never does costs only its waiting state.
             let Some(acceptor) = acceptor.clone() else {
-                let demand = sendfile_demand.clone();
+                let (stream, files) = zero_copy::ZeroCopy::new(stream, &sendfile_demand);
+                let info = info(Some(files));
                 let conn = Staged::new(async move {
-                    let ahead = read_ahead::first_read(&stream).await?;
-                    let (stream, files) = zero_copy::ZeroCopy::new(stream, &demand);
-                    let info = info(Some(files));
+                    let ahead = read_ahead::first_read(stream.stream()).await?;
                     connection::serve(&builders, stream, ahead, info, handler, protocol).await
                 });
                 tasks.spawn(boxed(supervisor::run(conn, watch)));
                 continue;
             };
+            let info = info(None);
             let (log, client, timeout) = (self.log.clone(), watch.client, self.handshake_timeout);
             let conn = Staged::new(async move {
                 // A peek waits for the first bytes (the handshake peeks again, to tell plain
@@ -482,7 +486,6 @@ impl Settings {
                 // Boxed, so that the rustls state is not part of the waiting state's size.
                 let tls = Box::pin(tls::handshake(&acceptor, stream, timeout, &log, client));
                 let tls = tls.await?;
-                let info = info(None);
                 connection::serve(&builders, tls, BytesMut::new(), info, handler, protocol).await
             });
             tasks.spawn(boxed(supervisor::run(conn, watch)));

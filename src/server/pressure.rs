@@ -13,8 +13,9 @@
 //!
 //! The live connections are kept in accept order in a slab ([`Registry`]): entering and
 //! leaving cost a lock and an index each, once per connection, nothing per request. The slab
-//! is read only when the limit is reached. A shed connection is told through its [`Shed`]
-//! signal; its supervisor checks again that it is still reusable (a request may have come in
+//! is read when the limit is reached, and once a second by the rest sweep
+//! ([`Limit::ask_idle_to_rest`], `rest`). A shed connection is told through its [`Signal`];
+//! its supervisor checks again that it is still reusable (a request may have come in
 //! since) and closes it. Oldest first makes it rare that the connection closed is one whose
 //! first request is already in its socket buffer, unread; a client that meets a closed idle
 //! connection retries on a new one (RFC 9112 §9.3.1).
@@ -86,32 +87,39 @@ pub(super) fn reusable(parsed: &Parsed) -> bool {
     !parsed.busy() && (parsed.is_http2() || !parsed.mid_head())
 }
 
-/// The signal asking one connection to close to make room; it lives in the connection's
-/// [`Parsed`], so it costs no allocation of its own.
+/// What the server asks of one connection from outside its task: to close to make room
+/// (`pressure`), or to rest, giving back its buffers (`rest`). It lives in the connection's
+/// [`Parsed`], so it costs no allocation of its own, and its one waker serves both.
 #[derive(Debug, Default)]
-pub(crate) struct Shed {
-    asked: AtomicBool,
+pub(crate) struct Signal {
+    close: AtomicBool,
+    rest: AtomicBool,
     waker: AtomicWaker,
 }
 
-impl Shed {
-    /// Wakes `waker` when the connection is asked to close.
+impl Signal {
+    /// Wakes `waker` when the connection is asked something.
     pub(super) fn wake(&self, waker: &Waker) {
         self.waker.register(waker);
     }
 
     /// Whether the connection was asked to close; clears the question.
-    pub(super) fn take(&self) -> bool {
-        self.asked.swap(false, Ordering::AcqRel)
+    pub(super) fn take_close(&self) -> bool {
+        self.close.swap(false, Ordering::AcqRel)
     }
 
-    fn ask(&self) {
-        self.asked.store(true, Ordering::Release);
+    /// Whether the connection was asked to rest; clears the question.
+    pub(super) fn take_rest(&self) -> bool {
+        self.rest.swap(false, Ordering::AcqRel)
+    }
+
+    fn ask(&self, flag: &AtomicBool) {
+        flag.store(true, Ordering::Release);
         self.waker.wake();
     }
 
-    fn is_asked(&self) -> bool {
-        self.asked.load(Ordering::Acquire)
+    fn is_asked_to_close(&self) -> bool {
+        self.close.load(Ordering::Acquire)
     }
 }
 
@@ -123,16 +131,26 @@ pub(super) struct Limit {
     log: AccessLog,
 }
 
-/// The live connections in a slab, each with its accept number.
+/// The live connections in a slab.
 #[derive(Default)]
 struct Registry {
-    entries: Vec<Option<(u64, Parsed)>>,
+    entries: Vec<Option<Entry>>,
     free: Vec<usize>,
     accepted: u64,
     /// Connections closed since the last line about it, and when that line was.
     shed_unlogged: usize,
     shed_logged: Option<Instant>,
     wait_logged: Option<Instant>,
+}
+
+/// A live connection: its accept number, its counters, and what the rest sweep saw of them.
+struct Entry {
+    accepted: u64,
+    parsed: Parsed,
+    /// Its activity at the last sweep.
+    seen: (usize, usize),
+    /// Whether it was asked to rest since its activity last changed.
+    rest_asked: bool,
 }
 
 /// A connection's slot and its place in the registry, given back when dropped.
@@ -176,7 +194,12 @@ impl Limit {
     pub(super) fn enter(self: &Arc<Self>, slot: OwnedSemaphorePermit, parsed: &Parsed) -> Place {
         let mut registry = self.registry();
         registry.accepted += 1;
-        let entry = Some((registry.accepted, parsed.clone()));
+        let entry = Some(Entry {
+            accepted: registry.accepted,
+            parsed: parsed.clone(),
+            seen: parsed.activity(),
+            rest_asked: false,
+        });
         let index = match registry.free.pop() {
             Some(index) => {
                 registry.entries[index] = entry;
@@ -204,15 +227,15 @@ impl Limit {
                 .entries
                 .iter()
                 .flatten()
-                .filter(|(_, parsed)| !parsed.shed().is_asked() && reusable(parsed))
-                .map(|(accepted, parsed)| (*accepted, parsed))
+                .filter(|e| !e.parsed.signal().is_asked_to_close() && reusable(&e.parsed))
+                .map(|e| (e.accepted, &e.parsed))
                 .collect();
             if oldest.len() > SHED_AT_ONCE {
                 oldest.select_nth_unstable_by_key(SHED_AT_ONCE, |(accepted, _)| *accepted);
                 oldest.truncate(SHED_AT_ONCE);
             }
             for (_, parsed) in &oldest {
-                parsed.shed().ask();
+                parsed.signal().ask(&parsed.signal().close);
             }
             oldest.len()
         };
@@ -234,6 +257,28 @@ impl Limit {
                 "connection limit ({}) reached; every connection is busy, new connections wait",
                 self.max
             ));
+        }
+        asked
+    }
+
+    /// Asks to rest every connection whose activity has not changed since the last call and
+    /// that [`may_rest`](super::rest::may_rest), once per quiet spell; returns how many were
+    /// asked. Called once a second (`rest::sweep`): a connection rests one to two seconds
+    /// after its last request.
+    pub(super) fn ask_idle_to_rest(&self) -> usize {
+        let mut registry = self.registry();
+        let mut asked = 0;
+        for entry in registry.entries.iter_mut().flatten() {
+            let now = entry.parsed.activity();
+            if now != entry.seen {
+                entry.seen = now;
+                entry.rest_asked = false;
+            } else if !entry.rest_asked && super::rest::may_rest(&entry.parsed) {
+                entry.rest_asked = true;
+                let signal = entry.parsed.signal();
+                signal.ask(&signal.rest);
+                asked += 1;
+            }
         }
         asked
     }
@@ -292,7 +337,10 @@ mod tests {
         let (limit, mut places, connections) = full(40, AccessLog::off());
         connections[0].bump(http::Version::HTTP_11); // busy: its response is not finished
         assert_eq!(limit.shed(), SHED_AT_ONCE);
-        let asked: Vec<bool> = connections.iter().map(|p| p.shed().is_asked()).collect();
+        let asked: Vec<bool> = connections
+            .iter()
+            .map(|p| p.signal().is_asked_to_close())
+            .collect();
         assert!(!asked[0], "a busy connection is never asked");
         assert!(asked[1..=SHED_AT_ONCE].iter().all(|a| *a), "{asked:?}");
         assert!(!asked[SHED_AT_ONCE + 1..].iter().any(|a| *a), "{asked:?}");
@@ -304,6 +352,30 @@ mod tests {
         let slot = Arc::clone(&limit.slots).try_acquire_owned().expect("freed");
         let again = limit.enter(slot, &Parsed::default());
         assert_eq!(again.index, 5);
+    }
+
+    #[tokio::test]
+    async fn connections_quiet_since_the_last_sweep_are_asked_to_rest_once_per_quiet_spell() {
+        let (limit, _places, connections) = full(4, AccessLog::off());
+        // 0: one request answered; 1: one in flight; 2: HTTP/2; 3: never a request.
+        connections[0].bump(http::Version::HTTP_11);
+        connections[0].finish();
+        connections[1].bump(http::Version::HTTP_11);
+        connections[2].bump(http::Version::HTTP_2);
+        connections[2].finish();
+        // The first sweep sees their activity change since they entered.
+        assert_eq!(limit.ask_idle_to_rest(), 0);
+        assert_eq!(limit.ask_idle_to_rest(), 1);
+        let asked: Vec<bool> = connections.iter().map(|p| p.signal().take_rest()).collect();
+        assert_eq!(asked, [true, false, false, false]);
+        // Still quiet: not asked again.
+        assert_eq!(limit.ask_idle_to_rest(), 0);
+        // A request answered since: a new quiet spell, asked once it is seen quiet.
+        connections[0].bump(http::Version::HTTP_11);
+        connections[0].finish();
+        assert_eq!(limit.ask_idle_to_rest(), 0);
+        assert_eq!(limit.ask_idle_to_rest(), 1);
+        assert!(connections[0].signal().take_rest());
     }
 
     #[tokio::test]
@@ -321,7 +393,7 @@ mod tests {
         );
         // The next line, a second later, counts those not said yet.
         for parsed in &connections[..3] {
-            parsed.shed().take();
+            parsed.signal().take_close();
         }
         tokio::time::sleep(LOG_EVERY).await;
         assert_eq!(limit.shed(), 3);

@@ -16,7 +16,7 @@
 
 use std::io::{self, IoSlice};
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
@@ -90,6 +90,29 @@ impl<IO> ReadAhead<IO> {
     /// `io`, with `ahead` read from it already (empty if nothing was).
     pub(crate) fn new(io: IO, ahead: BytesMut) -> Self {
         ReadAhead { io, ahead }
+    }
+
+    /// Keeps `bytes` to hand out first: those hyper had read and not parsed when the
+    /// connection rested (`rest`).
+    pub(crate) fn give_back(&mut self, bytes: &[u8]) {
+        self.ahead = BytesMut::from(bytes);
+    }
+
+    /// Waits, holding no buffer, for the client's next bytes after a rest, and keeps them
+    /// (as [`first_read`] does for the first ones); `true` once there are bytes to hand out,
+    /// `false` if the client ended the connection.
+    pub(crate) fn poll_refill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<bool>>
+    where
+        IO: AsyncRead + Unpin,
+    {
+        if !self.ahead.is_empty() {
+            return Poll::Ready(Ok(true));
+        }
+        let mut first = [0u8; AHEAD];
+        let mut out = ReadBuf::new(&mut first);
+        ready!(Pin::new(&mut self.io).poll_read(cx, &mut out))?;
+        self.ahead = BytesMut::from(out.filled());
+        Poll::Ready(Ok(!self.ahead.is_empty()))
     }
 
     /// Moves what is kept into `out`, as much as fits.
@@ -207,6 +230,27 @@ mod tests {
         let (http2, all) = sniffed(b"PRI", &[b" * HTTP/2"]).await;
         assert_eq!(http2, Some(false));
         assert_eq!(all, b"PRI * HTTP/2");
+    }
+
+    #[tokio::test]
+    async fn a_refill_gives_back_kept_bytes_first_then_reads_the_next_and_sees_the_end() {
+        use std::future::poll_fn;
+        let (mut client, server) = tokio::io::duplex(1024);
+        let mut io = ReadAhead::new(server, BytesMut::new());
+        // hyper's unparsed bytes, given back at a rest: there at once.
+        io.give_back(b"GET /a");
+        assert!(poll_fn(|cx| io.poll_refill(cx)).await.expect("refill"));
+        let mut got = [0u8; 6];
+        io.read_exact(&mut got).await.expect("read");
+        assert_eq!(&got, b"GET /a");
+        // Then the client's next bytes, once they come.
+        client.write_all(b"GET /b").await.expect("write");
+        assert!(poll_fn(|cx| io.poll_refill(cx)).await.expect("refill"));
+        io.read_exact(&mut got).await.expect("read");
+        assert_eq!(&got, b"GET /b");
+        // And the end of the stream.
+        drop(client);
+        assert!(!poll_fn(|cx| io.poll_refill(cx)).await.expect("refill"));
     }
 
     #[tokio::test]

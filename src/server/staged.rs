@@ -20,6 +20,10 @@ pub(super) trait Supervised: Future<Output = ()> {
     /// Ends the connection after the request in flight (HTTP/2: sends GOAWAY); a connection
     /// not yet built simply ends.
     fn graceful_shutdown(self: Pin<&mut Self>);
+
+    /// Gives back what the connection holds while it waits for its next request (`rest`); a
+    /// connection not yet built, or one that cannot rest, goes on as it is.
+    fn rest(self: Pin<&mut Self>);
 }
 
 pin_project_lite::pin_project! {
@@ -73,6 +77,12 @@ where
             Stage::Starting { .. } => self.set(Staged::Over),
             Stage::Serving { conn } => conn.graceful_shutdown(),
             Stage::Over => {}
+        }
+    }
+
+    fn rest(self: Pin<&mut Self>) {
+        if let Stage::Serving { conn } = self.project() {
+            conn.rest();
         }
     }
 }

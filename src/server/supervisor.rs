@@ -26,6 +26,9 @@
 //! **Shed.** When the connection limit is reached, the accept loop may ask a reusable
 //! connection to close (`pressure`); its supervisor closes it if it still is.
 //!
+//! **Rest.** A connection quiet for a second or two is asked to rest (`rest`): if it still
+//! may, hyper's connection is given back and it waits for its next request holding no buffer.
+//!
 //! **Minimum rate.** A request being answered is cut only when the server waits on its client
 //! and the client moves too little: a [`RateCheck`] (`min_rate`), armed while the connection's
 //! IO reports such a wait, closes the connection with one log line.
@@ -52,6 +55,7 @@ use tokio_util::sync::WaitForCancellationFutureOwned;
 use super::malformed::Parsed;
 use super::min_rate::{MinRate, RateCheck};
 use super::pressure;
+use super::rest;
 use super::side_wake::SideWake;
 use super::staged::Supervised;
 use crate::access_log::{AccessLog, Client};
@@ -94,7 +98,7 @@ enum End {
 /// of a client stalled in a head, and the cut of a slow one.
 pub(super) fn run<C: Supervised>(conn: C, watch: Watch) -> Supervisor<C> {
     let (side, side_waker) = SideWake::new();
-    watch.parsed.shed().wake(&side_waker);
+    watch.parsed.signal().wake(&side_waker);
     Supervisor {
         conn,
         timer: tokio::time::sleep(watch.header_timeout),
@@ -190,12 +194,23 @@ impl<C: Supervised> Supervisor<C> {
                 return Poll::Ready(End::TooSlow(slow.message(rate.rate())));
             }
         }
+        // Registered again before the asks are read: the signal forgets its waker when it wakes
+        // it, and a connection may be asked to rest, then to close.
+        parsed.signal().wake(this.side_waker);
         // Asked to close to make room (`pressure`) and still reusable: closed quietly, after
         // one poll that lets hyper write HTTP/2's GOAWAY (RFC 9113 §9.1).
-        if parsed.shed().take() && pressure::reusable(parsed) {
+        if parsed.signal().take_close() && pressure::reusable(parsed) {
             conn.as_mut().graceful_shutdown();
             let _ = conn.as_mut().poll(cx);
             return Poll::Ready(End::Done);
+        }
+        // Quiet for a while (`rest`): hyper's connection is given back, and the connection
+        // waits for its next request holding no buffer.
+        if parsed.signal().take_rest() && rest::may_rest(parsed) {
+            conn.as_mut().rest();
+            if conn.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(End::Done);
+            }
         }
         let mut timer = this.timer;
         if *this.timing && timer.as_mut().poll(&mut side_cx).is_ready() {

@@ -208,6 +208,11 @@ impl<S: Stream> ZeroCopy<S> {
         (io, FileSending::ByRegions(regions))
     }
 
+    /// The stream, to wait on before anything is read through this IO (`read_ahead`).
+    pub(crate) fn stream(&self) -> &S {
+        &self.stream
+    }
+
     /// One system call for the start of `bufs`: the bytes before the first placeholder, or the
     /// placeholder's region.
     fn write_some(&self, regions: &FileRegions, bufs: &[IoSlice<'_>]) -> io::Result<usize> {

@@ -149,6 +149,22 @@ fn at_the_limit_idle_kept_alive_connections_make_room_oldest_first() {
     assert_oldest_first(&which_closed(&mut idle));
 }
 
+/// Kept-alive connections that rested (quiet one to two seconds: hyper's connection given back,
+/// `src/server/rest.rs`) are as reusable as before.
+#[test]
+fn at_the_limit_rested_connections_make_room_oldest_first() {
+    let dir = site();
+    let server = at_limit(dir.path(), LIMIT, &[]);
+    let mut idle = connect(server.addr, LIMIT);
+    for conn in &mut idle {
+        get_kept_alive(conn);
+    }
+    std::thread::sleep(Duration::from_millis(2600));
+    let took = probe(server.addr);
+    assert!(took < Duration::from_secs(2), "the probe waited {took:?}");
+    assert_oldest_first(&which_closed(&mut idle));
+}
+
 #[test]
 fn at_the_limit_busy_connections_are_never_cut_and_a_new_one_waits_for_one_to_finish() {
     let dir = site();

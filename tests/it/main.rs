@@ -43,6 +43,7 @@ mod python_differences;
 mod redbot;
 mod redirects;
 mod request_admission;
+mod rest;
 mod safe_path_cpython;
 mod shell_help;
 mod slow_clients;

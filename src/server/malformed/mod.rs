@@ -49,7 +49,7 @@ pub(crate) use page::error_response;
 pub(crate) use python_rules::{Verdict, MAX_LINE};
 
 use super::min_rate::{Meter, Waits};
-use super::pressure::Shed;
+use super::pressure::Signal;
 use super::zero_copy::placeholder_offset;
 use crate::access_log::Served;
 use crate::request::ConnectionInfo;
@@ -73,8 +73,12 @@ struct Counters {
     http2: AtomicBool,
     /// Whether a request on it had a body.
     had_body: AtomicBool,
-    /// Asks the connection to close to make room (`pressure`).
-    shed: Shed,
+    /// Asks the connection to close to make room (`pressure`), or to rest (`rest`).
+    signal: Signal,
+    /// Whether a request on it was HTTP/1.0: such a connection never rests (`rest`).
+    had_http10: AtomicBool,
+    /// Whether the IO's next shutdown is skipped, the socket kept for the connection's rest.
+    keep_open: AtomicBool,
     /// Whether the IO waits on the client, and the bytes it moved (`min_rate`).
     waits: Waits,
 }
@@ -85,6 +89,8 @@ impl Parsed {
         self.0.requests.fetch_add(1, Ordering::Relaxed);
         if version == http::Version::HTTP_2 {
             self.0.http2.store(true, Ordering::Relaxed);
+        } else if version == http::Version::HTTP_10 {
+            self.0.had_http10.store(true, Ordering::Relaxed);
         }
     }
 
@@ -119,9 +125,24 @@ impl Parsed {
         requests > finished
     }
 
-    /// The signal asking the connection to close to make room for another.
-    pub(crate) fn shed(&self) -> &Shed {
-        &self.0.shed
+    /// What the server asks of the connection: to close to make room, or to rest.
+    pub(crate) fn signal(&self) -> &Signal {
+        &self.0.signal
+    }
+
+    /// Whether a request was HTTP/1.0.
+    pub(crate) fn had_http10(&self) -> bool {
+        self.0.had_http10.load(Ordering::Relaxed)
+    }
+
+    /// Whether hyper's end of the connection leaves the socket open (`true` while it rests),
+    /// or shuts it down as usual.
+    pub(crate) fn keep_open(&self, keep: bool) {
+        self.0.keep_open.store(keep, Ordering::Relaxed);
+    }
+
+    fn keeps_open(&self) -> bool {
+        self.0.keep_open.load(Ordering::Relaxed)
     }
 
     /// Whether the connection is HTTP/2.
@@ -197,6 +218,19 @@ impl<IO> Guard<IO> {
             ended: false,
             meter: Meter::default(),
         }
+    }
+
+    /// The IO under the guard.
+    pub(crate) fn get_mut(&mut self) -> &mut IO {
+        &mut self.io
+    }
+
+    /// Forgets what the read side kept: the connection rests between requests, every byte
+    /// read so far belonged to the requests the service was handed (any hyper held unparsed
+    /// is read again, through this guard, after the rest).
+    pub(crate) fn rest(&mut self) {
+        self.windows = unparsed::Windows::after(self.parsed.get());
+        self.line = long_line::LongLine::default();
     }
 
     /// Called with the buffers of a write whose last one ends like hyper's automatic head:
@@ -398,6 +432,12 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Guard<IO> {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         ready!(this.poll_replacement(cx))?;
+        // hyper ends a connection asked to rest by shutting its IO down; the socket (and TLS
+        // session) must outlive it (`rest`). What TLS still holds of the last response is sent
+        // first, as a shutdown would: hyper does not wait for it before ending.
+        if this.parsed.keeps_open() {
+            return Pin::new(&mut this.io).poll_flush(cx);
+        }
         Pin::new(&mut this.io).poll_shutdown(cx)
     }
 }

@@ -52,6 +52,21 @@ pub(crate) enum Refused {
 }
 
 impl Windows {
+    /// Empty windows (no buffer held) for a connection whose next byte comes right after its
+    /// `parsed`-th request (and its body): what a resting connection keeps.
+    pub(crate) fn after(parsed: usize) -> Windows {
+        let window = || Window {
+            base: parsed,
+            ..Window::default()
+        };
+        Windows {
+            prev: window(),
+            cur: window(),
+            started: true,
+            off: false,
+        }
+    }
+
     /// Whether the connection turned out to be HTTP/2, which this layer leaves alone.
     pub(super) fn is_off(&self) -> bool {
         self.off
