@@ -98,6 +98,7 @@ where
         parsed.clone(),
         Arc::clone(&info),
         protocol.status_version(),
+        builders.http2.is_some(),
     );
     let service = service_fn(move |req: http::Request<Incoming>| {
         parsed.bump(req.version());

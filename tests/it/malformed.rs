@@ -243,6 +243,36 @@ fn under_http_1_0_the_error_status_line_says_http_1_0() {
 }
 
 #[test]
+fn under_http_1_0_http2s_preface_gets_pythons_505() {
+    // A server that does not speak HTTP/2 takes the preface's first line for a request, as
+    // CPython does (`PRI * HTTP/2.0`: 505). hyper closed on the whole preface without a word,
+    // and answered part of it with its bare 400.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Serveur::start(dir.path(), &["-p", "HTTP/1.0"]);
+    let settings = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+    let whole = [b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".as_slice(), settings].concat();
+    for preface in [
+        whole.as_slice(),
+        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+        b"PRI * HTTP/2.0\r\n\r\n",
+        b"PRI * HTTP/2.0\r\n",
+    ] {
+        let got = answers(&raw(server.addr, preface));
+        assert_eq!(got.len(), 1, "{}", String::from_utf8_lossy(preface));
+        assert_eq!(
+            got[0].status_line,
+            "HTTP/1.0 505 Invalid HTTP version (2.0)"
+        );
+        assert!(
+            got[0].body.contains("<p>Error code: 505</p>"),
+            "{}",
+            got[0].body
+        );
+    }
+    server.wait_for_log("\"PRI * HTTP/2.0\" 505 ");
+}
+
+#[test]
 fn a_bad_request_after_a_chunked_body_still_gets_a_page_with_hyper_s_code() {
     let (_dir, server) = serve();
     // The chunked body cannot be walked without an HTTP parser: the refused bytes are not

@@ -187,7 +187,9 @@ pub(crate) struct Guard<IO> {
     windows: unparsed::Windows,
     line: long_line::LongLine,
     replacing: Option<Replacement>,
-    /// A request line went past CPython's limit: its 414 goes out, then the read side ends.
+    /// A head was answered from the read side (a request line past CPython's limit, HTTP/2's
+    /// preface to a server that does not speak it): its page goes out, then the read side
+    /// ends.
     ended: bool,
     /// Waits on the client and bytes moved, for the minimum rate.
     meter: Meter,
@@ -201,18 +203,21 @@ struct Replacement {
 }
 
 impl<IO> Guard<IO> {
+    /// Guards `io`, whose responses' status lines say `version`, on a server that speaks
+    /// HTTP/2 as well or not (`speaks_http2`).
     pub(crate) fn new(
         io: IO,
         parsed: Parsed,
         connection: Arc<ConnectionInfo>,
         version: &'static str,
+        speaks_http2: bool,
     ) -> Self {
         Guard {
             io,
             parsed,
             connection,
             version,
-            windows: unparsed::Windows::default(),
+            windows: unparsed::Windows::new(speaks_http2),
             line: long_line::LongLine::default(),
             replacing: None,
             ended: false,
@@ -381,12 +386,25 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for Guard<IO> {
             this.parsed.hear();
         }
         this.windows.record(fresh, this.parsed.get());
-        if !this.windows.is_off() && this.line.passes_limit(fresh, &this.parsed) {
+        if this.windows.is_off() {
+            return Poll::Ready(Ok(()));
+        }
+        let answered_here = if this.line.passes_limit(fresh, &this.parsed) {
+            Some(Verdict::uri_too_long())
+        } else if this.windows.opens_with_preface(this.parsed.get()) {
+            Some(python_rules::judge(
+                unparsed::H2_WHOLE_PREFACE,
+                http::StatusCode::BAD_REQUEST,
+            ))
+        } else {
+            None
+        };
+        if let Some(verdict) = answered_here {
+            // hyper never sees these bytes: it reads the end of the stream instead.
             buf.set_filled(before);
-            this.answer(&Verdict::uri_too_long(), Vec::new(), 0);
+            this.answer(&verdict, Vec::new(), 0);
             this.ended = true;
             ready!(this.poll_replacement(cx))?;
-            return Poll::Ready(Ok(()));
         }
         Poll::Ready(Ok(()))
     }

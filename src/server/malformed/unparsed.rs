@@ -22,6 +22,10 @@ const KEEP_CAPACITY: usize = 16 * 1024;
 /// The first bytes of the HTTP/2 connection preface (RFC 9113 §3.4).
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n";
 
+/// The whole preface: with it at the start of its buffer, hyper's HTTP/1 parser closes the
+/// connection without an answer (it takes the client for an HTTP/2 one).
+pub(super) const H2_WHOLE_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
 /// hyper's longest URI (`MAX_URI_LEN` in `proto/h1/role.rs`).
 const HYPER_MAX_URI: usize = u16::MAX as usize - 1;
 
@@ -52,6 +56,27 @@ pub(crate) enum Refused {
 }
 
 impl Windows {
+    /// The windows of a new connection. On a server that speaks HTTP/2 (`speaks_http2`), one
+    /// that opens with the preface is HTTP/2 and left alone; on one that does not (`-p
+    /// HTTP/1.0`), the preface is a request like any other, which CPython answers with `505`.
+    pub(crate) fn new(speaks_http2: bool) -> Windows {
+        Windows {
+            started: !speaks_http2,
+            ..Windows::default()
+        }
+    }
+
+    /// Whether the connection opened with HTTP/2's whole preface to a server that does not
+    /// speak HTTP/2: hyper would close it without a word, where CPython answers the request
+    /// line `PRI * HTTP/2.0` with `505 Invalid HTTP version (2.0)`. (With less of the preface
+    /// read, hyper answers `400` itself, which the guard replaces as any other.)
+    pub(crate) fn opens_with_preface(&self, parsed: usize) -> bool {
+        parsed == 0
+            && !self.off
+            && self.cur.base == 0
+            && self.cur.bytes.starts_with(H2_WHOLE_PREFACE)
+    }
+
     /// Empty windows (no buffer held) for a connection whose next byte comes right after its
     /// `parsed`-th request (and its body): what a resting connection keeps.
     pub(crate) fn after(parsed: usize) -> Windows {
