@@ -27,7 +27,7 @@ use std::task::Waker;
 use std::time::Duration;
 
 use futures_util::task::AtomicWaker;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use super::malformed::Parsed;
@@ -128,6 +128,8 @@ pub(super) struct Limit {
     max: usize,
     slots: Arc<Semaphore>,
     registry: Mutex<Registry>,
+    /// Told when a connection enters an empty registry (`rest::sweep` waits for it).
+    occupied: Notify,
     log: AccessLog,
 }
 
@@ -141,6 +143,12 @@ struct Registry {
     shed_unlogged: usize,
     shed_logged: Option<Instant>,
     wait_logged: Option<Instant>,
+}
+
+impl Registry {
+    fn is_empty(&self) -> bool {
+        self.free.len() == self.entries.len()
+    }
 }
 
 /// A live connection: its accept number, its counters, and what the rest sweep saw of them.
@@ -166,6 +174,7 @@ impl Limit {
             max,
             slots: Arc::new(Semaphore::new(max)),
             registry: Mutex::default(),
+            occupied: Notify::new(),
             log,
         })
     }
@@ -200,6 +209,7 @@ impl Limit {
             seen: parsed.activity(),
             rest_asked: false,
         });
+        let was_empty = registry.is_empty();
         let index = match registry.free.pop() {
             Some(index) => {
                 registry.entries[index] = entry;
@@ -210,6 +220,10 @@ impl Limit {
                 registry.entries.len() - 1
             }
         };
+        if was_empty {
+            // Once per connection at most, and only the first after a quiet time.
+            self.occupied.notify_one();
+        }
         Place {
             limit: Arc::clone(self),
             index,
@@ -259,6 +273,18 @@ impl Limit {
             ));
         }
         asked
+    }
+
+    /// Whether no connection is open.
+    pub(super) fn is_empty(&self) -> bool {
+        self.registry().is_empty()
+    }
+
+    /// Resolves once a connection has entered since the registry was last empty (at once if
+    /// one entered while nobody waited: `Notify` keeps that permit, so none is missed between
+    /// an [`is_empty`](Self::is_empty) and this wait).
+    pub(super) async fn occupied(&self) {
+        self.occupied.notified().await;
     }
 
     /// Asks to rest every connection whose activity has not changed since the last call and

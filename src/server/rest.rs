@@ -11,7 +11,8 @@
 //! limit already keeps (`pressure`) once every [`REST_AFTER`], and asks to rest each connection
 //! whose activity (`Parsed::activity`) did not change since the walk before and that
 //! [`may_rest`]. It costs nothing per request and one walk a second (10,000 connections: two
-//! relaxed loads each), and wakes only the connections it asks, once per quiet spell. A timer
+//! relaxed loads each), and wakes only the connections it asks, once per quiet spell; with no
+//! connection open it waits for one, so an idle server is never woken. A timer
 //! per connection would fire for every idle connection or be armed per request (~1,000
 //! instructions, `supervisor`).
 //!
@@ -77,12 +78,20 @@ pub(super) fn may_rest(parsed: &Parsed) -> bool {
 const TRIM_AFTER: usize = 64;
 
 /// Asks quiet connections to rest, every [`REST_AFTER`], until the server stops; gives memory
-/// back to the system the sweep after many did ([`TRIM_AFTER`]).
+/// back to the system the sweep after many did ([`TRIM_AFTER`]). While no connection is open
+/// it waits for one instead: a server left alone for months is not woken every second.
 pub(super) async fn sweep(limit: Arc<Limit>, stopping: CancellationToken) {
     let mut every = tokio::time::interval(REST_AFTER);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut many_rested = false;
     loop {
+        if !many_rested && limit.is_empty() {
+            tokio::select! {
+                () = limit.occupied() => {}
+                () = stopping.cancelled() => return,
+            }
+            every.reset();
+        }
         tokio::select! {
             _ = every.tick() => {}
             () = stopping.cancelled() => return,

@@ -325,3 +325,39 @@ fn raise_open_file_limit(want: u64) {
         setrlimit(Resource::Nofile, limit).expect("setrlimit");
     }
 }
+
+/// The context switches the process `pid` has made so far, all threads summed: a thread woken
+/// from its wait counts one more.
+fn wakes(pid: u32) -> u64 {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("the server's threads")
+        .map(|task| {
+            let status = std::fs::read_to_string(task.expect("a thread").path().join("status"))
+                .unwrap_or_default();
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("voluntary_ctxt_switches:"))
+                .map_or(0, |n| n.trim().parse::<u64>().expect("a count"))
+        })
+        .sum()
+}
+
+#[test]
+fn a_server_with_no_connection_is_not_woken_by_the_sweep() {
+    // The sweep once ticked every second for the whole life of the server, connections or not:
+    // a server left alone for months woke each second. With none open it now waits.
+    let site = site();
+    let server = Serveur::start(site.path(), &[]);
+    std::thread::sleep(Duration::from_millis(500));
+    let before = wakes(server.pid());
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(wakes(server.pid()), before, "the idle server woke");
+    // A connection starts the sweep again: it still rests and answers.
+    let mut conn = TcpStream::connect(server.addr).expect("connect");
+    conn.write_all(GET).expect("write");
+    assert_hellos(&mut conn, 1);
+    std::thread::sleep(PAST_REST);
+    assert!(wakes(server.pid()) > before);
+    conn.write_all(GET).expect("write");
+    assert_hellos(&mut conn, 1);
+}
