@@ -155,8 +155,8 @@ pub(crate) struct ZeroCopy<S> {
 const TURN: usize = 256 * 1024;
 
 /// A connection's share of its worker thread: bytes written since the socket last made it
-/// wait, and the pause it takes after [`TURN`] of them. A full socket also ends a turn, and on
-/// most downloads comes first (loopback: every few MiB). Waiting for a request does not count
+/// wait, and the pause it takes after [`TURN`] of them. A full socket also ends a turn (a
+/// slow client's, before its 256 KiB are out). Waiting for a request does not count
 /// (hyper polls the socket's read side while it writes a body, so it would end every turn):
 /// a keep-alive connection whose answers always fit its socket pauses once per [`TURN`] bytes
 /// of them, one extra trip through the scheduler.

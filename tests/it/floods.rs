@@ -136,33 +136,31 @@ fn at_the_limit_connections_that_sent_nothing_make_room_oldest_first() {
     );
 }
 
-#[test]
-fn at_the_limit_idle_kept_alive_connections_make_room_oldest_first() {
+/// The server at its limit with kept-alive connections quiet for `quiet` after one request
+/// each: a new client gets in at once, the oldest of them closed to make room.
+fn kept_alive_connections_make_room_oldest_first(quiet: Duration) {
     let dir = site();
     let server = at_limit(dir.path(), LIMIT, &[]);
     let mut idle = connect(server.addr, LIMIT);
     for conn in &mut idle {
         get_kept_alive(conn);
     }
+    std::thread::sleep(quiet);
     let took = probe(server.addr);
     assert!(took < Duration::from_secs(2), "the probe waited {took:?}");
     assert_oldest_first(&which_closed(&mut idle));
+}
+
+#[test]
+fn at_the_limit_idle_kept_alive_connections_make_room_oldest_first() {
+    kept_alive_connections_make_room_oldest_first(Duration::ZERO);
 }
 
 /// Kept-alive connections that rested (quiet one to two seconds: hyper's connection given back,
 /// `src/server/rest.rs`) are as reusable as before.
 #[test]
 fn at_the_limit_rested_connections_make_room_oldest_first() {
-    let dir = site();
-    let server = at_limit(dir.path(), LIMIT, &[]);
-    let mut idle = connect(server.addr, LIMIT);
-    for conn in &mut idle {
-        get_kept_alive(conn);
-    }
-    std::thread::sleep(Duration::from_millis(2600));
-    let took = probe(server.addr);
-    assert!(took < Duration::from_secs(2), "the probe waited {took:?}");
-    assert_oldest_first(&which_closed(&mut idle));
+    kept_alive_connections_make_room_oldest_first(Duration::from_millis(2600));
 }
 
 #[test]
