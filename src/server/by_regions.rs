@@ -59,6 +59,8 @@ impl http_body::Body for FileByRegions {
             file: Arc::clone(&range.file),
             offset: range.offset,
             len,
+            // More of the file follows this region: a long download (see `Region::cork`).
+            cork: range.len > len as u64,
         });
         range.offset += len as u64;
         range.len -= len as u64;

@@ -83,6 +83,9 @@ pub(crate) struct Region {
     pub file: Arc<File>,
     pub offset: u64,
     pub len: usize,
+    /// Whether the socket is corked while this region goes out: a long download's regions
+    /// but its last ([`ZeroCopy::send_region`]).
+    pub cork: bool,
 }
 
 /// The regions handed to hyper and not yet sent, oldest first: shared by a connection's
@@ -255,6 +258,19 @@ impl<S: Stream> ZeroCopy<S> {
             ));
         }
         let mut offset = region.offset + sent as u64;
+        // A long download goes out corked but for its last region (nginx's `tcp_nopush`
+        // with `sendfile`): the kernel then sends only full segments, where each call's
+        // partial tail, and whatever the receiver's window allowed, would otherwise leave at
+        // once. On loopback a 100 MiB download took 29,700 segments uncorked and 16,600
+        // corked (`nstat`), the client slept half as often and the server's system time per
+        // GiB fell from 0.48 s to 0.42 s (`bench.sh` big: 1,726 → 2,370 MB/s). Corking
+        // files of one region (16 clients of 1 MiB files, `f1m`) halved their MB/s instead,
+        // for the same CPU: so the last region, the whole of a shorter file, is not corked.
+        // Corking again on a retried call is harmless. (Both calls fail harmlessly on a
+        // Unix-domain socket.)
+        if region.cork && sent == 0 {
+            let _ = rustix::net::sockopt::set_tcp_cork(&self.stream, true);
+        }
         let n = rustix::fs::sendfile(
             self.stream.as_fd(),
             region.file.as_fd(),
@@ -270,7 +286,12 @@ impl<S: Stream> ZeroCopy<S> {
             ));
         }
         if n == placeholder.len() {
-            regions.pop_front();
+            // Uncorking pushes the tail out: nothing stays held once the region is sent. (Its
+            // error is not the call's: the `n` bytes are sent. Should it fail, the kernel
+            // still sends a corked tail within 200 ms, tcp(7).)
+            if regions.pop_front().is_some_and(|sent| sent.cork) {
+                let _ = rustix::net::sockopt::set_tcp_cork(&self.stream, false);
+            }
         }
         Ok(n)
     }

@@ -5,7 +5,8 @@
 //! ([`sendfile_ready`]), and on a fresh one where the case differs: pipelined responses
 //! interleaving copied and zero-copy bodies, ranges, a reader slow enough to fill the socket,
 //! HEAD, HTTP/1.0, h2c on the same port (which must not use the path; TLS never does), a
-//! file cut short while it is sent (the connection ends; no byte is invented), and small
+//! file cut short while it is sent (the connection ends; no byte is invented), a large
+//! file's tail not held back by the cork its regions go out under, and small
 //! requests answered while a download drains as fast as it can on the same worker thread.
 
 use crate::support;
@@ -112,6 +113,32 @@ fn a_slow_reader_gets_every_byte_of_a_large_file() {
     let reply = RawReply::parse(&received);
     assert_eq!(reply.status(), "200 OK");
     assert!(reply.body == files[3].1, "body differs");
+}
+
+/// A region sent in several calls goes out corked (`TCP_CORK`), and the kernel holds a corked
+/// partial segment for up to 200 ms (tcp(7)): the end of each region must uncork, or every
+/// large response on a kept-alive connection would end 200 ms late.
+#[test]
+fn a_large_files_last_bytes_are_not_held_back() {
+    let (dir, files) = site();
+    let server = sendfile_ready(dir.path(), &["-q"], "/mid.bin");
+    let mut stream = connect(&server);
+    let mut fastest = Duration::MAX;
+    for _ in 0..5 {
+        let asked = Instant::now();
+        stream
+            .write_all(b"GET /large.bin HTTP/1.1\r\nHost: t\r\n\r\n")
+            .expect("write");
+        let reply = read_responses(&mut stream, 1).remove(0);
+        fastest = fastest.min(asked.elapsed());
+        assert_eq!(reply.status(), "200 OK");
+        assert!(reply.body == files[3].1, "body differs");
+    }
+    // 5 MiB on loopback take a few milliseconds; a held tail, 200 ms each time.
+    assert!(
+        fastest < Duration::from_millis(150),
+        "the fastest of five downloads took {fastest:?}"
+    );
 }
 
 #[test]
