@@ -553,12 +553,14 @@ impl Protocol {
             // response starts is seen at the first write that fails, or, while a gateway waits
             // on a script, by the gateway's own watch (`departure`).
             .half_close(true)
-            .keep_alive(self == Protocol::Http11)
-            // CPython's `_MAXHEADERS`: the 101st header is a 431 (`malformed` words it as
-            // Python does). hyper's default `max_buf_size` (about 400 KiB) still bounds the
-            // whole head, where CPython only bounds each line (64 KiB, checked per request
-            // in `malformed::over_limits`) and their number.
-            .max_headers(100);
+            // CPython's `_MAXHEADERS` is hyper's default: the 101st header is a 431
+            // (`malformed` words it as Python does). Not set again with `max_headers(100)`:
+            // hyper then fills a buffer of 100 headers before every parse (~90 instructions
+            // a request, callgrind), where its default keeps them uninitialised on the stack.
+            // hyper's default `max_buf_size` (about 400 KiB) still bounds the whole head,
+            // where CPython only bounds each line (64 KiB, checked per request in
+            // `malformed::over_limits`) and their number.
+            .keep_alive(self == Protocol::Http11);
         let http2 = (self == Protocol::Http11).then(|| {
             let mut http2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
             http2.timer(TokioTimer::new());
