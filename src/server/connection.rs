@@ -171,7 +171,7 @@ where
                 error: response
                     .extensions()
                     .get::<ErrorMessage>()
-                    .map(|m| m.0.clone()),
+                    .map(|m| Arc::clone(&m.0)),
                 user: response
                     .extensions()
                     .get::<LoggedUser>()
