@@ -140,8 +140,8 @@ fn make_error(code: StatusCode, message: &str, explain: &str) -> http::Response<
         );
     if has_body {
         // No `Content-Length` field: the body's length is exact, and hyper writes it from
-        // that (for HEAD too), as for [`bytes`]; a field in the map cost its copy (~100
-        // instructions) and hyper's check of it.
+        // that (for HEAD too), as for [`bytes`]; the field in the map cost ~90 instructions
+        // of a 404 (its copy, and hyper's check of it; callgrind).
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(ERROR_CONTENT_TYPE));
         *response.body_mut() = Some(Bytes::from(error_page(code.as_u16(), message, explain)));
     }
