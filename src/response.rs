@@ -6,10 +6,11 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
-use http::header::{HeaderValue, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
+use http::header::{HeaderValue, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, SERVER};
 use http::{Method, StatusCode};
 use http_body::Frame;
 use http_body_util::StreamBody;
@@ -34,8 +35,18 @@ const ERROR_CONTENT_TYPE: &str = "text/html;charset=utf-8";
 
 /// The message of an error response, kept as a response extension so that the access log can
 /// write Python's `code 404, message File not found` line before the request line.
+///
+/// Shared (`Arc<str>`) rather than owned: every error response carries a copy of it, and a
+/// copied `String` was an allocation and a free per error (callgrind); the log line takes its
+/// copy the same way.
+///
+/// ```
+/// use serveur::response::{error, ErrorMessage};
+/// let resp = error(http::StatusCode::NOT_FOUND);
+/// assert_eq!(&*resp.extensions().get::<ErrorMessage>().unwrap().0, "Not Found");
+/// ```
 #[derive(Clone, Debug)]
-pub struct ErrorMessage(pub String);
+pub struct ErrorMessage(pub Arc<str>);
 
 /// Python's error response for `code` with its standard message and explanation,
 /// e.g. `error(StatusCode::NOT_FOUND)`.
@@ -55,7 +66,8 @@ pub fn error(code: StatusCode) -> Response {
 /// Unlike CPython, which closes the connection after every error (its handler cannot tell
 /// whether the request body was read), the connection stays open: hyper knows whether the body
 /// was consumed and closes by itself when it was not. Errors that must end the connection (a
-/// malformed request) add `Connection: close` with [`closing`].
+/// malformed request) add `Connection: close` with [`closing`]. It carries serveur's `Server`
+/// field already, which the connection layer would add.
 ///
 /// ```
 /// use http::{Method, StatusCode};
@@ -65,23 +77,7 @@ pub fn error(code: StatusCode) -> Response {
 /// assert!(resp.headers().get("connection").is_none());
 /// ```
 pub fn error_with(code: StatusCode, message: &str, explain: &str) -> Response {
-    let mut response = http::Response::new(Body::empty());
-    *response.status_mut() = code;
-    let headers = response.headers_mut();
-    // RFC 9110 §15.3.5, §15.3.6, §15.4.5: 204, 205 and 304 carry no content; 1xx neither.
-    let has_body = code.as_u16() >= 200
-        && !matches!(
-            code,
-            StatusCode::NO_CONTENT | StatusCode::RESET_CONTENT | StatusCode::NOT_MODIFIED
-        );
-    let (page, length, extensions) = prepared(code.as_u16(), message, explain);
-    if has_body {
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static(ERROR_CONTENT_TYPE));
-        headers.insert(CONTENT_LENGTH, length);
-        *response.body_mut() = Body::full(page);
-    }
-    *response.extensions_mut() = extensions;
-    response
+    prepared(code, message, explain).map(|page| page.map_or_else(Body::empty, Body::full))
 }
 
 /// `response` with `Connection: close`, so the connection ends after it (RFC 9112 §9.6), as
@@ -98,46 +94,67 @@ pub fn closing(mut response: Response) -> Response {
     response
 }
 
-/// The page, its `Content-Length` and the extensions of an error (hyper's reason phrase, if
-/// the message can be one, and the [`ErrorMessage`]), the last ones made kept per thread: a
-/// server answers the same error many times in a row (a missing favicon, a scanner's 404s),
-/// and formatting and escaping the page was ~2,000 instructions of a 404, formatting its
-/// length ~175, inserting the extensions one by one ~360 where a copy of the map costs ~200
-/// (callgrind).
-fn prepared(code: u16, message: &str, explain: &str) -> (Bytes, HeaderValue, http::Extensions) {
+/// The error response for `code`, `message` and `explain`, its page as the body (`None` for a
+/// status that carries no content), copied from the last one made on this thread: a server
+/// answers the same error many times in a row (a missing favicon, a scanner's 404s), and
+/// formatting and escaping the page was ~2,000 instructions of a 404, inserting the extensions
+/// one by one ~360 where a copy of the map costs ~200, and inserting the header fields ~470
+/// where a copy of the map is one allocation of each of its two tables (callgrind).
+fn prepared(code: StatusCode, message: &str, explain: &str) -> http::Response<Option<Bytes>> {
     struct Prepared {
-        code: u16,
         message: String,
         explain: String,
-        page: Bytes,
-        length: HeaderValue,
-        extensions: http::Extensions,
+        response: http::Response<Option<Bytes>>,
     }
     thread_local! {
         static LAST: RefCell<Option<Prepared>> = const { RefCell::new(None) };
     }
     LAST.with_borrow_mut(|last| match last {
-        Some(p) if p.code == code && p.message == message && p.explain == explain => {
-            (p.page.clone(), p.length.clone(), p.extensions.clone())
+        Some(p) if p.response.status() == code && p.message == message && p.explain == explain => {
+            p.response.clone()
         }
         _ => {
-            let page = Bytes::from(error_page(code, message, explain));
-            let mut extensions = http::Extensions::new();
-            if let Ok(reason) = ReasonPhrase::try_from(message.as_bytes()) {
-                extensions.insert(reason);
-            }
-            extensions.insert(ErrorMessage(message.to_owned()));
             let p = last.insert(Prepared {
-                code,
                 message: message.to_owned(),
                 explain: explain.to_owned(),
-                length: HeaderValue::from(page.len()),
-                page,
-                extensions,
+                response: make_error(code, message, explain),
             });
-            (p.page.clone(), p.length.clone(), p.extensions.clone())
+            p.response.clone()
         }
     })
+}
+
+/// [`prepared`]'s response made anew.
+fn make_error(code: StatusCode, message: &str, explain: &str) -> http::Response<Option<Bytes>> {
+    let mut response = http::Response::new(None);
+    *response.status_mut() = code;
+    let headers = response.headers_mut();
+    // The `Server` field the connection layer would add: a copied map has no room left, and
+    // growing it for that one field costs more than copying it (as for a kept file's head).
+    headers.insert(SERVER, HeaderValue::from_static(SERVER_NAME));
+    // RFC 9110 §15.3.5, §15.3.6, §15.4.5: 204, 205 and 304 carry no content; 1xx neither.
+    let has_body = code.as_u16() >= 200
+        && !matches!(
+            code,
+            StatusCode::NO_CONTENT | StatusCode::RESET_CONTENT | StatusCode::NOT_MODIFIED
+        );
+    if has_body {
+        // No `Content-Length` field: the body's length is exact, and hyper writes it from
+        // that (for HEAD too), as for [`bytes`]; the field in the map cost ~90 instructions
+        // of a 404 (its copy, and hyper's check of it; callgrind).
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(ERROR_CONTENT_TYPE));
+        *response.body_mut() = Some(Bytes::from(error_page(code.as_u16(), message, explain)));
+    }
+    let extensions = response.extensions_mut();
+    // hyper sends a status's own phrase unasked: a reason phrase only where CPython's message
+    // differs (`File not found`), which saves an allocation and a free per error where not.
+    if code.canonical_reason() != Some(message) {
+        if let Ok(reason) = ReasonPhrase::try_from(message.as_bytes()) {
+            extensions.insert(reason);
+        }
+    }
+    extensions.insert(ErrorMessage(message.into()));
+    response
 }
 
 /// CPython 3.14's `DEFAULT_ERROR_MESSAGE` filled in, with message and explanation HTML-escaped

@@ -28,7 +28,7 @@ pub(crate) struct Entry {
     /// for the rest of the access line, which is completed in it.
     pub request_line: String,
     pub status: u16,
-    pub error: Option<String>,
+    pub error: Option<Arc<str>>,
     /// The authenticated user (access control's `LoggedUser`), for the identity field.
     pub user: Option<Arc<str>>,
     /// What a detailed log format says besides; `None` for CPython's line.

@@ -4,7 +4,7 @@
 use std::time::{Duration, SystemTime};
 
 use futures_util::FutureExt;
-use http::header::{HeaderValue, CONNECTION};
+use http::header::{HeaderValue, CONNECTION, SERVER};
 use http::StatusCode;
 use http_body_util::BodyExt;
 
@@ -71,8 +71,8 @@ pub(super) fn auto_head_at_end(buf: &[u8]) -> Option<AutoHead> {
 }
 
 /// Appends Python's error response for `verdict` to `out` — status line with the message as
-/// reason phrase, `Server`, `Date`, then [`error_with`](crate::response::error_with)'s headers
-/// and page — and returns the page's length.
+/// reason phrase, `Server`, `Date`, then [`error_with`](crate::response::error_with)'s other
+/// headers, `Content-Length` and the page — and returns the page's length.
 pub(super) fn render(verdict: &Verdict, version: &str, out: &mut Vec<u8>) -> usize {
     let response = error_response(verdict);
     let (parts, body) = response.into_parts();
@@ -91,13 +91,15 @@ pub(super) fn render(verdict: &Verdict, version: &str, out: &mut Vec<u8>) -> usi
     out.extend_from_slice(b"\r\ndate: ");
     out.extend_from_slice(httpdate::fmt_http_date(SystemTime::now()).as_bytes());
     out.extend_from_slice(b"\r\n");
-    for (name, value) in &parts.headers {
+    // `Server` is written above, before `Date` as CPython orders them; `error_with` leaves
+    // `Content-Length` to hyper, which writes it from the body's length: so does this.
+    for (name, value) in parts.headers.iter().filter(|(name, _)| *name != SERVER) {
         out.extend_from_slice(name.as_str().as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
-    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(format!("content-length: {}\r\n\r\n", page.len()).as_bytes());
     out.extend_from_slice(&page);
     page.len()
 }
