@@ -10,8 +10,8 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::BytesMut;
-use http::header::{HeaderValue, CONNECTION, SERVER};
-use http::Version;
+use http::header::{HeaderValue, CONNECTION, CONTENT_LENGTH, SERVER};
+use http::{Method, Version};
 use http_body::Body as _;
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
@@ -28,7 +28,8 @@ use super::rest::{Http1, Service};
 use super::staged::Supervised;
 use super::zero_copy::FileSending;
 use super::Protocol;
-use crate::handler::{Handler, Request};
+use crate::body::Body;
+use crate::handler::{Handler, Request, Response};
 use crate::metrics::{self, Handled, OpenConnection};
 use crate::request::{ConnectionInfo, LoggedUser, RequestBody};
 use crate::response::{ClientLeft, ErrorMessage, SERVER_NAME};
@@ -114,6 +115,7 @@ where
             let mut handled = Handled::Server;
             // HTTP/2 (h2c) frames data itself: placeholders would be sent as bytes.
             let by_regions = req.version() <= Version::HTTP_11;
+            let head_over_http2 = req.version() == Version::HTTP_2 && req.method() == Method::HEAD;
             let mut request_line = info.log.is_on().then(|| request_line(&req));
             let details = Details::of(&req, &info.log);
             let refused = admission::refusal(&req, &target(&req));
@@ -166,6 +168,9 @@ where
                 response
                     .headers_mut()
                     .insert(CONNECTION, HeaderValue::from_static("close"));
+            }
+            if head_over_http2 {
+                response = without_content(response);
             }
             let entry = request_line.map(|request_line| Entry {
                 client: info.client(),
@@ -297,4 +302,22 @@ fn request_line<B>(req: &http::Request<B>) -> String {
         line.push_str(part);
     }
     line
+}
+
+/// The answer to a HEAD request over HTTP/2 without its content, whose length stays said
+/// (RFC 9110 §9.3.2: the header fields of a GET, no content). hyper leaves a HEAD response's
+/// body out over HTTP/1 but sends it over HTTP/2, where the DATA frames break the stream
+/// (curl: `PROTOCOL_ERROR`): an error page, made alike for GET and HEAD, did so every time.
+fn without_content(mut response: Response) -> Response {
+    if response.body().is_end_stream() {
+        return response;
+    }
+    if let Some(len) = response.body().size_hint().exact() {
+        response
+            .headers_mut()
+            .entry(CONTENT_LENGTH)
+            .or_insert_with(|| HeaderValue::from(len));
+    }
+    *response.body_mut() = Body::empty();
+    response
 }

@@ -52,6 +52,42 @@ fn curl_with_http2_prior_knowledge_speaks_h2c() {
     assert_eq!(String::from_utf8_lossy(&output.stdout), "hello\n\n2");
 }
 
+/// A HEAD answer over HTTP/2 has the GET's header fields and no DATA (RFC 9110 §9.3.2). An
+/// error page is made alike for GET and HEAD; hyper leaves its body out over HTTP/1 only, and
+/// over HTTP/2 curl saw DATA on a HEAD stream and failed it (`PROTOCOL_ERROR`).
+#[test]
+fn head_of_an_error_page_over_h2c_has_the_gets_length_and_no_content() {
+    let site = site();
+    let server = Serveur::start(site.path(), &[]);
+    let url = format!("http://127.0.0.1:{}/nope", server.port());
+    let curl = |extra: &[&str]| {
+        let output = Command::new("curl")
+            .args(["-sS", "--http2-prior-knowledge", "-D", "-"])
+            .args(extra)
+            .arg(&url)
+            .output()
+            .expect("the curl command is required for the HTTP/2 tests");
+        assert!(
+            output.status.success(),
+            "curl {extra:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).expect("utf-8")
+    };
+    let get = curl(&[]);
+    let (get_head, page) = get.split_once("\r\n\r\n").expect("a head");
+    let head = curl(&["-I"]);
+    assert!(head.starts_with("HTTP/2 404"), "{head}");
+    let length = format!("content-length: {}\r\n", page.len());
+    assert!(format!("{get_head}\r\n").contains(&length), "{get_head}");
+    assert!(head.contains(&length), "{head}");
+    assert!(
+        head.ends_with("\r\n\r\n"),
+        "no content after the head: {head}"
+    );
+    server.wait_for_log("\"HEAD /nope HTTP/2.0\" 404 0");
+}
+
 #[test]
 fn a_hundred_concurrent_streams_share_one_h2c_connection() {
     let site = site();
