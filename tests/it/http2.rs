@@ -29,27 +29,29 @@ fn h2c_with_prior_knowledge_gets_the_same_answers_and_log_lines() {
     server.wait_for_log("\"GET /a.txt HTTP/2.0\" 304 0");
 }
 
+/// curl with HTTP/2 prior knowledge (h2c) and `args` before `url`: what it wrote, once it
+/// succeeded; fails the test when curl is missing or fails.
+fn curl_h2c(args: &[&str], url: &str) -> String {
+    let output = Command::new("curl")
+        .args(["-sS", "--http2-prior-knowledge"])
+        .args(args)
+        .arg(url)
+        .output()
+        .expect("the curl command is required for the HTTP/2 tests");
+    assert!(
+        output.status.success(),
+        "curl {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("utf-8")
+}
+
 #[test]
 fn curl_with_http2_prior_knowledge_speaks_h2c() {
     let site = site();
     let server = Serveur::start(site.path(), &[]);
     let url = format!("http://127.0.0.1:{}/a.txt", server.port());
-    let output = Command::new("curl")
-        .args([
-            "-sS",
-            "--http2-prior-knowledge",
-            "-w",
-            "\n%{http_version}",
-            &url,
-        ])
-        .output()
-        .expect("the curl command is required for the HTTP/2 tests");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&output.stdout), "hello\n\n2");
+    assert_eq!(curl_h2c(&["-w", "\n%{http_version}"], &url), "hello\n\n2");
 }
 
 /// A HEAD answer over HTTP/2 has the GET's header fields and no DATA (RFC 9110 §9.3.2). An
@@ -60,23 +62,9 @@ fn head_of_an_error_page_over_h2c_has_the_gets_length_and_no_content() {
     let site = site();
     let server = Serveur::start(site.path(), &[]);
     let url = format!("http://127.0.0.1:{}/nope", server.port());
-    let curl = |extra: &[&str]| {
-        let output = Command::new("curl")
-            .args(["-sS", "--http2-prior-knowledge", "-D", "-"])
-            .args(extra)
-            .arg(&url)
-            .output()
-            .expect("the curl command is required for the HTTP/2 tests");
-        assert!(
-            output.status.success(),
-            "curl {extra:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).expect("utf-8")
-    };
-    let get = curl(&[]);
+    let get = curl_h2c(&["-D", "-"], &url);
     let (get_head, page) = get.split_once("\r\n\r\n").expect("a head");
-    let head = curl(&["-I"]);
+    let head = curl_h2c(&["-I"], &url);
     assert!(head.starts_with("HTTP/2 404"), "{head}");
     let length = format!("content-length: {}\r\n", page.len());
     assert!(format!("{get_head}\r\n").contains(&length), "{get_head}");
