@@ -265,11 +265,11 @@ impl<S: Stream> ZeroCopy<S> {
         // partial tail, and whatever the receiver's window allowed, would otherwise leave at
         // once. On loopback a 100 MiB download took 29,700 segments uncorked and 16,600
         // corked (`nstat`), the client slept half as often and the server's system time per
-        // GiB fell from 0.48 s to 0.42 s (`bench.sh` big: 1,726 → 2,370 MB/s). Corking
-        // files of one region (16 clients of 1 MiB files, `f1m`) halved their MB/s instead,
-        // for the same CPU: so the last region, the whole of a shorter file, is not corked.
-        // Corking again on a retried call is harmless. (Both calls fail harmlessly on a
-        // Unix-domain socket.)
+        // GiB fell from 0.48 s to 0.42 s (`bench.sh` big, one run: 1,731 → 2,420 MB/s).
+        // Corking files of one region (16 clients of 1 MiB files, `f1m`) halved their MB/s
+        // instead, for the same CPU: so the last region, the whole of a shorter file, is not
+        // corked. Corking again on a retried call is harmless. (Both calls fail harmlessly on
+        // a Unix-domain socket.)
         if region.cork && sent == 0 {
             let _ = rustix::net::sockopt::set_tcp_cork(&self.stream, true);
         }
